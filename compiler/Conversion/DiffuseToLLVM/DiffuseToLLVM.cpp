@@ -1,0 +1,279 @@
+//===- DiffuseToLLVM.cpp - the fused step to loops and runtime calls ------===//
+//
+// Input: a module after diffuse-fuse. Output: only func/arith/math/scf/llvm
+// ops, ready for the standard conversions to the LLVM dialect.
+//
+//   func.func @step(%x: field, %s: time, %t: time) -> field
+// becomes
+//   func.func @dfs_step(%ctx: !llvm.ptr, %n: i64, %x: !llvm.ptr, %out: !llvm.ptr,
+//                       %s: !llvm.ptr, %t: !llvm.ptr)
+// where
+//   - diffuse.point loads one double of a grid point (see runtime abi.h),
+//   - diffuse.model_call gets a scratch buffer and calls the runtime's
+//     network hook, both through the function pointers at the head of ctx,
+//   - each diffuse.kernel is outlined to @dfs_kernel_<k>(n, ins..., outs...,
+//     coeffs...), one scf.for over the elements, pointers marked noalias so
+//     LLVM vectorizes without runtime checks; a kernel result that the step
+//     returns is written straight into %out.
+// The declarations (sampler, process, model) become the `dfs_manifest`
+// string global that the runtime reads to build the time grid.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/Diffuse/IR/DiffuseDialect.h"
+#include "dialects/Diffuse/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include "llvm/ADT/StringSwitch.h"
+
+#include <sstream>
+
+namespace diffuse {
+#define GEN_PASS_DEF_CONVERTDIFFUSETOLLVM
+#include "dialects/Diffuse/Transforms/Passes.h.inc"
+} // namespace diffuse
+
+using namespace mlir;
+using namespace diffuse;
+
+namespace {
+
+int pointIndex(StringRef f) {
+  return llvm::StringSwitch<int>(f)
+      .Case("tau", 0)
+      .Case("tmodel", 1)
+      .Case("a", 2)
+      .Case("s", 3)
+      .Case("da", 4)
+      .Case("ds", 5)
+      .Default(0);
+}
+
+std::string attrText(Attribute a) {
+  if (auto s = dyn_cast<StringAttr>(a))
+    return s.getValue().str();
+  if (auto s = dyn_cast<FlatSymbolRefAttr>(a))
+    return s.getValue().str();
+  if (auto f = dyn_cast<FloatAttr>(a)) {
+    std::ostringstream os;
+    os.precision(17);
+    os << f.getValueAsDouble();
+    return os.str();
+  }
+  if (auto i = dyn_cast<IntegerAttr>(a))
+    return std::to_string(i.getInt());
+  if (auto b = dyn_cast<BoolAttr>(a))
+    return b.getValue() ? "1" : "0";
+  if (auto arr = dyn_cast<ArrayAttr>(a)) {
+    std::string s;
+    for (Attribute e : arr)
+      s += (s.empty() ? "" : ",") + attrText(e);
+    return s;
+  }
+  return "";
+}
+
+void dict(std::ostringstream &os, StringRef prefix, DictionaryAttr d) {
+  for (NamedAttribute na : d) {
+    if (auto sub = dyn_cast<DictionaryAttr>(na.getValue())) {
+      dict(os, (prefix + na.getName().getValue() + ".").str(), sub);
+      continue;
+    }
+    os << prefix.str() << na.getName().getValue().str() << "=" << attrText(na.getValue())
+       << "\n";
+  }
+}
+
+struct Lowering {
+  MLIRContext *ctx;
+  OpBuilder b;
+  ModuleOp module;
+  Type elem;
+  Type ptr, i64, i32, f64;
+  LLVM::LLVMStructType ctxTy;
+  int kernels = 0;
+  int slots = 0;
+
+  explicit Lowering(ModuleOp m, Type elem)
+      : ctx(m.getContext()), b(m.getContext()), module(m), elem(elem) {
+    ptr = LLVM::LLVMPointerType::get(ctx);
+    i64 = b.getI64Type();
+    i32 = b.getI32Type();
+    f64 = b.getF64Type();
+    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr});
+  }
+
+  Value gep(Location l, Type elemTy, Value base, Value idx) {
+    return b.create<LLVM::GEPOp>(l, ptr, elemTy, base, ValueRange{idx});
+  }
+  Value i32c(int v, Location l) { return b.create<LLVM::ConstantOp>(l, i32, b.getI32IntegerAttr(v)); }
+
+  /// Calls the runtime hook number `k` of ctx.
+  Value hook(Location l, Value ctxPtr, int k, Type result, ValueRange args) {
+    Value slot = b.create<LLVM::GEPOp>(l, ptr, ctxTy, ctxPtr, ArrayRef<LLVM::GEPArg>{0, k});
+    Value fn = b.create<LLVM::LoadOp>(l, ptr, slot);
+    SmallVector<Type> argTys;
+    for (Value a : args)
+      argTys.push_back(a.getType());
+    auto fnTy = LLVM::LLVMFunctionType::get(result ? result : LLVM::LLVMVoidType::get(ctx), argTys);
+    SmallVector<Value> ops{fn};
+    ops.append(args.begin(), args.end());
+    auto call = b.create<LLVM::CallOp>(l, fnTy, ops);
+    return result ? call.getResult() : Value();
+  }
+
+  func::FuncOp outline(KernelOp k, Location l) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    unsigned nin = k.getInputs().size(), nout = k.getResults().size(),
+             nco = k.getCoeffs().size();
+    SmallVector<Type> args{i64};
+    args.append(nin + nout, ptr);
+    args.append(nco, f64);
+    auto fn = b.create<func::FuncOp>(l, "dfs_kernel_" + std::to_string(kernels++),
+                                     b.getFunctionType(args, {}));
+    fn.setPrivate();
+    for (unsigned i = 1; i <= nin + nout; ++i)
+      fn.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), b.getUnitAttr());
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value zero = b.create<arith::ConstantIndexOp>(l, 0);
+    Value one = b.create<arith::ConstantIndexOp>(l, 1);
+    Value ub = b.create<arith::IndexCastOp>(l, b.getIndexType(), entry->getArgument(0));
+    auto loop = b.create<scf::ForOp>(l, zero, ub, one);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    Value i = b.create<arith::IndexCastOp>(l, i64, loop.getInductionVar());
+    Block &body = k.getBody().front();
+    IRMapping map;
+    for (unsigned j = 0; j < nin; ++j) {
+      Value v = b.create<LLVM::LoadOp>(l, elem, gep(l, elem, entry->getArgument(1 + j), i));
+      if (elem != f64)
+        v = b.create<arith::ExtFOp>(l, f64, v);
+      map.map(body.getArgument(j), v);
+    }
+    for (unsigned j = 0; j < nco; ++j)
+      map.map(body.getArgument(nin + j), entry->getArgument(1 + nin + nout + j));
+    for (Operation &op : body.without_terminator())
+      b.clone(op, map);
+    auto yield = cast<YieldOp>(body.getTerminator());
+    for (unsigned j = 0; j < nout; ++j) {
+      Value v = map.lookup(yield.getValues()[j]);
+      if (elem != f64)
+        v = b.create<arith::TruncFOp>(l, elem, v);
+      b.create<LLVM::StoreOp>(l, v, gep(l, elem, entry->getArgument(1 + nin + j), i));
+    }
+    b.setInsertionPointToEnd(entry);
+    b.create<func::ReturnOp>(l);
+    return fn;
+  }
+
+  LogicalResult lowerStep(func::FuncOp step) {
+    Location l = step.getLoc();
+    b.setInsertionPoint(step);
+    auto fn = b.create<func::FuncOp>(l, "dfs_step",
+                                     b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr}, {}));
+    Block *entry = fn.addEntryBlock();
+    Value ctxPtr = entry->getArgument(0), n = entry->getArgument(1),
+          out = entry->getArgument(3);
+    Block &old = step.getBody().front();
+    IRMapping map;
+    map.map(old.getArgument(0), entry->getArgument(2));
+    map.map(old.getArgument(1), entry->getArgument(4));
+    map.map(old.getArgument(2), entry->getArgument(5));
+    b.setInsertionPointToStart(entry);
+
+    auto returned = cast<func::ReturnOp>(old.getTerminator()).getOperand(0);
+    for (Operation &op : old) {
+      Location ol = op.getLoc();
+      if (auto p = dyn_cast<PointOp>(op)) {
+        Value idx = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(pointIndex(p.getField())));
+        Value v = b.create<LLVM::LoadOp>(ol, f64, gep(ol, f64, map.lookup(p.getTime()), idx));
+        map.map(p.getResult(), v);
+      } else if (auto c = dyn_cast<ModelCallOp>(op)) {
+        bool guided = c.getGuided();
+        Value buf = hook(ol, ctxPtr, 0, ptr, {ctxPtr, i32c(slots++, ol), i32c(guided ? 2 : 1, ol)});
+        hook(ol, ctxPtr, 1, Type(),
+             {ctxPtr, i32c(0, ol), i32c(guided, ol), map.lookup(c.getInput()),
+              map.lookup(c.getTime()), buf});
+        map.map(c.getOutputs()[0], buf);
+        if (guided)
+          map.map(c.getOutputs()[1], gep(ol, elem, buf, n));
+      } else if (auto k = dyn_cast<KernelOp>(op)) {
+        SmallVector<Value> args{n};
+        for (Value v : k.getInputs())
+          args.push_back(map.lookup(v));
+        for (Value r : k.getResults()) {
+          Value dst = r == returned ? out : hook(ol, ctxPtr, 0, ptr, {ctxPtr, i32c(slots++, ol), i32c(1, ol)});
+          map.map(r, dst);
+          args.push_back(dst);
+        }
+        for (Value v : k.getCoeffs())
+          args.push_back(map.lookup(v));
+        func::FuncOp kfn = outline(k, ol);
+        b.create<func::CallOp>(ol, kfn, args);
+      } else if (auto r = dyn_cast<func::ReturnOp>(op)) {
+        Value v = map.lookup(r.getOperand(0));
+        if (v != out)
+          hook(ol, ctxPtr, 2, Type(), {ctxPtr, out, v});
+        b.create<func::ReturnOp>(ol);
+      } else if (op.getDialect() && (isa<arith::ArithDialect, math::MathDialect>(op.getDialect()))) {
+        b.clone(op, map);
+      } else {
+        return op.emitError("cannot lower '") << op.getName() << "' (run diffuse-fuse first)";
+      }
+    }
+    step.erase();
+    return success();
+  }
+
+  void emitManifest() {
+    std::ostringstream os;
+    os << "diffuse_abi=1\n";
+    for (Operation &op : llvm::make_early_inc_range(*module.getBody())) {
+      if (auto s = dyn_cast<SamplerOp>(op)) {
+        os << "sampler=" << s.getSymName().str() << "\n";
+        dict(os, "", s.getConfig());
+      } else if (auto p = dyn_cast<ProcessOp>(op)) {
+        os << "process.name=" << p.getSymName().str() << "\nprocess.kind=" << p.getKind().str()
+           << "\n";
+        dict(os, "process.", p.getConfig());
+      } else if (auto m = dyn_cast<ModelOp>(op)) {
+        os << "model.name=" << m.getSymName().str() << "\nmodel.predicts="
+           << m.getPredicts().str() << "\nmodel.time=" << m.getTimeEncoding().str()
+           << "\nmodel.time_scale=" << attrText(m.getTimeScaleAttr())
+           << "\nmodel.conditional=" << (m.getConditional() ? 1 : 0) << "\n";
+      } else {
+        continue;
+      }
+      op.erase();
+    }
+    std::string text = os.str();
+    text.push_back('\0');
+    b.setInsertionPointToEnd(module.getBody());
+    auto ty = LLVM::LLVMArrayType::get(b.getI8Type(), text.size());
+    b.create<LLVM::GlobalOp>(module.getLoc(), ty, /*isConstant=*/true, LLVM::Linkage::External,
+                             "dfs_manifest", b.getStringAttr(text));
+  }
+};
+
+struct ConvertDiffuseToLLVMPass
+    : diffuse::impl::ConvertDiffuseToLLVMBase<ConvertDiffuseToLLVMPass> {
+  using ConvertDiffuseToLLVMBase::ConvertDiffuseToLLVMBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Type elem = elementType == "f32" ? Type(Float32Type::get(&getContext()))
+                                     : Type(Float64Type::get(&getContext()));
+    Lowering low(module, elem);
+    auto step = module.lookupSymbol<func::FuncOp>("step");
+    if (!step) {
+      module.emitError("no step function");
+      return signalPassFailure();
+    }
+    if (failed(low.lowerStep(step)))
+      return signalPassFailure();
+    low.emitManifest();
+  }
+};
+
+} // namespace

@@ -1,0 +1,88 @@
+//===- AST.h - the Diffuse abstract syntax tree -----------------*- C++ -*-===//
+//
+// Plain data with a source location on every node. Built by Parser.cpp from
+// the ANTLR parse tree; checked by Sema; consumed by MLIRGen.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_FRONTEND_AST_H
+#define DIFFUSE_FRONTEND_AST_H
+
+#include "compiler/Frontend/Diagnostics.h"
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace diffuse::ast {
+
+struct Expr;
+using ExprPtr = std::shared_ptr<Expr>;
+
+struct Arg {
+  std::string name; // empty when positional
+  ExprPtr value;
+};
+
+struct Expr {
+  enum Kind { Number, Ident, Neg, Binary, Call, List } kind;
+  Loc loc;
+  double number = 0;       // Number
+  bool isInt = false;      // Number written without a point or exponent
+  std::string name;        // Ident, Call callee
+  char op = 0;             // Binary: + - * / ^
+  std::vector<ExprPtr> ops; // Neg: 1, Binary: 2, List: n
+  std::vector<Arg> args;   // Call
+};
+
+struct Stmt {
+  enum Kind { Assign, Return } kind;
+  Loc loc;
+  std::string name; // Assign target
+  ExprPtr value;
+};
+
+struct Item {
+  enum Kind { Func, Proc, Set } kind;
+  Loc loc;
+  std::string name;
+  std::vector<std::string> params; // Func, Proc
+  std::vector<Loc> paramLocs;
+  ExprPtr value;                   // Func, Set
+  std::vector<Stmt> body;          // Proc
+};
+
+struct Param {
+  Loc loc;
+  std::string name;
+  std::string type;        // "" when untyped
+  std::vector<long> shape; // f64[4] -> {4}
+  ExprPtr defaultValue;    // may be null
+};
+
+struct Decl {
+  Loc loc;
+  Loc nameLoc;
+  std::string kind; // process, model, guidance, solver, sampler
+  std::string name;
+  std::vector<Param> params;
+  std::vector<Item> items;
+
+  const Item *find(const std::string &key) const {
+    for (const auto &it : items)
+      if (it.name == key)
+        return &it;
+    return nullptr;
+  }
+};
+
+struct Module {
+  std::vector<Decl> decls;
+};
+
+void print(std::ostream &os, const Module &m);
+void print(std::ostream &os, const Expr &e);
+
+} // namespace diffuse::ast
+
+#endif

@@ -1,0 +1,52 @@
+//===- Diagnostics.h - located error messages -------------------*- C++ -*-===//
+//
+// Every user error is reported as
+//   file:line:col: error: what is wrong
+//     <the source line>
+//     ^
+//   note: how to fix it
+// Source buffers are kept here so that any stage (parser, Sema, MLIR passes)
+// can quote the line.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_FRONTEND_DIAGNOSTICS_H
+#define DIFFUSE_FRONTEND_DIAGNOSTICS_H
+
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace diffuse {
+
+struct Loc {
+  std::string file;
+  int line = 0; // 1-based
+  int col = 0;  // 1-based
+};
+
+class DiagEngine {
+public:
+  explicit DiagEngine(std::ostream &os) : os(os) {}
+
+  /// Remember a file's text for quoting.
+  void addSource(const std::string &file, const std::string &text) { sources[file] = text; }
+
+  void error(const Loc &loc, const std::string &msg, const std::string &fix = "");
+  void note(const Loc &loc, const std::string &msg);
+  int errorCount() const { return errors; }
+
+private:
+  void emit(const Loc &loc, const char *kind, const std::string &msg, const std::string &fix);
+  std::ostream &os;
+  std::map<std::string, std::string> sources;
+  int errors = 0;
+};
+
+/// The closest candidate to `name` by edit distance, or "" if none is close.
+std::string closestMatch(const std::string &name, const std::vector<std::string> &candidates);
+
+} // namespace diffuse
+
+#endif

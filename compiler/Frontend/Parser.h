@@ -1,0 +1,30 @@
+//===- Parser.h - Diffuse source to AST -------------------------*- C++ -*-===//
+#ifndef DIFFUSE_FRONTEND_PARSER_H
+#define DIFFUSE_FRONTEND_PARSER_H
+
+#include "compiler/Frontend/AST.h"
+#include "compiler/Frontend/Diagnostics.h"
+
+namespace diffuse {
+
+struct ParseOptions {
+  /// Where `import "x.dfs"` looks after the importing file's own folder
+  /// (the stdlib folder first).
+  std::vector<std::string> importPaths;
+};
+
+/// Parse `path` and, recursively, its imports into `out` (imports first).
+/// Returns false after reporting errors.
+bool parseFile(const std::string &path, const ParseOptions &opts, DiagEngine &diag,
+               ast::Module &out);
+/// Same, for text held in memory under the name `name`.
+bool parseText(const std::string &name, const std::string &text, const ParseOptions &opts,
+               DiagEngine &diag, ast::Module &out);
+
+/// Apply one `--set decl.key=value` override: replaces (or adds) the
+/// setting `key` of declaration `decl`, or a parameter default of `decl`.
+bool applyOverride(ast::Module &m, const std::string &setting, DiagEngine &diag);
+
+} // namespace diffuse
+
+#endif

@@ -1,0 +1,758 @@
+//===- Sema.cpp - semantic checks and resolution --------------------------===//
+//
+// 1. checkModule: every declaration's kind, keys, names and expression types
+//    (scalar, field or time point) are checked; each error says what to do.
+// 2. planSampler: a sampler's references are resolved and every parameter is
+//    folded to a number, giving the SamplerPlan that MLIRGen lowers.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Frontend/Sema.h"
+
+#include <cmath>
+#include <functional>
+#include <set>
+
+namespace diffuse {
+namespace {
+
+const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver", "sampler"};
+const std::vector<std::string> kMathFns = {"exp",   "log",   "sqrt", "sin", "cos", "tan",
+                                           "tanh",  "expm1", "log1p", "abs", "min", "max"};
+const std::vector<std::string> kPrimitives = {"denoise", "eps",    "pf_ode",
+                                              "alpha",   "sigma",  "lambda"};
+
+bool contains(const std::vector<std::string> &v, const std::string &s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::string didYouMean(const std::string &name, const std::vector<std::string> &cands) {
+  std::string near = closestMatch(name, cands);
+  return near.empty() ? "" : "did you mean '" + near + "'?";
+}
+
+std::string joinNames(const std::vector<std::string> &v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i)
+    s += (i ? ", " : "") + v[i];
+  return s;
+}
+
+enum class Ty { Scalar, Field, Time, Error };
+
+const char *tyName(Ty t) {
+  switch (t) {
+  case Ty::Scalar: return "a scalar";
+  case Ty::Field: return "a tensor";
+  case Ty::Time: return "a time point";
+  default: return "an error";
+  }
+}
+
+class Checker {
+public:
+  Checker(const ast::Module &m, DiagEngine &diag) : m(m), diag(diag) {}
+
+  bool run() {
+    std::map<std::string, const ast::Decl *> seen;
+    for (const auto &d : m.decls) {
+      if (!contains(kKinds, d.kind)) {
+        diag.error(d.loc, "unknown declaration kind '" + d.kind + "'",
+                   didYouMean(d.kind, kKinds).empty()
+                       ? "a declaration is one of: " + joinNames(kKinds)
+                       : didYouMean(d.kind, kKinds));
+        continue;
+      }
+      auto [it, fresh] = seen.emplace(d.name, &d);
+      if (!fresh) {
+        diag.error(d.nameLoc, "'" + d.name + "' is declared twice",
+                   "rename one of the declarations");
+        diag.note(it->second->nameLoc, "first declared here");
+        continue;
+      }
+      if (d.kind == "process") checkProcess(d);
+      else if (d.kind == "model") checkModel(d);
+      else if (d.kind == "guidance") checkGuidance(d);
+      else if (d.kind == "solver") checkSolver(d);
+    }
+    return diag.errorCount() == 0;
+  }
+
+private:
+  void checkKeys(const ast::Decl &d, const std::vector<std::string> &keys,
+                 const std::vector<std::string> &funcs, bool anyFunc) {
+    std::set<std::string> seen;
+    for (const auto &it : d.items) {
+      if (!seen.insert(it.name).second) {
+        diag.error(it.loc, "'" + it.name + "' is given twice in " + d.kind + " '" + d.name + "'",
+                   "remove one of them");
+        continue;
+      }
+      bool ok = it.kind == ast::Item::Set ? contains(keys, it.name)
+                                          : (anyFunc || contains(funcs, it.name));
+      if (it.kind == ast::Item::Proc && d.kind != "solver")
+        ok = false;
+      if (!ok) {
+        std::vector<std::string> all = keys;
+        all.insert(all.end(), funcs.begin(), funcs.end());
+        std::string hint = didYouMean(it.name, all);
+        diag.error(it.loc, "'" + it.name + "' is not a setting of a " + d.kind,
+                   hint.empty() ? "a " + d.kind + " takes: " + joinNames(all) : hint);
+      }
+    }
+  }
+
+  void checkProcess(const ast::Decl &d) {
+    checkKeys(d, {"discrete", "final_alpha", "domain"}, {"alpha", "sigma"}, /*anyFunc=*/true);
+    const ast::Item *disc = d.find("discrete");
+    const ast::Item *alpha = d.find("alpha");
+    const ast::Item *sigma = d.find("sigma");
+    if (disc) {
+      if (alpha || sigma)
+        diag.error((alpha ? alpha : sigma)->loc,
+                   "a discrete process takes its alpha and sigma from the beta table",
+                   "remove alpha(t)/sigma(t), or remove 'discrete' for a Gaussian path");
+      const ast::Expr &e = *disc->value;
+      if (e.kind != ast::Expr::Call || (e.name != "linear" && e.name != "scaled_linear"))
+        diag.error(e.loc, "unknown beta schedule",
+                   "write discrete = linear(beta_start = ..., beta_end = ..., train_steps = ...)"
+                   " or scaled_linear(...)");
+      return;
+    }
+    if (!alpha || !sigma) {
+      diag.error(d.nameLoc, "process '" + d.name + "' defines no " +
+                                std::string(!alpha ? "alpha(t)" : "sigma(t)"),
+                 "a Gaussian path needs alpha(t) = ... and sigma(t) = ...; a discrete one "
+                 "needs discrete = scaled_linear(...)");
+      return;
+    }
+    // Scalar functions: check names and detect cycles between helpers.
+    std::map<std::string, const ast::Item *> funcs;
+    for (const auto &it : d.items)
+      if (it.kind == ast::Item::Func)
+        funcs[it.name] = &it;
+    std::set<std::string> params;
+    for (const auto &p : d.params)
+      params.insert(p.name);
+    for (const auto &[name, it] : funcs) {
+      if (it->params.size() != 1) {
+        diag.error(it->loc, "'" + name + "' must take exactly one argument, the time",
+                   "write " + name + "(t) = ...");
+        continue;
+      }
+      std::vector<std::string> stack{name};
+      checkScalarExpr(*it->value, it->params[0], params, funcs, stack);
+    }
+  }
+
+  void checkScalarExpr(const ast::Expr &e, const std::string &tvar,
+                       const std::set<std::string> &params,
+                       const std::map<std::string, const ast::Item *> &funcs,
+                       std::vector<std::string> &stack) {
+    switch (e.kind) {
+    case ast::Expr::Number:
+      return;
+    case ast::Expr::Ident:
+      if (e.name == tvar || params.count(e.name))
+        return;
+      {
+        std::vector<std::string> cands(params.begin(), params.end());
+        cands.push_back(tvar);
+        diag.error(e.loc, "unknown name '" + e.name + "'",
+                   didYouMean(e.name, cands).empty() ? "a time function may use its argument '" +
+                                                           tvar + "' and the process parameters"
+                                                     : didYouMean(e.name, cands));
+      }
+      return;
+    case ast::Expr::Neg:
+    case ast::Expr::Binary:
+      for (auto &o : e.ops)
+        checkScalarExpr(*o, tvar, params, funcs, stack);
+      return;
+    case ast::Expr::List:
+      diag.error(e.loc, "a list is not a number", "write a scalar expression");
+      return;
+    case ast::Expr::Call: {
+      for (auto &a : e.args)
+        checkScalarExpr(*a.value, tvar, params, funcs, stack);
+      if (contains(kMathFns, e.name)) {
+        size_t want = (e.name == "min" || e.name == "max") ? 2 : 1;
+        if (e.args.size() != want)
+          diag.error(e.loc, "'" + e.name + "' takes " + std::to_string(want) + " argument" +
+                                (want > 1 ? "s" : "") + ", got " + std::to_string(e.args.size()));
+        return;
+      }
+      auto it = funcs.find(e.name);
+      if (it == funcs.end()) {
+        std::vector<std::string> cands = kMathFns;
+        for (auto &[n, _] : funcs)
+          cands.push_back(n);
+        diag.error(e.loc, "unknown function '" + e.name + "'", didYouMean(e.name, cands));
+        return;
+      }
+      if (e.args.size() != 1) {
+        diag.error(e.loc, "'" + e.name + "' takes 1 argument, got " +
+                              std::to_string(e.args.size()));
+        return;
+      }
+      if (contains(stack, e.name)) {
+        diag.error(e.loc, "'" + e.name + "' is defined in terms of itself (" +
+                              joinNames(stack) + " -> " + e.name + ")",
+                   "a time function must not call itself, directly or through another");
+        return;
+      }
+      stack.push_back(e.name);
+      checkScalarExpr(*it->second->value, it->second->params[0], params, funcs, stack);
+      stack.pop_back();
+      return;
+    }
+    }
+  }
+
+  void checkModel(const ast::Decl &d) {
+    checkKeys(d, {"predicts", "time", "cond"}, {}, false);
+    const ast::Item *p = d.find("predicts");
+    const std::vector<std::string> preds = {"eps", "x0", "v", "velocity"};
+    if (!p) {
+      diag.error(d.nameLoc, "model '" + d.name + "' does not say what it predicts",
+                 "add predicts = eps (or x0, v, velocity)");
+    } else if (p->value->kind != ast::Expr::Ident || !contains(preds, p->value->name)) {
+      std::string got = p->value->kind == ast::Expr::Ident ? p->value->name : "";
+      diag.error(p->value->loc, "unknown prediction type '" + got + "'",
+                 didYouMean(got, preds).empty() ? "use one of: " + joinNames(preds)
+                                                : didYouMean(got, preds));
+    }
+    if (const ast::Item *t = d.find("time")) {
+      const ast::Expr &e = *t->value;
+      const std::vector<std::string> encs = {"t", "index", "sigma"};
+      bool ok = (e.kind == ast::Expr::Ident && contains(encs, e.name)) ||
+                (e.kind == ast::Expr::Call && e.name == "scaled" && e.args.size() == 1);
+      if (!ok)
+        diag.error(e.loc, "unknown time encoding",
+                   "use t, index (discrete timestep), sigma, or scaled(1000)");
+    }
+    if (const ast::Item *c = d.find("cond")) {
+      const ast::Expr &e = *c->value;
+      if (e.kind != ast::Expr::Ident || (e.name != "class" && e.name != "none"))
+        diag.error(e.loc, "unknown conditioning", "use cond = class (a class label per sample)"
+                                                  " or cond = none");
+    }
+  }
+
+  void checkGuidance(const ast::Decl &d) {
+    checkKeys(d, {"combine", "space"}, {}, false);
+    const ast::Item *c = d.find("combine");
+    if (!c) {
+      diag.error(d.nameLoc, "guidance '" + d.name + "' has no combine rule",
+                 "add combine = uncond + w * (cond - uncond)");
+      return;
+    }
+    std::map<std::string, Ty> env = {{"uncond", Ty::Field}, {"cond", Ty::Field}};
+    for (auto &p : d.params)
+      env[p.name] = Ty::Scalar;
+    Ty t = typeOf(*c->value, env);
+    if (t != Ty::Field && t != Ty::Error)
+      diag.error(c->value->loc, "the combine rule must give a tensor, not " +
+                                    std::string(tyName(t)),
+                 "combine the model evaluations 'uncond' and 'cond'");
+    if (const ast::Item *s = d.find("space"))
+      if (s->value->kind != ast::Expr::Ident || s->value->name != "output")
+        diag.error(s->value->loc, "guidance in another space than the model's output is not "
+                                  "supported yet",
+                   "use space = output (the space of what the model predicts)");
+  }
+
+  void checkSolver(const ast::Decl &d) {
+    checkKeys(d, {"coords"}, {"step"}, false);
+    const ast::Item *step = d.find("step");
+    if (!step || step->kind != ast::Item::Proc) {
+      diag.error(d.nameLoc, "solver '" + d.name + "' has no step",
+                 "add step(x, s, t) { ... return <next state> }");
+      return;
+    }
+    if (step->params.size() != 3) {
+      diag.error(step->loc, "step takes 3 arguments (state, current time, next time), got " +
+                                std::to_string(step->params.size()),
+                 "write step(x, s, t)");
+      return;
+    }
+    if (const ast::Item *c = d.find("coords"))
+      checkCoords(*c->value);
+    std::map<std::string, Ty> env = {{step->params[0], Ty::Field},
+                                     {step->params[1], Ty::Time},
+                                     {step->params[2], Ty::Time}};
+    for (auto &p : d.params)
+      env[p.name] = Ty::Scalar;
+    bool returned = false;
+    for (const auto &s : step->body) {
+      if (returned) {
+        diag.error(s.loc, "statement after return is never run", "remove it");
+        break;
+      }
+      Ty t = typeOf(*s.value, env);
+      if (s.kind == ast::Stmt::Assign) {
+        if (env.count(s.name) && (s.name == step->params[0] || s.name == step->params[1] ||
+                                  s.name == step->params[2])) {
+          diag.error(s.loc, "cannot assign to the step argument '" + s.name + "'",
+                     "use a new name");
+        }
+        env[s.name] = t;
+      } else {
+        returned = true;
+        if (t != Ty::Field && t != Ty::Error)
+          diag.error(s.value->loc, "step must return the next state (a tensor), not " +
+                                       std::string(tyName(t)));
+      }
+    }
+    if (!returned)
+      diag.error(step->loc, "step of solver '" + d.name + "' never returns",
+                 "end it with return <next state>");
+  }
+
+public:
+  void checkCoords(const ast::Expr &e) {
+    if (e.kind != ast::Expr::Ident || (e.name != "ve" && e.name != "native"))
+      diag.error(e.loc, "unknown coordinates",
+                 "use coords = native (x, t) or coords = ve (x/alpha, sigma/alpha)");
+  }
+
+private:
+  Ty typeOf(const ast::Expr &e, const std::map<std::string, Ty> &env) {
+    switch (e.kind) {
+    case ast::Expr::Number:
+      return Ty::Scalar;
+    case ast::Expr::Ident: {
+      auto it = env.find(e.name);
+      if (it != env.end())
+        return it->second;
+      std::vector<std::string> cands;
+      for (auto &[n, _] : env)
+        cands.push_back(n);
+      std::string hint = didYouMean(e.name, cands);
+      if (contains(kPrimitives, e.name))
+        hint = "'" + e.name + "' is a function: write " + e.name + "(...)";
+      diag.error(e.loc, "unknown name '" + e.name + "'", hint);
+      return Ty::Error;
+    }
+    case ast::Expr::Neg: {
+      Ty t = typeOf(*e.ops[0], env);
+      return t == Ty::Time ? Ty::Scalar : t;
+    }
+    case ast::Expr::Binary: {
+      Ty a = typeOf(*e.ops[0], env), b = typeOf(*e.ops[1], env);
+      if (a == Ty::Error || b == Ty::Error)
+        return Ty::Error;
+      bool field = a == Ty::Field || b == Ty::Field;
+      if (e.op == '^' && field) {
+        diag.error(e.loc, "'^' takes scalars, not tensors", "multiply the tensor by itself");
+        return Ty::Error;
+      }
+      if (e.op == '/' && b == Ty::Field && a != Ty::Field) {
+        // scalar / field is allowed (elementwise reciprocal scaling)
+      }
+      return field ? Ty::Field : Ty::Scalar;
+    }
+    case ast::Expr::List:
+      diag.error(e.loc, "a list cannot be used here");
+      return Ty::Error;
+    case ast::Expr::Call: {
+      std::vector<Ty> args;
+      for (auto &a : e.args) {
+        if (!a.name.empty()) {
+          diag.error(a.value->loc, "'" + e.name + "' takes no named arguments");
+          return Ty::Error;
+        }
+        args.push_back(typeOf(*a.value, env));
+      }
+      for (Ty t : args)
+        if (t == Ty::Error)
+          return Ty::Error;
+      auto expect = [&](std::vector<Ty> want, Ty result) -> Ty {
+        if (args.size() != want.size()) {
+          diag.error(e.loc, "'" + e.name + "' takes " + std::to_string(want.size()) +
+                                " argument" + (want.size() > 1 ? "s" : "") + ", got " +
+                                std::to_string(args.size()));
+          return Ty::Error;
+        }
+        for (size_t i = 0; i < want.size(); ++i) {
+          bool ok = args[i] == want[i] || (want[i] == Ty::Scalar && args[i] == Ty::Time);
+          if (!ok) {
+            diag.error(e.args[i].value->loc,
+                       "argument " + std::to_string(i + 1) + " of '" + e.name + "' must be " +
+                           tyName(want[i]) + ", not " + tyName(args[i]),
+                       want[i] == Ty::Time ? "pass one of the step's time arguments" : "");
+            return Ty::Error;
+          }
+        }
+        return result;
+      };
+      if (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode")
+        return expect({Ty::Field, Ty::Time}, Ty::Field);
+      if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
+        return expect({Ty::Time}, Ty::Scalar);
+      if (contains(kMathFns, e.name)) {
+        bool two = e.name == "min" || e.name == "max";
+        Ty r = expect(two ? std::vector<Ty>{Ty::Scalar, Ty::Scalar} : std::vector<Ty>{Ty::Scalar},
+                      Ty::Scalar);
+        return r;
+      }
+      std::vector<std::string> cands = kPrimitives;
+      cands.insert(cands.end(), kMathFns.begin(), kMathFns.end());
+      std::string hint = didYouMean(e.name, cands);
+      diag.error(e.loc, "unknown function '" + e.name + "'",
+                 hint.empty() ? "a step may call: " + joinNames(cands) : hint);
+      return Ty::Error;
+    }
+    }
+    return Ty::Error;
+  }
+
+  const ast::Module &m;
+  DiagEngine &diag;
+};
+
+const ast::Decl *findDecl(const ast::Module &m, const std::string &name) {
+  for (const auto &d : m.decls)
+    if (d.name == name)
+      return &d;
+  return nullptr;
+}
+
+} // namespace
+
+bool evalConstant(const ast::Expr &e, const std::map<std::string, double> &env, DiagEngine &diag,
+                  double &out) {
+  switch (e.kind) {
+  case ast::Expr::Number:
+    out = e.number;
+    return true;
+  case ast::Expr::Ident: {
+    auto it = env.find(e.name);
+    if (it == env.end()) {
+      diag.error(e.loc, "'" + e.name + "' is not a known constant", "write a number");
+      return false;
+    }
+    out = it->second;
+    return true;
+  }
+  case ast::Expr::Neg:
+    if (!evalConstant(*e.ops[0], env, diag, out))
+      return false;
+    out = -out;
+    return true;
+  case ast::Expr::Binary: {
+    double a, b;
+    if (!evalConstant(*e.ops[0], env, diag, a) || !evalConstant(*e.ops[1], env, diag, b))
+      return false;
+    switch (e.op) {
+    case '+': out = a + b; break;
+    case '-': out = a - b; break;
+    case '*': out = a * b; break;
+    case '/': out = a / b; break;
+    default: out = std::pow(a, b); break;
+    }
+    return true;
+  }
+  default:
+    diag.error(e.loc, "expected a number");
+    return false;
+  }
+}
+
+bool checkModule(const ast::Module &m, DiagEngine &diag) { return Checker(m, diag).run(); }
+
+namespace {
+
+/// Binds a declaration's parameters: defaults, then the call's arguments.
+bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
+                std::map<std::string, double> &out) {
+  for (const auto &p : d.params)
+    if (p.defaultValue) {
+      double v;
+      if (!evalConstant(*p.defaultValue, out, diag, v))
+        return false;
+      out[p.name] = v;
+    }
+  if (call && call->kind == ast::Expr::Call) {
+    size_t pos = 0;
+    for (const auto &a : call->args) {
+      std::string name = a.name;
+      if (name.empty()) {
+        if (pos >= d.params.size()) {
+          diag.error(a.value->loc, "too many arguments for " + d.kind + " '" + d.name + "'");
+          return false;
+        }
+        name = d.params[pos++].name;
+      }
+      bool known = false;
+      std::vector<std::string> names;
+      for (const auto &p : d.params) {
+        known |= p.name == name;
+        names.push_back(p.name);
+      }
+      if (!known) {
+        diag.error(a.value->loc, d.kind + " '" + d.name + "' has no parameter '" + name + "'",
+                   didYouMean(name, names));
+        return false;
+      }
+      double v;
+      if (!evalConstant(*a.value, {}, diag, v))
+        return false;
+      out[name] = v;
+    }
+  }
+  for (const auto &p : d.params)
+    if (!out.count(p.name) && p.type.empty()) {
+      diag.error(call ? call->loc : d.nameLoc,
+                 "parameter '" + p.name + "' of " + d.kind + " '" + d.name + "' has no value",
+                 "give it a default in the declaration or pass " + p.name + " = ...");
+      return false;
+    }
+  return true;
+}
+
+/// The declaration a sampler setting names, checked for its kind.
+const ast::Decl *refDecl(const ast::Module &m, const ast::Decl &sampler, const std::string &key,
+                         const std::string &kind, DiagEngine &diag, const ast::Expr **callOut) {
+  const ast::Item *it = sampler.find(key);
+  if (!it) {
+    diag.error(sampler.nameLoc, "sampler '" + sampler.name + "' names no " + key,
+               "add " + key + " = <name of a " + kind + ">");
+    return nullptr;
+  }
+  const ast::Expr &e = *it->value;
+  if (e.kind != ast::Expr::Ident && e.kind != ast::Expr::Call) {
+    diag.error(e.loc, key + " must name a " + kind);
+    return nullptr;
+  }
+  const ast::Decl *d = findDecl(m, e.name);
+  if (!d || d->kind != kind) {
+    std::vector<std::string> cands;
+    for (const auto &x : m.decls)
+      if (x.kind == kind)
+        cands.push_back(x.name);
+    std::string msg = d ? "'" + e.name + "' is a " + d->kind + ", not a " + kind
+                        : "unknown " + kind + " '" + e.name + "'";
+    std::string hint = didYouMean(e.name, cands);
+    diag.error(e.loc, msg, hint.empty() && !cands.empty() ? "known: " + joinNames(cands) : hint);
+    return nullptr;
+  }
+  if (callOut)
+    *callOut = &e;
+  return d;
+}
+
+bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, GridPlan &g) {
+  const std::vector<std::string> kinds = {"given",   "uniform",  "karras",  "exponential",
+                                          "leading", "trailing", "linspace"};
+  g.kind = e.name;
+  if ((e.kind != ast::Expr::Ident && e.kind != ast::Expr::Call) || !contains(kinds, e.name)) {
+    std::string hint = didYouMean(e.name, kinds);
+    diag.error(e.loc, "unknown time grid '" + e.name + "'",
+               hint.empty() ? "use one of: " + joinNames(kinds) : hint);
+    return false;
+  }
+  bool discrete = plan.processKind == "discrete";
+  bool discreteGrid = g.kind == "leading" || g.kind == "trailing" || g.kind == "linspace";
+  if (discreteGrid && !discrete) {
+    diag.error(e.loc, "grid '" + g.kind + "' spaces the timesteps of a discrete process",
+               "use uniform, karras or exponential for a continuous-time process");
+    return false;
+  }
+  for (const auto &a : e.args) {
+    if (a.name == "target") {
+      if (a.value->kind != ast::Expr::Ident || (a.value->name != "next" && a.value->name != "prev")) {
+        diag.error(a.value->loc, "unknown step target",
+                   "use target = next (the next grid time) or target = prev "
+                   "(diffusers: t - train_steps / steps)");
+        return false;
+      }
+      g.target = a.value->name;
+      continue;
+    }
+    if (a.name.empty()) {
+      diag.error(a.value->loc, "grid arguments are named", "write steps = 20");
+      return false;
+    }
+    double v;
+    if (!evalConstant(*a.value, {}, diag, v))
+      return false;
+    g.args[a.name] = v;
+  }
+  if (g.kind != "given" && !g.args.count("steps")) {
+    diag.error(e.loc, "grid '" + g.kind + "' needs a number of steps", "add steps = N");
+    return false;
+  }
+  if (g.args.count("steps") && (g.args["steps"] < 1 || g.args["steps"] > 1e6 ||
+                                g.args["steps"] != std::floor(g.args["steps"]))) {
+    diag.error(e.loc, "steps must be a whole number from 1 to 1000000");
+    return false;
+  }
+  if (g.target == "prev" && !discrete) {
+    diag.error(e.loc, "target = prev needs a discrete process");
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
+                 SamplerPlan &plan) {
+  const ast::Decl *s = nullptr;
+  std::vector<std::string> samplers;
+  for (const auto &d : m.decls)
+    if (d.kind == "sampler") {
+      samplers.push_back(d.name);
+      if (name.empty() || d.name == name)
+        s = &d;
+    }
+  if (!s) {
+    if (samplers.empty())
+      diag.error(Loc{"<spec>", 0, 0}, "the spec declares no sampler",
+                 "add sampler NAME { process = ... model = ... solver = ... grid = ... }");
+    else
+      diag.error(Loc{"--sampler", 0, 0}, "no sampler named '" + name + "'",
+                 didYouMean(name, samplers).empty() ? "known: " + joinNames(samplers)
+                                                    : didYouMean(name, samplers));
+    return false;
+  }
+  plan.sampler = s;
+  for (const auto &it : s->items) {
+    const std::vector<std::string> keys = {"process", "model", "solver", "guidance",
+                                           "grid",    "coords"};
+    if (!contains(keys, it.name) || it.kind != ast::Item::Set)
+      diag.error(it.loc, "'" + it.name + "' is not a setting of a sampler",
+                 didYouMean(it.name, keys).empty() ? "a sampler takes: " + joinNames(keys)
+                                                   : didYouMean(it.name, keys));
+  }
+  if (diag.errorCount())
+    return false;
+  const ast::Expr *pcall = nullptr, *scall = nullptr, *gcall = nullptr;
+  plan.process = refDecl(m, *s, "process", "process", diag, &pcall);
+  plan.model = refDecl(m, *s, "model", "model", diag, nullptr);
+  plan.solver = refDecl(m, *s, "solver", "solver", diag, &scall);
+  if (const ast::Item *g = s->find("guidance");
+      g && !(g->value->kind == ast::Expr::Ident && g->value->name == "none"))
+    plan.guidance = refDecl(m, *s, "guidance", "guidance", diag, &gcall);
+  if (!plan.process || !plan.model || !plan.solver || diag.errorCount())
+    return false;
+
+  if (!bindParams(*plan.process, pcall, diag, plan.processParams) ||
+      !bindParams(*plan.solver, scall, diag, plan.solverParams) ||
+      (plan.guidance && !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams)))
+    return false;
+
+  // Process.
+  const ast::Decl &p = *plan.process;
+  if (const ast::Item *disc = p.find("discrete")) {
+    plan.processKind = "discrete";
+    plan.schedule = disc->value->name;
+    std::map<std::string, double> a = {
+        {"beta_start", 0}, {"beta_end", 0}, {"train_steps", 1000}};
+    for (const auto &arg : disc->value->args) {
+      if (!a.count(arg.name)) {
+        diag.error(arg.value->loc, "unknown beta-table argument '" + arg.name + "'",
+                   "use beta_start, beta_end, train_steps");
+        return false;
+      }
+      if (!evalConstant(*arg.value, plan.processParams, diag, a[arg.name]))
+        return false;
+    }
+    plan.betaStart = a["beta_start"];
+    plan.betaEnd = a["beta_end"];
+    plan.trainSteps = (long)a["train_steps"];
+    if (!(plan.betaStart > 0 && plan.betaEnd > plan.betaStart && plan.betaEnd < 1)) {
+      diag.error(disc->value->loc, "beta_start and beta_end must satisfy 0 < beta_start < "
+                                   "beta_end < 1");
+      return false;
+    }
+    if (plan.trainSteps < 2 || plan.trainSteps > 100000) {
+      diag.error(disc->value->loc, "train_steps must be between 2 and 100000");
+      return false;
+    }
+    if (const ast::Item *fa = p.find("final_alpha")) {
+      if (fa->value->kind != ast::Expr::Ident ||
+          (fa->value->name != "first" && fa->value->name != "one")) {
+        diag.error(fa->value->loc, "final_alpha must be 'first' or 'one'",
+                   "first: the last step ends at the first training timestep (diffusers "
+                   "set_alpha_to_one=False); one: it ends at clean data");
+        return false;
+      }
+      plan.finalAlpha = fa->value->name;
+    }
+  } else {
+    plan.processKind = "path";
+    if (const ast::Item *dom = p.find("domain")) {
+      if (dom->value->kind != ast::Expr::List || dom->value->ops.size() != 2) {
+        diag.error(dom->value->loc, "domain must be a list [t_min, t_max]");
+        return false;
+      }
+      if (!evalConstant(*dom->value->ops[0], plan.processParams, diag, plan.tMin) ||
+          !evalConstant(*dom->value->ops[1], plan.processParams, diag, plan.tMax))
+        return false;
+      if (!(plan.tMin < plan.tMax)) {
+        diag.error(dom->value->loc, "domain must have t_min < t_max");
+        return false;
+      }
+    }
+  }
+
+  // Model.
+  const ast::Decl &md = *plan.model;
+  plan.predicts = md.find("predicts")->value->name;
+  plan.timeEncoding = plan.processKind == "discrete" ? "index" : "t";
+  if (const ast::Item *t = md.find("time")) {
+    plan.timeEncoding = t->value->name;
+    if (t->value->kind == ast::Expr::Call &&
+        !evalConstant(*t->value->args[0].value, {}, diag, plan.timeScale))
+      return false;
+  }
+  if (const ast::Item *c = md.find("cond"))
+    plan.conditional = c->value->name == "class";
+  for (const auto &prm : md.params)
+    if (prm.name == "x") {
+      plan.shape = prm.shape;
+      if (!prm.type.empty())
+        plan.dtype = prm.type;
+    }
+  if (plan.dtype != "f64" && plan.dtype != "f32") {
+    diag.error(md.nameLoc, "unknown element type '" + plan.dtype + "'", "use f64 or f32");
+    return false;
+  }
+  if (plan.timeEncoding == "index" && plan.processKind != "discrete") {
+    diag.error(md.find("time")->value->loc,
+               "time = index needs a discrete process, but '" + p.name + "' is a Gaussian path",
+               "use time = t or time = scaled(1000)");
+    return false;
+  }
+  if (plan.guidance && !plan.conditional) {
+    diag.error(s->find("guidance")->value->loc,
+               "guidance needs a conditional model, but model '" + md.name + "' has no cond",
+               "add cond = class to model '" + md.name + "'");
+    return false;
+  }
+
+  // Solver coordinates (the sampler may override the solver's).
+  Checker ck(m, diag);
+  if (const ast::Item *c = plan.solver->find("coords"))
+    plan.coords = c->value->name;
+  if (const ast::Item *c = s->find("coords")) {
+    ck.checkCoords(*c->value);
+    plan.coords = c->value->name;
+  }
+  if (diag.errorCount())
+    return false;
+
+  // Grid.
+  const ast::Item *g = s->find("grid");
+  if (!g) {
+    diag.error(s->nameLoc, "sampler '" + s->name + "' has no time grid",
+               "add grid = uniform(steps = 20) (or karras, leading, trailing, given ...)");
+    return false;
+  }
+  if (!planGrid(*g->value, plan, diag, plan.grid))
+    return false;
+  return true;
+}
+
+} // namespace diffuse

@@ -1,0 +1,65 @@
+//===- Sema.h - semantic checks and resolution ------------------*- C++ -*-===//
+//
+// Checks a parsed module and resolves one sampler into a SamplerPlan: the
+// declarations it ties together and every parameter as a number.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_FRONTEND_SEMA_H
+#define DIFFUSE_FRONTEND_SEMA_H
+
+#include "compiler/Frontend/AST.h"
+
+#include <map>
+
+namespace diffuse {
+
+struct GridPlan {
+  std::string kind; // given, uniform, karras, exponential, leading, trailing, linspace
+  std::map<std::string, double> args;
+  std::string target = "next"; // next | prev (diffusers DDIM/PNDM: t - train_steps/steps)
+};
+
+struct SamplerPlan {
+  const ast::Decl *sampler = nullptr;
+  const ast::Decl *process = nullptr;
+  const ast::Decl *model = nullptr;
+  const ast::Decl *solver = nullptr;
+  const ast::Decl *guidance = nullptr; // null: unguided
+
+  std::map<std::string, double> processParams, solverParams, guidanceParams;
+  std::string coords = "native";
+  GridPlan grid;
+
+  // Process.
+  std::string processKind; // path | discrete
+  std::string schedule;    // discrete: linear | scaled_linear
+  double betaStart = 0, betaEnd = 0;
+  long trainSteps = 1000;
+  std::string finalAlpha = "first"; // discrete: alpha^2 at t < 0: first (acp[0]) | one
+  double tMin = 0, tMax = 1;        // path domain
+
+  // Model.
+  std::string predicts;     // eps | x0 | v | velocity
+  std::string timeEncoding; // t | index | sigma | scaled
+  double timeScale = 1;
+  bool conditional = false;
+  std::vector<long> shape;  // per-sample shape of x, if declared
+  std::string dtype = "f64";
+
+  std::string guidanceSpace = "output";
+};
+
+/// Checks every declaration of `m`; returns false after reporting errors.
+bool checkModule(const ast::Module &m, DiagEngine &diag);
+
+/// Resolves the sampler named `name` (or the last sampler when empty).
+bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
+                 SamplerPlan &plan);
+
+/// Evaluates a constant expression (numbers, + - * / ^, parameters in `env`).
+bool evalConstant(const ast::Expr &e, const std::map<std::string, double> &env,
+                  DiagEngine &diag, double &out);
+
+} // namespace diffuse
+
+#endif

@@ -1,0 +1,277 @@
+//===- MLIRGen.cpp - SamplerPlan to the diffuse dialect -------------------===//
+//
+// A straightforward walk of the checked AST. Scalar expressions become
+// arith/math ops on f64; expressions involving the state become diffuse
+// field ops; `alpha(s)` and friends become `diffuse.sched`; the oracle calls
+// become `diffuse.denoise/eps/pf_ode`. Parameters are constants.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/MLIRGen/MLIRGen.h"
+
+#include "dialects/Diffuse/IR/DiffuseDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace diffuse {
+namespace {
+
+class Gen {
+public:
+  Gen(MLIRContext &ctx, const SamplerPlan &plan) : ctx(ctx), b(&ctx), plan(plan) {}
+
+  OwningOpRef<ModuleOp> run() {
+    module = ModuleOp::create(loc(plan.sampler->loc));
+    b.setInsertionPointToEnd(module->getBody());
+    genProcess();
+    genModel();
+    if (plan.guidance)
+      genGuidance();
+    genSampler();
+    genStep();
+    return std::move(module);
+  }
+
+private:
+  Location loc(const Loc &l) {
+    if (l.line <= 0)
+      return UnknownLoc::get(&ctx);
+    return FileLineColLoc::get(&ctx, l.file, l.line, l.col);
+  }
+  Type f64() { return b.getF64Type(); }
+  Type field() { return FieldType::get(&ctx); }
+  Type time() { return TimeType::get(&ctx); }
+  Value cst(double v, Location l) { return b.create<arith::ConstantOp>(l, b.getF64FloatAttr(v)); }
+
+  //===--- Scalar expressions (process functions) -------------------------===//
+
+  struct ScalarEnv {
+    std::map<std::string, Value> vars;
+    const std::map<std::string, const ast::Item *> *funcs = nullptr;
+    const std::map<std::string, double> *params = nullptr;
+  };
+
+  Value mathCall(const std::string &name, ArrayRef<Value> a, Location l) {
+    if (name == "exp") return b.create<math::ExpOp>(l, a[0]);
+    if (name == "log") return b.create<math::LogOp>(l, a[0]);
+    if (name == "sqrt") return b.create<math::SqrtOp>(l, a[0]);
+    if (name == "sin") return b.create<math::SinOp>(l, a[0]);
+    if (name == "cos") return b.create<math::CosOp>(l, a[0]);
+    if (name == "tan") return b.create<math::TanOp>(l, a[0]);
+    if (name == "tanh") return b.create<math::TanhOp>(l, a[0]);
+    if (name == "expm1") return b.create<math::ExpM1Op>(l, a[0]);
+    if (name == "log1p") return b.create<math::Log1pOp>(l, a[0]);
+    if (name == "abs") return b.create<math::AbsFOp>(l, a[0]);
+    if (name == "min") return b.create<arith::MinimumFOp>(l, a[0], a[1]);
+    if (name == "max") return b.create<arith::MaximumFOp>(l, a[0], a[1]);
+    return {};
+  }
+
+  Value scalarBinary(char op, Value x, Value y, Location l) {
+    switch (op) {
+    case '+': return b.create<arith::AddFOp>(l, x, y);
+    case '-': return b.create<arith::SubFOp>(l, x, y);
+    case '*': return b.create<arith::MulFOp>(l, x, y);
+    case '/': return b.create<arith::DivFOp>(l, x, y);
+    default: return b.create<math::PowFOp>(l, x, y);
+    }
+  }
+
+  Value scalar(const ast::Expr &e, ScalarEnv &env) {
+    Location l = loc(e.loc);
+    switch (e.kind) {
+    case ast::Expr::Number:
+      return cst(e.number, l);
+    case ast::Expr::Ident:
+      if (auto it = env.vars.find(e.name); it != env.vars.end())
+        return it->second;
+      return cst(env.params->at(e.name), l);
+    case ast::Expr::Neg:
+      return b.create<arith::NegFOp>(l, scalar(*e.ops[0], env));
+    case ast::Expr::Binary:
+      return scalarBinary(e.op, scalar(*e.ops[0], env), scalar(*e.ops[1], env), l);
+    case ast::Expr::Call: {
+      SmallVector<Value> args;
+      for (auto &a : e.args)
+        args.push_back(scalar(*a.value, env));
+      if (Value v = mathCall(e.name, args, l))
+        return v;
+      // A helper function of the process: inline it.
+      const ast::Item *f = env.funcs->at(e.name);
+      ScalarEnv inner = env;
+      inner.vars = {{f->params[0], args[0]}};
+      return scalar(*f->value, inner);
+    }
+    default:
+      return cst(0, l);
+    }
+  }
+
+  void genProcess() {
+    const ast::Decl &p = *plan.process;
+    NamedAttrList cfg;
+    if (plan.processKind == "path") {
+      std::map<std::string, const ast::Item *> funcs;
+      for (const auto &it : p.items)
+        if (it.kind == ast::Item::Func)
+          funcs[it.name] = &it;
+      for (const char *fn : {"alpha", "sigma"}) {
+        const ast::Item *it = funcs.at(fn);
+        std::string name = std::string("dfs_process_") + fn;
+        OpBuilder::InsertionGuard guard(b);
+        auto func = b.create<func::FuncOp>(loc(it->loc), name, b.getFunctionType({f64()}, {f64()}));
+        Block *entry = func.addEntryBlock();
+        b.setInsertionPointToStart(entry);
+        ScalarEnv env{{{it->params[0], entry->getArgument(0)}}, &funcs, &plan.processParams};
+        b.create<func::ReturnOp>(loc(it->loc), scalar(*it->value, env));
+        cfg.set(fn, FlatSymbolRefAttr::get(&ctx, name));
+      }
+      cfg.set("domain", b.getF64ArrayAttr({plan.tMin, plan.tMax}));
+    } else {
+      cfg.set("schedule", b.getStringAttr(plan.schedule));
+      cfg.set("beta_start", b.getF64FloatAttr(plan.betaStart));
+      cfg.set("beta_end", b.getF64FloatAttr(plan.betaEnd));
+      cfg.set("train_steps", b.getI64IntegerAttr(plan.trainSteps));
+      cfg.set("final_alpha", b.getStringAttr(plan.finalAlpha));
+    }
+    b.create<ProcessOp>(loc(p.nameLoc), p.name, plan.processKind, cfg.getDictionary(&ctx));
+  }
+
+  void genModel() {
+    const ast::Decl &m = *plan.model;
+    b.create<ModelOp>(loc(m.nameLoc), b.getStringAttr(m.name), b.getStringAttr(plan.predicts),
+                      b.getStringAttr(plan.timeEncoding), b.getF64FloatAttr(plan.timeScale),
+                      b.getBoolAttr(plan.conditional));
+  }
+
+  void genSampler() {
+    NamedAttrList cfg;
+    cfg.set("process", FlatSymbolRefAttr::get(&ctx, plan.process->name));
+    cfg.set("model", FlatSymbolRefAttr::get(&ctx, plan.model->name));
+    cfg.set("solver", b.getStringAttr(plan.solver->name));
+    cfg.set("coords", b.getStringAttr(plan.coords));
+    cfg.set("dtype", b.getStringAttr(plan.dtype));
+    NamedAttrList grid;
+    grid.set("kind", b.getStringAttr(plan.grid.kind));
+    grid.set("target", b.getStringAttr(plan.grid.target));
+    for (auto &[k, v] : plan.grid.args)
+      grid.set(k, b.getF64FloatAttr(v));
+    cfg.set("grid", grid.getDictionary(&ctx));
+    if (plan.guidance) {
+      NamedAttrList g;
+      g.set("name", b.getStringAttr(plan.guidance->name));
+      g.set("combine", FlatSymbolRefAttr::get(&ctx, "dfs_guidance"));
+      for (auto &[k, v] : plan.guidanceParams)
+        g.set(k, b.getF64FloatAttr(v));
+      cfg.set("guidance", g.getDictionary(&ctx));
+    }
+    b.create<SamplerOp>(loc(plan.sampler->nameLoc), plan.sampler->name, cfg.getDictionary(&ctx));
+  }
+
+  //===--- Mixed scalar / field expressions (solver, guidance) ------------===//
+
+  Value toScalar(Value v, Location l) {
+    if (isa<TimeType>(v.getType()))
+      return b.create<SchedOp>(l, f64(), v, "t");
+    return v;
+  }
+
+  Value mixed(const ast::Expr &e, std::map<std::string, Value> &env,
+              const std::map<std::string, double> &params) {
+    Location l = loc(e.loc);
+    switch (e.kind) {
+    case ast::Expr::Number:
+      return cst(e.number, l);
+    case ast::Expr::Ident:
+      if (auto it = env.find(e.name); it != env.end())
+        return it->second;
+      return cst(params.at(e.name), l);
+    case ast::Expr::Neg: {
+      Value v = toScalar(mixed(*e.ops[0], env, params), l);
+      if (isa<FieldType>(v.getType()))
+        return b.create<NegOp>(l, field(), v);
+      return b.create<arith::NegFOp>(l, v);
+    }
+    case ast::Expr::Binary: {
+      Value x = toScalar(mixed(*e.ops[0], env, params), l);
+      Value y = toScalar(mixed(*e.ops[1], env, params), l);
+      if (!isa<FieldType>(x.getType()) && !isa<FieldType>(y.getType()))
+        return scalarBinary(e.op, x, y, l);
+      switch (e.op) {
+      case '+': return b.create<AddOp>(l, field(), x, y);
+      case '-': return b.create<SubOp>(l, field(), x, y);
+      case '*': return b.create<MulOp>(l, field(), x, y);
+      default: return b.create<DivOp>(l, field(), x, y);
+      }
+    }
+    case ast::Expr::Call: {
+      SmallVector<Value> args;
+      for (auto &a : e.args)
+        args.push_back(mixed(*a.value, env, params));
+      if (e.name == "denoise") return b.create<DenoiseOp>(l, field(), args[0], args[1]);
+      if (e.name == "eps") return b.create<EpsOp>(l, field(), args[0], args[1]);
+      if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1]);
+      if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
+        return b.create<SchedOp>(l, f64(), args[0], e.name);
+      for (Value &a : args)
+        a = toScalar(a, l);
+      return mathCall(e.name, args, l);
+    }
+    default:
+      return cst(0, l);
+    }
+  }
+
+  void genGuidance() {
+    const ast::Decl &g = *plan.guidance;
+    const ast::Item *c = g.find("combine");
+    auto func = b.create<func::FuncOp>(loc(c->loc), "dfs_guidance",
+                                       b.getFunctionType({field(), field()}, {field()}));
+    func.setPrivate();
+    OpBuilder::InsertionGuard guard(b);
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    std::map<std::string, Value> env = {{"uncond", entry->getArgument(0)},
+                                        {"cond", entry->getArgument(1)}};
+    Value r = mixed(*c->value, env, plan.guidanceParams);
+    b.create<func::ReturnOp>(loc(c->loc), r);
+  }
+
+  void genStep() {
+    const ast::Item *step = plan.solver->find("step");
+    auto func = b.create<func::FuncOp>(loc(step->loc), "step",
+                                       b.getFunctionType({field(), time(), time()}, {field()}));
+    OpBuilder::InsertionGuard guard(b);
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    std::map<std::string, Value> env;
+    for (int i = 0; i < 3; ++i)
+      env[step->params[i]] = entry->getArgument(i);
+    for (const auto &s : step->body) {
+      Value v = mixed(*s.value, env, plan.solverParams);
+      if (s.kind == ast::Stmt::Assign) {
+        env[s.name] = v;
+      } else {
+        b.create<func::ReturnOp>(loc(s.loc), v);
+        break;
+      }
+    }
+  }
+
+  MLIRContext &ctx;
+  OpBuilder b;
+  const SamplerPlan &plan;
+  OwningOpRef<ModuleOp> module;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> mlirGen(MLIRContext &ctx, const SamplerPlan &plan) {
+  return Gen(ctx, plan).run();
+}
+
+} // namespace diffuse

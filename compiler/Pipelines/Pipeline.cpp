@@ -1,0 +1,197 @@
+//===- Pipeline.cpp - the compiler pipeline in one place ------------------===//
+//
+//   parse ─▶ check ─▶ MLIRGen ─▶ diffuse-differentiate ─▶ diffuse-derive
+//     ─▶ cse, canonicalize ─▶ diffuse-fuse ─▶ convert-diffuse-to-llvm
+//     ─▶ scf→cf, math→libm/llvm, arith/func/cf→llvm ─▶ LLVM IR -O3 ─▶ object
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Pipelines/Pipeline.h"
+
+#include "compiler/Frontend/Parser.h"
+#include "compiler/Frontend/Sema.h"
+#include "compiler/MLIRGen/MLIRGen.h"
+#include "dialects/Diffuse/IR/DiffuseDialect.h"
+#include "dialects/Diffuse/Transforms/Passes.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+
+namespace diffuse {
+
+void registerDialects(MLIRContext &ctx) {
+  DialectRegistry registry;
+  registry.insert<DiffuseDialect, func::FuncDialect, arith::ArithDialect, math::MathDialect,
+                  scf::SCFDialect, cf::ControlFlowDialect, LLVM::LLVMDialect>();
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  ctx.appendDialectRegistry(registry);
+  ctx.loadAllAvailableDialects();
+}
+
+MLIRDiagBridge::MLIRDiagBridge(MLIRContext &ctx, DiagEngine &diag) : ctx(ctx) {
+  id = ctx.getDiagEngine().registerHandler([&diag](Diagnostic &d) {
+    Loc loc{"<unknown>", 0, 0};
+    if (auto fl = dyn_cast<FileLineColLoc>(d.getLocation()))
+      loc = Loc{fl.getFilename().str(), (int)fl.getLine(), (int)fl.getColumn()};
+    if (d.getSeverity() == DiagnosticSeverity::Error)
+      diag.error(loc, d.str());
+    else if (d.getSeverity() == DiagnosticSeverity::Note)
+      diag.note(loc, d.str());
+    return success();
+  });
+}
+MLIRDiagBridge::~MLIRDiagBridge() { ctx.getDiagEngine().eraseHandler(id); }
+
+bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, DiagEngine &diag,
+                    OwningOpRef<ModuleOp> &module, std::string *dtypeOut) {
+  ast::Module ast;
+  ParseOptions po{opts.importPaths};
+  if (!parseFile(opts.specPath, po, diag, ast))
+    return false;
+  for (const auto &o : opts.overrides)
+    if (!applyOverride(ast, o, diag))
+      return false;
+  if (!checkModule(ast, diag))
+    return false;
+  SamplerPlan plan;
+  if (!planSampler(ast, opts.samplerName, diag, plan))
+    return false;
+  if (dtypeOut)
+    *dtypeOut = plan.dtype;
+  MLIRDiagBridge bridge(ctx, diag);
+  module = mlirGen(ctx, plan);
+  if (failed(mlir::verify(*module))) {
+    diag.error(Loc{opts.specPath, 0, 0}, "internal error: MLIRGen produced invalid IR");
+    return false;
+  }
+  if (stage == Stage::MLIR)
+    return true;
+
+  PassManager pm(&ctx);
+  pm.addPass(createDifferentiate());
+  pm.addPass(createDerive());
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
+  if (stage >= Stage::Fused)
+    pm.addPass(createFuse());
+  if (stage >= Stage::LLVMDialect) {
+    ConvertDiffuseToLLVMOptions lo;
+    lo.elementType = plan.dtype;
+    pm.addPass(createConvertDiffuseToLLVM(lo));
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createConvertSCFToCFPass());
+    pm.addPass(createConvertMathToLibmPass());
+    pm.addPass(createConvertMathToLLVMPass());
+    pm.addPass(createArithToLLVMConversionPass());
+    pm.addPass(createConvertFuncToLLVMPass());
+    pm.addPass(createConvertControlFlowToLLVMPass());
+    pm.addPass(createReconcileUnrealizedCastsPass());
+  }
+  if (failed(pm.run(*module)))
+    return false;
+  return true;
+}
+
+static std::unique_ptr<llvm::TargetMachine> hostMachine(DiagEngine &diag) {
+  static bool init = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)init;
+  std::string triple = llvm::sys::getDefaultTargetTriple(), err;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!target) {
+    diag.error(Loc{"<llvm>", 0, 0}, "no LLVM target for " + triple + ": " + err);
+    return nullptr;
+  }
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  std::string feat;
+  for (auto &f : features)
+    feat += (f.second ? "+" : "-") + f.first().str() + ",";
+  llvm::TargetOptions to;
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), feat, to, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
+}
+
+static std::unique_ptr<llvm::Module> translate(ModuleOp module, llvm::LLVMContext &lctx,
+                                               llvm::TargetMachine &tm, DiagEngine &diag) {
+  auto llvmModule = translateModuleToLLVMIR(module, lctx, "diffuse_sampler");
+  if (!llvmModule) {
+    diag.error(Loc{"<llvm>", 0, 0}, "internal error: translation to LLVM IR failed");
+    return nullptr;
+  }
+  llvmModule->setDataLayout(tm.createDataLayout());
+  llvmModule->setTargetTriple(tm.getTargetTriple().getTriple());
+  auto opt = makeOptimizingTransformer(3, 0, &tm);
+  if (auto err = opt(llvmModule.get())) {
+    diag.error(Loc{"<llvm>", 0, 0}, "LLVM optimization failed: " + llvm::toString(std::move(err)));
+    return nullptr;
+  }
+  return llvmModule;
+}
+
+bool emitLLVMIR(ModuleOp module, std::string &out, DiagEngine &diag) {
+  auto tm = hostMachine(diag);
+  if (!tm)
+    return false;
+  llvm::LLVMContext lctx;
+  auto m = translate(module, lctx, *tm, diag);
+  if (!m)
+    return false;
+  llvm::raw_string_ostream os(out);
+  m->print(os, nullptr);
+  return true;
+}
+
+bool emitObject(ModuleOp module, const std::string &path, DiagEngine &diag) {
+  auto tm = hostMachine(diag);
+  if (!tm)
+    return false;
+  llvm::LLVMContext lctx;
+  auto m = translate(module, lctx, *tm, diag);
+  if (!m)
+    return false;
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    diag.error(Loc{path, 0, 0}, "cannot write object file: " + ec.message());
+    return false;
+  }
+  llvm::legacy::PassManager pm;
+  if (tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+    diag.error(Loc{path, 0, 0}, "the target cannot emit object files");
+    return false;
+  }
+  pm.run(*m);
+  os.flush();
+  return true;
+}
+
+} // namespace diffuse

@@ -1,0 +1,50 @@
+//===- Pipeline.h - the compiler pipeline in one place ----------*- C++ -*-===//
+#ifndef DIFFUSE_PIPELINES_PIPELINE_H
+#define DIFFUSE_PIPELINES_PIPELINE_H
+
+#include "compiler/Frontend/Diagnostics.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <string>
+#include <vector>
+
+namespace diffuse {
+
+/// The stages `diffuse emit --emit=` can show, in pipeline order.
+enum class Stage { AST, MLIR, Derived, Fused, LLVMDialect, LLVMIR };
+
+struct CompileOptions {
+  std::string specPath;
+  std::string samplerName; // "" = the last sampler of the spec
+  std::vector<std::string> overrides; // --set DECL.KEY=VALUE
+  std::vector<std::string> importPaths;
+};
+
+/// Registers the dialects the pipeline uses (and only those).
+void registerDialects(mlir::MLIRContext &ctx);
+
+/// Parses, checks and lowers the spec up to `stage` (not AST). Errors go to
+/// `diag` located at the spec's source. On success `module` holds the IR.
+bool compileToStage(mlir::MLIRContext &ctx, const CompileOptions &opts, Stage stage,
+                    DiagEngine &diag, mlir::OwningOpRef<mlir::ModuleOp> &module,
+                    std::string *dtypeOut = nullptr);
+
+/// Translates a fully lowered module to LLVM IR text (optimized at -O3).
+bool emitLLVMIR(mlir::ModuleOp module, std::string &out, DiagEngine &diag);
+
+/// Writes a position-independent object file for the host CPU.
+bool emitObject(mlir::ModuleOp module, const std::string &path, DiagEngine &diag);
+
+/// Installs an MLIR diagnostic handler that reports through `diag`.
+struct MLIRDiagBridge {
+  MLIRDiagBridge(mlir::MLIRContext &ctx, DiagEngine &diag);
+  ~MLIRDiagBridge();
+  mlir::MLIRContext &ctx;
+  uint64_t id;
+};
+
+} // namespace diffuse
+
+#endif

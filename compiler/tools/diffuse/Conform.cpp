@@ -1,0 +1,370 @@
+//===- Conform.cpp - `diffuse conform DIR` --------------------------------===//
+//
+// Runs every reference case in a directory (the ../shared/golden format):
+// each case's peer configuration is mapped to a stdlib/compat spec plus
+// `--set` overrides (never to C++ arithmetic), compiled through the full
+// pipeline, run with the analytic Gaussian-mixture network the case
+// describes, and compared with the peer's float64 result.
+//
+// A case whose configuration the stdlib cannot express yet is reported as
+// skipped with the reason. The last line is `N passed, M failed, K skipped`.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/tools/diffuse/Driver.h"
+#include "diffuse/models.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace diffuse {
+namespace {
+
+struct Mapping {
+  std::string spec;    // file under stdlib/compat
+  std::string sampler; // sampler name in it
+  std::vector<std::string> sets;
+  std::string skip;    // non-empty: why the case is skipped
+};
+
+std::string num(double v) {
+  std::ostringstream os;
+  os.precision(17);
+  os << v;
+  return os.str();
+}
+
+double getNum(const json &j, const char *key, double def) {
+  if (!j.contains(key) || j[key].is_null())
+    return def;
+  if (j[key].is_number())
+    return j[key].get<double>();
+  return def;
+}
+
+/// Peer configuration -> Diffuse spec. Only names and settings: the
+/// mathematics lives in the specs.
+Mapping mapCase(const json &c) {
+  Mapping m;
+  const json &peer = c["peer"];
+  std::string name = peer.value("name", "");
+  const json &cfg = c.contains("peer_config") ? c["peer_config"] : json::object();
+  const json &call = c.contains("peer_call") ? c["peer_call"] : json::object();
+  bool guided = c.contains("guidance_scale") && !c["guidance_scale"].is_null();
+  std::string w = guided ? num(c["guidance_scale"].get<double>()) : "";
+
+  if (name == "diffusers") {
+    std::string cls = peer.value("class", "");
+    m.spec = "compat/diffusers.dfs";
+    const json &sk = call.contains("step_kwargs") ? call["step_kwargs"] : json::object();
+    if (cls == "DDIMScheduler") {
+      if (getNum(sk, "eta", 0) != 0)
+        return {"", "", {}, "DDIM with eta > 0 draws noise each step; noise() is not in the "
+                            "language yet"};
+      m.sampler = "ddim";
+    } else if (cls == "EulerDiscreteScheduler") {
+      if (getNum(sk, "s_churn", 0) != 0)
+        return {"", "", {}, "Euler with s_churn > 0 is stochastic; noise() is not in the "
+                            "language yet"};
+      m.sampler = "euler";
+    } else if (cls == "FlowMatchEulerDiscreteScheduler") {
+      if (cfg.value("stochastic_sampling", false))
+        return {"", "", {}, "stochastic FlowMatch sampling needs noise()"};
+      m.sampler = "flowmatch_euler";
+      m.spec = "compat/diffusers.dfs";
+    } else {
+      return {"", "", {}, "diffusers " + cls + " is not in stdlib yet"};
+    }
+    if (cls != "FlowMatchEulerDiscreteScheduler") {
+      if (cfg.value("clip_sample", false) || cfg.value("thresholding", false))
+        return {"", "", {}, "clip_sample/thresholding is not in the language yet"};
+      if (cfg.value("rescale_betas_zero_snr", false))
+        return {"", "", {}, "zero-terminal-SNR rescaling is not in the language yet"};
+      std::string sched = cfg.value("beta_schedule", "scaled_linear");
+      std::string proc = sched == "linear" ? "sd_linear" : "sd_scaled_linear";
+      if (sched != "linear" && sched != "scaled_linear")
+        return {"", "", {}, "beta_schedule " + sched + " is not in the language yet"};
+      m.sets.push_back(m.sampler + ".process=" + proc);
+      m.sets.push_back(proc + ".beta_start=" + num(cfg.value("beta_start", 0.0)));
+      m.sets.push_back(proc + ".beta_end=" + num(cfg.value("beta_end", 0.0)));
+      if (cfg.value("set_alpha_to_one", false))
+        m.sets.push_back(proc + ".final_alpha=one");
+      std::string pred = cfg.value("prediction_type", "epsilon");
+      if (pred == "v_prediction")
+        m.sets.push_back("unet.predicts=v");
+      else if (pred == "sample")
+        m.sets.push_back("unet.predicts=x0");
+      else if (pred != "epsilon")
+        return {"", "", {}, "prediction_type " + pred + " is not supported"};
+    }
+  } else if (name == "k-diffusion") {
+    std::string fn = peer.value("function", "");
+    m.spec = "compat/kdiffusion.dfs";
+    if (fn == "sample_euler") {
+      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
+      if (getNum(kw, "s_churn", 0) != 0)
+        return {"", "", {}, "sample_euler with s_churn > 0 needs noise()"};
+      m.sampler = "euler";
+    } else {
+      return {"", "", {}, "k-diffusion " + fn + " is not in stdlib yet"};
+    }
+  } else if (name == "flow_matching") {
+    std::string method = cfg.value("method", "");
+    m.spec = "compat/flow_matching.dfs";
+    if (method == "euler")
+      m.sampler = "euler";
+    else
+      return {"", "", {}, "flow_matching method '" + method + "' is not in stdlib yet"};
+  } else if (name == "dpm-solver") {
+    return {"", "", {}, "DPM-Solver (multistep/singlestep, log-SNR steps) is not in stdlib yet"};
+  } else {
+    return {"", "", {}, "unknown peer '" + name + "'"};
+  }
+  if (guided)
+    m.sets.push_back(m.sampler + ".guidance=cfg(w = " + w + ")");
+  return m;
+}
+
+std::vector<double> flat(const json &j) {
+  std::vector<double> out;
+  if (j.is_array()) {
+    for (const auto &e : j) {
+      auto sub = flat(e);
+      out.insert(out.end(), sub.begin(), sub.end());
+    }
+  } else if (j.is_number()) {
+    out.push_back(j.get<double>());
+  }
+  return out;
+}
+
+rt::Mixture mixtureOf(const json &j) {
+  rt::Mixture m;
+  m.dim = j["dim"].get<int>();
+  m.weights = j["weights"].get<std::vector<double>>();
+  for (const auto &mu : j["means"])
+    m.means.push_back(mu.get<std::vector<double>>());
+  m.stds = flat(j["stds"]);
+  if (j.contains("classes"))
+    m.classes = j["classes"].get<std::vector<int>>();
+  else
+    m.classes.assign(m.weights.size(), 0);
+  return m;
+}
+
+/// The analytic network of the case, decoding time as the peer's network does.
+std::function<rt::TimeDecode(double)> decoderOf(const json &c, const std::vector<double> &acp) {
+  std::string peer = c["peer"].value("name", "");
+  std::string cls = c["peer"].value("class", "");
+  if (peer == "diffusers" && cls == "FlowMatchEulerDiscreteScheduler")
+    return [](double t) {
+      double s = t / 1000.0;
+      return rt::TimeDecode{1 - s, s, -1, 1};
+    };
+  if (peer == "k-diffusion")
+    return [](double sg) { return rt::TimeDecode{1, sg, 0, 1}; };
+  if (peer == "flow_matching")
+    return [](double t) { return rt::TimeDecode{t, 1 - t, 1, -1}; };
+  // diffusers discrete VP: integral t from the table, fractional by
+  // log-sigma interpolation, clamped to the table.
+  return [acp](double t) {
+    long n = (long)acp.size();
+    t = std::min(std::max(t, 0.0), (double)(n - 1));
+    long lo = (long)std::floor(t);
+    if (t == (double)lo)
+      return rt::TimeDecode{std::sqrt(acp[lo]), std::sqrt(1 - acp[lo]), 0, 0};
+    double f = t - lo;
+    auto ls = [&](long i) { return 0.5 * std::log((1 - acp[i]) / acp[i]); };
+    double sg = std::exp((1 - f) * ls(lo) + f * ls(lo + 1));
+    double a = 1 / std::sqrt(1 + sg * sg);
+    return rt::TimeDecode{a, sg * a, 0, 0};
+  };
+}
+
+rt::Output outputOf(const json &c) {
+  std::string o = c["model"].value("output", "");
+  if (o.rfind("epsilon", 0) == 0) return rt::Output::Eps;
+  if (o.rfind("v_prediction", 0) == 0) return rt::Output::V;
+  if (o.rfind("x0", 0) == 0) return rt::Output::X0;
+  return rt::Output::Velocity;
+}
+
+struct Result {
+  enum { Pass, Fail, Skip } kind;
+  double err = 0;
+  std::string why;
+};
+
+Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
+               std::map<std::string, std::unique_ptr<rt::CompiledSampler>> &cache, double tol) {
+  std::string key = m.spec + "|" + m.sampler;
+  for (const auto &s : m.sets)
+    key += "|" + s;
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    CompileOptions o;
+    o.specPath = stdlib + "/" + m.spec;
+    o.samplerName = m.sampler;
+    o.overrides = m.sets;
+    o.importPaths = {stdlib};
+    std::ostringstream diagText;
+    DiagEngine diag(diagText);
+    auto s = compileAndLoad(o, diag);
+    if (!s)
+      return {Result::Fail, 0, "does not compile:\n" + diagText.str()};
+    it = cache.emplace(key, std::move(s)).first;
+  }
+  const rt::CompiledSampler &sampler = *it->second;
+
+  std::vector<double> acp;
+  if (c["process"].contains("alphas_cumprod"))
+    acp = c["process"]["alphas_cumprod"].get<std::vector<double>>();
+  rt::Mixture mix = mixtureOf(c["mixture"]);
+  rt::GaussianMixtureNetwork net(mix, decoderOf(c, acp), outputOf(c));
+  int64_t batch = c["batch"].get<int64_t>(), dim = c["dim"].get<int64_t>();
+  rt::Runner runner(sampler, net, batch, dim);
+  if (!acp.empty())
+    runner.setAlphasCumprod(acp);
+  if (c.contains("class_labels") && !c["class_labels"].is_null())
+    runner.setLabels(c["class_labels"].get<std::vector<int32_t>>());
+
+  // The peer's own grid, exactly as it used it.
+  rt::GivenGrid g;
+  std::string peer = c["peer"].value("name", "");
+  std::string cls = c["peer"].value("class", "");
+  if (peer == "diffusers") {
+    std::vector<double> ts = c["timesteps"].get<std::vector<double>>();
+    if (cls == "FlowMatchEulerDiscreteScheduler") {
+      g.t = c["sigmas"].get<std::vector<double>>();
+      g.tmodel = ts;
+    } else if (c.contains("sigmas") && !c["sigmas"].is_null()) {
+      g.sigma = c["sigmas"].get<std::vector<double>>();
+      g.t = ts;
+      g.t.push_back(-1); // the final sigma (0) has no timestep
+      g.tmodel = g.t;
+    } else {
+      g.t = ts;
+    }
+  } else if (peer == "k-diffusion") {
+    g.t = c["sigmas"].get<std::vector<double>>();
+  } else if (peer == "flow_matching") {
+    g.t = c["time_grid_used"].get<std::vector<double>>();
+  }
+  runner.setGivenGrid(g);
+
+  const json *ref = &c["final"];
+  const json *init = &c["x_init"];
+  if (c.contains("variants") && c["variants"].contains("f64_neutralized")) {
+    ref = &c["variants"]["f64_neutralized"]["final"];
+    init = &c["variants"]["f64_neutralized"]["x_init"];
+  }
+  std::vector<double> x = flat(*init), want = flat(*ref);
+  std::string err;
+  if (!runner.run(x, err))
+    return {Result::Fail, 0, err};
+  double maxAbs = 0, maxDiff = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    maxAbs = std::max(maxAbs, std::fabs(want[i]));
+    double d = std::fabs(x[i] - want[i]);
+    if (std::isnan(d))
+      d = INFINITY;
+    maxDiff = std::max(maxDiff, d);
+  }
+  double rel = maxDiff / maxAbs;
+  int64_t nfe = c.value("nfe", (int64_t)-1);
+  if (nfe >= 0 && runner.networkCalls() != nfe)
+    return {Result::Fail, rel,
+            "made " + std::to_string(runner.networkCalls()) + " network calls, the peer " +
+                std::to_string(nfe)};
+  return {rel <= tol ? Result::Pass : Result::Fail, rel, ""};
+}
+
+} // namespace
+
+int runConform(int argc, char **argv) {
+  std::string dir, filter;
+  bool verbose = false;
+  double tol = 1e-9;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--filter" && i + 1 < argc) filter = argv[++i];
+    else if (a == "--tol" && i + 1 < argc) tol = std::strtod(argv[++i], nullptr);
+    else if (a == "-v") verbose = true;
+    else if (!a.empty() && a[0] == '-') {
+      std::cerr << "error: unknown option '" << a << "'\n";
+      return 2;
+    } else dir = a;
+  }
+  std::error_code ec;
+  if (dir.empty() || !fs::is_directory(dir, ec)) {
+    std::cerr << "error: conform needs a directory of cases"
+              << (dir.empty() ? "" : ", and '" + dir + "' is not one") << "\n";
+    return 2;
+  }
+  std::vector<fs::path> files;
+  for (auto &e : fs::recursive_directory_iterator(dir, ec)) {
+    if (!e.is_regular_file() || e.path().extension() != ".json")
+      continue;
+    std::string name = e.path().filename().string();
+    if (name == "index.json" || e.path().parent_path().filename() == "truth")
+      continue;
+    if (!filter.empty() && name.find(filter) == std::string::npos)
+      continue;
+    files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::string stdlib = stdlibDir();
+  std::map<std::string, std::unique_ptr<rt::CompiledSampler>> cache;
+  int pass = 0, fail = 0, skip = 0;
+  for (const auto &f : files) {
+    json c;
+    try {
+      std::ifstream in(f);
+      c = json::parse(in);
+    } catch (const std::exception &e) {
+      std::cout << "FAIL " << f.filename().string() << ": not a readable case (" << e.what()
+                << ")\n";
+      ++fail;
+      continue;
+    }
+    std::string id = c.value("case_id", f.stem().string());
+    Mapping m = mapCase(c);
+    if (!m.skip.empty()) {
+      std::cout << "SKIP " << id << ": " << m.skip << "\n";
+      ++skip;
+      continue;
+    }
+    Result r;
+    try {
+      r = runCase(c, m, stdlib, cache, tol);
+    } catch (const std::exception &e) {
+      r = {Result::Fail, 0, std::string("malformed case: ") + e.what()};
+    }
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.3e", r.err);
+    if (r.kind == Result::Pass) {
+      ++pass;
+      std::cout << "PASS " << id << "  max_rel_err=" << buf;
+      if (verbose)
+        std::cout << "  (" << m.spec << " sampler " << m.sampler << ")";
+      std::cout << "\n";
+    } else {
+      ++fail;
+      std::cout << "FAIL " << id << "  max_rel_err=" << buf << " (bound " << tol << ")"
+                << (r.why.empty() ? "" : ": " + r.why) << "\n";
+    }
+  }
+  std::cout << pass << " passed, " << fail << " failed, " << skip << " skipped\n";
+  return fail ? 1 : 0;
+}
+
+} // namespace diffuse

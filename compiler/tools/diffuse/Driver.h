@@ -1,0 +1,25 @@
+//===- Driver.h - shared pieces of the diffuse tool -------------*- C++ -*-===//
+#ifndef DIFFUSE_TOOLS_DRIVER_H
+#define DIFFUSE_TOOLS_DRIVER_H
+
+#include "compiler/Pipelines/Pipeline.h"
+#include "diffuse/runtime.h"
+
+#include <memory>
+#include <string>
+
+namespace diffuse {
+
+/// Compiles a spec to a shared object under a temporary folder and loads
+/// it. Reports through `diag`; null on failure.
+std::unique_ptr<rt::CompiledSampler> compileAndLoad(const CompileOptions &opts, DiagEngine &diag);
+
+/// `diffuse conform DIR`.
+int runConform(int argc, char **argv);
+
+/// The stdlib folder (DIFFUSE_STDLIB overrides the built-in path).
+std::string stdlibDir();
+
+} // namespace diffuse
+
+#endif

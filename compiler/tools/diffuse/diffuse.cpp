@@ -1,0 +1,259 @@
+//===- diffuse.cpp - the Diffuse command-line tool ------------------------===//
+//
+//   diffuse check SPEC                     parse and check
+//   diffuse emit --emit=STAGE SPEC         ast | mlir | derived | fused | llvm-mlir | llvm
+//   diffuse build SPEC -o EXE [--shared]   a standalone sampler (or a .so)
+//   diffuse run SPEC [--out DIR] ...       compile, load and sample the built-in model
+//   diffuse conform DIR                    reproduce reference runs of other libraries
+// Common options: --sampler NAME, --set DECL.KEY=VALUE (repeatable).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Frontend/Parser.h"
+#include "compiler/Frontend/Sema.h"
+#include "compiler/Pipelines/Pipeline.h"
+#include "compiler/tools/diffuse/Driver.h"
+#include "diffuse/demo.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using namespace diffuse;
+
+namespace diffuse {
+
+std::string stdlibDir() {
+  if (const char *e = std::getenv("DIFFUSE_STDLIB"))
+    return e;
+  return DIFFUSE_STDLIB_DIR;
+}
+
+static std::string shellQuote(const std::string &s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+static bool link(const std::vector<std::string> &args, DiagEngine &diag) {
+  std::string cmd = DIFFUSE_CXX;
+  for (const auto &a : args)
+    cmd += " " + shellQuote(a);
+  cmd += " 2>&1";
+  FILE *p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (p && fgets(buf, sizeof buf, p))
+    out += buf;
+  int rc = p ? pclose(p) : -1;
+  if (rc != 0) {
+    diag.error(Loc{"<link>", 0, 0}, "linking failed: " + cmd + "\n" + out);
+    return false;
+  }
+  return true;
+}
+
+static std::string tempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "diffuse-XXXXXX").string();
+  if (!mkdtemp(tmpl.data()))
+    return fs::temp_directory_path().string();
+  return tmpl;
+}
+
+std::unique_ptr<rt::CompiledSampler> compileAndLoad(const CompileOptions &opts, DiagEngine &diag) {
+  mlir::MLIRContext ctx;
+  registerDialects(ctx);
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (!compileToStage(ctx, opts, Stage::LLVMDialect, diag, module))
+    return nullptr;
+  std::string dir = tempDir();
+  std::string obj = dir + "/sampler.o", so = dir + "/sampler.so";
+  if (!emitObject(*module, obj, diag) || !link({"-shared", "-o", so, obj, "-lm"}, diag))
+    return nullptr;
+  std::string err;
+  auto s = rt::CompiledSampler::load(so, err);
+  fs::remove_all(dir);
+  if (!s)
+    diag.error(Loc{so, 0, 0}, "cannot load the compiled sampler: " + err);
+  return s;
+}
+
+} // namespace diffuse
+
+namespace {
+
+int usage(std::ostream &os, int rc) {
+  os << "usage: diffuse <command> [options]\n"
+        "  check SPEC                      parse and check a spec\n"
+        "  emit --emit=STAGE SPEC          show a stage: ast, mlir, derived, fused, "
+        "llvm-mlir, llvm\n"
+        "  build SPEC -o OUT [--shared]    compile to a standalone executable (or a shared "
+        "object)\n"
+        "  run SPEC [--out DIR] [--batch N] [--seed S]\n"
+        "                                  compile, load and sample the built-in 2-D mixture\n"
+        "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format)\n"
+        "options: --sampler NAME   --set DECL.KEY=VALUE (repeatable)\n";
+  return rc;
+}
+
+struct Args {
+  std::string command, spec, out, emit, outDir = ".";
+  bool shared = false;
+  int64_t batch = 1000;
+  uint64_t seed = 0;
+  CompileOptions copts;
+};
+
+bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
+  a.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string s = argv[i];
+    auto next = [&](std::string &dst) {
+      if (i + 1 >= argc) {
+        err << "error: " << s << " needs a value\n";
+        return false;
+      }
+      dst = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (s.rfind("--emit=", 0) == 0) a.emit = s.substr(7);
+    else if (s == "-o") { if (!next(a.out)) return false; }
+    else if (s == "--shared") a.shared = true;
+    else if (s == "--sampler") { if (!next(a.copts.samplerName)) return false; }
+    else if (s == "--set") { if (!next(v)) return false; a.copts.overrides.push_back(v); }
+    else if (s == "--out") { if (!next(a.outDir)) return false; }
+    else if (s == "--batch") { if (!next(v)) return false; a.batch = std::atol(v.c_str()); }
+    else if (s == "--seed") { if (!next(v)) return false; a.seed = std::strtoull(v.c_str(), nullptr, 10); }
+    else if (!s.empty() && s[0] == '-') {
+      err << "error: unknown option '" << s << "'\n";
+      return false;
+    } else if (a.spec.empty()) a.spec = s;
+    else {
+      err << "error: unexpected argument '" << s << "'\n";
+      return false;
+    }
+  }
+  if (a.spec.empty()) {
+    err << "error: " << a.command << " needs a spec file\n";
+    return false;
+  }
+  a.copts.specPath = a.spec;
+  a.copts.importPaths = {stdlibDir()};
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return usage(std::cerr, 2);
+  std::string cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help")
+    return usage(std::cout, 0);
+  if (cmd == "conform")
+    return runConform(argc, argv);
+  if (cmd != "check" && cmd != "emit" && cmd != "build" && cmd != "run") {
+    std::cerr << "error: unknown command '" << cmd << "'\n";
+    return usage(std::cerr, 2);
+  }
+  Args a;
+  if (!parseArgs(argc, argv, a, std::cerr))
+    return 2;
+  DiagEngine diag(std::cerr);
+
+  if (cmd == "check" || (cmd == "emit" && a.emit == "ast")) {
+    ast::Module m;
+    if (!parseFile(a.spec, ParseOptions{a.copts.importPaths}, diag, m))
+      return 1;
+    for (const auto &o : a.copts.overrides)
+      if (!applyOverride(m, o, diag))
+        return 1;
+    if (cmd == "emit") {
+      ast::print(std::cout, m);
+      return 0;
+    }
+    if (!checkModule(m, diag))
+      return 1;
+    SamplerPlan plan;
+    bool anySampler = false;
+    for (const auto &d : m.decls)
+      anySampler |= d.kind == "sampler";
+    if (anySampler && !planSampler(m, a.copts.samplerName, diag, plan))
+      return 1;
+    std::cout << a.spec << ": ok\n";
+    return 0;
+  }
+
+  mlir::MLIRContext ctx;
+  registerDialects(ctx);
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+
+  if (cmd == "emit") {
+    Stage st;
+    if (a.emit == "mlir") st = Stage::MLIR;
+    else if (a.emit == "derived") st = Stage::Derived;
+    else if (a.emit == "fused") st = Stage::Fused;
+    else if (a.emit == "llvm-mlir") st = Stage::LLVMDialect;
+    else if (a.emit == "llvm") st = Stage::LLVMIR;
+    else {
+      std::cerr << "error: unknown --emit stage '" << a.emit
+                << "'; use ast, mlir, derived, fused, llvm-mlir or llvm\n";
+      return 2;
+    }
+    Stage upTo = st == Stage::LLVMIR ? Stage::LLVMDialect : st;
+    if (!compileToStage(ctx, a.copts, upTo, diag, module))
+      return 1;
+    if (st == Stage::LLVMIR) {
+      std::string ir;
+      if (!emitLLVMIR(*module, ir, diag))
+        return 1;
+      std::cout << ir;
+      return 0;
+    }
+    mlir::OpPrintingFlags flags;
+    module->print(llvm::outs(), flags);
+    llvm::outs() << "\n";
+    return 0;
+  }
+
+  if (cmd == "build") {
+    if (a.out.empty()) {
+      std::cerr << "error: build needs -o OUTPUT\n";
+      return 2;
+    }
+    if (!compileToStage(ctx, a.copts, Stage::LLVMDialect, diag, module))
+      return 1;
+    std::string obj = a.out + ".o";
+    if (!emitObject(*module, obj, diag))
+      return 1;
+    std::string lib = DIFFUSE_LIB_DIR;
+    bool ok = a.shared ? link({"-shared", "-o", a.out, obj, "-lm"}, diag)
+                       : link({"-o", a.out, obj, lib + "/libDiffuseMain.a",
+                               lib + "/libDiffuseRuntime.a", "-lpng", "-ldl", "-lm"},
+                              diag);
+    fs::remove(obj);
+    return ok ? 0 : 1;
+  }
+
+  // run
+  auto sampler = compileAndLoad(a.copts, diag);
+  if (!sampler)
+    return 1;
+  std::error_code ec;
+  fs::create_directories(a.outDir, ec);
+  rt::DemoOptions o;
+  o.batch = a.batch;
+  o.seed = a.seed;
+  o.outDir = a.outDir;
+  return rt::runDemo(*sampler, o, std::cout);
+}

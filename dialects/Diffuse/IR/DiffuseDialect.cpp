@@ -1,0 +1,109 @@
+//===- DiffuseDialect.cpp - the diffuse dialect ---------------------------===//
+//
+// Dialect registration and op verifiers.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/Diffuse/IR/DiffuseDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace diffuse;
+
+#include "dialects/Diffuse/IR/DiffuseDialect.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/Diffuse/IR/DiffuseTypes.cpp.inc"
+
+void DiffuseDialect::initialize() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialects/Diffuse/IR/DiffuseTypes.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/Diffuse/IR/DiffuseOps.cpp.inc"
+      >();
+}
+
+static bool isOneOf(StringRef s, std::initializer_list<StringRef> options) {
+  for (StringRef o : options)
+    if (s == o)
+      return true;
+  return false;
+}
+
+LogicalResult ProcessOp::verify() {
+  if (getKind() == "path") {
+    for (StringRef key : {"alpha", "sigma"})
+      if (!getConfig().getAs<FlatSymbolRefAttr>(key))
+        return emitOpError("path process needs a '") << key << "' function";
+    return success();
+  }
+  if (getKind() == "discrete") {
+    auto sched = getConfig().getAs<StringAttr>("schedule");
+    if (!sched || !isOneOf(sched.getValue(), {"linear", "scaled_linear"}))
+      return emitOpError("discrete process needs schedule 'linear' or 'scaled_linear'");
+    return success();
+  }
+  return emitOpError("kind must be 'path' or 'discrete', got '") << getKind() << "'";
+}
+
+LogicalResult ModelOp::verify() {
+  if (!isOneOf(getPredicts(), {"eps", "x0", "v", "velocity"}))
+    return emitOpError("predicts must be eps, x0, v or velocity");
+  if (!isOneOf(getTimeEncoding(), {"t", "index", "sigma", "scaled"}))
+    return emitOpError("time encoding must be t, index, sigma or scaled");
+  return success();
+}
+
+LogicalResult SchedOp::verify() {
+  if (!isOneOf(getKind(), {"t", "alpha", "sigma", "lambda", "dalpha", "dsigma"}))
+    return emitOpError("unknown schedule scalar '") << getKind() << "'";
+  return success();
+}
+
+LogicalResult PointOp::verify() {
+  if (!isOneOf(getField(), {"tau", "tmodel", "a", "s", "da", "ds"}))
+    return emitOpError("unknown point field '") << getField() << "'";
+  return success();
+}
+
+LogicalResult ModelCallOp::verify() {
+  unsigned expected = getGuided() ? 2 : 1;
+  if (getOutputs().size() != expected)
+    return emitOpError("expects ") << expected << " result(s)";
+  return success();
+}
+
+template <typename Op> static LogicalResult verifyBinary(Op op) {
+  if (!isa<FieldType>(op.getLhs().getType()) && !isa<FieldType>(op.getRhs().getType()))
+    return op.emitOpError("needs at least one field operand; use arith for scalars");
+  return success();
+}
+LogicalResult AddOp::verify() { return verifyBinary(*this); }
+LogicalResult SubOp::verify() { return verifyBinary(*this); }
+LogicalResult MulOp::verify() { return verifyBinary(*this); }
+LogicalResult DivOp::verify() { return verifyBinary(*this); }
+
+LogicalResult KernelOp::verify() {
+  Block &body = getBody().front();
+  size_t nargs = getInputs().size() + getCoeffs().size();
+  if (body.getNumArguments() != nargs)
+    return emitOpError("body takes ") << body.getNumArguments() << " arguments, expected "
+                                      << nargs;
+  for (BlockArgument a : body.getArguments())
+    if (!a.getType().isF64())
+      return emitOpError("body arguments must be f64");
+  auto yield = dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield || yield.getValues().size() != getResults().size())
+    return emitOpError("must yield one value per result");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/Diffuse/IR/DiffuseOps.cpp.inc"

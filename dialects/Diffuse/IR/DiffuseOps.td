@@ -1,0 +1,200 @@
+//===- DiffuseOps.td - the diffuse dialect ----------------*- tablegen -*-===//
+//
+// Ops for the user's concepts (sampler, process, model), the primitives a
+// solver step calls (denoise, eps, pf_ode, alpha, sigma, ...), arithmetic on
+// state-shaped fields, the network call, and the fused elementwise kernel.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_OPS
+#define DIFFUSE_OPS
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Diffuse_Dialect : Dialect {
+  let name = "diffuse";
+  let cppNamespace = "::diffuse";
+  let summary = "Diffusion and flow-matching sampler IR";
+  let description = [{
+    A solver step is a `func.func @step(%x: !diffuse.field, %s: !diffuse.time,
+    %t: !diffuse.time) -> !diffuse.field`. Scalars (f64) depend only on time
+    and are computed once per step on the host; fields are state-shaped
+    tensors. `diffuse-derive` rewrites primitives into network calls and
+    arithmetic; `diffuse-fuse` groups field arithmetic between two network
+    calls into one `diffuse.kernel`.
+  }];
+  let useDefaultTypePrinterParser = 1;
+}
+
+class Diffuse_Type<string name, string typeMnemonic> :
+    TypeDef<Diffuse_Dialect, name> { let mnemonic = typeMnemonic; }
+
+def Diffuse_FieldType : Diffuse_Type<"Field", "field"> {
+  let summary = "a state-shaped tensor (batch x dims) of the sampler's dtype";
+}
+def Diffuse_TimeType : Diffuse_Type<"Time", "time"> {
+  let summary = "a point of the time grid: solver time, model time, alpha, sigma and derivatives";
+}
+
+class Diffuse_Op<string mnemonic, list<Trait> traits = []> :
+    Op<Diffuse_Dialect, mnemonic, traits>;
+
+//===----------------------------------------------------------------------===//
+// Declarations
+//===----------------------------------------------------------------------===//
+
+def Diffuse_SamplerOp : Diffuse_Op<"sampler", [Symbol]> {
+  let summary = "ties a process, model, guidance, solver and time grid together";
+  let description = [{
+    `config` holds the resolved choices: `process`, `model`, `solver`,
+    `coords` ("native" or "ve"), `grid` (a dictionary), `guidance` (optional
+    dictionary with `space` and parameter values).
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, DictionaryAttr:$config);
+  let assemblyFormat = "$sym_name attr-dict $config";
+}
+
+def Diffuse_ProcessOp : Diffuse_Op<"process", [Symbol]> {
+  let summary = "a forward process: a Gaussian path or a discrete beta table";
+  let description = [{
+    kind "path": `alpha` and `sigma` name scalar functions `(f64) -> f64`;
+    `diffuse-differentiate` adds `dalpha` and `dsigma`.
+    kind "discrete": `schedule`, `beta_start`, `beta_end`, `train_steps`,
+    `final_alpha`; the table is built by the runtime (or given by the caller).
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind, DictionaryAttr:$config);
+  let assemblyFormat = "$sym_name $kind attr-dict $config";
+  let hasVerifier = 1;
+}
+
+def Diffuse_ModelOp : Diffuse_Op<"model", [Symbol]> {
+  let summary = "a network: what it predicts and how it takes time";
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$predicts, StrAttr:$time_encoding,
+                       DefaultValuedAttr<F64Attr, "1.0">:$time_scale,
+                       DefaultValuedAttr<BoolAttr, "false">:$conditional);
+  let assemblyFormat = "$sym_name `predicts` $predicts `time` $time_encoding attr-dict";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Primitives a solver calls (removed by diffuse-derive)
+//===----------------------------------------------------------------------===//
+
+class Diffuse_OracleOp<string mnemonic, string what> : Diffuse_Op<mnemonic, [Pure]> {
+  let summary = what;
+  let arguments = (ins Diffuse_FieldType:$x, Diffuse_TimeType:$time);
+  let results = (outs Diffuse_FieldType:$result);
+  let assemblyFormat = "$x `,` $time attr-dict";
+}
+def Diffuse_DenoiseOp : Diffuse_OracleOp<"denoise", "x0-hat, the posterior mean of the data">;
+def Diffuse_EpsOp : Diffuse_OracleOp<"eps", "eps-hat, the predicted noise">;
+def Diffuse_PfOdeOp : Diffuse_OracleOp<"pf_ode", "dx/dt of the probability-flow ODE in the solver's coordinates">;
+
+def Diffuse_SchedOp : Diffuse_Op<"sched", [Pure]> {
+  let summary = "a schedule scalar at a time point, in the solver's coordinates";
+  let description = [{
+    `kind` is one of "t" (the solver's time value), "alpha", "sigma",
+    "lambda" (log(alpha/sigma)), "dalpha", "dsigma".
+  }];
+  let arguments = (ins Diffuse_TimeType:$time, StrAttr:$kind);
+  let results = (outs F64:$result);
+  let assemblyFormat = "$kind $time attr-dict";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// After derivation
+//===----------------------------------------------------------------------===//
+
+def Diffuse_PointOp : Diffuse_Op<"point", [Pure]> {
+  let summary = "a raw value stored with a grid point";
+  let description = [{
+    `field` is one of "tau" (solver time), "tmodel" (the time the network is
+    given), "a", "s" (the process's alpha and sigma), "da", "ds" (their time
+    derivatives). The runtime fills these once per grid, before the loop.
+  }];
+  let arguments = (ins Diffuse_TimeType:$time, StrAttr:$field);
+  let results = (outs F64:$result);
+  let assemblyFormat = "$field $time attr-dict";
+  let hasVerifier = 1;
+}
+
+def Diffuse_ModelCallOp : Diffuse_Op<"model_call", [Pure]> {
+  let summary = "one network call at a time point";
+  let description = [{
+    With `guided`, the runtime batches the unconditional and the conditional
+    evaluation into one call of twice the batch and the op has two results
+    (uncond, cond); otherwise one. Pure: two calls with the same input and
+    time are one call (CSE).
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$model, Diffuse_FieldType:$input,
+                       Diffuse_TimeType:$time, UnitAttr:$guided);
+  let results = (outs Variadic<Diffuse_FieldType>:$outputs);
+  let assemblyFormat = "$model `(` $input `,` $time `)` attr-dict `:` type($outputs)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Field arithmetic
+//===----------------------------------------------------------------------===//
+
+class Diffuse_BinaryOp<string mnemonic, string what> : Diffuse_Op<mnemonic, [Pure]> {
+  let summary = what # ", elementwise; either operand may be an f64 scalar";
+  let arguments = (ins AnyTypeOf<[Diffuse_FieldType, F64]>:$lhs,
+                       AnyTypeOf<[Diffuse_FieldType, F64]>:$rhs);
+  let results = (outs Diffuse_FieldType:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
+  let hasVerifier = 1;
+}
+def Diffuse_AddOp : Diffuse_BinaryOp<"add", "addition">;
+def Diffuse_SubOp : Diffuse_BinaryOp<"sub", "subtraction">;
+def Diffuse_MulOp : Diffuse_BinaryOp<"mul", "multiplication">;
+def Diffuse_DivOp : Diffuse_BinaryOp<"div", "division">;
+
+def Diffuse_NegOp : Diffuse_Op<"neg", [Pure]> {
+  let summary = "elementwise negation";
+  let arguments = (ins Diffuse_FieldType:$operand);
+  let results = (outs Diffuse_FieldType:$result);
+  let assemblyFormat = "$operand attr-dict";
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion
+//===----------------------------------------------------------------------===//
+
+def Diffuse_KernelOp : Diffuse_Op<"kernel", [IsolatedFromAbove, AttrSizedOperandSegments]> {
+  let summary = "one fused elementwise pass over fields";
+  let description = [{
+    Reads each input field once and writes each result once. The region's
+    block takes one f64 per input field element, then one f64 per scalar
+    coefficient, and yields one f64 per result:
+
+    ```mlir
+    %y = diffuse.kernel ins(%x, %m : !diffuse.field, !diffuse.field)
+                        coeffs(%dt : f64) -> !diffuse.field {
+    ^bb0(%xe: f64, %me: f64, %c: f64):
+      %0 = arith.mulf %c, %me : f64
+      %1 = arith.addf %xe, %0 : f64
+      diffuse.yield %1 : f64
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<Diffuse_FieldType>:$inputs, Variadic<F64>:$coeffs);
+  let results = (outs Variadic<Diffuse_FieldType>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `ins` `(` $inputs `:` type($inputs) `)` `coeffs` `(` $coeffs `:` type($coeffs) `)`
+    attr-dict `->` type($results) $body
+  }];
+  let hasVerifier = 1;
+}
+
+def Diffuse_YieldOp : Diffuse_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {
+  let summary = "the per-element results of a kernel";
+  let arguments = (ins Variadic<F64>:$values);
+  let assemblyFormat = "$values attr-dict `:` type($values)";
+}
+
+#endif // DIFFUSE_OPS

@@ -1,0 +1,226 @@
+//===- Derive.cpp - primitives to network calls and arithmetic ------------===//
+//
+// Rewrites `diffuse.denoise/eps/pf_ode/sched` in the step function into
+// network calls, the guidance combine and the conversions that follow from
+// what the model predicts, in the sampler's coordinates. See Note [Coords].
+//
+// Note [Coords]
+// The process is x = a(t) x0 + s(t) eps. A solver works either in
+//  - native coordinates: state x, time t; alpha_c = a, sigma_c = s; or
+//  - ve coordinates: state y = x/a, time tau = s/a; alpha_c = 1, sigma_c = tau
+//    (k-diffusion's and diffusers' k-style schedulers: the network input is
+//    a*y, diffusers' scale_model_input).
+// x0 and eps are the same in both. With xp = the network input (= x, or a*y):
+//   eps  prediction m:  eps = m,                     x0 = (x_c - sigma_c eps)/alpha_c
+//   x0   prediction m:  x0 = m,                      eps = (x_c - alpha_c x0)/sigma_c
+//   v    prediction m:  eps = (s xp + a m)/(a^2+s^2), x0 = (a xp - s m)/(a^2+s^2)
+//   velocity m = a' x0 + s' eps (native only):
+//                       x0 = (s' xp - s m)/(s' a - a' s), eps = (a m - a' xp)/(s' a - a' s)
+// and pf_ode = alpha_c' x0 + sigma_c' eps (= eps in ve coordinates; = m for
+// a velocity model in native coordinates).
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/Diffuse/IR/DiffuseDialect.h"
+#include "dialects/Diffuse/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace diffuse {
+#define GEN_PASS_DEF_DERIVE
+#include "dialects/Diffuse/Transforms/Passes.h.inc"
+} // namespace diffuse
+
+using namespace mlir;
+using namespace diffuse;
+
+namespace {
+
+struct Deriver {
+  OpBuilder &b;
+  SamplerOp sampler;
+  ProcessOp process;
+  ModelOp model;
+  func::FuncOp guidance; // null when unguided
+  bool ve;
+
+  Value point(Value t, StringRef f, Location l) {
+    return b.create<PointOp>(l, b.getF64Type(), t, f);
+  }
+  Value cst(double v, Location l) { return b.create<arith::ConstantOp>(l, b.getF64FloatAttr(v)); }
+  Type field() { return FieldType::get(b.getContext()); }
+
+  /// Fails with a message naming what the mathematics lacks.
+  LogicalResult needDerivatives(Operation *op, StringRef why) {
+    if (process.getKind() == "path")
+      return success();
+    return op->emitError() << why << " needs d alpha/dt and d sigma/dt, which the discrete "
+                           << "process '" << process.getSymName()
+                           << "' does not have; use coords = ve";
+  }
+
+  FailureOr<Value> sched(SchedOp op) {
+    Location l = op.getLoc();
+    Value t = op.getTime();
+    StringRef k = op.getKind();
+    if (k == "t")
+      return point(t, "tau", l);
+    if (ve) {
+      if (k == "alpha") return cst(1, l);
+      if (k == "sigma") return point(t, "tau", l);
+      if (k == "dalpha") return cst(0, l);
+      if (k == "dsigma") return cst(1, l);
+      // lambda = log(1/tau)
+      return b.create<arith::NegFOp>(l, b.create<math::LogOp>(l, point(t, "tau", l))).getResult();
+    }
+    if (k == "alpha") return point(t, "a", l);
+    if (k == "sigma") return point(t, "s", l);
+    if (k == "dalpha" || k == "dsigma") {
+      if (failed(needDerivatives(op, "this schedule derivative")))
+        return failure();
+      return point(t, k == "dalpha" ? "da" : "ds", l);
+    }
+    Value ratio = b.create<arith::DivFOp>(l, point(t, "a", l), point(t, "s", l));
+    return b.create<math::LogOp>(l, ratio).getResult();
+  }
+
+  /// The model's output at (x, t) after guidance, and the network input.
+  std::pair<Value, Value> evaluate(Value x, Value t, Location l) {
+    Value xin = x;
+    if (ve)
+      xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
+    if (!guidance) {
+      auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t, false);
+      return {call.getOutputs()[0], xin};
+    }
+    auto call = b.create<ModelCallOp>(l, TypeRange{field(), field()}, model.getSymName(), xin, t, true);
+    IRMapping map;
+    Block &body = guidance.getBody().front();
+    map.map(body.getArgument(0), call.getOutputs()[0]);
+    map.map(body.getArgument(1), call.getOutputs()[1]);
+    for (Operation &op : body.without_terminator())
+      b.clone(op, map);
+    Value m = map.lookup(body.getTerminator()->getOperand(0));
+    return {m, xin};
+  }
+
+  FailureOr<Value> oracle(Operation *op, Value x, Value t, StringRef want) {
+    Location l = op->getLoc();
+    StringRef pred = model.getPredicts();
+    if (pred == "velocity" && ve)
+      return op->emitError("a velocity model needs native coordinates; use coords = native");
+    if (pred == "velocity" && failed(needDerivatives(op, "a velocity model")))
+      return failure();
+    if (want == "pf_ode" && !ve && failed(needDerivatives(op, "pf_ode in native coordinates")))
+      return failure();
+    auto [m, xin] = evaluate(x, t, l);
+    if (want == "pf_ode" && pred == "velocity")
+      return m;
+
+    Value ac = ve ? cst(1, l) : point(t, "a", l);
+    Value sc = ve ? point(t, "tau", l) : point(t, "s", l);
+    Value x0, e;
+    if (pred == "eps") {
+      e = m;
+      if (want != "eps")
+        x0 = b.create<DivOp>(l, field(), b.create<SubOp>(l, field(), x,
+                                                         b.create<MulOp>(l, field(), m, sc)),
+                             ac);
+    } else if (pred == "x0") {
+      x0 = m;
+      if (want != "denoise")
+        e = b.create<DivOp>(l, field(), b.create<SubOp>(l, field(), x,
+                                                        b.create<MulOp>(l, field(), m, ac)),
+                            sc);
+    } else if (pred == "v") {
+      Value a = point(t, "a", l), s = point(t, "s", l);
+      Value n = b.create<arith::AddFOp>(l, b.create<arith::MulFOp>(l, a, a),
+                                        b.create<arith::MulFOp>(l, s, s));
+      Value ca = b.create<arith::DivFOp>(l, a, n), cs = b.create<arith::DivFOp>(l, s, n);
+      e = b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), xin, cs),
+                          b.create<MulOp>(l, field(), m, ca));
+      x0 = b.create<SubOp>(l, field(), b.create<MulOp>(l, field(), xin, ca),
+                           b.create<MulOp>(l, field(), m, cs));
+    } else { // velocity, native
+      Value a = point(t, "a", l), s = point(t, "s", l);
+      Value da = point(t, "da", l), ds = point(t, "ds", l);
+      Value den = b.create<arith::SubFOp>(l, b.create<arith::MulFOp>(l, ds, a),
+                                          b.create<arith::MulFOp>(l, da, s));
+      Value inv = b.create<arith::DivFOp>(l, cst(1, l), den);
+      x0 = b.create<MulOp>(l, field(),
+                           b.create<SubOp>(l, field(), b.create<MulOp>(l, field(), xin, ds),
+                                           b.create<MulOp>(l, field(), m, s)),
+                           inv);
+      e = b.create<MulOp>(l, field(),
+                          b.create<SubOp>(l, field(), b.create<MulOp>(l, field(), m, a),
+                                          b.create<MulOp>(l, field(), xin, da)),
+                          inv);
+    }
+    if (want == "denoise")
+      return x0;
+    if (want == "eps")
+      return e;
+    // pf_ode
+    if (ve)
+      return e;
+    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), x0, point(t, "da", l)),
+                           b.create<MulOp>(l, field(), e, point(t, "ds", l)))
+        .getResult();
+  }
+};
+
+struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto samplers = llvm::to_vector(module.getOps<SamplerOp>());
+    if (samplers.size() != 1) {
+      module.emitError("expected exactly one diffuse.sampler");
+      return signalPassFailure();
+    }
+    SamplerOp sampler = samplers[0];
+    DictionaryAttr cfg = sampler.getConfig();
+    SymbolTable symbols(module);
+    auto process = symbols.lookup<ProcessOp>(cfg.getAs<FlatSymbolRefAttr>("process").getValue());
+    auto model = symbols.lookup<ModelOp>(cfg.getAs<FlatSymbolRefAttr>("model").getValue());
+    auto step = symbols.lookup<func::FuncOp>("step");
+    if (!process || !model || !step) {
+      sampler.emitError("sampler needs a process, a model and a step function");
+      return signalPassFailure();
+    }
+    func::FuncOp guidance;
+    if (auto g = cfg.getAs<DictionaryAttr>("guidance"))
+      guidance = symbols.lookup<func::FuncOp>(g.getAs<FlatSymbolRefAttr>("combine").getValue());
+
+    OpBuilder b(module.getContext());
+    auto coords = cfg.getAs<StringAttr>("coords");
+    Deriver d{b, sampler, process, model, guidance, coords && coords.getValue() == "ve"};
+
+    bool failedAny = false;
+    step.walk([&](Operation *op) {
+      b.setInsertionPoint(op);
+      FailureOr<Value> r = failure();
+      if (auto s = dyn_cast<SchedOp>(op))
+        r = d.sched(s);
+      else if (auto o = dyn_cast<DenoiseOp>(op))
+        r = d.oracle(op, o.getX(), o.getTime(), "denoise");
+      else if (auto o = dyn_cast<EpsOp>(op))
+        r = d.oracle(op, o.getX(), o.getTime(), "eps");
+      else if (auto o = dyn_cast<PfOdeOp>(op))
+        r = d.oracle(op, o.getX(), o.getTime(), "pf_ode");
+      else
+        return;
+      if (failed(r)) {
+        failedAny = true;
+        return;
+      }
+      op->getResult(0).replaceAllUsesWith(*r);
+      op->erase();
+    });
+    if (failedAny)
+      return signalPassFailure();
+    if (guidance)
+      guidance.erase();
+  }
+};
+
+} // namespace

@@ -1,0 +1,55 @@
+//===- Passes.td - diffuse passes -------------------------*- tablegen -*-===//
+#ifndef DIFFUSE_PASSES
+#define DIFFUSE_PASSES
+include "mlir/Pass/PassBase.td"
+
+def Differentiate : Pass<"diffuse-differentiate", "mlir::ModuleOp"> {
+  let summary = "Symbolic derivatives of a path process's alpha(t) and sigma(t)";
+  let description = [{
+    For every `diffuse.process` of kind "path" whose `alpha`/`sigma` name
+    scalar functions, adds `<fn>_d` by forward-mode differentiation of the
+    function's arith/math ops and records them as `dalpha`/`dsigma`.
+    Before: `func.func @p_alpha(%t) { %c1 = arith.constant 1.0  %r = arith.subf %c1, %t ... }`
+    After: also `func.func @p_alpha_d(%t) { %r = arith.constant -1.0 ... }` (after folding).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+}
+
+def Derive : Pass<"diffuse-derive", "mlir::ModuleOp"> {
+  let summary = "Rewrite solver primitives into network calls and arithmetic";
+  let description = [{
+    Uses the module's `diffuse.sampler` to resolve `denoise`, `eps`, `pf_ode`
+    and `sched` into `diffuse.model_call`, the guidance combine, the
+    conversion from what the model predicts, and raw `diffuse.point` values
+    in the sampler's coordinates ("native": x; "ve": x/alpha with time
+    sigma/alpha).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+}
+
+def Fuse : Pass<"diffuse-fuse", "mlir::ModuleOp"> {
+  let summary = "Fuse the field arithmetic between network calls into kernels";
+  let description = [{
+    Partitions the step function at each `diffuse.model_call` and moves each
+    segment's field arithmetic into one `diffuse.kernel` whose operands are
+    the fields it reads and the f64 coefficients (computed once per step).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
+def ConvertDiffuseToLLVM : Pass<"convert-diffuse-to-llvm", "mlir::ModuleOp"> {
+  let summary = "Lower the fused step to loops over raw buffers and runtime calls";
+  let description = [{
+    The step becomes `dfs_step(ctx, n, x, out, s, t)`; each kernel becomes a
+    loop function `dfs_kernel_<k>`; network calls become `dfs_rt_model`.
+    Process functions are exported as `dfs_process_<fn>`.
+  }];
+  let options = [
+    Option<"elementType", "element-type", "std::string", "\"f64\"",
+           "Element type of fields: f64 or f32">
+  ];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect", "mlir::func::FuncDialect"];
+}
+
+#endif // DIFFUSE_PASSES

@@ -1,0 +1,191 @@
+//===- Demo.cpp - sampling a built-in analytic model ----------------------===//
+#include "diffuse/demo.h"
+
+#include "diffuse/io.h"
+#include "diffuse/random.h"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+namespace diffuse::rt {
+
+std::function<TimeDecode(double)> specDecoder(const CompiledSampler &s,
+                                              const std::vector<double> &acp) {
+  const Manifest &m = s.manifest;
+  std::string enc = m.str("model.time");
+  double scale = m.num("model.time_scale", 1);
+  if (m.str("process.kind") == "discrete") {
+    // diffusers' convention: integral t from the table, fractional t by
+    // log-sigma interpolation.
+    return [acp](double t) {
+      long n = (long)acp.size();
+      t = std::min(std::max(t, 0.0), (double)(n - 1));
+      long lo = (long)std::floor(t);
+      double a, sg;
+      if (t == (double)lo) {
+        a = std::sqrt(acp[lo]);
+        return TimeDecode{a, std::sqrt(1 - acp[lo]), 0, 0};
+      }
+      double f = t - lo;
+      auto ls = [&](long i) { return 0.5 * std::log((1 - acp[i]) / acp[i]); };
+      sg = std::exp((1 - f) * ls(lo) + f * ls(lo + 1));
+      a = 1 / std::sqrt(1 + sg * sg);
+      return TimeDecode{a, sg * a, 0, 0};
+    };
+  }
+  dfs_scalar_fn A = s.alpha, S = s.sigma, dA = s.dalpha, dS = s.dsigma;
+  auto at = [=](double t) { return TimeDecode{A(t), S(t), dA(t), dS(t)}; };
+  if (enc == "sigma") {
+    // Invert sigma/alpha over the domain by bisection (monotone there).
+    std::stringstream ss(m.str("process.domain", "0,1"));
+    std::string a, b;
+    std::getline(ss, a, ',');
+    std::getline(ss, b, ',');
+    double lo = std::strtod(a.c_str(), nullptr), hi = std::strtod(b.c_str(), nullptr);
+    return [=](double sv) {
+      double l = lo, h = hi;
+      bool up = S(h) / A(h) > S(l) / A(l);
+      for (int i = 0; i < 200; ++i) {
+        double mid = 0.5 * (l + h);
+        bool above = S(mid) / A(mid) > sv;
+        if (above == up) h = mid; else l = mid;
+      }
+      return at(0.5 * (l + h));
+    };
+  }
+  return [=](double t) { return at(t / scale); };
+}
+
+std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x, int64_t batch,
+                                  const Point &from, const Point &to, bool ve) {
+  const int D = m.dim;
+  double a0 = from[DFS_POINT_A], s0 = from[DFS_POINT_S];
+  double a1 = to[DFS_POINT_A], s1 = to[DFS_POINT_S];
+  double tau0 = s0 / a0, tau1 = s1 / a1;
+  bool toZero = tau1 <= 0;
+  double u0 = std::log(tau0), u1 = std::log(toZero ? tau0 * 1e-7 : tau1);
+  const int N = 4000;
+  double h = (u1 - u0) / N;
+  std::vector<double> out(x.size());
+  std::vector<double> y(D), k1(D), k2(D), k3(D), k4(D), tmp(D), x0(D), eps(D);
+  // dy/du = y - D(y, e^u), u = log tau.
+  auto f = [&](const std::vector<double> &yy, double u, std::vector<double> &k) {
+    posteriorMean(m, yy.data(), 1.0, std::exp(u), -1, x0.data(), eps.data());
+    for (int j = 0; j < D; ++j)
+      k[j] = yy[j] - x0[j];
+  };
+  for (int64_t i = 0; i < batch; ++i) {
+    for (int j = 0; j < D; ++j)
+      y[j] = ve ? x[i * D + j] : x[i * D + j] / a0;
+    for (int n = 0; n < N; ++n) {
+      double u = u0 + n * h;
+      f(y, u, k1);
+      for (int j = 0; j < D; ++j) tmp[j] = y[j] + 0.5 * h * k1[j];
+      f(tmp, u + 0.5 * h, k2);
+      for (int j = 0; j < D; ++j) tmp[j] = y[j] + 0.5 * h * k2[j];
+      f(tmp, u + 0.5 * h, k3);
+      for (int j = 0; j < D; ++j) tmp[j] = y[j] + h * k3[j];
+      f(tmp, u + h, k4);
+      for (int j = 0; j < D; ++j)
+        y[j] += h / 6 * (k1[j] + 2 * k2[j] + 2 * k3[j] + k4[j]);
+    }
+    if (toZero) {
+      posteriorMean(m, y.data(), 1.0, std::exp(u1), -1, x0.data(), eps.data());
+      y = x0;
+    }
+    for (int j = 0; j < D; ++j)
+      out[i * D + j] = ve ? y[j] : y[j] * a1;
+  }
+  return out;
+}
+
+int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &os) {
+  Mixture mix = Mixture::ring2d();
+  const int D = mix.dim;
+  std::vector<double> acp;
+  if (sampler.manifest.str("process.kind") == "discrete") {
+    auto t = alphasCumprod(sampler.manifest.str("process.schedule"),
+                           sampler.manifest.num("process.beta_start"),
+                           sampler.manifest.num("process.beta_end"),
+                           (long)sampler.manifest.num("process.train_steps", 1000));
+    acp.assign(t.begin(), t.end());
+  }
+  Output out = Output::Eps;
+  std::string pred = sampler.manifest.str("model.predicts");
+  if (pred == "x0") out = Output::X0;
+  else if (pred == "v") out = Output::V;
+  else if (pred == "velocity") out = Output::Velocity;
+  GaussianMixtureNetwork net(mix, specDecoder(sampler, acp), out);
+  Runner runner(sampler, net, o.batch, D);
+  std::vector<int32_t> labels(o.batch);
+  for (int64_t i = 0; i < o.batch; ++i)
+    labels[i] = (int32_t)(i % 2);
+  runner.setLabels(labels);
+  std::string err;
+  auto grid = runner.buildGrid(err);
+  if (grid.empty()) {
+    os << "error: " << err << "\n";
+    return 1;
+  }
+  bool ve = sampler.manifest.str("coords") == "ve";
+  // Initial state: pure noise at the first grid point, in the solver's coordinates.
+  std::vector<double> x((size_t)(o.batch * D));
+  if (!o.xInit.empty()) {
+    NpyArray arr;
+    if (!readNpy(o.xInit, arr, err) || arr.data.size() != x.size()) {
+      os << "error: " << (err.empty() ? o.xInit + " must hold batch x 2 values" : err) << "\n";
+      return 1;
+    }
+    x = arr.data;
+  } else {
+    const Point &p0 = grid.front().s;
+    double scale = ve ? p0[DFS_POINT_TAU] : p0[DFS_POINT_S];
+    for (int64_t i = 0; i < o.batch; ++i) {
+      normals(o.seed, (uint64_t)i, 0, D, &x[(size_t)(i * D)]);
+      for (int j = 0; j < D; ++j)
+        x[(size_t)(i * D + j)] *= scale;
+    }
+  }
+  std::vector<double> x0 = x;
+  auto t0 = std::chrono::steady_clock::now();
+  if (!runner.run(x, err)) {
+    os << "error: " << err << "\n";
+    return 1;
+  }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  bool guided = sampler.manifest.has("guidance.name");
+  os << "sampler '" << sampler.manifest.str("sampler") << "': " << grid.size() << " steps, "
+     << runner.networkCalls() << " network calls, " << o.batch << " samples of the 2-D ring "
+     << "mixture in " << ms << " ms\n";
+  double logp = 0;
+  for (int64_t i = 0; i < o.batch; ++i)
+    logp += mix.logDensity(&x[(size_t)(i * D)]);
+  os << "mean log-density of the samples under the data: " << logp / o.batch << "\n";
+  std::vector<double> exact;
+  if (!guided) {
+    exact = exactSolution(mix, x0, o.batch, grid.front().s, grid.back().t, ve);
+    double maxAbs = 0, sq = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      double d = std::fabs(x[i] - exact[i]);
+      maxAbs = std::max(maxAbs, d);
+      sq += d * d;
+    }
+    os << "error against the exact ODE solution from the same noise: max " << maxAbs << ", rms "
+       << std::sqrt(sq / x.size()) << "\n";
+  } else {
+    os << "(guided: the exact solution of the guided ODE is not computed)\n";
+  }
+  std::string dir = o.outDir.empty() ? "." : o.outDir;
+  if (!writeNpy(dir + "/samples.npy", {(long)o.batch, D}, x, err) ||
+      (!exact.empty() && !writeNpy(dir + "/exact.npy", {(long)o.batch, D}, exact, err)) ||
+      !writeScatterPng(dir + "/samples.png", mix, x, 480, 480, err)) {
+    os << "error: " << err << "\n";
+    return 1;
+  }
+  os << "wrote " << dir << "/samples.npy" << (exact.empty() ? "" : ", exact.npy") << " and "
+     << dir << "/samples.png\n";
+  return 0;
+}
+
+} // namespace diffuse::rt

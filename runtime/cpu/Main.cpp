@@ -1,0 +1,56 @@
+//===- Main.cpp - main() of a standalone sampler made by `diffuse build` --===//
+//
+// Linked with the sampler's object file. Samples the built-in analytic 2-D
+// mixture (the network adapters of DESIGN §5 plug in here).
+//
+//===----------------------------------------------------------------------===//
+#include "diffuse/demo.h"
+
+#include <cstring>
+#include <iostream>
+
+extern "C" {
+void dfs_step(dfs_ctx *, int64_t, const void *, void *, const double *, const double *);
+extern const char dfs_manifest[];
+double dfs_process_alpha(double) __attribute__((weak));
+double dfs_process_sigma(double) __attribute__((weak));
+double dfs_process_alpha_d(double) __attribute__((weak));
+double dfs_process_sigma_d(double) __attribute__((weak));
+}
+
+int main(int argc, char **argv) {
+  diffuse::rt::DemoOptions o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "error: " << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--batch") o.batch = std::atol(next().c_str());
+    else if (a == "--seed") o.seed = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--out") o.outDir = next();
+    else if (a == "--x-init") o.xInit = next();
+    else if (a == "-h" || a == "--help") {
+      std::cout << "usage: " << argv[0] << " [--batch N] [--seed S] [--out DIR] [--x-init X.npy]\n";
+      return 0;
+    } else {
+      std::cerr << "error: unknown option '" << a << "' (see --help)\n";
+      return 2;
+    }
+  }
+  if (o.batch < 1 || o.batch > 100000000) {
+    std::cerr << "error: --batch must be between 1 and 1e8\n";
+    return 2;
+  }
+  diffuse::rt::CompiledSampler s;
+  s.step = dfs_step;
+  s.manifest = diffuse::rt::Manifest::parse(dfs_manifest);
+  s.alpha = dfs_process_alpha;
+  s.sigma = dfs_process_sigma;
+  s.dalpha = dfs_process_alpha_d;
+  s.dsigma = dfs_process_sigma_d;
+  return diffuse::rt::runDemo(s, o, std::cout);
+}

@@ -1,0 +1,336 @@
+//===- Runner.cpp - the host side of a compiled sampler -------------------===//
+//
+// See Note [Grid points]: every quantity that depends only on time is
+// computed here once per grid, before the loop; the compiled step reads it.
+//
+// Note [Grid points]
+// A grid point at process time t holds tau (the solver's time), tmodel (the
+// network's time), a, s (alpha and sigma of the process) and da, ds.
+//  - path process: a, s, da, ds from the compiled dfs_process_* functions.
+//  - discrete process: at integer t, a = sqrt(acp[t]), s = sqrt(1 - acp[t]);
+//    at fractional t, the VE sigma sqrt((1-acp)/acp) is interpolated
+//    linearly in t (diffusers' k-style schedulers) and a = 1/sqrt(1+sigma^2);
+//    t < 0 is the end of the chain: acp[0] (final_alpha = first) or 1.
+//  - a caller-given VE sigma (a peer's float32 table) overrides a and s.
+//  tau = t in native coordinates, s/a in ve coordinates.
+//
+//===----------------------------------------------------------------------===//
+#include "diffuse/runtime.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <dlfcn.h>
+#include <sstream>
+
+namespace diffuse::rt {
+
+Manifest Manifest::parse(const char *text) {
+  Manifest m;
+  std::istringstream is(text ? text : "");
+  std::string line;
+  while (std::getline(is, line)) {
+    size_t eq = line.find('=');
+    if (eq != std::string::npos)
+      m.kv[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return m;
+}
+
+std::string Manifest::str(const std::string &key, const std::string &def) const {
+  auto it = kv.find(key);
+  return it == kv.end() ? def : it->second;
+}
+
+double Manifest::num(const std::string &key, double def) const {
+  auto it = kv.find(key);
+  return it == kv.end() ? def : std::strtod(it->second.c_str(), nullptr);
+}
+
+std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, std::string &err) {
+  void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    err = dlerror();
+    return nullptr;
+  }
+  auto s = std::make_unique<CompiledSampler>();
+  s->handle = h;
+  s->step = (dfs_step_fn)dlsym(h, "dfs_step");
+  auto *manifest = (const char *)dlsym(h, "dfs_manifest");
+  s->alpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha");
+  s->sigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma");
+  s->dalpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha_d");
+  s->dsigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma_d");
+  if (!s->step || !manifest) {
+    err = path + " is not a compiled Diffuse sampler (no dfs_step/dfs_manifest)";
+    return nullptr;
+  }
+  s->manifest = Manifest::parse(manifest);
+  return s;
+}
+
+CompiledSampler::~CompiledSampler() {
+  if (handle)
+    dlclose(handle);
+}
+
+std::vector<float> alphasCumprod(const std::string &schedule, double betaStart, double betaEnd,
+                                 long n) {
+  // torch.linspace(start, end, n, dtype=float32): step in float32, the
+  // first half counted from start and the second half from end.
+  auto linspace = [&](float a, float b) {
+    std::vector<float> v(n);
+    float step = (b - a) / (float)(n - 1);
+    long half = n / 2;
+    for (long i = 0; i < n; ++i)
+      v[i] = i < half ? a + step * (float)i : b - step * (float)(n - 1 - i);
+    return v;
+  };
+  std::vector<float> betas;
+  if (schedule == "scaled_linear") {
+    betas = linspace(std::sqrt((float)betaStart), std::sqrt((float)betaEnd));
+    for (float &b : betas)
+      b = b * b;
+  } else {
+    betas = linspace((float)betaStart, (float)betaEnd);
+  }
+  std::vector<float> acp(n);
+  float prod = 1.0f;
+  for (long i = 0; i < n; ++i) {
+    prod *= 1.0f - betas[i];
+    acp[i] = prod;
+  }
+  return acp;
+}
+
+Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int64_t dim)
+    : sampler_(sampler), net_(net), batch_(batch), dim_(dim) {
+  head_.buffer = &Runner::hookBuffer;
+  head_.model = &Runner::hookModel;
+  head_.copy = &Runner::hookCopy;
+  const Manifest &m = sampler.manifest;
+  f32_ = m.str("dtype") == "f32";
+  ve_ = m.str("coords") == "ve";
+  guided_ = m.has("guidance.name");
+  if (m.str("process.kind") == "discrete") {
+    auto acp = alphasCumprod(m.str("process.schedule"), m.num("process.beta_start"),
+                             m.num("process.beta_end"), (long)m.num("process.train_steps", 1000));
+    acp_.assign(acp.begin(), acp.end());
+  }
+}
+
+void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
+  const Manifest &m = sampler_.manifest;
+  if (haveSigma) {
+    p[DFS_POINT_A] = 1.0 / std::sqrt(1.0 + sv * sv);
+    p[DFS_POINT_S] = sv * p[DFS_POINT_A];
+  }
+  std::string enc = m.str("model.time");
+  double a = p[DFS_POINT_A], s = p[DFS_POINT_S];
+  if (enc == "scaled")
+    p[DFS_POINT_TMODEL] = t * m.num("model.time_scale", 1);
+  else if (enc == "sigma")
+    p[DFS_POINT_TMODEL] = s / a;
+  else
+    p[DFS_POINT_TMODEL] = t;
+  p[DFS_POINT_TAU] = ve_ ? (haveSigma ? sv : s / a) : t;
+}
+
+Point Runner::pointAt(double t) const {
+  Point p{};
+  const Manifest &m = sampler_.manifest;
+  if (m.str("process.kind") == "discrete") {
+    long n = (long)acp_.size();
+    double acp;
+    if (t < 0) {
+      acp = m.str("process.final_alpha") == "one" ? 1.0 : acp_[0];
+    } else if (t == std::floor(t) || t >= n - 1) {
+      acp = acp_[std::min<long>((long)t, n - 1)];
+    } else {
+      long lo = (long)std::floor(t);
+      double f = t - lo;
+      double s0 = std::sqrt((1 - acp_[lo]) / acp_[lo]);
+      double s1 = std::sqrt((1 - acp_[lo + 1]) / acp_[lo + 1]);
+      finishPoint(p, t, true, (1 - f) * s0 + f * s1);
+      return p;
+    }
+    p[DFS_POINT_A] = std::sqrt(acp);
+    p[DFS_POINT_S] = std::sqrt(1 - acp);
+  } else {
+    p[DFS_POINT_A] = sampler_.alpha(t);
+    p[DFS_POINT_S] = sampler_.sigma(t);
+    p[DFS_POINT_DA] = sampler_.dalpha(t);
+    p[DFS_POINT_DS] = sampler_.dsigma(t);
+  }
+  finishPoint(p, t, false, 0);
+  return p;
+}
+
+std::vector<Step> Runner::buildGrid(std::string &err) const {
+  const Manifest &m = sampler_.manifest;
+  std::string kind = m.str("grid.kind");
+  bool discrete = m.str("process.kind") == "discrete";
+  long trainSteps = (long)m.num("process.train_steps", 1000);
+  std::vector<double> ts;
+  std::vector<Point> pts;
+  long steps = (long)m.num("grid.steps", 0);
+
+  if (kind == "given") {
+    if (given_.t.size() < 2) {
+      err = "grid = given needs the times from the caller (at least 2)";
+      return {};
+    }
+    ts = given_.t;
+  } else if (kind == "uniform") {
+    double lo = m.num("grid.from", NAN), hi = m.num("grid.to", NAN);
+    if (std::isnan(lo) || std::isnan(hi)) {
+      std::vector<double> dom;
+      std::stringstream ss(m.str("process.domain", "0,1"));
+      for (std::string x; std::getline(ss, x, ',');)
+        dom.push_back(std::strtod(x.c_str(), nullptr));
+      // Sample from the noisier end of the domain to the cleaner one.
+      auto snr = [&](double t) {
+        double a = sampler_.alpha(t), s = sampler_.sigma(t);
+        return a / s;
+      };
+      bool forward = snr(dom[0]) < snr(dom[1]);
+      lo = forward ? dom[0] : dom[1];
+      hi = forward ? dom[1] : dom[0];
+    }
+    for (long i = 0; i <= steps; ++i)
+      ts.push_back(lo + (hi - lo) * (double)i / (double)steps);
+  } else if (kind == "karras" || kind == "exponential") {
+    double smin = m.num("grid.sigma_min", 0.002), smax = m.num("grid.sigma_max", 80);
+    double rho = m.num("grid.rho", 7);
+    for (long i = 0; i < steps; ++i) {
+      double f = steps == 1 ? 0 : (double)i / (double)(steps - 1);
+      if (kind == "karras")
+        ts.push_back(std::pow(std::pow(smax, 1 / rho) + f * (std::pow(smin, 1 / rho) -
+                                                             std::pow(smax, 1 / rho)),
+                              rho));
+      else
+        ts.push_back(std::exp(std::log(smax) + f * (std::log(smin) - std::log(smax))));
+    }
+    ts.push_back(0.0);
+  } else if (kind == "leading" || kind == "trailing" || kind == "linspace") {
+    long offset = (long)m.num("grid.offset", 0);
+    for (long i = 0; i < steps; ++i) {
+      double t;
+      if (kind == "leading")
+        t = (double)((steps - 1 - i) * (trainSteps / steps) + offset);
+      else if (kind == "trailing")
+        t = std::round(trainSteps - (double)i * trainSteps / steps) - 1;
+      else
+        t = std::round((double)(trainSteps - 1) * (double)(steps - 1 - i) / (double)(steps - 1));
+      ts.push_back(t);
+    }
+    ts.push_back(-1); // the end of the chain
+  } else {
+    err = "unknown grid kind '" + kind + "'";
+    return {};
+  }
+
+  for (size_t i = 0; i < ts.size(); ++i) {
+    bool hs = i < given_.sigma.size() && kind == "given";
+    Point p;
+    if (hs) {
+      p = Point{};
+      finishPoint(p, ts[i], true, given_.sigma[i]);
+    } else {
+      p = pointAt(ts[i]);
+    }
+    if (kind == "given" && i < given_.tmodel.size())
+      p[DFS_POINT_TMODEL] = given_.tmodel[i];
+    pts.push_back(p);
+  }
+
+  std::vector<Step> out;
+  bool prev = m.str("grid.target") == "prev";
+  size_t nsteps = kind == "given" && prev ? ts.size() : ts.size() - 1;
+  if (discrete && prev && kind != "given")
+    nsteps = ts.size() - 1;
+  for (size_t i = 0; i < nsteps; ++i) {
+    if (prev) {
+      // diffusers DDIM/PNDM: the step goes to t - train_steps / steps.
+      long n = kind == "given" ? (long)ts.size() : (long)ts.size() - 1;
+      double target = ts[i] - (double)(trainSteps / n);
+      out.push_back({pts[i], pointAt(target < 0 ? -1 : target)});
+    } else {
+      out.push_back({pts[i], pts[i + 1]});
+    }
+  }
+  return out;
+}
+
+void *Runner::hookBuffer(dfs_ctx *ctx, int32_t slot, int32_t mult) {
+  auto *self = reinterpret_cast<Runner *>(ctx);
+  auto &buf = self->buffers_[slot];
+  size_t need = (size_t)(self->batch_ * self->dim_ * mult);
+  if (buf.size() < need)
+    buf.resize(need);
+  return buf.data();
+}
+
+void Runner::hookCopy(dfs_ctx *ctx, void *dst, const void *src) {
+  auto *self = reinterpret_cast<Runner *>(ctx);
+  std::memcpy(dst, src, (size_t)(self->batch_ * self->dim_) * (self->f32_ ? 4 : 8));
+}
+
+void Runner::hookModel(dfs_ctx *ctx, int32_t, int32_t guided, const void *in, const double *point,
+                       void *out) {
+  auto *self = reinterpret_cast<Runner *>(ctx);
+  int64_t n = self->batch_ * self->dim_;
+  int64_t rows = guided ? 2 * self->batch_ : self->batch_;
+  size_t esz = self->f32_ ? 4 : 8;
+  const void *x = in;
+  if (guided) {
+    // One call on [x; x]: unconditional rows first, then conditional.
+    self->staging_.resize((size_t)(2 * n));
+    std::memcpy(self->staging_.data(), in, n * esz);
+    std::memcpy((char *)self->staging_.data() + n * esz, in, n * esz);
+    x = self->staging_.data();
+  }
+  self->times_.assign((size_t)rows, point[DFS_POINT_TMODEL]);
+  self->callLabels_.assign((size_t)rows, -1);
+  bool conditional = self->sampler_.manifest.num("model.conditional") != 0;
+  if (conditional && !self->labels_.empty())
+    for (int64_t i = 0; i < self->batch_; ++i)
+      self->callLabels_[(size_t)(guided ? self->batch_ + i : i)] = self->labels_[(size_t)i];
+  dfs_net_call call{rows, self->dim_, self->f32_ ? DFS_F32 : DFS_F64, x, self->times_.data(),
+                    self->callLabels_.data(), out, 0};
+  self->net_.evaluate(call);
+  ++self->calls_;
+}
+
+bool Runner::run(std::vector<double> &x, std::string &err) {
+  std::vector<Step> grid = buildGrid(err);
+  if (grid.empty()) {
+    if (err.empty())
+      err = "the time grid is empty";
+    return false;
+  }
+  int64_t n = batch_ * dim_;
+  if ((int64_t)x.size() != n) {
+    err = "state has " + std::to_string(x.size()) + " elements, expected " + std::to_string(n);
+    return false;
+  }
+  std::vector<double> a, b(x.size());
+  if (f32_) {
+    std::vector<float> xf(x.begin(), x.end()), of(x.size());
+    for (const Step &st : grid) {
+      sampler_.step(&head_, n, xf.data(), of.data(), st.s.data(), st.t.data());
+      std::swap(xf, of);
+    }
+    x.assign(xf.begin(), xf.end());
+    return true;
+  }
+  a = x;
+  for (const Step &st : grid) {
+    sampler_.step(&head_, n, a.data(), b.data(), st.s.data(), st.t.data());
+    std::swap(a, b);
+  }
+  x = a;
+  return true;
+}
+
+} // namespace diffuse::rt

@@ -1,0 +1,59 @@
+/*===- abi.h - the ABI between compiled samplers and the runtime -*- C -*-===*
+ *
+ * A compiled sampler (an object file made by `diffuse build`) exports:
+ *   void dfs_step(dfs_ctx *ctx, int64_t n, const void *x, void *out,
+ *                 const double *s, const double *t);
+ *   const char dfs_manifest[];             // key=value lines (see manifest.md)
+ *   double dfs_process_alpha(double t);    // path processes only, and
+ *   double dfs_process_sigma(double t), dfs_process_alpha_d(double t),
+ *          dfs_process_sigma_d(double t);
+ * `n` counts elements of the state (batch x dims); `s` and `t` point to
+ * DFS_POINT_FIELDS doubles describing the step's two grid points.
+ *
+ * The compiled code calls back into the runtime only through the function
+ * pointers at the head of dfs_ctx, so a sampler needs no symbol from the
+ * process that loads it, and buffers may live in host or device memory.
+ *===----------------------------------------------------------------------===*/
+#ifndef DIFFUSE_ABI_H
+#define DIFFUSE_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Layout of a grid point (all double). */
+enum {
+  DFS_POINT_TAU = 0,    /* the solver's time value (t, or sigma/alpha in ve coords) */
+  DFS_POINT_TMODEL = 1, /* the time the network is given, in its own encoding */
+  DFS_POINT_A = 2,      /* alpha of the process */
+  DFS_POINT_S = 3,      /* sigma of the process */
+  DFS_POINT_DA = 4,     /* d alpha / dt (path processes) */
+  DFS_POINT_DS = 5,     /* d sigma / dt */
+  DFS_POINT_FIELDS = 6
+};
+
+typedef struct dfs_ctx dfs_ctx;
+
+/* The head of the runtime's context, as the compiled code sees it. */
+struct dfs_ctx {
+  /* A scratch buffer of mult * n elements for slot `slot`, allocated once. */
+  void *(*buffer)(dfs_ctx *ctx, int32_t slot, int32_t mult);
+  /* One network call at grid point `point`: input of n elements; output of
+   * n elements, or 2n (unconditional then conditional) when `guided`. */
+  void (*model)(dfs_ctx *ctx, int32_t model, int32_t guided, const void *input,
+                const double *point, void *output);
+  /* Copy n elements. */
+  void (*copy)(dfs_ctx *ctx, void *dst, const void *src);
+};
+
+typedef void (*dfs_step_fn)(dfs_ctx *ctx, int64_t n, const void *x, void *out, const double *s,
+                            const double *t);
+typedef double (*dfs_scalar_fn)(double);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DIFFUSE_ABI_H */

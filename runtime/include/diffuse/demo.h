@@ -1,0 +1,38 @@
+//===- demo.h - sampling a built-in analytic model --------------*- C++ -*-===//
+#ifndef DIFFUSE_DEMO_H
+#define DIFFUSE_DEMO_H
+
+#include "diffuse/models.h"
+#include "diffuse/runtime.h"
+
+#include <ostream>
+
+namespace diffuse::rt {
+
+/// A decoder from the network time of `sampler`'s model to (a, s, da, ds),
+/// derived from its process: the analytic model is "trained" on exactly the
+/// process the spec declares.
+std::function<TimeDecode(double)> specDecoder(const CompiledSampler &sampler,
+                                              const std::vector<double> &acp);
+
+/// The exact probability-flow ODE solution from `x` (the sampler's
+/// coordinates) between two grid points, by RK4 in log(sigma/alpha) on the
+/// analytic denoiser (independent of the compiled code).
+std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x, int64_t batch,
+                                  const Point &from, const Point &to, bool ve);
+
+struct DemoOptions {
+  int64_t batch = 1000;
+  uint64_t seed = 0;
+  std::string outDir = ".";
+  std::string xInit; // .npy, optional
+};
+
+/// Samples the built-in 2-D ring mixture with a compiled sampler, writes
+/// samples.npy, exact.npy and samples.png to outDir, and reports the error
+/// against the exact ODE solution. Returns a process exit code.
+int runDemo(const CompiledSampler &sampler, const DemoOptions &opts, std::ostream &os);
+
+} // namespace diffuse::rt
+
+#endif

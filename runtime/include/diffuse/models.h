@@ -1,0 +1,60 @@
+//===- models.h - built-in analytic networks --------------------*- C++ -*-===//
+//
+// The exact posterior mean of a Gaussian mixture: with it the exact answer
+// is known, so a solver's error can be measured rather than guessed.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_MODELS_H
+#define DIFFUSE_MODELS_H
+
+#include "diffuse/network.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace diffuse::rt {
+
+struct Mixture {
+  int dim = 0;
+  std::vector<double> weights;             // K
+  std::vector<std::vector<double>> means;  // K x D
+  std::vector<double> stds;                // K (isotropic)
+  std::vector<int> classes;                // K (class label of each component)
+
+  int components() const { return (int)weights.size(); }
+  /// log p(x) of the data distribution.
+  double logDensity(const double *x) const;
+  /// The built-in 2-D demo mixture: 8 components on a ring, 2 classes.
+  static Mixture ring2d();
+};
+
+/// Gaussian-path coefficients of a network time value.
+struct TimeDecode {
+  double a, s, da, ds; // alpha, sigma and their time derivatives
+};
+
+/// What the analytic network returns.
+enum class Output { Eps, X0, V, Velocity };
+
+/// Posterior mean of x0 and eps for x = a*x0 + s*eps, x0 ~ mixture,
+/// restricted to components of class `label` (>= 0), per row.
+void posteriorMean(const Mixture &m, const double *x, double a, double s, int label, double *x0,
+                   double *eps);
+
+class GaussianMixtureNetwork : public Network {
+public:
+  GaussianMixtureNetwork(Mixture m, std::function<TimeDecode(double)> decode, Output out)
+      : m_(std::move(m)), decode_(std::move(decode)), out_(out) {}
+  void evaluate(const dfs_net_call &call) override;
+  const Mixture &mixture() const { return m_; }
+
+private:
+  Mixture m_;
+  std::function<TimeDecode(double)> decode_;
+  Output out_;
+};
+
+} // namespace diffuse::rt
+
+#endif

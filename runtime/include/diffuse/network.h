@@ -1,0 +1,46 @@
+//===- network.h - the network ABI ------------------------------*- C++ -*-===//
+//
+// How a compiled sampler calls the user's network: input, per-sample time
+// in the encoding the model declared, a per-sample class label (-1: none),
+// output. The same struct is the C ABI of a plugin network.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_NETWORK_H
+#define DIFFUSE_NETWORK_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { DFS_F64 = 0, DFS_F32 = 1 } dfs_dtype;
+
+typedef struct {
+  int64_t batch;         /* rows */
+  int64_t dim;           /* elements per row */
+  dfs_dtype dtype;       /* of x and out */
+  const void *x;         /* batch x dim */
+  const double *t;       /* batch: each row's time, in the model's encoding */
+  const int32_t *labels; /* batch: class label, -1 = unconditional; may be NULL */
+  void *out;             /* batch x dim */
+  int on_device;         /* 0: host memory */
+} dfs_net_call;
+
+/* A network as a plain C function. Returns 0 on success. */
+typedef int (*dfs_net_fn)(void *user, const dfs_net_call *call);
+
+#ifdef __cplusplus
+}
+
+namespace diffuse::rt {
+/// A network the runtime can call.
+class Network {
+public:
+  virtual ~Network() = default;
+  virtual void evaluate(const dfs_net_call &call) = 0;
+};
+} // namespace diffuse::rt
+#endif
+
+#endif

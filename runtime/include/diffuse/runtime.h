@@ -1,0 +1,109 @@
+//===- runtime.h - running compiled samplers on the CPU ---------*- C++ -*-===//
+//
+// The host side of a compiled sampler: the manifest, the time grid (computed
+// once, before the loop), scratch buffers allocated once and reused, the
+// network hook with classifier-free-guidance batching, and the step loop.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_RUNTIME_H
+#define DIFFUSE_RUNTIME_H
+
+#include "diffuse/abi.h"
+#include "diffuse/network.h"
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace diffuse::rt {
+
+/// The key=value lines a compiled sampler carries (see docs/abi.md).
+struct Manifest {
+  std::map<std::string, std::string> kv;
+  static Manifest parse(const char *text);
+  std::string str(const std::string &key, const std::string &def = "") const;
+  double num(const std::string &key, double def = 0) const;
+  bool has(const std::string &key) const { return kv.count(key) != 0; }
+};
+
+/// The entry points of one compiled sampler.
+struct CompiledSampler {
+  dfs_step_fn step = nullptr;
+  dfs_scalar_fn alpha = nullptr, sigma = nullptr, dalpha = nullptr, dsigma = nullptr;
+  Manifest manifest;
+  void *handle = nullptr; // dlopen handle, if loaded from a shared object
+
+  /// Loads a shared object made by `diffuse build --shared`.
+  static std::unique_ptr<CompiledSampler> load(const std::string &path, std::string &err);
+  ~CompiledSampler();
+};
+
+using Point = std::array<double, DFS_POINT_FIELDS>;
+
+/// A grid given by the caller instead of computed from the spec's grid
+/// family (a peer's own float32 timesteps and sigmas, for conformance).
+struct GivenGrid {
+  std::vector<double> t;      // process times, in order of sampling
+  std::vector<double> tmodel; // optional: the network's time at each t
+  std::vector<double> sigma;  // optional: the state's VE sigma at each t
+};
+
+struct Step {
+  Point s, t;
+};
+
+/// The discrete process's alphas_cumprod, as torch computes it in float32.
+std::vector<float> alphasCumprod(const std::string &schedule, double betaStart, double betaEnd,
+                                 long trainSteps);
+
+class Runner {
+public:
+  Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int64_t dim);
+
+  /// Replaces the discrete process's alphas_cumprod table.
+  void setAlphasCumprod(std::vector<double> acp) { acp_ = std::move(acp); }
+  void setLabels(std::vector<int32_t> labels) { labels_ = std::move(labels); }
+  void setGivenGrid(GivenGrid g) { given_ = std::move(g); }
+
+  /// The steps of the grid, each as its two grid points.
+  std::vector<Step> buildGrid(std::string &err) const;
+  /// A grid point at process time t (t < 0: the discrete process's end).
+  Point pointAt(double t) const;
+
+  /// Runs every step from state `x` (batch x dim, the sampler's dtype, in
+  /// its coordinates); the result replaces x.
+  bool run(std::vector<double> &x, std::string &err);
+
+  bool isF32() const { return f32_; }
+  int64_t networkCalls() const { return calls_; }
+  const Manifest &manifest() const { return sampler_.manifest; }
+
+private:
+  static void *hookBuffer(dfs_ctx *ctx, int32_t slot, int32_t mult);
+  static void hookModel(dfs_ctx *ctx, int32_t model, int32_t guided, const void *in,
+                        const double *point, void *out);
+  static void hookCopy(dfs_ctx *ctx, void *dst, const void *src);
+  void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
+
+  dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
+  const CompiledSampler &sampler_;
+  Network &net_;
+  int64_t batch_, dim_;
+  bool f32_ = false;
+  bool ve_ = false;
+  bool guided_ = false;
+  std::vector<double> acp_;
+  std::vector<int32_t> labels_;
+  GivenGrid given_;
+  std::map<int, std::vector<double>> buffers_; // doubles; f32 uses the first half
+  std::vector<double> staging_;
+  std::vector<double> times_;
+  std::vector<int32_t> callLabels_;
+  int64_t calls_ = 0;
+};
+
+} // namespace diffuse::rt
+
+#endif

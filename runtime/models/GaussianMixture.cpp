@@ -1,0 +1,113 @@
+//===- GaussianMixture.cpp - the exact denoiser of a Gaussian mixture -----===//
+//
+// For x = a*x0 + s*eps with x0 ~ sum_k w_k N(mu_k, s_k^2 I) and v_k = a^2 s_k^2 + s^2:
+//   r_k    = softmax_k(log w_k - |x - a mu_k|^2 / (2 v_k) - D/2 log(2 pi v_k))
+//   x0_hat = sum_k r_k (mu_k + a s_k^2 / v_k (x - a mu_k))
+//   eps_hat= s sum_k r_k (x - a mu_k) / v_k        (finite as s -> 0 and a -> 0)
+// evaluated in float64 and cast to the dtype of the call.
+//
+//===----------------------------------------------------------------------===//
+#include "diffuse/models.h"
+
+#include <cmath>
+#include <limits>
+
+namespace diffuse::rt {
+
+void posteriorMean(const Mixture &m, const double *x, double a, double s, int label, double *x0,
+                   double *eps) {
+  const int D = m.dim, K = m.components();
+  double logits[64];
+  double best = -std::numeric_limits<double>::infinity();
+  for (int k = 0; k < K; ++k) {
+    if (label >= 0 && m.classes[k] != label) {
+      logits[k] = -std::numeric_limits<double>::infinity();
+      continue;
+    }
+    double v = a * a * m.stds[k] * m.stds[k] + s * s;
+    double d2 = 0;
+    for (int j = 0; j < D; ++j) {
+      double r = x[j] - a * m.means[k][j];
+      d2 += r * r;
+    }
+    logits[k] = std::log(m.weights[k]) - 0.5 * d2 / v - 0.5 * D * std::log(2 * M_PI * v);
+    best = std::max(best, logits[k]);
+  }
+  double total = 0;
+  for (int k = 0; k < K; ++k) {
+    logits[k] = std::isinf(logits[k]) ? 0 : std::exp(logits[k] - best);
+    total += logits[k];
+  }
+  for (int j = 0; j < D; ++j)
+    x0[j] = eps[j] = 0;
+  for (int k = 0; k < K; ++k) {
+    double r = logits[k] / total;
+    if (r == 0)
+      continue;
+    double v = a * a * m.stds[k] * m.stds[k] + s * s;
+    for (int j = 0; j < D; ++j) {
+      double res = x[j] - a * m.means[k][j];
+      x0[j] += r * (m.means[k][j] + a * m.stds[k] * m.stds[k] / v * res);
+      eps[j] += r * res / v;
+    }
+  }
+  for (int j = 0; j < D; ++j)
+    eps[j] *= s;
+}
+
+double Mixture::logDensity(const double *x) const {
+  double best = -std::numeric_limits<double>::infinity();
+  std::vector<double> l(weights.size());
+  for (int k = 0; k < components(); ++k) {
+    double v = stds[k] * stds[k], d2 = 0;
+    for (int j = 0; j < dim; ++j)
+      d2 += (x[j] - means[k][j]) * (x[j] - means[k][j]);
+    l[k] = std::log(weights[k]) - 0.5 * d2 / v - 0.5 * dim * std::log(2 * M_PI * v);
+    best = std::max(best, l[k]);
+  }
+  double t = 0;
+  for (double v : l)
+    t += std::exp(v - best);
+  return best + std::log(t);
+}
+
+Mixture Mixture::ring2d() {
+  Mixture m;
+  m.dim = 2;
+  for (int k = 0; k < 8; ++k) {
+    double th = 2 * M_PI * k / 8;
+    m.weights.push_back(1.0 / 8);
+    m.means.push_back({2.0 * std::cos(th), 2.0 * std::sin(th)});
+    m.stds.push_back(0.15);
+    m.classes.push_back(k % 2);
+  }
+  return m;
+}
+
+void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
+  const int D = (int)call.dim;
+  std::vector<double> xr(D), x0(D), eps(D);
+  for (int64_t i = 0; i < call.batch; ++i) {
+    TimeDecode td = decode_(call.t[i]);
+    int label = call.labels ? call.labels[i] : -1;
+    for (int j = 0; j < D; ++j)
+      xr[j] = call.dtype == DFS_F32 ? ((const float *)call.x)[i * D + j]
+                                    : ((const double *)call.x)[i * D + j];
+    posteriorMean(m_, xr.data(), td.a, td.s, label, x0.data(), eps.data());
+    for (int j = 0; j < D; ++j) {
+      double o;
+      switch (out_) {
+      case Output::Eps: o = eps[j]; break;
+      case Output::X0: o = x0[j]; break;
+      case Output::V: o = td.a * eps[j] - td.s * x0[j]; break;
+      default: o = td.da * x0[j] + td.ds * eps[j]; break;
+      }
+      if (call.dtype == DFS_F32)
+        ((float *)call.out)[i * D + j] = (float)o;
+      else
+        ((double *)call.out)[i * D + j] = o;
+    }
+  }
+}
+
+} // namespace diffuse::rt
