@@ -70,16 +70,16 @@ Mapping mapCase(const json &c) {
       if (getNum(sk, "eta", 0) != 0)
         return {"", "", {}, "DDIM with eta > 0 draws noise each step; noise() is not in the "
                             "language yet"};
-      m.sampler = "ddim";
+      m.sampler = "diffusers_ddim";
     } else if (cls == "EulerDiscreteScheduler") {
       if (getNum(sk, "s_churn", 0) != 0)
         return {"", "", {}, "Euler with s_churn > 0 is stochastic; noise() is not in the "
                             "language yet"};
-      m.sampler = "euler";
+      m.sampler = "diffusers_euler";
     } else if (cls == "FlowMatchEulerDiscreteScheduler") {
       if (cfg.value("stochastic_sampling", false))
         return {"", "", {}, "stochastic FlowMatch sampling needs noise()"};
-      m.sampler = "flowmatch_euler";
+      m.sampler = "diffusers_flowmatch_euler";
       m.spec = "compat/diffusers.dfs";
     } else {
       return {"", "", {}, "diffusers " + cls + " is not in stdlib yet"};
@@ -113,7 +113,7 @@ Mapping mapCase(const json &c) {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       if (getNum(kw, "s_churn", 0) != 0)
         return {"", "", {}, "sample_euler with s_churn > 0 needs noise()"};
-      m.sampler = "euler";
+      m.sampler = "kdiff_euler";
     } else {
       return {"", "", {}, "k-diffusion " + fn + " is not in stdlib yet"};
     }
@@ -121,7 +121,7 @@ Mapping mapCase(const json &c) {
     std::string method = cfg.value("method", "");
     m.spec = "compat/flow_matching.dfs";
     if (method == "euler")
-      m.sampler = "euler";
+      m.sampler = "fm_euler";
     else
       return {"", "", {}, "flow_matching method '" + method + "' is not in stdlib yet"};
   } else if (name == "dpm-solver") {
