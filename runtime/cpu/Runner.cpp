@@ -94,11 +94,12 @@ std::vector<float> alphasCumprod(const std::string &schedule, double betaStart, 
   } else {
     betas = linspace((float)betaStart, (float)betaEnd);
   }
+  // torch's CPU cumprod accumulates float32 input in double.
   std::vector<float> acp(n);
-  float prod = 1.0f;
+  double prod = 1.0;
   for (long i = 0; i < n; ++i) {
-    prod *= 1.0f - betas[i];
-    acp[i] = prod;
+    prod *= (double)(1.0f - betas[i]);
+    acp[i] = (float)prod;
   }
   return acp;
 }

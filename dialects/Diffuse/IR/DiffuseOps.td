@@ -53,7 +53,7 @@ def Diffuse_SamplerOp : Diffuse_Op<"sampler", [Symbol]> {
     dictionary with `space` and parameter values).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, DictionaryAttr:$config);
-  let assemblyFormat = "$sym_name attr-dict $config";
+  let assemblyFormat = "$sym_name $config attr-dict";
 }
 
 def Diffuse_ProcessOp : Diffuse_Op<"process", [Symbol]> {
@@ -65,7 +65,7 @@ def Diffuse_ProcessOp : Diffuse_Op<"process", [Symbol]> {
     `final_alpha`; the table is built by the runtime (or given by the caller).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind, DictionaryAttr:$config);
-  let assemblyFormat = "$sym_name $kind attr-dict $config";
+  let assemblyFormat = "$sym_name $kind $config attr-dict";
   let hasVerifier = 1;
 }
 
