@@ -185,7 +185,7 @@ def Diffuse_KernelOp : Diffuse_Op<"kernel", [IsolatedFromAbove, AttrSizedOperand
   let results = (outs Variadic<Diffuse_FieldType>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{
-    `ins` `(` $inputs `:` type($inputs) `)` `coeffs` `(` $coeffs `:` type($coeffs) `)`
+    `ins` `(` $inputs `:` type($inputs) `)` (`coeffs` `(` $coeffs^ `:` type($coeffs) `)`)?
     attr-dict `->` type($results) $body
   }];
   let hasVerifier = 1;
@@ -194,7 +194,7 @@ def Diffuse_KernelOp : Diffuse_Op<"kernel", [IsolatedFromAbove, AttrSizedOperand
 def Diffuse_YieldOp : Diffuse_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {
   let summary = "the per-element results of a kernel";
   let arguments = (ins Variadic<F64>:$values);
-  let assemblyFormat = "$values attr-dict `:` type($values)";
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
 #endif // DIFFUSE_OPS

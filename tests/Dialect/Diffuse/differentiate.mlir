@@ -18,13 +18,16 @@ func.func @ve_sigma(%t: f64) -> f64 {
 }
 diffuse.process @vp "path" {alpha = @vp_alpha, sigma = @ve_sigma}
 
-// CHECK: diffuse.process @vp "path" {alpha = @vp_alpha, dalpha = @vp_alpha_d, dsigma = @ve_sigma_d, sigma = @ve_sigma}
 // CHECK-LABEL: func.func @vp_alpha_d(%arg0: f64) -> f64
-// CHECK-DAG:     %[[E:.*]] = math.exp
-// CHECK-DAG:     arith.constant -4.975
-// CHECK:         %[[D:.*]] = arith.addf
-// CHECK:         %[[R:.*]] = arith.mulf %[[E]], %[[D]]
+// CHECK-DAG:     %[[C:.*]] = arith.constant -4.975
+// CHECK-DAG:     %[[B:.*]] = arith.constant -5.0
+// CHECK:         %[[TWOT:.*]] = arith.addf %arg0, %arg0
+// CHECK:         %[[Q:.*]] = arith.mulf %[[TWOT]], %[[C]]
+// CHECK:         %[[DE:.*]] = arith.addf %[[Q]], %[[B]]
+// CHECK:         %[[E:.*]] = math.exp
+// CHECK:         %[[R:.*]] = arith.mulf %[[E]], %[[DE]]
 // CHECK:         return %[[R]]
 // CHECK-LABEL: func.func @ve_sigma_d(%arg0: f64) -> f64
 // CHECK:         %[[ONE:.*]] = arith.constant 1.000000e+00 : f64
 // CHECK:         return %[[ONE]]
+// CHECK: diffuse.process @vp "path" {alpha = @vp_alpha, dalpha = @vp_alpha_d, dsigma = @ve_sigma_d, sigma = @ve_sigma}

@@ -1,0 +1,54 @@
+// RUN: diffuse-opt --convert-diffuse-to-llvm %s | FileCheck %s
+// RUN: diffuse-opt --convert-diffuse-to-llvm=element-type=f32 %s | FileCheck %s --check-prefix=F32
+
+// One network call and one kernel: the step calls the runtime through the
+// function pointers in ctx (buffer = slot 0, model = slot 1), the kernel is
+// an outlined loop over noalias pointers writing straight into %out, and the
+// declarations become the manifest string.
+diffuse.process @rf "path" {alpha = @a, sigma = @s}
+diffuse.model @net predicts "velocity" time "t"
+diffuse.sampler @demo {coords = "native", dtype = "f64", grid = {kind = "uniform", steps = 5.0 : f64, target = "next"}, model = @net, process = @rf, solver = "euler"}
+func.func @a(%t: f64) -> f64 {
+  return %t : f64
+}
+func.func @s(%t: f64) -> f64 {
+  return %t : f64
+}
+func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field {
+  %tt = diffuse.point "tau" %t
+  %ts = diffuse.point "tau" %s
+  %dt = arith.subf %tt, %ts : f64
+  %m = diffuse.model_call @net(%x, %s) : !diffuse.field
+  %r = diffuse.kernel ins(%m, %x : !diffuse.field, !diffuse.field) coeffs(%dt : f64) -> !diffuse.field {
+  ^bb0(%me: f64, %xe: f64, %c: f64):
+    %0 = arith.mulf %c, %me : f64
+    %1 = arith.addf %xe, %0 : f64
+    diffuse.yield %1 : f64
+  }
+  return %r : !diffuse.field
+}
+
+// CHECK-LABEL: func.func @dfs_step(%arg0: !llvm.ptr, %arg1: i64, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr)
+// CHECK:         %[[TT:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
+// CHECK:         %[[TS:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
+// CHECK:         %[[DT:.*]] = arith.subf %[[TT]], %[[TS]]
+// CHECK:         llvm.getelementptr %arg0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, ptr, ptr)>
+// CHECK:         %[[BUF:.*]] = llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i32) -> !llvm.ptr
+// CHECK:         llvm.getelementptr %arg0[0, 1]
+// CHECK:         llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}, %arg2, %arg4, %[[BUF]])
+// CHECK:         call @dfs_kernel_0(%arg1, %[[BUF]], %arg2, %arg3, %[[DT]])
+// CHECK-NEXT:    return
+// CHECK-LABEL: func.func private @dfs_kernel_0(%arg0: i64, %arg1: !llvm.ptr {llvm.noalias}, %arg2: !llvm.ptr {llvm.noalias}, %arg3: !llvm.ptr {llvm.noalias}, %arg4: f64)
+// CHECK:         scf.for
+// CHECK:           llvm.load %{{.*}} : !llvm.ptr -> f64
+// CHECK:           arith.mulf %arg4
+// CHECK:           llvm.store
+// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=1\0Aprocess.name=rf\0Aprocess.kind=path
+// CHECK-SAME:    model.predicts=velocity
+// CHECK-SAME:    grid.kind=uniform
+// CHECK-NOT:   diffuse.
+
+// F32:         llvm.load %{{.*}} : !llvm.ptr -> f32
+// F32-NEXT:    arith.extf
+// F32:         arith.truncf
+// F32-NEXT:    llvm.getelementptr %{{.*}} : (!llvm.ptr, i64) -> !llvm.ptr, f32
