@@ -13,3 +13,5 @@ config.environment["PATH"] = os.pathsep.join(
 config.substitutions.append(("%stdlib", os.path.join(config.diffuse_src_dir, "stdlib")))
 config.substitutions.append(("%examples", os.path.join(config.diffuse_src_dir, "examples")))
 config.substitutions.append(("%golden", config.golden_dir))
+if os.path.isfile(os.path.join(config.golden_dir, "README.md")):
+    config.available_features.add("golden")

@@ -22,9 +22,12 @@ static std::string lineOf(const std::string &text, int line) {
   if (l.size() > 200)
     l = l.substr(0, 200);
   // Keep the quote printable: control bytes become spaces.
-  for (char &c : l)
+  for (char &c : l) {
     if ((unsigned char)c < 32 && c != '\t')
       c = ' ';
+    else if ((unsigned char)c >= 128)
+      c = '?';
+  }
   return l;
 }
 

@@ -12,6 +12,7 @@
 #include "DiffuseParser.h"
 #include "antlr4-runtime.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -43,6 +44,9 @@ public:
     } else if (!tok) {
       // Lexer error.
       what = "unexpected character";
+    } else if (msg.rfind("missing ", 0) == 0) {
+      size_t at = msg.rfind(" at ");
+      what = msg.substr(0, at) + " before '" + printable(text) + "'";
     } else {
       what = "unexpected '" + printable(text) + "'";
       if (msg.find("expecting") != std::string::npos)
@@ -72,7 +76,7 @@ private:
 
 class Builder {
 public:
-  explicit Builder(std::string file) : file(std::move(file)) {}
+  Builder(std::string file, DiagEngine &diag) : file(std::move(file)), diag(diag) {}
 
   Loc loc(antlr4::ParserRuleContext *ctx) { return loc(ctx->getStart()); }
   Loc loc(antlr4::Token *t) {
@@ -109,10 +113,12 @@ public:
     } else if (auto c = dynamic_cast<DiffuseParser::NumExprContext *>(ctx)) {
       e->kind = ast::Expr::Number;
       e->number = std::strtod(c->getText().c_str(), nullptr);
+      checkFinite(*e, c->getText());
     } else if (auto c = dynamic_cast<DiffuseParser::IntExprContext *>(ctx)) {
       e->kind = ast::Expr::Number;
       e->isInt = true;
       e->number = std::strtod(c->getText().c_str(), nullptr);
+      checkFinite(*e, c->getText());
     } else if (auto c = dynamic_cast<DiffuseParser::IdExprContext *>(ctx)) {
       e->kind = ast::Expr::Ident;
       e->name = c->getText();
@@ -192,7 +198,13 @@ public:
   }
 
 private:
+  void checkFinite(const ast::Expr &e, const std::string &text) {
+    if (!std::isfinite(e.number))
+      diag.error(e.loc, "number '" + text.substr(0, 40) + "' is out of range",
+                 "numbers are 64-bit floating point (at most about 1.8e308)");
+  }
   std::string file;
+  DiagEngine &diag;
 };
 
 struct ParseState {
@@ -257,9 +269,61 @@ bool resolveImport(ParseState &st, const std::string &from, const std::string &r
   return false;
 }
 
+/// Rejects what the ANTLR runtime cannot take (invalid UTF-8, NUL bytes) or
+/// would recurse on without bound (deep nesting), with a located error.
+bool precheck(ParseState &st, const std::string &name, const std::string &text) {
+  int line = 1, col = 1, depth = 0;
+  const int kMaxDepth = 256;
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = (unsigned char)text[i];
+    Loc here{name, line, col};
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len != 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k)
+      ok = ((unsigned char)text[i + k] >> 6) == 2;
+    if (!ok) {
+      char buf[8];
+      snprintf(buf, sizeof buf, "0x%02x", c);
+      st.diag.error(here, std::string("invalid UTF-8 byte ") + buf,
+                    "a spec is UTF-8 text; is this a binary file?");
+      return false;
+    }
+    if (c == 0) {
+      st.diag.error(here, "NUL byte in the spec", "a spec is text; is this a binary file?");
+      return false;
+    }
+    if (c == '(' || c == '[' || c == '{') {
+      if (++depth > kMaxDepth) {
+        st.diag.error(here, "brackets nested deeper than " + std::to_string(kMaxDepth) +
+                                " levels", "split the expression with named intermediate values");
+        return false;
+      }
+    } else if (c == ')' || c == ']' || c == '}') {
+      depth = std::max(0, depth - 1);
+    } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
+      // Brackets in comments do not count.
+      while (i < text.size() && text[i] != '\n') {
+        ++i;
+        ++col;
+      }
+      continue;
+    }
+    if (c == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+    i += len;
+  }
+  return true;
+}
+
 bool parseInto(ParseState &st, const std::string &name, const std::string &text) {
   st.diag.addSource(name, text);
   int before = st.diag.errorCount();
+  if (!precheck(st, name, text))
+    return false;
   antlr4::ANTLRInputStream input(text);
   DiffuseLexer lexer(&input);
   ErrorListener listener(st.diag, name);
@@ -272,7 +336,7 @@ bool parseInto(ParseState &st, const std::string &name, const std::string &text)
   DiffuseParser::SpecContext *tree = parser.spec();
   if (st.diag.errorCount() != before)
     return false;
-  Builder b(name);
+  Builder b(name, st.diag);
   bool ok = true;
   for (auto *dc : tree->decl()) {
     if (auto imp = dynamic_cast<DiffuseParser::ImportDeclContext *>(dc)) {
@@ -283,7 +347,7 @@ bool parseInto(ParseState &st, const std::string &name, const std::string &text)
       st.out.decls.push_back(b.decl(bd));
     }
   }
-  return ok;
+  return ok && st.diag.errorCount() == before;
 }
 
 } // namespace

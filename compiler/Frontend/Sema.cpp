@@ -195,6 +195,10 @@ private:
         return;
       }
       if (contains(stack, e.name)) {
+        if (reportedCycles.count(e.name))
+          return;
+        for (auto it = std::find(stack.begin(), stack.end(), e.name); it != stack.end(); ++it)
+          reportedCycles.insert(*it);
         diag.error(e.loc, "'" + e.name + "' is defined in terms of itself (" +
                               joinNames(stack) + " -> " + e.name + ")",
                    "a time function must not call itself, directly or through another");
@@ -408,6 +412,7 @@ private:
 
   const ast::Module &m;
   DiagEngine &diag;
+  std::set<std::string> reportedCycles;
 };
 
 const ast::Decl *findDecl(const ast::Module &m, const std::string &name) {

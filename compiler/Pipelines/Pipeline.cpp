@@ -114,6 +114,11 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   }
   if (failed(pm.run(*module)))
     return false;
+  // Kernels are internal: LLVM inlines them into dfs_step.
+  module->walk([](LLVM::LLVMFuncOp f) {
+    if (f.getName().starts_with("dfs_kernel_"))
+      f.setLinkage(LLVM::Linkage::Internal);
+  });
   return true;
 }
 
