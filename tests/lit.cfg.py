@@ -15,3 +15,6 @@ config.substitutions.append(("%examples", os.path.join(config.diffuse_src_dir, "
 config.substitutions.append(("%golden", config.golden_dir))
 if os.path.isfile(os.path.join(config.golden_dir, "README.md")):
     config.available_features.add("golden")
+import sys
+config.substitutions.append(("%python", sys.executable))
+config.excludes.append("extract-blocks.py")
