@@ -25,22 +25,28 @@ struct Arg {
 };
 
 struct Expr {
-  enum Kind { Number, Ident, Neg, Binary, Call, List } kind;
+  enum Kind { Number, Ident, Neg, Not, Binary, Call, List } kind;
   Loc loc;
   double number = 0;       // Number
   bool isInt = false;      // Number written without a point or exponent
   std::string name;        // Ident, Call callee
-  char op = 0;             // Binary: + - * / ^
+  /// Binary: + - * / ^, comparisons < > l (<=) g (>=) e (==) n (!=), & (and), | (or)
+  char op = 0;
   std::vector<ExprPtr> ops; // Neg: 1, Binary: 2, List: n
   std::vector<Arg> args;   // Call
 };
 
 struct Stmt {
-  enum Kind { Assign, Return } kind;
+  enum Kind { Assign, Return, If } kind;
   Loc loc;
   std::string name; // Assign target
-  ExprPtr value;
+  ExprPtr value;    // Assign, Return; If: the condition
+  std::vector<Stmt> thenBody, elseBody; // If
+  bool hasElse = false;
 };
+
+/// How a binary operator is written in Diffuse.
+const char *opSpelling(char op);
 
 struct Item {
   enum Kind { Func, Proc, Set } kind;

@@ -12,13 +12,52 @@ static std::string num(double v) {
   return os.str();
 }
 
+const char *opSpelling(char op) {
+  switch (op) {
+  case 'l': return "<=";
+  case 'g': return ">=";
+  case 'e': return "==";
+  case 'n': return "!=";
+  case '&': return "and";
+  case '|': return "or";
+  case '<': return "<";
+  case '>': return ">";
+  case '+': return "+";
+  case '-': return "-";
+  case '*': return "*";
+  case '/': return "/";
+  default: return "^";
+  }
+}
+
+static void printStmts(std::ostream &os, const std::vector<Stmt> &body, int indent) {
+  for (const auto &s : body) {
+    os << std::string(indent, ' ');
+    if (s.kind == Stmt::If) {
+      os << "if ";
+      print(os, *s.value);
+      os << "\n";
+      printStmts(os, s.thenBody, indent + 2);
+      if (s.hasElse) {
+        os << std::string(indent, ' ') << "else\n";
+        printStmts(os, s.elseBody, indent + 2);
+      }
+      continue;
+    }
+    os << (s.kind == Stmt::Return ? "return " : s.name + " = ");
+    print(os, *s.value);
+    os << "\n";
+  }
+}
+
 void print(std::ostream &os, const Expr &e) {
   switch (e.kind) {
   case Expr::Number: os << num(e.number); break;
   case Expr::Ident: os << e.name; break;
   case Expr::Neg: os << "(neg "; print(os, *e.ops[0]); os << ")"; break;
+  case Expr::Not: os << "(not "; print(os, *e.ops[0]); os << ")"; break;
   case Expr::Binary:
-    os << "(" << e.op << " ";
+    os << "(" << opSpelling(e.op) << " ";
     print(os, *e.ops[0]);
     os << " ";
     print(os, *e.ops[1]);
@@ -81,11 +120,7 @@ void print(std::ostream &os, const Module &m) {
         print(os, *it.value);
       }
       os << "\n";
-      for (const auto &s : it.body) {
-        os << "    " << (s.kind == Stmt::Return ? "return " : s.name + " = ");
-        print(os, *s.value);
-        os << "\n";
-      }
+      printStmts(os, it.body, 4);
     }
   }
 }

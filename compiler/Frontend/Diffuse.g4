@@ -24,12 +24,18 @@ idList    : ID (',' ID)* ;
 
 stmt      : ID '=' expr                                           # assignStmt
           | 'return' expr                                         # returnStmt
+          | 'if' expr '{' thenBody+=stmt* '}'
+            ('else' '{' elseBody+=stmt* '}')?                     # ifStmt
           ;
 
 expr      : <assoc=right> expr '^' expr                           # powExpr
           | '-' expr                                              # negExpr
           | expr op=('*' | '/') expr                              # mulExpr
           | expr op=('+' | '-') expr                              # addExpr
+          | expr op=('<' | '>' | '<=' | '>=' | '==' | '!=') expr  # cmpExpr
+          | 'not' expr                                            # notExpr
+          | expr 'and' expr                                       # andExpr
+          | expr 'or' expr                                        # orExpr
           | ID '(' args? ')'                                      # callExpr
           | '[' (expr (',' expr)*)? ']'                           # listExpr
           | '(' expr ')'                                          # parenExpr

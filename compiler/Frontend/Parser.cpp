@@ -98,6 +98,19 @@ public:
     } else if (auto c = dynamic_cast<DiffuseParser::AddExprContext *>(ctx)) {
       binary(*e, c->op->getText()[0], c->expr(0), c->expr(1));
       e->loc = loc(c->op);
+    } else if (auto c = dynamic_cast<DiffuseParser::CmpExprContext *>(ctx)) {
+      std::string o = c->op->getText();
+      char code = o == "<" ? '<' : o == ">" ? '>' : o == "<=" ? 'l' : o == ">=" ? 'g'
+                  : o == "==" ? 'e' : 'n';
+      binary(*e, code, c->expr(0), c->expr(1));
+      e->loc = loc(c->op);
+    } else if (auto c = dynamic_cast<DiffuseParser::NotExprContext *>(ctx)) {
+      e->kind = ast::Expr::Not;
+      e->ops.push_back(expr(c->expr()));
+    } else if (auto c = dynamic_cast<DiffuseParser::AndExprContext *>(ctx)) {
+      binary(*e, '&', c->expr(0), c->expr(1));
+    } else if (auto c = dynamic_cast<DiffuseParser::OrExprContext *>(ctx)) {
+      binary(*e, '|', c->expr(0), c->expr(1));
     } else if (auto c = dynamic_cast<DiffuseParser::CallExprContext *>(ctx)) {
       e->kind = ast::Expr::Call;
       e->name = c->ID()->getText();
@@ -132,6 +145,30 @@ public:
     e.op = op;
     e.ops.push_back(expr(l));
     e.ops.push_back(expr(r));
+  }
+
+  ast::Stmt stmt(DiffuseParser::StmtContext *sc) {
+    ast::Stmt s;
+    s.loc = loc(sc);
+    if (auto a = dynamic_cast<DiffuseParser::AssignStmtContext *>(sc)) {
+      s.kind = ast::Stmt::Assign;
+      s.name = a->ID()->getText();
+      s.value = expr(a->expr());
+    } else if (auto r = dynamic_cast<DiffuseParser::ReturnStmtContext *>(sc)) {
+      s.kind = ast::Stmt::Return;
+      s.value = expr(r->expr());
+    } else if (auto i = dynamic_cast<DiffuseParser::IfStmtContext *>(sc)) {
+      s.kind = ast::Stmt::If;
+      s.value = expr(i->expr());
+      for (auto *t : i->thenBody)
+        s.thenBody.push_back(stmt(t));
+      for (auto *t : i->elseBody)
+        s.elseBody.push_back(stmt(t));
+      for (auto *child : i->children)
+        if (child->getText() == "else")
+          s.hasElse = true;
+    }
+    return s;
   }
 
   ast::Decl decl(DiffuseParser::BlockDeclContext *c) {
@@ -174,19 +211,8 @@ public:
         item.kind = ast::Item::Proc;
         item.name = p->ID()->getText();
         idList(p->idList());
-        for (auto *sc : p->stmt()) {
-          ast::Stmt s;
-          s.loc = loc(sc);
-          if (auto a = dynamic_cast<DiffuseParser::AssignStmtContext *>(sc)) {
-            s.kind = ast::Stmt::Assign;
-            s.name = a->ID()->getText();
-            s.value = expr(a->expr());
-          } else if (auto r = dynamic_cast<DiffuseParser::ReturnStmtContext *>(sc)) {
-            s.kind = ast::Stmt::Return;
-            s.value = expr(r->expr());
-          }
-          item.body.push_back(std::move(s));
-        }
+        for (auto *sc : p->stmt())
+          item.body.push_back(stmt(sc));
       } else if (auto s = dynamic_cast<DiffuseParser::SetItemContext *>(ic)) {
         item.kind = ast::Item::Set;
         item.name = s->ID()->getText();

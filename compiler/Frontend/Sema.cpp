@@ -37,13 +37,14 @@ std::string joinNames(const std::vector<std::string> &v) {
   return s;
 }
 
-enum class Ty { Scalar, Field, Time, Error };
+enum class Ty { Scalar, Field, Time, Bool, Error };
 
 const char *tyName(Ty t) {
   switch (t) {
   case Ty::Scalar: return "a scalar";
   case Ty::Field: return "a tensor";
   case Ty::Time: return "a time point";
+  case Ty::Bool: return "a condition";
   default: return "an error";
   }
 }
@@ -163,8 +164,16 @@ private:
                                                      : didYouMean(e.name, cands));
       }
       return;
+    case ast::Expr::Not:
+      diag.error(e.loc, "conditions are not allowed in a time function");
+      return;
     case ast::Expr::Neg:
     case ast::Expr::Binary:
+      if (e.kind == ast::Expr::Binary && std::string("<>lgen&|").find(e.op) != std::string::npos) {
+        diag.error(e.loc, "conditions are not allowed in a time function",
+                   "write alpha(t) and sigma(t) as one formula over the domain");
+        return;
+      }
       for (auto &o : e.ops)
         checkScalarExpr(*o, tvar, params, funcs, stack);
       return;
@@ -283,33 +292,72 @@ private:
       checkCoords(*c->value);
     std::map<std::string, Ty> env = {{step->params[0], Ty::Field},
                                      {step->params[1], Ty::Time},
-                                     {step->params[2], Ty::Time}};
+                                     {step->params[2], Ty::Time},
+                                     {"first", Ty::Bool},
+                                     {"last", Ty::Bool},
+                                     {"index", Ty::Scalar},
+                                     {"steps", Ty::Scalar}};
     for (auto &p : d.params)
       env[p.name] = Ty::Scalar;
+    std::set<std::string> fixed = {step->params[0], step->params[1], step->params[2],
+                                   "first", "last", "index", "steps"};
+    bool returned = checkStmts(step->body, env, fixed);
+    if (!returned)
+      diag.error(step->loc, "step of solver '" + d.name + "' never returns",
+                 "end it with return <next state>");
+  }
+
+  /// Checks a statement list; returns whether every path through it returns.
+  bool checkStmts(const std::vector<ast::Stmt> &body, std::map<std::string, Ty> &env,
+                  const std::set<std::string> &fixed) {
     bool returned = false;
-    for (const auto &s : step->body) {
+    for (const auto &s : body) {
       if (returned) {
         diag.error(s.loc, "statement after return is never run", "remove it");
         break;
       }
       Ty t = typeOf(*s.value, env);
       if (s.kind == ast::Stmt::Assign) {
-        if (env.count(s.name) && (s.name == step->params[0] || s.name == step->params[1] ||
-                                  s.name == step->params[2])) {
-          diag.error(s.loc, "cannot assign to the step argument '" + s.name + "'",
+        if (fixed.count(s.name))
+          diag.error(s.loc, "cannot assign to '" + s.name + "', an argument or the step context",
                      "use a new name");
-        }
+        else if (t == Ty::Bool)
+          diag.error(s.value->loc, "a condition cannot be stored in a variable",
+                     "write the comparison in the if");
         env[s.name] = t;
-      } else {
+      } else if (s.kind == ast::Stmt::Return) {
         returned = true;
         if (t != Ty::Field && t != Ty::Error)
           diag.error(s.value->loc, "step must return the next state (a tensor), not " +
                                        std::string(tyName(t)));
+      } else {
+        if (t != Ty::Bool && t != Ty::Error)
+          diag.error(s.value->loc, "the condition of 'if' must be a comparison, first or last, "
+                                   "not " + std::string(tyName(t)),
+                     "conditions depend on time and the step context only, so each step's "
+                     "branch is chosen once, on the host");
+        auto envThen = env, envElse = env;
+        bool rThen = checkStmts(s.thenBody, envThen, fixed);
+        bool rElse = checkStmts(s.elseBody, envElse, fixed);
+        if (rThen && rElse && s.hasElse) {
+          returned = true;
+        } else if (rThen) {
+          env = envElse;
+        } else if (rElse) {
+          env = envThen;
+        } else {
+          // A name assigned in only one branch is not defined after the if.
+          std::map<std::string, Ty> merged;
+          for (auto &[n, ty] : envThen) {
+            auto it = envElse.find(n);
+            if (it != envElse.end() && it->second == ty)
+              merged[n] = ty;
+          }
+          env = merged;
+        }
       }
     }
-    if (!returned)
-      diag.error(step->loc, "step of solver '" + d.name + "' never returns",
-                 "end it with return <next state>");
+    return returned;
   }
 
 public:
@@ -339,12 +387,47 @@ private:
     }
     case ast::Expr::Neg: {
       Ty t = typeOf(*e.ops[0], env);
+      if (t == Ty::Bool) {
+        diag.error(e.loc, "'-' of a condition", "use 'not'");
+        return Ty::Error;
+      }
       return t == Ty::Time ? Ty::Scalar : t;
+    }
+    case ast::Expr::Not: {
+      Ty t = typeOf(*e.ops[0], env);
+      if (t != Ty::Bool && t != Ty::Error) {
+        diag.error(e.loc, "'not' takes a condition, not " + std::string(tyName(t)));
+        return Ty::Error;
+      }
+      return t;
     }
     case ast::Expr::Binary: {
       Ty a = typeOf(*e.ops[0], env), b = typeOf(*e.ops[1], env);
       if (a == Ty::Error || b == Ty::Error)
         return Ty::Error;
+      bool logical = e.op == '&' || e.op == '|';
+      bool compare = std::string("<>lgen").find(e.op) != std::string::npos;
+      if (logical) {
+        if (a != Ty::Bool || b != Ty::Bool) {
+          diag.error(e.loc, std::string("'") + ast::opSpelling(e.op) + "' takes conditions, not " +
+                                tyName(a != Ty::Bool ? a : b));
+          return Ty::Error;
+        }
+        return Ty::Bool;
+      }
+      if (a == Ty::Bool || b == Ty::Bool) {
+        diag.error(e.loc, std::string("'") + ast::opSpelling(e.op) + "' takes numbers, not conditions",
+                   "combine conditions with 'and', 'or' and 'not'");
+        return Ty::Error;
+      }
+      if (compare) {
+        if (a == Ty::Field || b == Ty::Field) {
+          diag.error(e.loc, "comparisons take scalars or times, not tensors",
+                     "a step's branch is chosen once per step, so it cannot depend on the state");
+          return Ty::Error;
+        }
+        return Ty::Bool;
+      }
       bool field = a == Ty::Field || b == Ty::Field;
       if (e.op == '^' && field) {
         diag.error(e.loc, "'^' takes scalars, not tensors", "multiply the tensor by itself");
@@ -453,7 +536,10 @@ bool evalConstant(const ast::Expr &e, const std::map<std::string, double> &env, 
     case '-': out = a - b; break;
     case '*': out = a * b; break;
     case '/': out = a / b; break;
-    default: out = std::pow(a, b); break;
+    case '^': out = std::pow(a, b); break;
+    default:
+      diag.error(e.loc, "expected a number, not a condition");
+      return false;
     }
     return true;
   }

@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 
 using namespace mlir;
@@ -196,9 +197,27 @@ private:
         return b.create<NegOp>(l, field(), v);
       return b.create<arith::NegFOp>(l, v);
     }
+    case ast::Expr::Not: {
+      Value v = mixed(*e.ops[0], env, params);
+      Value one = b.create<arith::ConstantOp>(l, b.getBoolAttr(true));
+      return b.create<arith::XOrIOp>(l, v, one);
+    }
     case ast::Expr::Binary: {
       Value x = toScalar(mixed(*e.ops[0], env, params), l);
       Value y = toScalar(mixed(*e.ops[1], env, params), l);
+      if (e.op == '&')
+        return b.create<arith::AndIOp>(l, x, y);
+      if (e.op == '|')
+        return b.create<arith::OrIOp>(l, x, y);
+      if (std::string("<>lgen").find(e.op) != std::string::npos) {
+        arith::CmpFPredicate p = e.op == '<'   ? arith::CmpFPredicate::OLT
+                                 : e.op == '>' ? arith::CmpFPredicate::OGT
+                                 : e.op == 'l' ? arith::CmpFPredicate::OLE
+                                 : e.op == 'g' ? arith::CmpFPredicate::OGE
+                                 : e.op == 'e' ? arith::CmpFPredicate::OEQ
+                                               : arith::CmpFPredicate::UNE;
+        return b.create<arith::CmpFOp>(l, p, x, y);
+      }
       if (!isa<FieldType>(x.getType()) && !isa<FieldType>(y.getType()))
         return scalarBinary(e.op, x, y, l);
       switch (e.op) {
@@ -241,25 +260,179 @@ private:
     b.create<func::ReturnOp>(loc(c->loc), r);
   }
 
-  void genStep() {
-    const ast::Item *step = plan.solver->find("step");
-    auto func = b.create<func::FuncOp>(loc(step->loc), "step",
-                                       b.getFunctionType({field(), time(), time()}, {field()}));
-    OpBuilder::InsertionGuard guard(b);
-    Block *entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    std::map<std::string, Value> env;
-    for (int i = 0; i < 3; ++i)
-      env[step->params[i]] = entry->getArgument(i);
-    for (const auto &s : step->body) {
+  //===--- Steps with branches: one straight-line variant per path --------===//
+  //
+  // Conditions depend only on time and the step context, so the branch a
+  // step takes is known before it runs. Each path through the ifs becomes
+  // its own straight-line step function `step_<k>` (fusion works unchanged
+  // on each), and `select` computes, on the host, which one a step runs.
+
+  /// Follows `decisions` through `body`, emitting statements when `emit`.
+  /// Returns 1 if the path returned, 0 if it fell through, -1 if it needs
+  /// one more decision (then `pendingCond` is that if's condition).
+  int walk(const std::vector<ast::Stmt> &body, const std::vector<bool> &decisions, size_t &next,
+           std::map<std::string, Value> &env, bool scalarsOnly, const ast::Stmt **pending) {
+    for (const auto &s : body) {
+      if (s.kind == ast::Stmt::If) {
+        if (next >= decisions.size()) {
+          *pending = &s;
+          return -1;
+        }
+        bool d = decisions[next++];
+        int r = walk(d ? s.thenBody : s.elseBody, decisions, next, env, scalarsOnly, pending);
+        if (r != 0)
+          return r;
+        continue;
+      }
+      if (scalarsOnly) {
+        if (s.kind == ast::Stmt::Return)
+          return 1;
+        if (!mentionsField(*s.value, env))
+          env[s.name] = mixed(*s.value, env, plan.solverParams);
+        continue;
+      }
       Value v = mixed(*s.value, env, plan.solverParams);
       if (s.kind == ast::Stmt::Assign) {
         env[s.name] = v;
       } else {
         b.create<func::ReturnOp>(loc(s.loc), v);
-        break;
+        return 1;
       }
     }
+    return 0;
+  }
+
+  bool mentionsField(const ast::Expr &e, const std::map<std::string, Value> &env) {
+    if (e.kind == ast::Expr::Ident) {
+      auto it = env.find(e.name);
+      return it == env.end() || isa<FieldType>(it->second.getType());
+    }
+    if (e.kind == ast::Expr::Call &&
+        (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode"))
+      return true;
+    for (auto &o : e.ops)
+      if (mentionsField(*o, env))
+        return true;
+    for (auto &a : e.args)
+      if (mentionsField(*a.value, env))
+        return true;
+    return false;
+  }
+
+  std::map<std::string, Value> baseEnv(Block *entry, const ast::Item *step) {
+    std::map<std::string, Value> env;
+    if (entry->getNumArguments() == 3) {
+      for (int i = 0; i < 3; ++i)
+        env[step->params[i]] = entry->getArgument(i);
+    } else { // select(s, t)
+      env[step->params[1]] = entry->getArgument(0);
+      env[step->params[2]] = entry->getArgument(1);
+    }
+    Location l = loc(step->loc);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(entry);
+    env["first"] = b.create<StepCtxOp>(l, b.getI1Type(), "first");
+    env["last"] = b.create<StepCtxOp>(l, b.getI1Type(), "last");
+    env["index"] = b.create<StepCtxOp>(l, f64(), "index");
+    env["steps"] = b.create<StepCtxOp>(l, f64(), "steps");
+    return env;
+  }
+
+  /// Emits the decision tree of `select` from the prefix `decisions`.
+  Value selectTree(const ast::Item *step, Block *entry, std::vector<bool> decisions,
+                   const std::vector<std::vector<bool>> &paths) {
+    std::map<std::string, Value> env = baseEnv(entry, step);
+    // baseEnv inserted at the start; keep emitting at the end of the current block.
+    size_t next = 0;
+    const ast::Stmt *pending = nullptr;
+    int r = walk(step->body, decisions, next, env, /*scalarsOnly=*/true, &pending);
+    Location l = loc(step->loc);
+    if (r != -1) {
+      size_t k = std::find(paths.begin(), paths.end(), decisions) - paths.begin();
+      return b.create<arith::ConstantOp>(l, b.getI32IntegerAttr((int)k));
+    }
+    Value cond = mixed(*pending->value, env, plan.solverParams);
+    auto ifOp = b.create<scf::IfOp>(loc(pending->loc), TypeRange{b.getI32Type()}, cond,
+                                    /*withElse=*/true);
+    for (int branch = 0; branch < 2; ++branch) {
+      OpBuilder::InsertionGuard guard(b);
+      Block &blk = branch == 0 ? ifOp.getThenRegion().front() : ifOp.getElseRegion().front();
+      b.setInsertionPointToStart(&blk);
+      auto d = decisions;
+      d.push_back(branch == 0);
+      Value v = selectTree(step, entry, d, paths);
+      b.create<scf::YieldOp>(l, v);
+    }
+    return ifOp.getResult(0);
+  }
+
+  void genStep() {
+    const ast::Item *step = plan.solver->find("step");
+    Location l = loc(step->loc);
+    auto stepType = b.getFunctionType({field(), time(), time()}, {field()});
+
+    // Enumerate the paths through the ifs (depth first, then-branch first).
+    std::vector<std::vector<bool>> paths, work{{}};
+    while (!work.empty()) {
+      auto d = work.back();
+      work.pop_back();
+      size_t next = 0;
+      const ast::Stmt *pending = nullptr;
+      if (walkDecisions(step->body, d, next, &pending) == -1) {
+        auto f = d, t = d;
+        f.push_back(false);
+        t.push_back(true);
+        work.push_back(f);
+        work.push_back(t);
+      } else {
+        paths.push_back(d);
+      }
+    }
+
+    for (size_t k = 0; k < paths.size(); ++k) {
+      std::string name = paths.size() == 1 ? "step" : "step_" + std::to_string(k);
+      auto func = b.create<func::FuncOp>(l, name, stepType);
+      func->setAttr("diffuse.step", b.getI32IntegerAttr((int)k));
+      OpBuilder::InsertionGuard guard(b);
+      Block *entry = func.addEntryBlock();
+      b.setInsertionPointToStart(entry);
+      std::map<std::string, Value> env = baseEnv(entry, step);
+      b.setInsertionPointToEnd(entry);
+      size_t next = 0;
+      const ast::Stmt *pending = nullptr;
+      walk(step->body, paths[k], next, env, false, &pending);
+    }
+    if (paths.size() > 1) {
+      auto func = b.create<func::FuncOp>(l, "select",
+                                         b.getFunctionType({time(), time()}, {b.getI32Type()}));
+      func->setAttr("diffuse.select", b.getUnitAttr());
+      OpBuilder::InsertionGuard guard(b);
+      Block *entry = func.addEntryBlock();
+      b.setInsertionPointToEnd(entry);
+      // select(s, t) sees the step's time arguments; the state is not an argument.
+      Value v = selectTree(step, entry, {}, paths);
+      b.create<func::ReturnOp>(l, v);
+    }
+  }
+
+  /// Like walk, but only follows decisions (no IR).
+  int walkDecisions(const std::vector<ast::Stmt> &body, const std::vector<bool> &decisions,
+                    size_t &next, const ast::Stmt **pending) {
+    for (const auto &s : body) {
+      if (s.kind == ast::Stmt::Return)
+        return 1;
+      if (s.kind != ast::Stmt::If)
+        continue;
+      if (next >= decisions.size()) {
+        *pending = &s;
+        return -1;
+      }
+      bool d = decisions[next++];
+      int r = walkDecisions(d ? s.thenBody : s.elseBody, decisions, next, pending);
+      if (r != 0)
+        return r;
+    }
+    return 0;
   }
 
   MLIRContext &ctx;

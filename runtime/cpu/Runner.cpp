@@ -316,18 +316,25 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
     return false;
   }
   std::vector<double> a, b(x.size());
+  const double steps = (double)grid.size();
+  auto stepCtx = [&](size_t i) {
+    return std::array<double, DFS_CTX_FIELDS>{(double)i, steps, i == 0 ? 1.0 : 0.0,
+                                              i + 1 == grid.size() ? 1.0 : 0.0};
+  };
   if (f32_) {
     std::vector<float> xf(x.begin(), x.end()), of(x.size());
-    for (const Step &st : grid) {
-      sampler_.step(&head_, n, xf.data(), of.data(), st.s.data(), st.t.data());
+    for (size_t i = 0; i < grid.size(); ++i) {
+      auto c = stepCtx(i);
+      sampler_.step(&head_, n, xf.data(), of.data(), grid[i].s.data(), grid[i].t.data(), c.data());
       std::swap(xf, of);
     }
     x.assign(xf.begin(), xf.end());
     return true;
   }
   a = x;
-  for (const Step &st : grid) {
-    sampler_.step(&head_, n, a.data(), b.data(), st.s.data(), st.t.data());
+  for (size_t i = 0; i < grid.size(); ++i) {
+    auto c = stepCtx(i);
+    sampler_.step(&head_, n, a.data(), b.data(), grid[i].s.data(), grid[i].t.data(), c.data());
     std::swap(a, b);
   }
   x = a;

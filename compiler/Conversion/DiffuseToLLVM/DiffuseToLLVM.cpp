@@ -168,12 +168,77 @@ struct Lowering {
     return fn;
   }
 
-  LogicalResult lowerStep(func::FuncOp step) {
+  /// One double of the step context array (index, steps, first, last).
+  Value stepCtx(Location l, Value ctxArray, StringRef name) {
+    int idx = name == "index" ? 0 : name == "steps" ? 1 : name == "first" ? 2 : 3;
+    Value i = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(idx));
+    Value v = b.create<LLVM::LoadOp>(l, f64, gep(l, f64, ctxArray, i));
+    if (name == "first" || name == "last") {
+      Value zero = b.create<arith::ConstantOp>(l, b.getF64FloatAttr(0));
+      return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNE, v, zero);
+    }
+    return v;
+  }
+
+  /// select(s, t) -> i32 becomes dfs_select(s, t, stepctx) over raw pointers.
+  void lowerSelect(func::FuncOp sel) {
+    Location l = sel.getLoc();
+    b.setInsertionPoint(sel);
+    auto fn = b.create<func::FuncOp>(l, "dfs_select", b.getFunctionType({ptr, ptr, ptr}, {i32}));
+    fn.getBody().takeBody(sel.getBody());
+    Block &entry = fn.getBody().front();
+    entry.getArgument(0).setType(ptr);
+    entry.getArgument(1).setType(ptr);
+    Value ctxArray = entry.addArgument(ptr, l);
+    SmallVector<Operation *> dead;
+    fn.walk([&](Operation *op) {
+      b.setInsertionPoint(op);
+      if (auto p = dyn_cast<PointOp>(op)) {
+        Value idx = b.create<LLVM::ConstantOp>(p.getLoc(), i64,
+                                               b.getI64IntegerAttr(pointIndex(p.getField())));
+        Value v = b.create<LLVM::LoadOp>(p.getLoc(), f64, gep(p.getLoc(), f64, p.getTime(), idx));
+        p.getResult().replaceAllUsesWith(v);
+        dead.push_back(op);
+      } else if (auto c = dyn_cast<StepCtxOp>(op)) {
+        c.getResult().replaceAllUsesWith(stepCtx(c.getLoc(), ctxArray, c.getName()));
+        dead.push_back(op);
+      }
+    });
+    for (Operation *op : dead)
+      op->erase();
+    sel.erase();
+  }
+
+  /// dfs_step calls the variant that dfs_select picks (or the only one).
+  void emitDispatcher(Location l, int variants) {
+    b.setInsertionPointToEnd(module.getBody());
+    auto fn = b.create<func::FuncOp>(l, "dfs_step",
+                                     b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr, ptr}, {}));
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    SmallVector<Value> args(entry->getArguments().begin(), entry->getArguments().end());
+    auto select = module.lookupSymbol<func::FuncOp>("dfs_select");
+    Value k = b.create<func::CallOp>(l, select, ValueRange{args[4], args[5], args[6]})
+                  .getResult(0);
+    for (int v = 0; v < variants; ++v) {
+      Value kv = b.create<arith::ConstantOp>(l, b.getI32IntegerAttr(v));
+      Value eq = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, k, kv);
+      auto ifOp = b.create<scf::IfOp>(l, eq, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      b.create<func::CallOp>(l, module.lookupSymbol<func::FuncOp>("dfs_step_" + std::to_string(v)),
+                             args);
+    }
+    b.create<func::ReturnOp>(l);
+  }
+
+  LogicalResult lowerStep(func::FuncOp step, std::string name) {
     Location l = step.getLoc();
     b.setInsertionPoint(step);
-    auto fn = b.create<func::FuncOp>(l, "dfs_step",
-                                     b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr}, {}));
+    auto fn = b.create<func::FuncOp>(l, name,
+                                     b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr, ptr}, {}));
     Block *entry = fn.addEntryBlock();
+    Value ctxArray = entry->getArgument(6);
     Value ctxPtr = entry->getArgument(0), n = entry->getArgument(1),
           out = entry->getArgument(3);
     Block &old = step.getBody().front();
@@ -186,7 +251,9 @@ struct Lowering {
     auto returned = cast<func::ReturnOp>(old.getTerminator()).getOperand(0);
     for (Operation &op : old) {
       Location ol = op.getLoc();
-      if (auto p = dyn_cast<PointOp>(op)) {
+      if (auto c = dyn_cast<StepCtxOp>(op)) {
+        map.map(c.getResult(), stepCtx(ol, ctxArray, c.getName()));
+      } else if (auto p = dyn_cast<PointOp>(op)) {
         Value idx = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(pointIndex(p.getField())));
         Value v = b.create<LLVM::LoadOp>(ol, f64, gep(ol, f64, map.lookup(p.getTime()), idx));
         map.map(p.getResult(), v);
@@ -265,13 +332,33 @@ struct ConvertDiffuseToLLVMPass
     Type elem = elementType == "f32" ? Type(Float32Type::get(&getContext()))
                                      : Type(Float64Type::get(&getContext()));
     Lowering low(module, elem);
-    auto step = module.lookupSymbol<func::FuncOp>("step");
-    if (!step) {
+    SmallVector<func::FuncOp> steps;
+    func::FuncOp select;
+    for (auto f : module.getOps<func::FuncOp>()) {
+      if (f->hasAttr("diffuse.step"))
+        steps.push_back(f);
+      if (f->hasAttr("diffuse.select"))
+        select = f;
+    }
+    if (steps.empty()) {
       module.emitError("no step function");
       return signalPassFailure();
     }
-    if (failed(low.lowerStep(step)))
+    if (steps.size() > 1 && !select) {
+      module.emitError("several step variants but no select function");
       return signalPassFailure();
+    }
+    Location l = steps.front().getLoc();
+    for (func::FuncOp f : steps) {
+      int k = cast<IntegerAttr>(f->getAttr("diffuse.step")).getInt();
+      std::string name = steps.size() == 1 ? "dfs_step" : "dfs_step_" + std::to_string(k);
+      if (failed(low.lowerStep(f, name)))
+        return signalPassFailure();
+    }
+    if (steps.size() > 1) {
+      low.lowerSelect(select);
+      low.emitDispatcher(l, (int)steps.size());
+    }
     low.emitManifest();
   }
 };

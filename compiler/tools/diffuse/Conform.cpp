@@ -76,6 +76,8 @@ Mapping mapCase(const json &c) {
         return {"", "", {}, "Euler with s_churn > 0 is stochastic; noise() is not in the "
                             "language yet"};
       m.sampler = "diffusers_euler";
+    } else if (cls == "HeunDiscreteScheduler") {
+      m.sampler = "diffusers_heun";
     } else if (cls == "FlowMatchEulerDiscreteScheduler") {
       if (cfg.value("stochastic_sampling", false))
         return {"", "", {}, "stochastic FlowMatch sampling needs noise()"};
@@ -114,6 +116,11 @@ Mapping mapCase(const json &c) {
       if (getNum(kw, "s_churn", 0) != 0)
         return {"", "", {}, "sample_euler with s_churn > 0 needs noise()"};
       m.sampler = "kdiff_euler";
+    } else if (fn == "sample_heun") {
+      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
+      if (getNum(kw, "s_churn", 0) != 0)
+        return {"", "", {}, "sample_heun with s_churn > 0 needs noise()"};
+      m.sampler = "kdiff_heun";
     } else {
       return {"", "", {}, "k-diffusion " + fn + " is not in stdlib yet"};
     }
@@ -246,6 +253,17 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
     if (cls == "FlowMatchEulerDiscreteScheduler") {
       g.t = c["sigmas"].get<std::vector<double>>();
       g.tmodel = ts;
+    } else if (cls == "HeunDiscreteScheduler") {
+      // Interior timesteps and sigmas are listed twice (once per network
+      // call of a Heun step); the grid points are the distinct ones.
+      std::vector<double> sg = c["sigmas"].get<std::vector<double>>();
+      for (size_t i = 0; i < ts.size(); i += (i == 0 ? 1 : 2)) {
+        g.t.push_back(ts[i]);
+        g.sigma.push_back(sg[i]);
+      }
+      g.t.push_back(-1);
+      g.sigma.push_back(sg.back());
+      g.tmodel = g.t;
     } else if (c.contains("sigmas") && !c["sigmas"].is_null()) {
       g.sigma = c["sigmas"].get<std::vector<double>>();
       g.t = ts;

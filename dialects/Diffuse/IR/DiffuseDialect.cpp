@@ -67,6 +67,15 @@ LogicalResult SchedOp::verify() {
   return success();
 }
 
+LogicalResult StepCtxOp::verify() {
+  bool flag = getName() == "first" || getName() == "last";
+  if (!flag && getName() != "index" && getName() != "steps")
+    return emitOpError("unknown step context '") << getName() << "'";
+  if (flag != getResult().getType().isInteger(1))
+    return emitOpError("first and last are i1; index and steps are f64");
+  return success();
+}
+
 LogicalResult PointOp::verify() {
   if (!isOneOf(getField(), {"tau", "tmodel", "a", "s", "da", "ds"}))
     return emitOpError("unknown point field '") << getField() << "'";

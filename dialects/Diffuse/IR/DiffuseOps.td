@@ -104,6 +104,14 @@ def Diffuse_SchedOp : Diffuse_Op<"sched", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Diffuse_StepCtxOp : Diffuse_Op<"step_ctx", [Pure]> {
+  let summary = "the step context: first, last (i1), index, steps (f64)";
+  let arguments = (ins StrAttr:$name);
+  let results = (outs AnyTypeOf<[I1, F64]>:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // After derivation
 //===----------------------------------------------------------------------===//

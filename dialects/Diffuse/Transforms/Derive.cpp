@@ -182,8 +182,11 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
     SymbolTable symbols(module);
     auto process = symbols.lookup<ProcessOp>(cfg.getAs<FlatSymbolRefAttr>("process").getValue());
     auto model = symbols.lookup<ModelOp>(cfg.getAs<FlatSymbolRefAttr>("model").getValue());
-    auto step = symbols.lookup<func::FuncOp>("step");
-    if (!process || !model || !step) {
+    SmallVector<func::FuncOp> steps;
+    for (auto f : module.getOps<func::FuncOp>())
+      if (f->hasAttr("diffuse.step") || f->hasAttr("diffuse.select"))
+        steps.push_back(f);
+    if (!process || !model || steps.empty()) {
       sampler.emitError("sampler needs a process, a model and a step function");
       return signalPassFailure();
     }
@@ -196,6 +199,7 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
     Deriver d{b, sampler, process, model, guidance, coords && coords.getValue() == "ve"};
 
     bool failedAny = false;
+    for (func::FuncOp step : steps)
     step.walk([&](Operation *op) {
       b.setInsertionPoint(op);
       FailureOr<Value> r = failure();

@@ -88,10 +88,16 @@ void fuseSegment(OpBuilder &b, ArrayRef<Operation *> seg, Operation *before) {
 
 struct FusePass : diffuse::impl::FuseBase<FusePass> {
   void runOnOperation() override {
-    auto step = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
-        getOperation(), StringAttr::get(&getContext(), "step"));
-    if (!step)
-      return;
+    fuseAll();
+  }
+
+  void fuseAll() {
+    for (auto f : getOperation().getOps<func::FuncOp>())
+      if (f->hasAttr("diffuse.step"))
+        fuseStep(f);
+  }
+
+  void fuseStep(func::FuncOp step) {
     Block &block = step.getBody().front();
     OpBuilder b(&getContext());
 

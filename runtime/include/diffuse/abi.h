@@ -2,7 +2,7 @@
  *
  * A compiled sampler (an object file made by `diffuse build`) exports:
  *   void dfs_step(dfs_ctx *ctx, int64_t n, const void *x, void *out,
- *                 const double *s, const double *t);
+ *                 const double *s, const double *t, const double *stepctx);
  *   const char dfs_manifest[];             // key=value lines (see manifest.md)
  *   double dfs_process_alpha(double t);    // path processes only, and
  *   double dfs_process_sigma(double t), dfs_process_alpha_d(double t),
@@ -48,8 +48,11 @@ struct dfs_ctx {
   void (*copy)(dfs_ctx *ctx, void *dst, const void *src);
 };
 
+/* The step context: index of the step, number of steps, first (1/0), last (1/0). */
+enum { DFS_CTX_INDEX = 0, DFS_CTX_STEPS = 1, DFS_CTX_FIRST = 2, DFS_CTX_LAST = 3, DFS_CTX_FIELDS = 4 };
+
 typedef void (*dfs_step_fn)(dfs_ctx *ctx, int64_t n, const void *x, void *out, const double *s,
-                            const double *t);
+                            const double *t, const double *stepctx);
 typedef double (*dfs_scalar_fn)(double);
 
 #ifdef __cplusplus

@@ -14,7 +14,7 @@ func.func @a(%t: f64) -> f64 {
 func.func @s(%t: f64) -> f64 {
   return %t : f64
 }
-func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field {
+func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field attributes {diffuse.step = 0 : i32} {
   %tt = diffuse.point "tau" %t
   %ts = diffuse.point "tau" %s
   %dt = arith.subf %tt, %ts : f64
@@ -28,7 +28,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
   return %r : !diffuse.field
 }
 
-// CHECK-LABEL: func.func @dfs_step(%arg0: !llvm.ptr, %arg1: i64, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr)
+// CHECK-LABEL: func.func @dfs_step(%arg0: !llvm.ptr, %arg1: i64, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr, %arg6: !llvm.ptr)
 // CHECK:         %[[TT:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[TS:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[DT:.*]] = arith.subf %[[TT]], %[[TS]]

@@ -6,7 +6,7 @@
 diffuse.process @sd "discrete" {beta_end = 1.200000e-02 : f64, beta_start = 8.5e-4 : f64, final_alpha = "first", schedule = "scaled_linear", train_steps = 1000 : i64}
 diffuse.model @unet predicts "eps" time "index"
 diffuse.sampler @s {coords = "ve", dtype = "f64", grid = {kind = "given", target = "next"}, model = @unet, process = @sd, solver = "euler"}
-func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field {
+func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field attributes {diffuse.step = 0 : i32} {
   %0 = diffuse.sched "t" %t
   %1 = diffuse.sched "t" %s
   %2 = arith.subf %0, %1 : f64

@@ -14,7 +14,7 @@ func.func private @dfs_guidance(%u: !diffuse.field, %c: !diffuse.field) -> !diff
   return %2 : !diffuse.field
 }
 diffuse.sampler @s {coords = "native", dtype = "f64", grid = {kind = "leading", steps = 1.0e+01 : f64, target = "next"}, guidance = {combine = @dfs_guidance, name = "cfg", w = 5.0 : f64}, model = @unet, process = @sd, solver = "ddim"}
-func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field {
+func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field attributes {diffuse.step = 0 : i32} {
   %0 = diffuse.denoise %x, %s
   %1 = diffuse.eps %x, %s
   %2 = diffuse.sched "alpha" %t

@@ -5,7 +5,7 @@
 // hoisted above all tensor work; each stretch of field arithmetic between
 // network calls becomes one kernel: 3 kernels for 2 calls (input scaling,
 // the Euler predictor and the next input, the corrector).
-func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field {
+func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field attributes {diffuse.step = 0 : i32} {
   %as = diffuse.point "a" %s
   %in0 = diffuse.mul %x, %as : !diffuse.field, f64
   %m0 = diffuse.model_call @net(%in0, %s) : !diffuse.field
