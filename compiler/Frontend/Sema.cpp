@@ -18,8 +18,8 @@ namespace {
 const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver", "sampler"};
 const std::vector<std::string> kMathFns = {"exp",   "log",   "sqrt", "sin", "cos", "tan",
                                            "tanh",  "expm1", "log1p", "abs", "min", "max"};
-const std::vector<std::string> kPrimitives = {"denoise", "eps",    "pf_ode",
-                                              "alpha",   "sigma",  "lambda"};
+const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "alpha",
+                                              "sigma",   "lambda", "noise"};
 
 bool contains(const std::vector<std::string> &v, const std::string &s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -456,7 +456,7 @@ private:
       auto expect = [&](std::vector<Ty> want, Ty result) -> Ty {
         if (args.size() != want.size()) {
           diag.error(e.loc, "'" + e.name + "' takes " + std::to_string(want.size()) +
-                                " argument" + (want.size() > 1 ? "s" : "") + ", got " +
+                                " argument" + (want.size() != 1 ? "s" : "") + ", got " +
                                 std::to_string(args.size()));
           return Ty::Error;
         }
@@ -476,6 +476,8 @@ private:
         return expect({Ty::Field, Ty::Time}, Ty::Field);
       if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
         return expect({Ty::Time}, Ty::Scalar);
+      if (e.name == "noise")
+        return expect({}, Ty::Field);
       if (contains(kMathFns, e.name)) {
         bool two = e.name == "min" || e.name == "max";
         Ty r = expect(two ? std::vector<Ty>{Ty::Scalar, Ty::Scalar} : std::vector<Ty>{Ty::Scalar},

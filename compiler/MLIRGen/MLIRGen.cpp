@@ -234,6 +234,7 @@ private:
       if (e.name == "denoise") return b.create<DenoiseOp>(l, field(), args[0], args[1]);
       if (e.name == "eps") return b.create<EpsOp>(l, field(), args[0], args[1]);
       if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1]);
+      if (e.name == "noise") return b.create<NoiseOp>(l, field());
       if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
         return b.create<SchedOp>(l, f64(), args[0], e.name);
       for (Value &a : args)
@@ -308,7 +309,7 @@ private:
       return it == env.end() || isa<FieldType>(it->second.getType());
     }
     if (e.kind == ast::Expr::Call &&
-        (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode"))
+        (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "noise"))
       return true;
     for (auto &o : e.ops)
       if (mentionsField(*o, env))

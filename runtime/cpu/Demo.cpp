@@ -122,6 +122,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   for (int64_t i = 0; i < o.batch; ++i)
     labels[i] = (int32_t)(i % 2);
   runner.setLabels(labels);
+  runner.setNoise(std::make_shared<PhiloxNoise>(o.seed));
   std::string err;
   auto grid = runner.buildGrid(err);
   if (grid.empty()) {
@@ -156,7 +157,9 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   bool guided = sampler.manifest.has("guidance.name");
   os << "sampler '" << sampler.manifest.str("sampler") << "': " << grid.size() << " steps, "
-     << runner.networkCalls() << " network calls, " << o.batch << " samples of the 2-D ring "
+     << runner.networkCalls() << " network calls, "
+     << (runner.noiseDraws() ? std::to_string(runner.noiseDraws()) + " noise draws, " : "")
+     << o.batch << " samples of the 2-D ring "
      << "mixture in " << ms << " ms\n";
   double logp = 0;
   for (int64_t i = 0; i < o.batch; ++i)

@@ -17,6 +17,8 @@
 //===----------------------------------------------------------------------===//
 #include "diffuse/runtime.h"
 
+#include "diffuse/random.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -109,6 +111,8 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   head_.buffer = &Runner::hookBuffer;
   head_.model = &Runner::hookModel;
   head_.copy = &Runner::hookCopy;
+  head_.noise = &Runner::hookNoise;
+  noise_ = std::make_shared<PhiloxNoise>(0);
   const Manifest &m = sampler.manifest;
   f32_ = m.str("dtype") == "f32";
   ve_ = m.str("coords") == "ve";
@@ -272,6 +276,42 @@ void *Runner::hookBuffer(dfs_ctx *ctx, int32_t slot, int32_t mult) {
   return buf.data();
 }
 
+bool PhiloxNoise::fill(uint32_t draw, int64_t batch, int64_t dim, double *out) {
+  // Philox draw 0 is the initial state's noise; noise() uses 1, 2, ...
+  for (int64_t i = 0; i < batch; ++i)
+    normals(seed_, (uint64_t)i, draw + 1, (int)dim, out + i * dim);
+  return true;
+}
+
+bool ReplayNoise::fill(uint32_t draw, int64_t batch, int64_t dim, double *out) {
+  if (draw >= draws_.size() || (int64_t)draws_[draw].size() != batch * dim)
+    return false;
+  std::copy(draws_[draw].begin(), draws_[draw].end(), out);
+  return true;
+}
+
+void *Runner::hookNoise(dfs_ctx *ctx, int32_t slot) {
+  auto *self = reinterpret_cast<Runner *>(ctx);
+  void *buf = hookBuffer(ctx, slot, 1);
+  int64_t n = self->batch_ * self->dim_;
+  std::vector<double> tmp;
+  double *dst = (double *)buf;
+  if (self->f32_) {
+    tmp.resize((size_t)n);
+    dst = tmp.data();
+  }
+  if (!self->noise_->fill((uint32_t)self->draws_, self->batch_, self->dim_, dst)) {
+    if (self->noiseError_.empty())
+      self->noiseError_ = "the noise source has no draw number " + std::to_string(self->draws_);
+    std::fill(dst, dst + n, 0.0);
+  }
+  if (self->f32_)
+    for (int64_t i = 0; i < n; ++i)
+      ((float *)buf)[i] = (float)tmp[(size_t)i];
+  ++self->draws_;
+  return buf;
+}
+
 void Runner::hookCopy(dfs_ctx *ctx, void *dst, const void *src) {
   auto *self = reinterpret_cast<Runner *>(ctx);
   std::memcpy(dst, src, (size_t)(self->batch_ * self->dim_) * (self->f32_ ? 4 : 8));
@@ -338,6 +378,10 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
     std::swap(a, b);
   }
   x = a;
+  if (!noiseError_.empty()) {
+    err = noiseError_;
+    return false;
+  }
   return true;
 }
 

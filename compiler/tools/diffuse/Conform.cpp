@@ -67,10 +67,16 @@ Mapping mapCase(const json &c) {
     m.spec = "compat/diffusers.dfs";
     const json &sk = call.contains("step_kwargs") ? call["step_kwargs"] : json::object();
     if (cls == "DDIMScheduler") {
-      if (getNum(sk, "eta", 0) != 0)
-        return {"", "", {}, "DDIM with eta > 0 draws noise each step; noise() is not in the "
-                            "language yet"};
       m.sampler = "diffusers_ddim";
+      if (getNum(sk, "eta", 0) != 0)
+        m.sets.push_back("diffusers_ddim.solver=ddim(eta = " + num(getNum(sk, "eta", 0)) + ")");
+    } else if (cls == "DDPMScheduler") {
+      if (cfg.value("variance_type", "fixed_small") != "fixed_small")
+        return {"", "", {}, "DDPM variance_type " + cfg.value("variance_type", "") +
+                                " is not in stdlib yet"};
+      m.sampler = "diffusers_ddpm";
+    } else if (cls == "EulerAncestralDiscreteScheduler") {
+      m.sampler = "diffusers_euler_ancestral";
     } else if (cls == "EulerDiscreteScheduler") {
       if (getNum(sk, "s_churn", 0) != 0)
         return {"", "", {}, "Euler with s_churn > 0 is stochastic; noise() is not in the "
@@ -93,6 +99,8 @@ Mapping mapCase(const json &c) {
         return {"", "", {}, "zero-terminal-SNR rescaling is not in the language yet"};
       std::string sched = cfg.value("beta_schedule", "scaled_linear");
       std::string proc = sched == "linear" ? "sd_linear" : "sd_scaled_linear";
+      if (cls == "DDPMScheduler")
+        proc += "_to_one";
       if (sched != "linear" && sched != "scaled_linear")
         return {"", "", {}, "beta_schedule " + sched + " is not in the language yet"};
       m.sets.push_back(m.sampler + ".process=" + proc);
@@ -121,6 +129,12 @@ Mapping mapCase(const json &c) {
       if (getNum(kw, "s_churn", 0) != 0)
         return {"", "", {}, "sample_heun with s_churn > 0 needs noise()"};
       m.sampler = "kdiff_heun";
+    } else if (fn == "sample_euler_ancestral") {
+      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
+      m.sampler = "kdiff_euler_ancestral";
+      m.sets.push_back("kdiff_euler_ancestral.solver=euler_ancestral(eta = " +
+                       num(getNum(kw, "eta", 1)) + ", s_noise = " + num(getNum(kw, "s_noise", 1)) +
+                       ")");
     } else {
       return {"", "", {}, "k-diffusion " + fn + " is not in stdlib yet"};
     }
@@ -278,6 +292,13 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
     g.t = c["time_grid_used"].get<std::vector<double>>();
   }
   runner.setGivenGrid(g);
+  if (c.value("stochastic", false)) {
+    // The peer's own draws, replayed through noise() in order.
+    std::vector<std::vector<double>> draws;
+    for (const auto &d : c["noise_draws"])
+      draws.push_back(flat(d["data"]));
+    runner.setNoise(std::make_shared<rt::ReplayNoise>(std::move(draws)));
+  }
 
   const json *ref = &c["final"];
   const json *init = &c["x_init"];
@@ -299,6 +320,11 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
   }
   double rel = maxDiff / maxAbs;
   int64_t nfe = c.value("nfe", (int64_t)-1);
+  int64_t nd = c.value("n_noise_draws", (int64_t)0);
+  if (runner.noiseDraws() != nd)
+    return {Result::Fail, rel,
+            "drew noise " + std::to_string(runner.noiseDraws()) + " times, the peer " +
+                std::to_string(nd)};
   if (nfe >= 0 && runner.networkCalls() != nfe)
     return {Result::Fail, rel,
             "made " + std::to_string(runner.networkCalls()) + " network calls, the peer " +

@@ -104,6 +104,17 @@ def Diffuse_SchedOp : Diffuse_Op<"sched", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Diffuse_NoiseOp : Diffuse_Op<"noise"> {
+  let summary = "a fresh draw of standard normal noise, state-shaped";
+  let description = [{
+    Not pure: every `noise()` is a new draw, never merged by CSE. The runtime
+    fills it from the counter-based RNG keyed by (seed, sample, draw), or
+    replays recorded draws (conformance) through the same hook.
+  }];
+  let results = (outs Diffuse_FieldType:$result);
+  let assemblyFormat = "attr-dict";
+}
+
 def Diffuse_StepCtxOp : Diffuse_Op<"step_ctx", [Pure]> {
   let summary = "the step context: first, last (i1), index, steps (f64)";
   let arguments = (ins StrAttr:$name);

@@ -46,6 +46,8 @@ struct dfs_ctx {
                 const double *point, void *output);
   /* Copy n elements. */
   void (*copy)(dfs_ctx *ctx, void *dst, const void *src);
+  /* The next draw of standard normal noise (n elements) in scratch slot `slot`. */
+  void *(*noise)(dfs_ctx *ctx, int32_t slot);
 };
 
 /* The step context: index of the step, number of steps, first (1/0), last (1/0). */

@@ -50,6 +50,34 @@ struct GivenGrid {
   std::vector<double> sigma;  // optional: the state's VE sigma at each t
 };
 
+/// Where noise() draws come from.
+class NoiseSource {
+public:
+  virtual ~NoiseSource() = default;
+  /// Fills batch x dim normals for draw number `draw`; false if there is none.
+  virtual bool fill(uint32_t draw, int64_t batch, int64_t dim, double *out) = 0;
+};
+
+/// The counter-based RNG: (seed, sample index, draw index) -> normals.
+class PhiloxNoise : public NoiseSource {
+public:
+  explicit PhiloxNoise(uint64_t seed) : seed_(seed) {}
+  bool fill(uint32_t draw, int64_t batch, int64_t dim, double *out) override;
+
+private:
+  uint64_t seed_;
+};
+
+/// Recorded draws, replayed in order (conformance with a peer's own noise).
+class ReplayNoise : public NoiseSource {
+public:
+  explicit ReplayNoise(std::vector<std::vector<double>> draws) : draws_(std::move(draws)) {}
+  bool fill(uint32_t draw, int64_t batch, int64_t dim, double *out) override;
+
+private:
+  std::vector<std::vector<double>> draws_;
+};
+
 struct Step {
   Point s, t;
 };
@@ -66,6 +94,9 @@ public:
   void setAlphasCumprod(std::vector<double> acp) { acp_ = std::move(acp); }
   void setLabels(std::vector<int32_t> labels) { labels_ = std::move(labels); }
   void setGivenGrid(GivenGrid g) { given_ = std::move(g); }
+  /// Replaces the noise source (default: PhiloxNoise with seed 0).
+  void setNoise(std::shared_ptr<NoiseSource> n) { noise_ = std::move(n); }
+  int64_t noiseDraws() const { return draws_; }
 
   /// The steps of the grid, each as its two grid points.
   std::vector<Step> buildGrid(std::string &err) const;
@@ -85,6 +116,7 @@ private:
   static void hookModel(dfs_ctx *ctx, int32_t model, int32_t guided, const void *in,
                         const double *point, void *out);
   static void hookCopy(dfs_ctx *ctx, void *dst, const void *src);
+  static void *hookNoise(dfs_ctx *ctx, int32_t slot);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
 
   dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
@@ -102,6 +134,9 @@ private:
   std::vector<double> times_;
   std::vector<int32_t> callLabels_;
   int64_t calls_ = 0;
+  std::shared_ptr<NoiseSource> noise_;
+  int64_t draws_ = 0;
+  std::string noiseError_;
 };
 
 } // namespace diffuse::rt
