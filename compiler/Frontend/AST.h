@@ -49,10 +49,11 @@ struct Stmt {
 const char *opSpelling(char op);
 
 struct Item {
-  enum Kind { Func, Proc, Set } kind;
+  enum Kind { Func, Proc, Set, State } kind;
   Loc loc;
   std::string name;
-  std::vector<std::string> params; // Func, Proc
+  std::vector<std::string> params; // Func, Proc; State: the variables
+  std::vector<std::string> types;  // State: "tensor" or "scalar" per variable
   std::vector<Loc> paramLocs;
   ExprPtr value;                   // Func, Set
   std::vector<Stmt> body;          // Proc

@@ -106,6 +106,13 @@ void print(std::ostream &os, const Module &m) {
     }
     os << "\n";
     for (const auto &it : d.items) {
+      if (it.kind == Item::State) {
+        os << "  state";
+        for (size_t i = 0; i < it.params.size(); ++i)
+          os << (i ? ", " : " ") << it.params[i] << ": " << it.types[i];
+        os << " @" << it.loc.line << ":" << it.loc.col << "\n";
+        continue;
+      }
       os << "  " << (it.kind == Item::Set ? "set " : it.kind == Item::Func ? "func " : "proc ")
          << it.name;
       if (it.kind != Item::Set) {

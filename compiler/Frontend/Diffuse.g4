@@ -19,7 +19,9 @@ type      : ID ('[' INT (',' INT)* ']')? ;
 item      : ID '(' idList? ')' '=' expr                           # funcItem
           | ID '(' idList? ')' '{' stmt* '}'                      # procItem
           | ID '=' expr                                           # setItem
+          | 'state' stateVar (',' stateVar)*                      # stateItem
           ;
+stateVar  : ID ':' ID ;
 idList    : ID (',' ID)* ;
 
 stmt      : ID '=' expr                                           # assignStmt

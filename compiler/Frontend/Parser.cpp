@@ -213,6 +213,14 @@ public:
         idList(p->idList());
         for (auto *sc : p->stmt())
           item.body.push_back(stmt(sc));
+      } else if (auto st = dynamic_cast<DiffuseParser::StateItemContext *>(ic)) {
+        item.kind = ast::Item::State;
+        item.name = "state";
+        for (auto *v : st->stateVar()) {
+          item.params.push_back(v->ID(0)->getText());
+          item.types.push_back(v->ID(1)->getText());
+          item.paramLocs.push_back(loc(v->ID(1)));
+        }
       } else if (auto s = dynamic_cast<DiffuseParser::SetItemContext *>(ic)) {
         item.kind = ast::Item::Set;
         item.name = s->ID()->getText();

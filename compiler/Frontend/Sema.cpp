@@ -88,8 +88,9 @@ private:
                    "remove one of them");
         continue;
       }
-      bool ok = it.kind == ast::Item::Set ? contains(keys, it.name)
-                                          : (anyFunc || contains(funcs, it.name));
+      bool ok = it.kind == ast::Item::Set     ? contains(keys, it.name)
+                : it.kind == ast::Item::State ? d.kind == "solver"
+                                              : (anyFunc || contains(funcs, it.name));
       if (it.kind == ast::Item::Proc && d.kind != "solver")
         ok = false;
       if (!ok) {
@@ -301,10 +302,47 @@ private:
       env[p.name] = Ty::Scalar;
     std::set<std::string> fixed = {step->params[0], step->params[1], step->params[2],
                                    "first", "last", "index", "steps"};
+    stateTypes_.clear();
+    tainted_.clear();
+    if (const ast::Item *st = d.find("state")) {
+      for (size_t i = 0; i < st->params.size(); ++i) {
+        const std::string &n = st->params[i], &ty = st->types[i];
+        if (ty != "tensor" && ty != "scalar") {
+          diag.error(st->paramLocs[i], "unknown state type '" + ty + "'",
+                     "a state variable is a tensor or a scalar");
+          continue;
+        }
+        if (env.count(n) || stateTypes_.count(n)) {
+          diag.error(st->loc, "state variable '" + n + "' clashes with another name",
+                     "rename it");
+          continue;
+        }
+        stateTypes_[n] = ty == "tensor" ? Ty::Field : Ty::Scalar;
+        env[n] = stateTypes_[n];
+      }
+    }
     bool returned = checkStmts(step->body, env, fixed);
     if (!returned)
       diag.error(step->loc, "step of solver '" + d.name + "' never returns",
                  "end it with return <next state>");
+  }
+
+  bool mentions(const ast::Expr &e, const std::set<std::string> &names) {
+    if (e.kind == ast::Expr::Ident && names.count(e.name))
+      return true;
+    for (auto &o : e.ops)
+      if (mentions(*o, names))
+        return true;
+    for (auto &a : e.args)
+      if (mentions(*a.value, names))
+        return true;
+    return false;
+  }
+  bool mentionsState(const ast::Expr &e) {
+    std::set<std::string> names;
+    for (auto &[n, _] : stateTypes_)
+      names.insert(n);
+    return mentions(e, names);
   }
 
   /// Checks a statement list; returns whether every path through it returns.
@@ -317,7 +355,18 @@ private:
         break;
       }
       Ty t = typeOf(*s.value, env);
+      bool fromState = mentions(*s.value, tainted_) || mentionsState(*s.value);
       if (s.kind == ast::Stmt::Assign) {
+        if (stateTypes_.count(s.name)) {
+          if (t != Ty::Error && t != stateTypes_[s.name])
+            diag.error(s.value->loc, "state '" + s.name + "' is " + tyName(stateTypes_[s.name]) +
+                                         ", not " + tyName(t));
+          continue; // the new value is for the next step; reads still see the old one
+        }
+        if (fromState)
+          tainted_.insert(s.name);
+        else
+          tainted_.erase(s.name);
         if (fixed.count(s.name))
           diag.error(s.loc, "cannot assign to '" + s.name + "', an argument or the step context",
                      "use a new name");
@@ -331,7 +380,11 @@ private:
           diag.error(s.value->loc, "step must return the next state (a tensor), not " +
                                        std::string(tyName(t)));
       } else {
-        if (t != Ty::Bool && t != Ty::Error)
+        if (fromState)
+          diag.error(s.value->loc, "the condition of 'if' depends on solver state",
+                     "conditions depend on time and the step context only, so each step's "
+                     "branch is chosen once, on the host");
+        else if (t != Ty::Bool && t != Ty::Error)
           diag.error(s.value->loc, "the condition of 'if' must be a comparison, first or last, "
                                    "not " + std::string(tyName(t)),
                      "conditions depend on time and the step context only, so each step's "
@@ -498,6 +551,8 @@ private:
   const ast::Module &m;
   DiagEngine &diag;
   std::set<std::string> reportedCycles;
+  std::map<std::string, Ty> stateTypes_;
+  std::set<std::string> tainted_;
 };
 
 const ast::Decl *findDecl(const ast::Module &m, const std::string &name) {

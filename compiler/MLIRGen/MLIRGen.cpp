@@ -294,9 +294,16 @@ private:
       }
       Value v = mixed(*s.value, env, plan.solverParams);
       if (s.kind == ast::Stmt::Assign) {
-        env[s.name] = v;
+        if (std::find(stateNames.begin(), stateNames.end(), s.name) != stateNames.end())
+          newState[s.name] = v; // for the next step; reads keep the old value
+        else
+          env[s.name] = v;
       } else {
-        b.create<func::ReturnOp>(loc(s.loc), v);
+        // The next state, then every state variable: its new value, or the old.
+        SmallVector<Value> results{v};
+        for (const auto &n : stateNames)
+          results.push_back(newState.count(n) ? newState[n] : env.at(n));
+        b.create<func::ReturnOp>(loc(s.loc), results);
         return 1;
       }
     }
@@ -322,9 +329,11 @@ private:
 
   std::map<std::string, Value> baseEnv(Block *entry, const ast::Item *step) {
     std::map<std::string, Value> env;
-    if (entry->getNumArguments() == 3) {
+    if (entry->getNumArguments() >= 3) {
       for (int i = 0; i < 3; ++i)
         env[step->params[i]] = entry->getArgument(i);
+      for (size_t k = 0; k < stateNames.size(); ++k)
+        env[stateNames[k]] = entry->getArgument(3 + k);
     } else { // select(s, t)
       env[step->params[1]] = entry->getArgument(0);
       env[step->params[2]] = entry->getArgument(1);
@@ -370,7 +379,15 @@ private:
   void genStep() {
     const ast::Item *step = plan.solver->find("step");
     Location l = loc(step->loc);
-    auto stepType = b.getFunctionType({field(), time(), time()}, {field()});
+    SmallVector<Type> ins{field(), time(), time()}, outs{field()};
+    if (const ast::Item *st = plan.solver->find("state"))
+      for (size_t k = 0; k < st->params.size(); ++k) {
+        stateNames.push_back(st->params[k]);
+        Type ty = st->types[k] == "tensor" ? field() : f64();
+        ins.push_back(ty);
+        outs.push_back(ty);
+      }
+    auto stepType = b.getFunctionType(ins, outs);
 
     // Enumerate the paths through the ifs (depth first, then-branch first).
     std::vector<std::vector<bool>> paths, work{{}};
@@ -399,6 +416,7 @@ private:
       b.setInsertionPointToStart(entry);
       std::map<std::string, Value> env = baseEnv(entry, step);
       b.setInsertionPointToEnd(entry);
+      newState.clear();
       size_t next = 0;
       const ast::Stmt *pending = nullptr;
       walk(step->body, paths[k], next, env, false, &pending);
@@ -436,6 +454,8 @@ private:
     return 0;
   }
 
+  std::vector<std::string> stateNames;
+  std::map<std::string, Value> newState;
   MLIRContext &ctx;
   OpBuilder b;
   const SamplerPlan &plan;

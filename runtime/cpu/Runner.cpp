@@ -357,6 +357,23 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
   }
   std::vector<double> a, b(x.size());
   const double steps = (double)grid.size();
+  // Solver state, zero at the first step, double-buffered.
+  size_t nf = (size_t)manifest().num("state.fields"), ns = (size_t)manifest().num("state.scalars");
+  std::vector<std::vector<double>> fin(nf, std::vector<double>((size_t)n)), fout = fin;
+  std::vector<void *> pin(nf), pout(nf);
+  std::vector<double> sin(ns + 1), sout(ns + 1);
+  auto bind = [&]() {
+    for (size_t k = 0; k < nf; ++k) {
+      pin[k] = fin[k].data();
+      pout[k] = fout[k].data();
+    }
+  };
+  auto swapState = [&]() {
+    std::swap(fin, fout);
+    std::swap(sin, sout);
+    bind();
+  };
+  bind();
   auto stepCtx = [&](size_t i) {
     return std::array<double, DFS_CTX_FIELDS>{(double)i, steps, i == 0 ? 1.0 : 0.0,
                                               i + 1 == grid.size() ? 1.0 : 0.0};
@@ -365,8 +382,10 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
     std::vector<float> xf(x.begin(), x.end()), of(x.size());
     for (size_t i = 0; i < grid.size(); ++i) {
       auto c = stepCtx(i);
-      sampler_.step(&head_, n, xf.data(), of.data(), grid[i].s.data(), grid[i].t.data(), c.data());
+      sampler_.step(&head_, n, xf.data(), of.data(), grid[i].s.data(), grid[i].t.data(), c.data(),
+                    pin.data(), pout.data(), sin.data(), sout.data());
       std::swap(xf, of);
+      swapState();
     }
     x.assign(xf.begin(), xf.end());
     return true;
@@ -374,8 +393,10 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
   a = x;
   for (size_t i = 0; i < grid.size(); ++i) {
     auto c = stepCtx(i);
-    sampler_.step(&head_, n, a.data(), b.data(), grid[i].s.data(), grid[i].t.data(), c.data());
+    sampler_.step(&head_, n, a.data(), b.data(), grid[i].s.data(), grid[i].t.data(), c.data(),
+                  pin.data(), pout.data(), sin.data(), sout.data());
     std::swap(a, b);
+    swapState();
   }
   x = a;
   if (!noiseError_.empty()) {

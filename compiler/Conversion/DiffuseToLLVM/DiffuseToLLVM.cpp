@@ -212,8 +212,8 @@ struct Lowering {
   /// dfs_step calls the variant that dfs_select picks (or the only one).
   void emitDispatcher(Location l, int variants) {
     b.setInsertionPointToEnd(module.getBody());
-    auto fn = b.create<func::FuncOp>(l, "dfs_step",
-                                     b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr, ptr}, {}));
+    auto fn = b.create<func::FuncOp>(
+        l, "dfs_step", b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr}, {}));
     Block *entry = fn.addEntryBlock();
     b.setInsertionPointToStart(entry);
     SmallVector<Value> args(entry->getArguments().begin(), entry->getArguments().end());
@@ -235,10 +235,13 @@ struct Lowering {
   LogicalResult lowerStep(func::FuncOp step, std::string name) {
     Location l = step.getLoc();
     b.setInsertionPoint(step);
-    auto fn = b.create<func::FuncOp>(l, name,
-                                     b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr, ptr}, {}));
+    auto fn = b.create<func::FuncOp>(
+        l, name, b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr}, {}));
     Block *entry = fn.addEntryBlock();
     Value ctxArray = entry->getArgument(6);
+    // State: arrays of field pointers (in, out) and of doubles (in, out).
+    Value fin = entry->getArgument(7), fout = entry->getArgument(8);
+    Value sin = entry->getArgument(9), sout = entry->getArgument(10);
     Value ctxPtr = entry->getArgument(0), n = entry->getArgument(1),
           out = entry->getArgument(3);
     Block &old = step.getBody().front();
@@ -247,8 +250,36 @@ struct Lowering {
     map.map(old.getArgument(1), entry->getArgument(4));
     map.map(old.getArgument(2), entry->getArgument(5));
     b.setInsertionPointToStart(entry);
+    int nf = 0, ns = 0;
+    for (unsigned a = 3; a < old.getNumArguments(); ++a) {
+      Value arg = old.getArgument(a);
+      bool isField = isa<FieldType>(arg.getType());
+      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(isField ? nf++ : ns++));
+      map.map(arg, isField ? b.create<LLVM::LoadOp>(l, ptr, gep(l, ptr, fin, idx)).getResult()
+                           : b.create<LLVM::LoadOp>(l, f64, gep(l, f64, sin, idx)).getResult());
+    }
 
-    auto returned = cast<func::ReturnOp>(old.getTerminator()).getOperand(0);
+    // Where each returned field goes: the next state to %out, state k to fout[k].
+    auto ret = cast<func::ReturnOp>(old.getTerminator());
+    SmallVector<Value> fieldDest; // per return operand (null for scalars)
+    llvm::DenseMap<Value, Value> dest;
+    {
+      int k = 0;
+      for (auto [j, v] : llvm::enumerate(ret.getOperands())) {
+        Value d;
+        if (isa<FieldType>(v.getType())) {
+          if (j == 0) {
+            d = out;
+          } else {
+            Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(k++));
+            d = b.create<LLVM::LoadOp>(l, ptr, gep(l, ptr, fout, idx));
+          }
+          if (!dest.count(v))
+            dest[v] = d;
+        }
+        fieldDest.push_back(d);
+      }
+    }
     for (Operation &op : old) {
       Location ol = op.getLoc();
       if (auto c = dyn_cast<StepCtxOp>(op)) {
@@ -273,7 +304,8 @@ struct Lowering {
         for (Value v : k.getInputs())
           args.push_back(map.lookup(v));
         for (Value r : k.getResults()) {
-          Value dst = r == returned ? out : hook(ol, ctxPtr, 0, ptr, {ctxPtr, i32c(slots++, ol), i32c(1, ol)});
+          Value dst = dest.count(r) ? dest[r]
+                                    : hook(ol, ctxPtr, 0, ptr, {ctxPtr, i32c(slots++, ol), i32c(1, ol)});
           map.map(r, dst);
           args.push_back(dst);
         }
@@ -282,9 +314,17 @@ struct Lowering {
         func::FuncOp kfn = outline(k, ol);
         b.create<func::CallOp>(ol, kfn, args);
       } else if (auto r = dyn_cast<func::ReturnOp>(op)) {
-        Value v = map.lookup(r.getOperand(0));
-        if (v != out)
-          hook(ol, ctxPtr, 2, Type(), {ctxPtr, out, v});
+        int ks = 0;
+        for (auto [j, operand] : llvm::enumerate(r.getOperands())) {
+          Value v = map.lookup(operand);
+          if (fieldDest[j]) {
+            if (v != fieldDest[j])
+              hook(ol, ctxPtr, 2, Type(), {ctxPtr, fieldDest[j], v});
+          } else {
+            Value idx = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(ks++));
+            b.create<LLVM::StoreOp>(ol, v, gep(ol, f64, sout, idx));
+          }
+        }
         b.create<func::ReturnOp>(ol);
       } else if (op.getDialect() && (isa<arith::ArithDialect, math::MathDialect>(op.getDialect()))) {
         b.clone(op, map);
@@ -296,9 +336,10 @@ struct Lowering {
     return success();
   }
 
-  void emitManifest() {
+  void emitManifest(int stateFields, int stateScalars) {
     std::ostringstream os;
     os << "diffuse_abi=1\n";
+    os << "state.fields=" << stateFields << "\nstate.scalars=" << stateScalars << "\n";
     for (Operation &op : llvm::make_early_inc_range(*module.getBody())) {
       if (auto s = dyn_cast<SamplerOp>(op)) {
         os << "sampler=" << s.getSymName().str() << "\n";
@@ -351,6 +392,9 @@ struct ConvertDiffuseToLLVMPass
       return signalPassFailure();
     }
     Location l = steps.front().getLoc();
+    int stateFields = 0, stateScalars = 0;
+    for (Type t : steps.front().getArgumentTypes().drop_front(3))
+      (isa<FieldType>(t) ? stateFields : stateScalars)++;
     for (func::FuncOp f : steps) {
       int k = cast<IntegerAttr>(f->getAttr("diffuse.step")).getInt();
       std::string name = steps.size() == 1 ? "dfs_step" : "dfs_step_" + std::to_string(k);
@@ -361,7 +405,7 @@ struct ConvertDiffuseToLLVMPass
       low.lowerSelect(select);
       low.emitDispatcher(l, (int)steps.size());
     }
-    low.emitManifest();
+    low.emitManifest(stateFields, stateScalars);
   }
 };
 

@@ -129,6 +129,8 @@ Mapping mapCase(const json &c) {
       if (getNum(kw, "s_churn", 0) != 0)
         return {"", "", {}, "sample_heun with s_churn > 0 needs noise()"};
       m.sampler = "kdiff_heun";
+    } else if (fn == "sample_dpmpp_2m") {
+      m.sampler = "kdiff_dpmpp_2m";
     } else if (fn == "sample_euler_ancestral") {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       m.sampler = "kdiff_euler_ancestral";

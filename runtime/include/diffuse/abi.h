@@ -2,7 +2,9 @@
  *
  * A compiled sampler (an object file made by `diffuse build`) exports:
  *   void dfs_step(dfs_ctx *ctx, int64_t n, const void *x, void *out,
- *                 const double *s, const double *t, const double *stepctx);
+ *                 const double *s, const double *t, const double *stepctx,
+ *                 void *const *state_in, void *const *state_out,
+ *                 const double *scalars_in, double *scalars_out);
  *   const char dfs_manifest[];             // key=value lines (see manifest.md)
  *   double dfs_process_alpha(double t);    // path processes only, and
  *   double dfs_process_sigma(double t), dfs_process_alpha_d(double t),
@@ -53,8 +55,14 @@ struct dfs_ctx {
 /* The step context: index of the step, number of steps, first (1/0), last (1/0). */
 enum { DFS_CTX_INDEX = 0, DFS_CTX_STEPS = 1, DFS_CTX_FIRST = 2, DFS_CTX_LAST = 3, DFS_CTX_FIELDS = 4 };
 
+/* Solver state carried between steps: `state_in`/`state_out` are arrays of
+ * state.fields buffers of n elements; `scalars_in`/`scalars_out` arrays of
+ * state.scalars doubles (counts in the manifest). The runtime swaps in and
+ * out after every step; the first step sees zeros. */
 typedef void (*dfs_step_fn)(dfs_ctx *ctx, int64_t n, const void *x, void *out, const double *s,
-                            const double *t, const double *stepctx);
+                            const double *t, const double *stepctx, void *const *state_in,
+                            void *const *state_out, const double *scalars_in,
+                            double *scalars_out);
 typedef double (*dfs_scalar_fn)(double);
 
 #ifdef __cplusplus

@@ -28,7 +28,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
   return %r : !diffuse.field
 }
 
-// CHECK-LABEL: func.func @dfs_step(%arg0: !llvm.ptr, %arg1: i64, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr, %arg6: !llvm.ptr)
+// CHECK-LABEL: func.func @dfs_step(%arg0: !llvm.ptr, %arg1: i64, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr, %arg6: !llvm.ptr, %arg7: !llvm.ptr, %arg8: !llvm.ptr, %arg9: !llvm.ptr, %arg10: !llvm.ptr)
 // CHECK:         %[[TT:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[TS:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[DT:.*]] = arith.subf %[[TT]], %[[TS]]
@@ -43,7 +43,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK:           llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:           arith.mulf %arg4
 // CHECK:           llvm.store
-// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=1\0Aprocess.name=rf\0Aprocess.kind=path
+// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=1\0Astate.fields=0\0Astate.scalars=0\0Aprocess.name=rf\0Aprocess.kind=path
 // CHECK-SAME:    model.predicts=velocity
 // CHECK-SAME:    grid.kind=uniform
 // CHECK-NOT:   diffuse.
