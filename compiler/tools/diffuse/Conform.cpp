@@ -84,6 +84,23 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_euler";
     } else if (cls == "HeunDiscreteScheduler") {
       m.sampler = "diffusers_heun";
+    } else if (cls == "DPMSolverMultistepScheduler") {
+      std::string algo = cfg.value("algorithm_type", "dpmsolver++");
+      int order = cfg.value("solver_order", 2);
+      if (order != 2)
+        return {"", "", {}, "DPMSolverMultistep solver_order " + std::to_string(order) +
+                                " is not in stdlib yet"};
+      if (algo != "dpmsolver++" && algo != "dpmsolver")
+        return {"", "", {}, "DPMSolverMultistep algorithm_type " + algo +
+                                " is not in stdlib yet"};
+      if (cfg.value("solver_type", "midpoint") != "midpoint" || cfg.value("euler_at_final", false) ||
+          cfg.value("use_lu_lambdas", false) || cfg.value("thresholding", false))
+        return {"", "", {}, "this DPMSolverMultistep configuration is not in stdlib yet"};
+      m.sampler = "diffusers_dpmpp_2m";
+      std::string lof = cfg.value("lower_order_final", true) ? "1" : "0";
+      m.sets.push_back("diffusers_dpmpp_2m.solver=" +
+                       std::string(algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") +
+                       "(lower_order_final = " + lof + ")");
     } else if (cls == "FlowMatchEulerDiscreteScheduler") {
       if (cfg.value("stochastic_sampling", false))
         return {"", "", {}, "stochastic FlowMatch sampling needs noise()"};
