@@ -22,6 +22,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <cstdio>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <sstream>
 
@@ -397,6 +399,14 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
                   pin.data(), pout.data(), sin.data(), sout.data());
     std::swap(a, b);
     swapState();
+    if (std::getenv("DIFFUSE_TRACE")) {
+      // Debugging aid: the first row of the state after each step.
+      std::fprintf(stderr, "step %zu tau %.17g -> %.17g:", i, grid[i].s[DFS_POINT_TAU],
+                   grid[i].t[DFS_POINT_TAU]);
+      for (int64_t j = 0; j < dim_; ++j)
+        std::fprintf(stderr, " %.17g", a[(size_t)j]);
+      std::fprintf(stderr, "\n");
+    }
   }
   x = a;
   if (!noiseError_.empty()) {
