@@ -308,8 +308,9 @@ private:
       for (size_t i = 0; i < st->params.size(); ++i) {
         const std::string &n = st->params[i], &ty = st->types[i];
         if (ty != "tensor" && ty != "scalar") {
+          std::string hint = didYouMean(ty, {"tensor", "scalar"});
           diag.error(st->paramLocs[i], "unknown state type '" + ty + "'",
-                     "a state variable is a tensor or a scalar");
+                     hint.empty() ? "a state variable is a tensor or a scalar" : hint);
           continue;
         }
         if (env.count(n) || stateTypes_.count(n)) {
