@@ -36,11 +36,16 @@ struct Mapping {
   std::string skip;    // non-empty: why the case is skipped
 };
 
+/// The shortest decimal that reads back as v.
 std::string num(double v) {
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  return os.str();
+  for (int p = 1; p <= 17; ++p) {
+    std::ostringstream os;
+    os.precision(p);
+    os << v;
+    if (std::strtod(os.str().c_str(), nullptr) == v)
+      return os.str();
+  }
+  return std::to_string(v);
 }
 
 double getNum(const json &j, const char *key, double def) {
@@ -448,8 +453,11 @@ int runConform(int argc, char **argv) {
       std::cout << "PASS " << id << "  max_rel_err=" << buf;
       if (!r.why.empty())
         std::cout << "  (" << r.why << ")";
-      if (verbose)
-        std::cout << "  (" << m.spec << " sampler " << m.sampler << ")";
+      if (verbose) {
+        std::cout << "  via " << m.spec << " sampler " << m.sampler;
+        for (const auto &set : m.sets)
+          std::cout << "; --set " << set;
+      }
       std::cout << "\n";
     } else {
       ++fail;
