@@ -19,7 +19,7 @@ const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver
 const std::vector<std::string> kMathFns = {"exp",   "log",   "sqrt", "sin", "cos", "tan",
                                            "tanh",  "expm1", "log1p", "abs", "min", "max"};
 const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "alpha",
-                                              "sigma",   "lambda", "noise"};
+                                              "sigma",   "lambda", "noise",  "at"};
 
 bool contains(const std::vector<std::string> &v, const std::string &s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -331,6 +331,8 @@ private:
   bool mentions(const ast::Expr &e, const std::set<std::string> &names) {
     if (e.kind == ast::Expr::Ident && names.count(e.name))
       return true;
+    if (e.kind == ast::Expr::Call && e.name == "at")
+      return true; // a point between grid points is only known inside the step
     for (auto &o : e.ops)
       if (mentions(*o, names))
         return true;
@@ -532,6 +534,8 @@ private:
         return expect({Ty::Time}, Ty::Scalar);
       if (e.name == "noise")
         return expect({}, Ty::Field);
+      if (e.name == "at")
+        return expect({Ty::Scalar}, Ty::Time);
       if (contains(kMathFns, e.name)) {
         bool two = e.name == "min" || e.name == "max";
         Ty r = expect(two ? std::vector<Ty>{Ty::Scalar, Ty::Scalar} : std::vector<Ty>{Ty::Scalar},

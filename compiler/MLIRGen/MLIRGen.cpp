@@ -235,6 +235,7 @@ private:
       if (e.name == "eps") return b.create<EpsOp>(l, field(), args[0], args[1]);
       if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1]);
       if (e.name == "noise") return b.create<NoiseOp>(l, field());
+      if (e.name == "at") return b.create<AtOp>(l, time(), toScalar(args[0], l));
       if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
         return b.create<SchedOp>(l, f64(), args[0], e.name);
       for (Value &a : args)
@@ -313,10 +314,13 @@ private:
   bool mentionsField(const ast::Expr &e, const std::map<std::string, Value> &env) {
     if (e.kind == ast::Expr::Ident) {
       auto it = env.find(e.name);
-      return it == env.end() || isa<FieldType>(it->second.getType());
+      if (it == env.end())
+        return !plan.solverParams.count(e.name); // a parameter is a scalar
+      return isa<FieldType>(it->second.getType());
     }
     if (e.kind == ast::Expr::Call &&
-        (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "noise"))
+        (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "noise" ||
+         e.name == "at"))
       return true;
     for (auto &o : e.ops)
       if (mentionsField(*o, env))

@@ -114,6 +114,7 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   head_.model = &Runner::hookModel;
   head_.copy = &Runner::hookCopy;
   head_.noise = &Runner::hookNoise;
+  head_.point = &Runner::hookPoint;
   noise_ = std::make_shared<PhiloxNoise>(0);
   const Manifest &m = sampler.manifest;
   f32_ = m.str("dtype") == "f32";
@@ -171,6 +172,63 @@ Point Runner::pointAt(double t) const {
   }
   finishPoint(p, t, false, 0);
   return p;
+}
+
+Point Runner::pointAtTau(double tau) const {
+  if (!ve_)
+    return pointAt(tau);
+  const Manifest &m = sampler_.manifest;
+  Point p{};
+  if (m.str("process.kind") == "discrete") {
+    // diffusers' _sigma_to_t: the timestep by log-sigma interpolation.
+    long n = (long)acp_.size();
+    auto ls = [&](long i) { return 0.5 * std::log((1 - acp_[i]) / acp_[i]); };
+    double l = std::log(std::max(tau, 1e-300));
+    double t;
+    if (l <= ls(0)) {
+      t = 0;
+    } else if (l >= ls(n - 1)) {
+      t = (double)(n - 1);
+    } else {
+      long lo = 0, hi = n - 1; // ls increases with the index
+      while (hi - lo > 1) {
+        long mid = (lo + hi) / 2;
+        (ls(mid) <= l ? lo : hi) = mid;
+      }
+      double w = (ls(lo) - l) / (ls(lo) - ls(hi));
+      t = (1 - w) * lo + w * hi;
+    }
+    finishPoint(p, t, true, tau);
+    return p;
+  }
+  // A path: invert sigma/alpha over the domain by bisection (monotone there).
+  std::vector<double> dom;
+  std::stringstream ss(m.str("process.domain", "0,1"));
+  for (std::string v; std::getline(ss, v, ',');)
+    dom.push_back(std::strtod(v.c_str(), nullptr));
+  double lo = dom[0], hi = dom[1];
+  auto ratio = [&](double t) { return sampler_.sigma(t) / sampler_.alpha(t); };
+  bool up = ratio(hi) > ratio(lo);
+  for (int i = 0; i < 200 && lo < hi; ++i) {
+    double mid = 0.5 * (lo + hi);
+    if ((ratio(mid) > tau) == up)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  p = pointAt(0.5 * (lo + hi));
+  // Keep the requested solver time exactly.
+  p[DFS_POINT_S] = tau * p[DFS_POINT_A];
+  p[DFS_POINT_TAU] = tau;
+  if (m.str("model.time") == "sigma")
+    p[DFS_POINT_TMODEL] = tau;
+  return p;
+}
+
+void Runner::hookPoint(dfs_ctx *ctx, double tau, double *out) {
+  auto *self = reinterpret_cast<Runner *>(ctx);
+  Point p = self->pointAtTau(tau);
+  std::copy(p.begin(), p.end(), out);
 }
 
 std::vector<Step> Runner::buildGrid(std::string &err) const {

@@ -101,7 +101,7 @@ struct Lowering {
     i64 = b.getI64Type();
     i32 = b.getI32Type();
     f64 = b.getF64Type();
-    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr});
+    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr, ptr});
   }
 
   Value gep(Location l, Type elemTy, Value base, Value idx) {
@@ -288,6 +288,17 @@ struct Lowering {
         Value idx = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(pointIndex(p.getField())));
         Value v = b.create<LLVM::LoadOp>(ol, f64, gep(ol, f64, map.lookup(p.getTime()), idx));
         map.map(p.getResult(), v);
+      } else if (auto at = dyn_cast<AtOp>(op)) {
+        // A grid point on the stack, filled by the runtime.
+        Value pt;
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(entry);
+          Value six = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(6));
+          pt = b.create<LLVM::AllocaOp>(ol, ptr, f64, six);
+        }
+        hook(ol, ctxPtr, 4, Type(), {ctxPtr, map.lookup(at.getValue()), pt});
+        map.map(at.getResult(), pt);
       } else if (auto nz = dyn_cast<NoiseOp>(op)) {
         map.map(nz.getResult(), hook(ol, ctxPtr, 3, ptr, {ctxPtr, i32c(slots++, ol)}));
       } else if (auto c = dyn_cast<ModelCallOp>(op)) {

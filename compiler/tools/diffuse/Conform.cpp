@@ -155,6 +155,14 @@ Mapping mapCase(const json &c) {
       if (getNum(kw, "s_churn", 0) != 0)
         return {"", "", {}, "sample_heun with s_churn > 0 needs noise()"};
       m.sampler = "kdiff_heun";
+    } else if (fn == "sample_dpm_2") {
+      m.sampler = "kdiff_dpm_2";
+    } else if (fn == "sample_dpm_2_ancestral" || fn == "sample_dpmpp_2s_ancestral") {
+      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
+      std::string solver = fn.substr(7); // dpm_2_ancestral | dpmpp_2s_ancestral
+      m.sampler = "kdiff_" + solver;
+      m.sets.push_back(m.sampler + ".solver=" + solver + "(eta = " + num(getNum(kw, "eta", 1)) +
+                       ", s_noise = " + num(getNum(kw, "s_noise", 1)) + ")");
     } else if (fn == "sample_dpmpp_2m") {
       m.sampler = "kdiff_dpmpp_2m";
     } else if (fn == "sample_dpmpp_2m_sde") {

@@ -104,6 +104,19 @@ def Diffuse_SchedOp : Diffuse_Op<"sched", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Diffuse_AtOp : Diffuse_Op<"at", [Pure]> {
+  let summary = "the time point whose solver time is the given value";
+  let description = [{
+    For solvers that evaluate between grid points (DPM-Solver-2, DPM++ 2S):
+    the runtime finds the process time, the network's time, alpha and sigma
+    of the point whose solver time (t, or sigma/alpha in ve coordinates) is
+    `value`, once per step on the host.
+  }];
+  let arguments = (ins F64:$value);
+  let results = (outs Diffuse_TimeType:$result);
+  let assemblyFormat = "$value attr-dict";
+}
+
 def Diffuse_NoiseOp : Diffuse_Op<"noise"> {
   let summary = "a fresh draw of standard normal noise, state-shaped";
   let description = [{

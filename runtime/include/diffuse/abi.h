@@ -50,6 +50,8 @@ struct dfs_ctx {
   void (*copy)(dfs_ctx *ctx, void *dst, const void *src);
   /* The next draw of standard normal noise (n elements) in scratch slot `slot`. */
   void *(*noise)(dfs_ctx *ctx, int32_t slot);
+  /* The grid point (DFS_POINT_FIELDS doubles) whose solver time is `tau`. */
+  void (*point)(dfs_ctx *ctx, double tau, double *out);
 };
 
 /* The step context: index of the step, number of steps, first (1/0), last (1/0). */

@@ -102,6 +102,8 @@ public:
   std::vector<Step> buildGrid(std::string &err) const;
   /// A grid point at process time t (t < 0: the discrete process's end).
   Point pointAt(double t) const;
+  /// The grid point whose solver time (t, or sigma/alpha in ve coordinates) is tau.
+  Point pointAtTau(double tau) const;
 
   /// Runs every step from state `x` (batch x dim, the sampler's dtype, in
   /// its coordinates); the result replaces x.
@@ -117,6 +119,7 @@ private:
                         const double *point, void *out);
   static void hookCopy(dfs_ctx *ctx, void *dst, const void *src);
   static void *hookNoise(dfs_ctx *ctx, int32_t slot);
+  static void hookPoint(dfs_ctx *ctx, double tau, double *out);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
 
   dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
