@@ -186,6 +186,8 @@ Mapping mapCase(const json &c) {
     m.spec = "compat/flow_matching.dfs";
     if (method == "euler")
       m.sampler = "fm_euler";
+    else if (method == "midpoint")
+      m.sampler = "fm_midpoint";
     else
       return {"", "", {}, "flow_matching method '" + method + "' is not in stdlib yet"};
   } else if (name == "dpm-solver") {
