@@ -16,6 +16,9 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
 
+#include <cmath>
+#include <optional>
+
 using namespace mlir;
 
 namespace diffuse {
@@ -269,6 +272,55 @@ private:
   // its own straight-line step function `step_<k>` (fusion works unchanged
   // on each), and `select` computes, on the host, which one a step runs.
 
+  /// The value of a condition that depends only on parameters, if it does:
+  /// such a branch is resolved at compile time and makes no step variant.
+  std::optional<double> constValue(const ast::Expr &e) {
+    switch (e.kind) {
+    case ast::Expr::Number:
+      return e.number;
+    case ast::Expr::Ident:
+      if (auto it = plan.solverParams.find(e.name); it != plan.solverParams.end())
+        return it->second;
+      return std::nullopt;
+    case ast::Expr::Neg:
+      if (auto v = constValue(*e.ops[0]))
+        return -*v;
+      return std::nullopt;
+    case ast::Expr::Not:
+      if (auto v = constValue(*e.ops[0]))
+        return *v == 0 ? 1.0 : 0.0;
+      return std::nullopt;
+    case ast::Expr::Binary: {
+      auto a = constValue(*e.ops[0]);
+      auto b = constValue(*e.ops[1]);
+      // `and`/`or` with one constant side may still decide.
+      if (e.op == '&' && ((a && *a == 0) || (b && *b == 0)))
+        return 0.0;
+      if (e.op == '|' && ((a && *a != 0) || (b && *b != 0)))
+        return 1.0;
+      if (!a || !b)
+        return std::nullopt;
+      switch (e.op) {
+      case '+': return *a + *b;
+      case '-': return *a - *b;
+      case '*': return *a * *b;
+      case '/': return *a / *b;
+      case '^': return std::pow(*a, *b);
+      case '<': return double(*a < *b);
+      case '>': return double(*a > *b);
+      case 'l': return double(*a <= *b);
+      case 'g': return double(*a >= *b);
+      case 'e': return double(*a == *b);
+      case 'n': return double(*a != *b);
+      case '&': return double(*a != 0 && *b != 0);
+      default: return double(*a != 0 || *b != 0);
+      }
+    }
+    default:
+      return std::nullopt;
+    }
+  }
+
   /// Follows `decisions` through `body`, emitting statements when `emit`.
   /// Returns 1 if the path returned, 0 if it fell through, -1 if it needs
   /// one more decision (then `pendingCond` is that if's condition).
@@ -276,11 +328,16 @@ private:
            std::map<std::string, Value> &env, bool scalarsOnly, const ast::Stmt **pending) {
     for (const auto &s : body) {
       if (s.kind == ast::Stmt::If) {
-        if (next >= decisions.size()) {
-          *pending = &s;
-          return -1;
+        bool d;
+        if (auto c = constValue(*s.value)) {
+          d = *c != 0;
+        } else {
+          if (next >= decisions.size()) {
+            *pending = &s;
+            return -1;
+          }
+          d = decisions[next++];
         }
-        bool d = decisions[next++];
         int r = walk(d ? s.thenBody : s.elseBody, decisions, next, env, scalarsOnly, pending);
         if (r != 0)
           return r;
@@ -446,11 +503,16 @@ private:
         return 1;
       if (s.kind != ast::Stmt::If)
         continue;
-      if (next >= decisions.size()) {
-        *pending = &s;
-        return -1;
+      bool d;
+      if (auto c = constValue(*s.value)) {
+        d = *c != 0;
+      } else {
+        if (next >= decisions.size()) {
+          *pending = &s;
+          return -1;
+        }
+        d = decisions[next++];
       }
-      bool d = decisions[next++];
       int r = walkDecisions(d ? s.thenBody : s.elseBody, decisions, next, pending);
       if (r != 0)
         return r;
