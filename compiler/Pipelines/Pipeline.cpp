@@ -116,7 +116,7 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
     return false;
   // Kernels are internal: LLVM inlines them into dfs_step.
   module->walk([](LLVM::LLVMFuncOp f) {
-    if (f.getName().starts_with("dfs_kernel_"))
+    if (f.getName().starts_with("dfs_kernel_") || f.getName().starts_with("dfs_task_"))
       f.setLinkage(LLVM::Linkage::Internal);
   });
   return true;

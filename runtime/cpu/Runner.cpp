@@ -115,6 +115,11 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   head_.copy = &Runner::hookCopy;
   head_.noise = &Runner::hookNoise;
   head_.point = &Runner::hookPoint;
+  head_.parallel = &Runner::hookParallel;
+  int threads = (int)std::thread::hardware_concurrency();
+  if (const char *e = std::getenv("DIFFUSE_THREADS"))
+    threads = std::atoi(e);
+  pool_ = std::make_unique<ThreadPool>(std::max(1, threads));
   noise_ = std::make_shared<PhiloxNoise>(0);
   const Manifest &m = sampler.manifest;
   f32_ = m.str("dtype") == "f32";
@@ -223,6 +228,30 @@ Point Runner::pointAtTau(double tau) const {
   if (m.str("model.time") == "sigma")
     p[DFS_POINT_TMODEL] = tau;
   return p;
+}
+
+void Runner::hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
+                          int64_t n) {
+  reinterpret_cast<Runner *>(ctx)->pool_->run(n, task, args);
+}
+
+void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) {
+  size_t nf = (size_t)manifest().num("state.fields"), ns = (size_t)manifest().num("state.scalars");
+  size_t n = (size_t)(batch_ * dim_);
+  static thread_local std::vector<std::vector<double>> fin, fout;
+  fin.resize(nf);
+  fout.resize(nf);
+  std::vector<void *> pin(nf), pout(nf);
+  for (size_t k = 0; k < nf; ++k) {
+    fin[k].resize(n);
+    fout[k].resize(n);
+    pin[k] = fin[k].data();
+    pout[k] = fout[k].data();
+  }
+  std::vector<double> sin(ns + 1), sout(ns + 1);
+  std::array<double, DFS_CTX_FIELDS> c{1, 10, 0, 0};
+  sampler_.step(&head_, (int64_t)n, x, out, s.data(), t.data(), c.data(), pin.data(), pout.data(),
+                sin.data(), sout.data());
 }
 
 void Runner::hookPoint(dfs_ctx *ctx, double tau, double *out) {

@@ -101,7 +101,7 @@ struct Lowering {
     i64 = b.getI64Type();
     i32 = b.getI32Type();
     f64 = b.getF64Type();
-    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr, ptr});
+    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr, ptr, ptr});
   }
 
   Value gep(Location l, Type elemTy, Value base, Value idx) {
@@ -128,32 +128,35 @@ struct Lowering {
     b.setInsertionPointToEnd(module.getBody());
     unsigned nin = k.getInputs().size(), nout = k.getResults().size(),
              nco = k.getCoeffs().size();
-    SmallVector<Type> args{i64};
+    // Elements [begin, end) of the kernel; the runtime splits the range
+    // over its threads.
+    SmallVector<Type> args{i64, i64};
     args.append(nin + nout, ptr);
     args.append(nco, f64);
-    auto fn = b.create<func::FuncOp>(l, "dfs_kernel_" + std::to_string(kernels++),
+    int id = kernels++;
+    auto fn = b.create<func::FuncOp>(l, "dfs_kernel_" + std::to_string(id),
                                      b.getFunctionType(args, {}));
     fn.setPrivate();
-    for (unsigned i = 1; i <= nin + nout; ++i)
+    for (unsigned i = 2; i < 2 + nin + nout; ++i)
       fn.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), b.getUnitAttr());
     Block *entry = fn.addEntryBlock();
     b.setInsertionPointToStart(entry);
-    Value zero = b.create<arith::ConstantIndexOp>(l, 0);
     Value one = b.create<arith::ConstantIndexOp>(l, 1);
-    Value ub = b.create<arith::IndexCastOp>(l, b.getIndexType(), entry->getArgument(0));
-    auto loop = b.create<scf::ForOp>(l, zero, ub, one);
+    Value lb = b.create<arith::IndexCastOp>(l, b.getIndexType(), entry->getArgument(0));
+    Value ub = b.create<arith::IndexCastOp>(l, b.getIndexType(), entry->getArgument(1));
+    auto loop = b.create<scf::ForOp>(l, lb, ub, one);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     Value i = b.create<arith::IndexCastOp>(l, i64, loop.getInductionVar());
     Block &body = k.getBody().front();
     IRMapping map;
     for (unsigned j = 0; j < nin; ++j) {
-      Value v = b.create<LLVM::LoadOp>(l, elem, gep(l, elem, entry->getArgument(1 + j), i));
+      Value v = b.create<LLVM::LoadOp>(l, elem, gep(l, elem, entry->getArgument(2 + j), i));
       if (elem != f64)
         v = b.create<arith::ExtFOp>(l, f64, v);
       map.map(body.getArgument(j), v);
     }
     for (unsigned j = 0; j < nco; ++j)
-      map.map(body.getArgument(nin + j), entry->getArgument(1 + nin + nout + j));
+      map.map(body.getArgument(nin + j), entry->getArgument(2 + nin + nout + j));
     for (Operation &op : body.without_terminator())
       b.clone(op, map);
     auto yield = cast<YieldOp>(body.getTerminator());
@@ -161,11 +164,28 @@ struct Lowering {
       Value v = map.lookup(yield.getValues()[j]);
       if (elem != f64)
         v = b.create<arith::TruncFOp>(l, elem, v);
-      b.create<LLVM::StoreOp>(l, v, gep(l, elem, entry->getArgument(1 + nin + j), i));
+      b.create<LLVM::StoreOp>(l, v, gep(l, elem, entry->getArgument(2 + nin + j), i));
     }
     b.setInsertionPointToEnd(entry);
     b.create<func::ReturnOp>(l);
-    return fn;
+
+    // The task the runtime's threads run: unpack 8-byte argument slots and
+    // call the kernel on a range.
+    b.setInsertionPointToEnd(module.getBody());
+    auto task = b.create<func::FuncOp>(l, "dfs_task_" + std::to_string(id),
+                                       b.getFunctionType({ptr, i64, i64}, {}));
+    task.setPrivate();
+    Block *te = task.addEntryBlock();
+    b.setInsertionPointToStart(te);
+    SmallVector<Value> callArgs{te->getArgument(1), te->getArgument(2)};
+    for (unsigned j = 0; j < nin + nout + nco; ++j) {
+      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
+      Value slot = gep(l, i64, te->getArgument(0), idx);
+      callArgs.push_back(b.create<LLVM::LoadOp>(l, j < nin + nout ? ptr : f64, slot));
+    }
+    b.create<func::CallOp>(l, fn, callArgs);
+    b.create<func::ReturnOp>(l);
+    return task;
   }
 
   /// One double of the step context array (index, steps, first, last).
@@ -322,8 +342,25 @@ struct Lowering {
         }
         for (Value v : k.getCoeffs())
           args.push_back(map.lookup(v));
-        func::FuncOp kfn = outline(k, ol);
-        b.create<func::CallOp>(ol, kfn, args);
+        func::FuncOp task = outline(k, ol);
+        // Pack the arguments (all but n) into 8-byte slots on the stack and
+        // let the runtime run the task over [0, n), threaded when n is large.
+        unsigned nslots = std::max<unsigned>(1, args.size() - 1);
+        Value slots;
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(entry);
+          Value cnt = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(nslots));
+          slots = b.create<LLVM::AllocaOp>(ol, ptr, i64, cnt);
+        }
+        for (unsigned j = 1; j < args.size(); ++j) {
+          Value idx = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(j - 1));
+          b.create<LLVM::StoreOp>(ol, args[j], gep(ol, i64, slots, idx));
+        }
+        Value fnRef = b.create<func::ConstantOp>(ol, task.getFunctionType(),
+                                                 SymbolRefAttr::get(task.getSymNameAttr()));
+        Value fnPtr = b.create<UnrealizedConversionCastOp>(ol, ptr, fnRef).getResult(0);
+        hook(ol, ctxPtr, 5, Type(), {ctxPtr, fnPtr, slots, n});
       } else if (auto r = dyn_cast<func::ReturnOp>(op)) {
         int ks = 0;
         for (auto [j, operand] : llvm::enumerate(r.getOperands())) {

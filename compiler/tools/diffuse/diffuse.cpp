@@ -239,7 +239,7 @@ int main(int argc, char **argv) {
     std::string lib = DIFFUSE_LIB_DIR;
     bool ok = a.shared ? link({"-shared", "-o", a.out, obj, "-lm"}, diag)
                        : link({"-o", a.out, obj, lib + "/libDiffuseMain.a",
-                               lib + "/libDiffuseRuntime.a", "-lpng", "-ldl", "-lm"},
+                               lib + "/libDiffuseRuntime.a", "-lpng", "-ldl", "-lm", "-pthread"},
                               diag);
     fs::remove(obj);
     return ok ? 0 : 1;

@@ -52,6 +52,8 @@ struct dfs_ctx {
   void *(*noise)(dfs_ctx *ctx, int32_t slot);
   /* The grid point (DFS_POINT_FIELDS doubles) whose solver time is `tau`. */
   void (*point)(dfs_ctx *ctx, double tau, double *out);
+  /* Run task(args, begin, end) over [0, n), split over the runtime's threads. */
+  void (*parallel)(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args, int64_t n);
 };
 
 /* The step context: index of the step, number of steps, first (1/0), last (1/0). */

@@ -10,6 +10,7 @@
 
 #include "diffuse/abi.h"
 #include "diffuse/network.h"
+#include "diffuse/threads.h"
 
 #include <array>
 #include <map>
@@ -94,6 +95,14 @@ public:
   void setAlphasCumprod(std::vector<double> acp) { acp_ = std::move(acp); }
   void setLabels(std::vector<int32_t> labels) { labels_ = std::move(labels); }
   void setGivenGrid(GivenGrid g) { given_ = std::move(g); }
+  /// Threads for the kernels (default: DIFFUSE_THREADS, else the cores) and
+  /// the element count below which a kernel runs on one thread.
+  void setThreads(int threads, int64_t threshold = 1 << 19) {
+    pool_ = std::make_unique<ThreadPool>(threads, threshold);
+  }
+  int threads() const { return pool_->threads(); }
+  /// Runs one step from grid point s to t on x (no state), for benchmarks.
+  void stepOnce(const void *x, void *out, const Point &s, const Point &t);
   /// Replaces the noise source (default: PhiloxNoise with seed 0).
   void setNoise(std::shared_ptr<NoiseSource> n) { noise_ = std::move(n); }
   int64_t noiseDraws() const { return draws_; }
@@ -120,6 +129,8 @@ private:
   static void hookCopy(dfs_ctx *ctx, void *dst, const void *src);
   static void *hookNoise(dfs_ctx *ctx, int32_t slot);
   static void hookPoint(dfs_ctx *ctx, double tau, double *out);
+  static void hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
+                           int64_t n);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
 
   dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
@@ -138,6 +149,7 @@ private:
   std::vector<int32_t> callLabels_;
   int64_t calls_ = 0;
   std::shared_ptr<NoiseSource> noise_;
+  std::unique_ptr<ThreadPool> pool_;
   int64_t draws_ = 0;
   std::string noiseError_;
 };

@@ -29,20 +29,31 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 }
 
 // CHECK-LABEL: func.func @dfs_step(%arg0: !llvm.ptr, %arg1: i64, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr, %arg6: !llvm.ptr, %arg7: !llvm.ptr, %arg8: !llvm.ptr, %arg9: !llvm.ptr, %arg10: !llvm.ptr)
+// CHECK:         %[[SLOTS:.*]] = llvm.alloca %{{.*}} x i64
 // CHECK:         %[[TT:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[TS:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[DT:.*]] = arith.subf %[[TT]], %[[TS]]
-// CHECK:         llvm.getelementptr %arg0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, ptr, ptr, ptr, ptr)>
+// CHECK:         llvm.getelementptr %arg0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, ptr, ptr, ptr, ptr, ptr)>
 // CHECK:         %[[BUF:.*]] = llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i32) -> !llvm.ptr
 // CHECK:         llvm.getelementptr %arg0[0, 1]
 // CHECK:         llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}, %arg2, %arg4, %[[BUF]])
-// CHECK:         call @dfs_kernel_0(%arg1, %[[BUF]], %arg2, %arg3, %[[DT]])
+// The kernel's arguments go into 8-byte slots; the output is %out itself.
+// CHECK:         llvm.store %[[BUF]], %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK:         llvm.store %arg2, %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK:         llvm.store %arg3, %{{.*}} : !llvm.ptr, !llvm.ptr
+// CHECK:         llvm.store %[[DT]], %{{.*}} : f64, !llvm.ptr
+// CHECK:         %[[TASK:.*]] = constant @dfs_task_0
+// CHECK:         %[[FP:.*]] = builtin.unrealized_conversion_cast %[[TASK]]
+// CHECK:         llvm.getelementptr %arg0[0, 5]
+// CHECK:         llvm.call %{{.*}}(%arg0, %[[FP]], %[[SLOTS]], %arg1)
 // CHECK-NEXT:    return
-// CHECK-LABEL: func.func private @dfs_kernel_0(%arg0: i64, %arg1: !llvm.ptr {llvm.noalias}, %arg2: !llvm.ptr {llvm.noalias}, %arg3: !llvm.ptr {llvm.noalias}, %arg4: f64)
+// CHECK-LABEL: func.func private @dfs_kernel_0(%arg0: i64, %arg1: i64, %arg2: !llvm.ptr {llvm.noalias}, %arg3: !llvm.ptr {llvm.noalias}, %arg4: !llvm.ptr {llvm.noalias}, %arg5: f64)
 // CHECK:         scf.for
 // CHECK:           llvm.load %{{.*}} : !llvm.ptr -> f64
-// CHECK:           arith.mulf %arg4
+// CHECK:           arith.mulf %arg5
 // CHECK:           llvm.store
+// CHECK-LABEL: func.func private @dfs_task_0(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64)
+// CHECK:         call @dfs_kernel_0(%arg1, %arg2,
 // CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=1\0Astate.fields=0\0Astate.scalars=0\0Aprocess.name=rf\0Aprocess.kind=path
 // CHECK-SAME:    model.predicts=velocity
 // CHECK-SAME:    grid.kind=uniform
