@@ -97,8 +97,11 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   pm.addPass(createDerive());
   pm.addPass(createCSEPass());
   pm.addPass(createCanonicalizerPass());
-  if (stage >= Stage::Fused)
-    pm.addPass(createFuse());
+  if (stage >= Stage::Fused) {
+    FuseOptions fo;
+    fo.eager = opts.eager;
+    pm.addPass(createFuse(fo));
+  }
   if (stage >= Stage::LLVMDialect) {
     ConvertDiffuseToLLVMOptions lo;
     lo.elementType = plan.dtype;

@@ -20,6 +20,8 @@ struct CompileOptions {
   std::string samplerName; // "" = the last sampler of the spec
   std::vector<std::string> overrides; // --set DECL.KEY=VALUE
   std::vector<std::string> importPaths;
+  /// The op-by-op baseline instead of fused kernels (`--eager`).
+  bool eager = false;
 };
 
 /// Registers the dialects the pipeline uses (and only those).

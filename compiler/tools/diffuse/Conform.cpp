@@ -284,7 +284,8 @@ struct Result {
 };
 
 Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
-               std::map<std::string, std::unique_ptr<rt::CompiledSampler>> &cache, double tol) {
+               std::map<std::string, std::unique_ptr<rt::CompiledSampler>> &cache, double tol,
+               bool eager) {
   // tol may be widened below for a case whose reference cannot be replayed exactly.
   std::string key = m.spec + "|" + m.sampler;
   for (const auto &s : m.sets)
@@ -296,6 +297,7 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
     o.samplerName = m.sampler;
     o.overrides = m.sets;
     o.importPaths = {stdlib};
+    o.eager = eager;
     std::ostringstream diagText;
     DiagEngine diag(diagText);
     auto s = compileAndLoad(o, diag);
@@ -412,13 +414,14 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
 
 int runConform(int argc, char **argv) {
   std::string dir, filter;
-  bool verbose = false;
+  bool verbose = false, eager = false;
   double tol = 1e-9;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--filter" && i + 1 < argc) filter = argv[++i];
     else if (a == "--tol" && i + 1 < argc) tol = std::strtod(argv[++i], nullptr);
     else if (a == "-v") verbose = true;
+    else if (a == "--eager") eager = true;
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "error: unknown option '" << a << "'\n";
       return 2;
@@ -465,7 +468,7 @@ int runConform(int argc, char **argv) {
     }
     Result r;
     try {
-      r = runCase(c, m, stdlib, cache, tol);
+      r = runCase(c, m, stdlib, cache, tol, eager);
     } catch (const std::exception &e) {
       r = {Result::Fail, 0, std::string("malformed case: ") + e.what()};
     }

@@ -101,7 +101,8 @@ int usage(std::ostream &os, int rc) {
         "  run SPEC [--out DIR] [--batch N] [--seed S]\n"
         "                                  compile, load and sample the built-in 2-D mixture\n"
         "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format)\n"
-        "options: --sampler NAME   --set DECL.KEY=VALUE (repeatable)\n";
+        "options: --sampler NAME   --set DECL.KEY=VALUE (repeatable)\n"
+        "         --eager          one pass over the tensors per arithmetic op (the baseline)\n";
   return rc;
 }
 
@@ -129,6 +130,7 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     if (s.rfind("--emit=", 0) == 0) a.emit = s.substr(7);
     else if (s == "-o") { if (!next(a.out)) return false; }
     else if (s == "--shared") a.shared = true;
+    else if (s == "--eager") a.copts.eager = true;
     else if (s == "--sampler") { if (!next(a.copts.samplerName)) return false; }
     else if (s == "--set") { if (!next(v)) return false; a.copts.overrides.push_back(v); }
     else if (s == "--out") { if (!next(a.outDir)) return false; }

@@ -87,6 +87,7 @@ void fuseSegment(OpBuilder &b, ArrayRef<Operation *> seg, Operation *before) {
 }
 
 struct FusePass : diffuse::impl::FuseBase<FusePass> {
+  using FuseBase::FuseBase;
   void runOnOperation() override {
     fuseAll();
   }
@@ -120,6 +121,10 @@ struct FusePass : diffuse::impl::FuseBase<FusePass> {
     for (Operation &op : llvm::make_early_inc_range(block)) {
       if (isFieldOp(&op)) {
         seg.push_back(&op);
+        if (eager) { // the baseline: every op its own full pass
+          fuseSegment(b, seg, op.getNextNode());
+          seg.clear();
+        }
         continue;
       }
       if (isa<ModelCallOp, func::ReturnOp>(op)) {

@@ -34,6 +34,10 @@ def Fuse : Pass<"diffuse-fuse", "mlir::ModuleOp"> {
     segment's field arithmetic into one `diffuse.kernel` whose operands are
     the fields it reads and the f64 coefficients (computed once per step).
   }];
+  let options = [
+    Option<"eager", "eager", "bool", "false",
+           "One kernel per arithmetic op (the op-by-op baseline, as PyTorch schedulers run)">
+  ];
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
 
