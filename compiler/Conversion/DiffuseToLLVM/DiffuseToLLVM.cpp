@@ -384,9 +384,12 @@ struct Lowering {
     return success();
   }
 
+  int maxStreams = 0; // tensor reads + writes of the heaviest step variant
+
   void emitManifest(int stateFields, int stateScalars) {
     std::ostringstream os;
     os << "diffuse_abi=1\n";
+    os << "streams.max=" << maxStreams << "\n";
     os << "state.fields=" << stateFields << "\nstate.scalars=" << stateScalars << "\n";
     for (Operation &op : llvm::make_early_inc_range(*module.getBody())) {
       if (auto s = dyn_cast<SamplerOp>(op)) {
@@ -444,6 +447,9 @@ struct ConvertDiffuseToLLVMPass
     for (Type t : steps.front().getArgumentTypes().drop_front(3))
       (isa<FieldType>(t) ? stateFields : stateScalars)++;
     for (func::FuncOp f : steps) {
+      int streams = 0;
+      f.walk([&](KernelOp k) { streams += k.getInputs().size() + k.getResults().size(); });
+      low.maxStreams = std::max(low.maxStreams, streams);
       int k = cast<IntegerAttr>(f->getAttr("diffuse.step")).getInt();
       std::string name = steps.size() == 1 ? "dfs_step" : "dfs_step_" + std::to_string(k);
       if (failed(low.lowerStep(f, name)))

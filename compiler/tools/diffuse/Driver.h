@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace diffuse {
 
@@ -19,6 +20,9 @@ int runConform(int argc, char **argv);
 
 /// The stdlib folder (DIFFUSE_STDLIB overrides the built-in path).
 std::string stdlibDir();
+
+/// Runs the C++ driver with `args` (linking); reports its output on failure.
+bool link(const std::vector<std::string> &args, DiagEngine &diag);
 
 } // namespace diffuse
 

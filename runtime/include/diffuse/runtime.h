@@ -150,6 +150,9 @@ private:
   int64_t calls_ = 0;
   std::shared_ptr<NoiseSource> noise_;
   std::unique_ptr<ThreadPool> pool_;
+  std::vector<std::vector<double>> benchIn_, benchOut_;
+  std::vector<void *> benchPin_, benchPout_;
+  std::vector<double> benchSin_, benchSout_;
   int64_t draws_ = 0;
   std::string noiseError_;
 };

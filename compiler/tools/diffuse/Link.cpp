@@ -1,0 +1,79 @@
+//===- Link.cpp - from a module to a loaded sampler -----------------------===//
+//
+// Object files are linked by the system C++ compiler driver (the same one
+// that built Diffuse) into a shared object or an executable.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/tools/diffuse/Driver.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace diffuse {
+
+std::string stdlibDir() {
+  if (const char *e = std::getenv("DIFFUSE_STDLIB"))
+    return e;
+  return DIFFUSE_STDLIB_DIR;
+}
+
+static std::string shellQuote(const std::string &s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+bool link(const std::vector<std::string> &args, DiagEngine &diag) {
+  std::string cmd = DIFFUSE_CXX;
+  for (const auto &a : args)
+    cmd += " " + shellQuote(a);
+  cmd += " 2>&1";
+  FILE *p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (p && fgets(buf, sizeof buf, p))
+    out += buf;
+  int rc = p ? pclose(p) : -1;
+  if (rc != 0) {
+    diag.error(Loc{"<link>", 0, 0}, "linking failed: " + cmd + "\n" + out);
+    return false;
+  }
+  return true;
+}
+
+static std::string tempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "diffuse-XXXXXX").string();
+  if (!mkdtemp(tmpl.data()))
+    return fs::temp_directory_path().string();
+  return tmpl;
+}
+
+std::unique_ptr<rt::CompiledSampler> compileAndLoad(const CompileOptions &opts, DiagEngine &diag) {
+  mlir::MLIRContext ctx;
+  registerDialects(ctx);
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  if (!compileToStage(ctx, opts, Stage::LLVMDialect, diag, module))
+    return nullptr;
+  std::string dir = tempDir();
+  std::string obj = dir + "/sampler.o", so = dir + "/sampler.so";
+  if (!emitObject(*module, obj, diag) || !link({"-shared", "-o", so, obj, "-lm"}, diag))
+    return nullptr;
+  std::string err;
+  auto s = rt::CompiledSampler::load(so, err);
+  fs::remove_all(dir);
+  if (!s)
+    diag.error(Loc{so, 0, 0}, "cannot load the compiled sampler: " + err);
+  return s;
+}
+
+} // namespace diffuse
