@@ -121,6 +121,25 @@ void benchStep(benchmark::State &st, rt::CompiledSampler *s, int64_t n, int thre
   st.counters["GB/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+/// A whole 20-step sampler with the do-nothing network: per-step time of the
+/// run, grid building, dispatch and hooks included.
+void benchSampler(benchmark::State &st, rt::CompiledSampler *s, int64_t n) {
+  NullNetwork net;
+  rt::Runner runner(*s, net, n / 64, 64);
+  runner.setLabels(std::vector<int32_t>(n / 64, 0));
+  std::vector<double> x(n, 0.5);
+  std::string err;
+  auto x0 = x;
+  runner.run(x, err);
+  for (auto _ : st) {
+    x = x0;
+    runner.run(x, err);
+    benchmark::DoNotOptimize(x.data());
+  }
+  st.counters["per_step_us"] = benchmark::Counter(
+      20e-6, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
 class Collector : public benchmark::ConsoleReporter {
 public:
   void ReportRuns(const std::vector<Run> &runs) override {
@@ -258,6 +277,12 @@ int main(int argc, char **argv) {
                 ->MinTime(quick ? 0.02 : 0.2);
           }
     }
+  for (const auto &dt : dtypes)
+    for (const char *s : kSolvers)
+      benchmark::RegisterBenchmark(("sampler/" + std::string(s) + "/" + dt + "/16384").c_str(),
+                                   benchSampler, samplers[std::string(s) + "/" + dt + "/fused"].get(),
+                                   int64_t(16384))
+          ->MinTime(quick ? 0.02 : 0.2);
   int rc = (int)rest.size();
   benchmark::Initialize(&rc, rest.data());
   Collector collector;
@@ -289,6 +314,13 @@ int main(int argc, char **argv) {
               << e->second.seconds * 1e6 << "," << f->second.bytes << "," << gbs << "," << triad
               << "," << 100 * gbs / triad << "," << speed << "\n";
         }
+  std::printf("\nwhole 20-step sampler at 16K elements, do-nothing network, per step (us):\n");
+  for (const char *s : kSolvers)
+    for (const auto &dt : dtypes) {
+      auto it = results.find("sampler/" + std::string(s) + "/" + dt + "/16384");
+      if (it != results.end())
+        std::printf("  %-13s %s %6.1f\n", s, dt.c_str(), it->second.seconds / 20 * 1e6);
+    }
   std::printf("\ncompile (parse .. object .. linked .so .. loaded), mean of %d samplers: %.0f ms\n",
               compiled, compileMs / compiled);
   writeSvg(outDir + "/bench.svg", {"f32"});

@@ -23,6 +23,8 @@ std::string stdlibDir();
 
 /// Runs the C++ driver with `args` (linking); reports its output on failure.
 bool link(const std::vector<std::string> &args, DiagEngine &diag);
+/// Runs `tool` with `args`; reports its output on failure.
+bool runTool(const std::string &tool, const std::vector<std::string> &args, DiagEngine &diag);
 
 } // namespace diffuse
 

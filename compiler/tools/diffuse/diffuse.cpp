@@ -176,7 +176,7 @@ int main(int argc, char **argv) {
     if (!emitObject(*module, obj, diag))
       return 1;
     std::string lib = DIFFUSE_LIB_DIR;
-    bool ok = a.shared ? link({"-shared", "-o", a.out, obj, "-lm"}, diag)
+    bool ok = a.shared ? runTool("ld", {"-shared", "-o", a.out, obj, "-lm"}, diag)
                        : link({"-o", a.out, obj, lib + "/libDiffuseMain.a",
                                lib + "/libDiffuseRuntime.a", "-lpng", "-ldl", "-lm", "-pthread"},
                               diag);
