@@ -276,7 +276,63 @@ private:
   }
 
   void checkSolver(const ast::Decl &d) {
-    checkKeys(d, {"coords"}, {"step"}, false);
+    checkKeys(d, {"coords"}, {"step"}, /*anyFunc=*/true);
+    // Helper functions of scalars: name(a, b) = expression.
+    solverFuncs_.clear();
+    for (const auto &it : d.items)
+      if (it.kind == ast::Item::Func) {
+        if (it.name == "step") {
+          diag.error(it.loc, "step must be a block", "write step(x, s, t) { ... }");
+          continue;
+        }
+        solverFuncs_[it.name] = &it;
+      }
+    for (const auto &[name, it] : solverFuncs_) {
+      std::map<std::string, Ty> fenv;
+      for (auto &p : d.params)
+        fenv[p.name] = Ty::Scalar;
+      for (const auto &p : it->params)
+        fenv[p] = Ty::Scalar;
+      funcStack_ = {name};
+      Ty t = typeOf(*it->value, fenv);
+      if (t != Ty::Scalar && t != Ty::Error)
+        diag.error(it->value->loc, "a solver function must give a scalar, not " +
+                                       std::string(tyName(t)));
+    }
+    funcStack_.clear();
+    // Calls between helper functions must not form a cycle (they are inlined).
+    std::function<void(const ast::Expr &, std::set<std::string> &)> calls =
+        [&](const ast::Expr &e, std::set<std::string> &out) {
+          if (e.kind == ast::Expr::Call && solverFuncs_.count(e.name))
+            out.insert(e.name);
+          for (auto &o : e.ops)
+            calls(*o, out);
+          for (auto &a : e.args)
+            calls(*a.value, out);
+        };
+    std::map<std::string, std::set<std::string>> graph;
+    for (const auto &[name, it] : solverFuncs_)
+      calls(*it->value, graph[name]);
+    std::set<std::string> done, onPath;
+    std::function<bool(const std::string &)> cyclic = [&](const std::string &n) {
+      if (onPath.count(n))
+        return true;
+      if (done.count(n))
+        return false;
+      onPath.insert(n);
+      for (const auto &m : graph[n])
+        if (cyclic(m))
+          return true;
+      onPath.erase(n);
+      done.insert(n);
+      return false;
+    };
+    for (const auto &[name, it] : solverFuncs_)
+      if (!done.count(name) && cyclic(name)) {
+        diag.error(it->loc, "solver function '" + name + "' calls itself through other functions",
+                   "solver functions are inlined and cannot recurse");
+        return;
+      }
     const ast::Item *step = d.find("step");
     if (!step || step->kind != ast::Item::Proc) {
       diag.error(d.nameLoc, "solver '" + d.name + "' has no step",
@@ -542,7 +598,17 @@ private:
                       Ty::Scalar);
         return r;
       }
+      if (auto f = solverFuncs_.find(e.name); f != solverFuncs_.end()) {
+        if (std::find(funcStack_.begin(), funcStack_.end(), e.name) != funcStack_.end()) {
+          diag.error(e.loc, "'" + e.name + "' calls itself", "solver functions cannot recurse");
+          return Ty::Error;
+        }
+        std::vector<Ty> want(f->second->params.size(), Ty::Scalar);
+        return expect(want, Ty::Scalar);
+      }
       std::vector<std::string> cands = kPrimitives;
+      for (auto &[n, _] : solverFuncs_)
+        cands.push_back(n);
       cands.insert(cands.end(), kMathFns.begin(), kMathFns.end());
       std::string hint = didYouMean(e.name, cands);
       diag.error(e.loc, "unknown function '" + e.name + "'",
@@ -558,6 +624,8 @@ private:
   std::set<std::string> reportedCycles;
   std::map<std::string, Ty> stateTypes_;
   std::set<std::string> tainted_;
+  std::map<std::string, const ast::Item *> solverFuncs_;
+  std::vector<std::string> funcStack_;
 };
 
 const ast::Decl *findDecl(const ast::Module &m, const std::string &name) {

@@ -243,7 +243,14 @@ private:
         return b.create<SchedOp>(l, f64(), args[0], e.name);
       for (Value &a : args)
         a = toScalar(a, l);
-      return mathCall(e.name, args, l);
+      if (Value v = mathCall(e.name, args, l))
+        return v;
+      // A helper function of the solver: inline it.
+      const ast::Item *f = plan.solver->find(e.name);
+      std::map<std::string, Value> inner;
+      for (size_t i = 0; i < f->params.size(); ++i)
+        inner[f->params[i]] = args[i];
+      return mixed(*f->value, inner, params);
     }
     default:
       return cst(0, l);

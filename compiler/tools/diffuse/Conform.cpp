@@ -89,6 +89,8 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_euler";
     } else if (cls == "HeunDiscreteScheduler") {
       m.sampler = "diffusers_heun";
+    } else if (cls == "LMSDiscreteScheduler") {
+      m.sampler = "diffusers_lms";
     } else if (cls == "UniPCMultistepScheduler") {
       int order = cfg.value("solver_order", 2);
       std::string type = cfg.value("solver_type", "bh2");
@@ -168,6 +170,10 @@ Mapping mapCase(const json &c) {
       if (getNum(kw, "s_churn", 0) != 0)
         return {"", "", {}, "sample_heun with s_churn > 0 needs noise()"};
       m.sampler = "kdiff_heun";
+    } else if (fn == "sample_lms") {
+      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
+      m.sampler = "kdiff_lms";
+      m.sets.push_back("kdiff_lms.solver=lms(order = " + num(getNum(kw, "order", 4)) + ")");
     } else if (fn == "sample_dpm_2") {
       m.sampler = "kdiff_dpm_2";
     } else if (fn == "sample_dpm_2_ancestral" || fn == "sample_dpmpp_2s_ancestral") {
