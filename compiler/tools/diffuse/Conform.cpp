@@ -107,9 +107,9 @@ Mapping mapCase(const json &c) {
     } else if (cls == "DPMSolverMultistepScheduler") {
       std::string algo = cfg.value("algorithm_type", "dpmsolver++");
       int order = cfg.value("solver_order", 2);
-      if (order != 2)
+      if (order != 2 && !(order == 3 && algo == "dpmsolver++"))
         return {"", "", {}, "DPMSolverMultistep solver_order " + std::to_string(order) +
-                                " is not in stdlib yet"};
+                                " with " + algo + " is not in stdlib yet"};
       if (algo != "dpmsolver++" && algo != "dpmsolver" && algo != "sde-dpmsolver++")
         return {"", "", {}, "DPMSolverMultistep algorithm_type " + algo +
                                 " is not in stdlib yet"};
@@ -118,7 +118,10 @@ Mapping mapCase(const json &c) {
         return {"", "", {}, "this DPMSolverMultistep configuration is not in stdlib yet"};
       m.sampler = "diffusers_dpmpp_2m";
       std::string lof = cfg.value("lower_order_final", true) ? "1" : "0";
-      if (algo == "sde-dpmsolver++")
+      if (order == 3)
+        m.sets.push_back("diffusers_dpmpp_2m.solver=dpmpp_3m(lower_order_final = " + lof +
+                         ", lower_order_below = 15)");
+      else if (algo == "sde-dpmsolver++")
         m.sets.push_back("diffusers_dpmpp_2m.solver=dpmpp_2m_sde(lower_order_final = " + lof +
                          ", final_noise = 1)");
       else
@@ -210,7 +213,32 @@ Mapping mapCase(const json &c) {
     else
       return {"", "", {}, "flow_matching method '" + method + "' is not in stdlib yet"};
   } else if (name == "dpm-solver") {
-    return {"", "", {}, "DPM-Solver (multistep/singlestep, log-SNR steps) is not in stdlib yet"};
+    const json &ns = cfg["NoiseScheduleVP"];
+    const json &smp = cfg["sample"];
+    if (ns.value("schedule", "") != "linear")
+      return {"", "", {}, "DPM-Solver's discrete NoiseScheduleVP (an interpolated log-alpha "
+                          "table) is not in the language yet"};
+    if (smp.value("method", "") != "multistep")
+      return {"", "", {}, "DPM-Solver method '" + smp.value("method", "") + "' is not in stdlib yet"};
+    if (cfg["DPM_Solver"].value("algorithm_type", "") != "dpmsolver++" ||
+        smp.value("solver_type", "dpmsolver") != "dpmsolver" || smp.value("denoise_to_zero", false))
+      return {"", "", {}, "this DPM-Solver configuration is not in stdlib yet"};
+    int order = smp.value("order", 2);
+    std::string lof = smp.value("lower_order_final", true) ? "1" : "0";
+    m.spec = "compat/dpm_solver.dfs";
+    m.sampler = "dpms_multistep";
+    if (order == 2)
+      m.sets.push_back("dpms_multistep.solver=dpmpp_2m(lower_order_final = " + lof +
+                       ", lower_order_below = 10)");
+    else if (order == 3)
+      m.sets.push_back("dpms_multistep.solver=dpmpp_3m(lower_order_final = " + lof +
+                       ", lower_order_below = 10)");
+    else
+      return {"", "", {}, "DPM-Solver multistep order " + std::to_string(order) +
+                              " is not in stdlib yet"};
+    m.sets.push_back("dpms_multistep.coords=native");
+    m.sets.push_back("vp_linear.beta_0=" + num(ns.value("continuous_beta_0", 0.1)));
+    m.sets.push_back("vp_linear.beta_1=" + num(ns.value("continuous_beta_1", 20.0)));
   } else {
     return {"", "", {}, "unknown peer '" + name + "'"};
   }
@@ -259,6 +287,14 @@ std::function<rt::TimeDecode(double)> decoderOf(const json &c, const std::vector
     return [](double sg) { return rt::TimeDecode{1, sg, 0, 1}; };
   if (peer == "flow_matching")
     return [](double t) { return rt::TimeDecode{t, 1 - t, 1, -1}; };
+  if (peer == "dpm-solver") {
+    const json &ns = c["peer_config"]["NoiseScheduleVP"];
+    double b0 = ns.value("continuous_beta_0", 0.1), b1 = ns.value("continuous_beta_1", 20.0);
+    return [b0, b1](double t) {
+      double la = -0.25 * t * t * (b1 - b0) - 0.5 * t * b0;
+      return rt::TimeDecode{std::exp(la), std::sqrt(-std::expm1(2 * la)), 0, 0};
+    };
+  }
   // diffusers discrete VP: integral t from the table, fractional by
   // log-sigma interpolation, clamped to the table.
   return [acp](double t) {
@@ -357,6 +393,8 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
     g.t = c["sigmas"].get<std::vector<double>>();
   } else if (peer == "flow_matching") {
     g.t = c["time_grid_used"].get<std::vector<double>>();
+  } else if (peer == "dpm-solver") {
+    g.t = c["time_grid"].get<std::vector<double>>();
   }
   runner.setGivenGrid(g);
   if (c.value("stochastic", false)) {
