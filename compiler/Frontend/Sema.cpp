@@ -104,7 +104,13 @@ private:
   }
 
   void checkProcess(const ast::Decl &d) {
-    checkKeys(d, {"discrete", "final_alpha", "domain"}, {"alpha", "sigma"}, /*anyFunc=*/true);
+    checkKeys(d, {"discrete", "final_alpha", "domain", "interpolate"}, {"alpha", "sigma"},
+              /*anyFunc=*/true);
+    if (const ast::Item *ip = d.find("interpolate"))
+      if (ip->value->kind != ast::Expr::Ident || ip->value->name != "log_alpha")
+        diag.error(ip->value->loc, "unknown interpolation",
+                   "interpolate = log_alpha makes time continuous in (0, 1], log alpha "
+                   "piecewise linear through t_n = (n + 1) / train_steps (DPM-Solver)");
     const ast::Item *disc = d.find("discrete");
     const ast::Item *alpha = d.find("alpha");
     const ast::Item *sigma = d.find("sigma");
@@ -239,10 +245,12 @@ private:
       const ast::Expr &e = *t->value;
       const std::vector<std::string> encs = {"t", "index", "sigma"};
       bool ok = (e.kind == ast::Expr::Ident && contains(encs, e.name)) ||
-                (e.kind == ast::Expr::Call && e.name == "scaled" && e.args.size() == 1);
+                (e.kind == ast::Expr::Call && e.name == "scaled" &&
+                 (e.args.size() == 1 || e.args.size() == 2));
       if (!ok)
         diag.error(e.loc, "unknown time encoding",
-                   "use t, index (discrete timestep), sigma, or scaled(1000)");
+                   "use t, index (discrete timestep), sigma, scaled(1000) or scaled(1000, -1) "
+                   "(k t + offset)");
     }
     if (const ast::Item *c = d.find("cond")) {
       const ast::Expr &e = *c->value;
@@ -774,6 +782,13 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
   }
   bool discrete = plan.processKind == "discrete";
   bool discreteGrid = g.kind == "leading" || g.kind == "trailing" || g.kind == "linspace";
+  if (discrete && plan.interpolate.empty() &&
+      (g.kind == "uniform" || g.kind == "karras" || g.kind == "exponential")) {
+    diag.error(e.loc, "grid '" + g.kind + "' needs continuous time, but the process has integer "
+                      "timesteps",
+               "use leading, trailing or linspace (or interpolate = log_alpha in the process)");
+    return false;
+  }
   if (discreteGrid && !discrete) {
     diag.error(e.loc, "grid '" + g.kind + "' spaces the timesteps of a discrete process",
                "use uniform, karras or exponential for a continuous-time process");
@@ -891,6 +906,8 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
       diag.error(disc->value->loc, "train_steps must be between 2 and 100000");
       return false;
     }
+    if (const ast::Item *ip = p.find("interpolate"))
+      plan.interpolate = ip->value->name;
     if (const ast::Item *fa = p.find("final_alpha")) {
       if (fa->value->kind != ast::Expr::Ident ||
           (fa->value->name != "first" && fa->value->name != "one")) {
@@ -925,7 +942,9 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   if (const ast::Item *t = md.find("time")) {
     plan.timeEncoding = t->value->name;
     if (t->value->kind == ast::Expr::Call &&
-        !evalConstant(*t->value->args[0].value, {}, diag, plan.timeScale))
+        (!evalConstant(*t->value->args[0].value, {}, diag, plan.timeScale) ||
+         (t->value->args.size() > 1 &&
+          !evalConstant(*t->value->args[1].value, {}, diag, plan.timeOffset))))
       return false;
   }
   if (const ast::Item *c = md.find("cond"))
@@ -938,6 +957,13 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
     }
   if (plan.dtype != "f64" && plan.dtype != "f32") {
     diag.error(md.nameLoc, "unknown element type '" + plan.dtype + "'", "use f64 or f32");
+    return false;
+  }
+  if (plan.timeEncoding == "index" && !plan.interpolate.empty()) {
+    diag.error(md.find("time") ? md.find("time")->value->loc : md.nameLoc,
+               "time = index needs integer timesteps, but '" + p.name +
+                   "' interpolates in continuous time",
+               "use time = scaled(1000, -1) (DPM-Solver's discrete model wrapper)");
     return false;
   }
   if (plan.timeEncoding == "index" && plan.processKind != "discrete") {

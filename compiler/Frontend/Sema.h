@@ -42,6 +42,8 @@ struct SamplerPlan {
   std::string predicts;     // eps | x0 | v | velocity
   std::string timeEncoding; // t | index | sigma | scaled
   double timeScale = 1;
+  double timeOffset = 0;
+  std::string interpolate; // discrete: "" (integer timesteps) or "log_alpha" (continuous t)
   bool conditional = false;
   std::vector<long> shape;  // per-sample shape of x, if declared
   std::string dtype = "f64";

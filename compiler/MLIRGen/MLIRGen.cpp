@@ -141,15 +141,19 @@ private:
       cfg.set("beta_end", b.getF64FloatAttr(plan.betaEnd));
       cfg.set("train_steps", b.getI64IntegerAttr(plan.trainSteps));
       cfg.set("final_alpha", b.getStringAttr(plan.finalAlpha));
+      if (!plan.interpolate.empty())
+        cfg.set("interpolate", b.getStringAttr(plan.interpolate));
     }
     b.create<ProcessOp>(loc(p.nameLoc), p.name, plan.processKind, cfg.getDictionary(&ctx));
   }
 
   void genModel() {
     const ast::Decl &m = *plan.model;
-    b.create<ModelOp>(loc(m.nameLoc), b.getStringAttr(m.name), b.getStringAttr(plan.predicts),
-                      b.getStringAttr(plan.timeEncoding), b.getF64FloatAttr(plan.timeScale),
-                      b.getBoolAttr(plan.conditional));
+    auto op = b.create<ModelOp>(loc(m.nameLoc), b.getStringAttr(m.name),
+                                b.getStringAttr(plan.predicts), b.getStringAttr(plan.timeEncoding),
+                                b.getF64FloatAttr(plan.timeScale), b.getBoolAttr(plan.conditional));
+    if (plan.timeOffset != 0)
+      op->setAttr("time_offset", b.getF64FloatAttr(plan.timeOffset));
   }
 
   void genSampler() {

@@ -116,8 +116,22 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   if (pred == "x0") out = Output::X0;
   else if (pred == "v") out = Output::V;
   else if (pred == "velocity") out = Output::Velocity;
-  GaussianMixtureNetwork net(mix, specDecoder(sampler, acp), out);
+  // The analytic network is "trained" on the spec's own process. A beta
+  // table interpolated in continuous time decodes through the runner's
+  // grid points (set just below).
+  Runner *self = nullptr;
+  std::function<TimeDecode(double)> decode = specDecoder(sampler, acp);
+  if (sampler.manifest.str("process.interpolate") == "log_alpha") {
+    double scale = sampler.manifest.num("model.time_scale", 1);
+    double offset = sampler.manifest.num("model.time_offset", 0);
+    decode = [&self, scale, offset](double tm) {
+      Point p = self->pointAt((tm - offset) / scale);
+      return TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], 0, 0};
+    };
+  }
+  GaussianMixtureNetwork net(mix, decode, out);
   Runner runner(sampler, net, o.batch, D);
+  self = &runner;
   std::vector<int32_t> labels(o.batch);
   for (int64_t i = 0; i < o.batch; ++i)
     labels[i] = (int32_t)(i % 2);

@@ -129,6 +129,19 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
     auto acp = alphasCumprod(m.str("process.schedule"), m.num("process.beta_start"),
                              m.num("process.beta_end"), (long)m.num("process.train_steps", 1000));
     acp_.assign(acp.begin(), acp.end());
+    if (m.str("process.interpolate") == "log_alpha") {
+      // DPM-Solver's discrete schedule: float64 betas, log alpha = 0.5 cumsum log(1 - beta).
+      long n = (long)m.num("process.train_steps", 1000);
+      double b0 = m.num("process.beta_start"), b1 = m.num("process.beta_end"), sum = 0;
+      for (long i = 0; i < n; ++i) {
+        double f = (double)i / (double)(n - 1);
+        double beta = m.str("process.schedule") == "scaled_linear"
+                          ? std::pow(std::sqrt(b0) + f * (std::sqrt(b1) - std::sqrt(b0)), 2)
+                          : b0 + f * (b1 - b0);
+        sum += std::log(1 - beta);
+        logAlpha_.push_back(0.5 * sum);
+      }
+    }
   }
 }
 
@@ -141,7 +154,7 @@ void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
   std::string enc = m.str("model.time");
   double a = p[DFS_POINT_A], s = p[DFS_POINT_S];
   if (enc == "scaled")
-    p[DFS_POINT_TMODEL] = t * m.num("model.time_scale", 1);
+    p[DFS_POINT_TMODEL] = t * m.num("model.time_scale", 1) + m.num("model.time_offset", 0);
   else if (enc == "sigma")
     p[DFS_POINT_TMODEL] = s / a;
   else
@@ -152,6 +165,17 @@ void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
 Point Runner::pointAt(double t) const {
   Point p{};
   const Manifest &m = sampler_.manifest;
+  if (m.str("process.kind") == "discrete" && !logAlpha_.empty()) {
+    // Continuous t in (0, 1]: log alpha piecewise linear through t_n = (n + 1) / N.
+    long n = (long)logAlpha_.size();
+    double pos = t * n - 1; // fractional index
+    long lo = std::min(std::max<long>((long)std::floor(pos), 0), n - 2);
+    double la = logAlpha_[lo] + (pos - lo) * (logAlpha_[lo + 1] - logAlpha_[lo]);
+    p[DFS_POINT_A] = std::exp(la);
+    p[DFS_POINT_S] = std::sqrt(1 - std::exp(2 * la));
+    finishPoint(p, t, false, 0);
+    return p;
+  }
   if (m.str("process.kind") == "discrete") {
     long n = (long)acp_.size();
     double acp;
@@ -279,7 +303,11 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
     ts = given_.t;
   } else if (kind == "uniform") {
     double lo = m.num("grid.from", NAN), hi = m.num("grid.to", NAN);
-    if (std::isnan(lo) || std::isnan(hi)) {
+    if ((std::isnan(lo) || std::isnan(hi)) && discrete) {
+      // Continuous time of an interpolated beta table: from 1 down to 1/N.
+      lo = 1;
+      hi = 1.0 / (double)trainSteps;
+    } else if (std::isnan(lo) || std::isnan(hi)) {
       std::vector<double> dom;
       std::stringstream ss(m.str("process.domain", "0,1"));
       for (std::string x; std::getline(ss, x, ',');)

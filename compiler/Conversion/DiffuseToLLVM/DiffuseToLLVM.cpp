@@ -404,6 +404,8 @@ struct Lowering {
            << m.getPredicts().str() << "\nmodel.time=" << m.getTimeEncoding().str()
            << "\nmodel.time_scale=" << attrText(m.getTimeScaleAttr())
            << "\nmodel.conditional=" << (m.getConditional() ? 1 : 0) << "\n";
+        if (auto off = m->getAttrOfType<FloatAttr>("time_offset"))
+          os << "model.time_offset=" << attrText(off) << "\n";
       } else {
         continue;
       }

@@ -215,30 +215,33 @@ Mapping mapCase(const json &c) {
   } else if (name == "dpm-solver") {
     const json &ns = cfg["NoiseScheduleVP"];
     const json &smp = cfg["sample"];
-    if (ns.value("schedule", "") != "linear")
-      return {"", "", {}, "DPM-Solver's discrete NoiseScheduleVP (an interpolated log-alpha "
-                          "table) is not in the language yet"};
+    std::string schedule = ns.value("schedule", "");
+    if (schedule != "linear" && schedule != "discrete")
+      return {"", "", {}, "DPM-Solver schedule '" + schedule + "' is not in stdlib yet"};
     if (smp.value("method", "") != "multistep")
       return {"", "", {}, "DPM-Solver method '" + smp.value("method", "") + "' is not in stdlib yet"};
-    if (cfg["DPM_Solver"].value("algorithm_type", "") != "dpmsolver++" ||
+    std::string algo = cfg["DPM_Solver"].value("algorithm_type", "");
+    if ((algo != "dpmsolver++" && algo != "dpmsolver") ||
         smp.value("solver_type", "dpmsolver") != "dpmsolver" || smp.value("denoise_to_zero", false))
       return {"", "", {}, "this DPM-Solver configuration is not in stdlib yet"};
     int order = smp.value("order", 2);
     std::string lof = smp.value("lower_order_final", true) ? "1" : "0";
     m.spec = "compat/dpm_solver.dfs";
-    m.sampler = "dpms_multistep";
+    m.sampler = schedule == "discrete" ? "dpms_discrete_multistep" : "dpms_multistep";
+    std::string args = "(lower_order_final = " + lof + ", lower_order_below = 10)";
     if (order == 2)
-      m.sets.push_back("dpms_multistep.solver=dpmpp_2m(lower_order_final = " + lof +
-                       ", lower_order_below = 10)");
-    else if (order == 3)
-      m.sets.push_back("dpms_multistep.solver=dpmpp_3m(lower_order_final = " + lof +
-                       ", lower_order_below = 10)");
+      m.sets.push_back(m.sampler + ".solver=" +
+                       (algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") + args);
+    else if (order == 3 && algo == "dpmsolver++")
+      m.sets.push_back(m.sampler + ".solver=dpmpp_3m" + args);
     else
-      return {"", "", {}, "DPM-Solver multistep order " + std::to_string(order) +
-                              " is not in stdlib yet"};
-    m.sets.push_back("dpms_multistep.coords=native");
-    m.sets.push_back("vp_linear.beta_0=" + num(ns.value("continuous_beta_0", 0.1)));
-    m.sets.push_back("vp_linear.beta_1=" + num(ns.value("continuous_beta_1", 20.0)));
+      return {"", "", {}, "DPM-Solver multistep order " + std::to_string(order) + " with " +
+                              algo + " is not in stdlib yet"};
+    m.sets.push_back(m.sampler + ".coords=native");
+    if (schedule == "linear") {
+      m.sets.push_back("vp_linear.beta_0=" + num(ns.value("continuous_beta_0", 0.1)));
+      m.sets.push_back("vp_linear.beta_1=" + num(ns.value("continuous_beta_1", 20.0)));
+    }
   } else {
     return {"", "", {}, "unknown peer '" + name + "'"};
   }
@@ -287,6 +290,17 @@ std::function<rt::TimeDecode(double)> decoderOf(const json &c, const std::vector
     return [](double sg) { return rt::TimeDecode{1, sg, 0, 1}; };
   if (peer == "flow_matching")
     return [](double t) { return rt::TimeDecode{t, 1 - t, 1, -1}; };
+  if (peer == "dpm-solver" && c["process"].contains("log_alpha_array")) {
+    // t_input = (t - 1/N) * 1000; log alpha interpolated at position t_input * N / 1000.
+    std::vector<double> la = c["process"]["log_alpha_array"].get<std::vector<double>>();
+    return [la](double tin) {
+      long n = (long)la.size();
+      double pos = tin * (double)n / 1000.0;
+      long lo = std::min(std::max<long>((long)std::floor(pos), 0), n - 2);
+      double l = la[lo] + (pos - lo) * (la[lo + 1] - la[lo]);
+      return rt::TimeDecode{std::exp(l), std::sqrt(-std::expm1(2 * l)), 0, 0};
+    };
+  }
   if (peer == "dpm-solver") {
     const json &ns = c["peer_config"]["NoiseScheduleVP"];
     double b0 = ns.value("continuous_beta_0", 0.1), b1 = ns.value("continuous_beta_1", 20.0);
@@ -358,6 +372,8 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
   rt::Runner runner(sampler, net, batch, dim);
   if (!acp.empty())
     runner.setAlphasCumprod(acp);
+  if (c["process"].contains("log_alpha_array"))
+    runner.setLogAlphaTable(c["process"]["log_alpha_array"].get<std::vector<double>>());
   if (c.contains("class_labels") && !c["class_labels"].is_null())
     runner.setLabels(c["class_labels"].get<std::vector<int32_t>>());
 

@@ -93,6 +93,8 @@ public:
 
   /// Replaces the discrete process's alphas_cumprod table.
   void setAlphasCumprod(std::vector<double> acp) { acp_ = std::move(acp); }
+  /// Replaces the log-alpha table of a process with `interpolate = log_alpha`.
+  void setLogAlphaTable(std::vector<double> la) { logAlpha_ = std::move(la); }
   void setLabels(std::vector<int32_t> labels) { labels_ = std::move(labels); }
   void setGivenGrid(GivenGrid g) { given_ = std::move(g); }
   /// Threads for the kernels (default: DIFFUSE_THREADS, else the cores) and
@@ -141,6 +143,7 @@ private:
   bool ve_ = false;
   bool guided_ = false;
   std::vector<double> acp_;
+  std::vector<double> logAlpha_; // interpolate = log_alpha: 0.5 cumsum log(1 - beta), float64
   std::vector<int32_t> labels_;
   GivenGrid given_;
   std::map<int, std::vector<double>> buffers_; // doubles; f32 uses the first half
