@@ -89,6 +89,13 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_euler";
     } else if (cls == "HeunDiscreteScheduler") {
       m.sampler = "diffusers_heun";
+    } else if (cls == "PNDMScheduler") {
+      if (!cfg.value("skip_prk_steps", false))
+        return {"", "", {}, "PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet"};
+      if (cfg.value("timestep_spacing", "leading") == "linspace")
+        return {"", "", {}, "PNDM with linspace spacing redoes its first step between three "
+                            "noise levels off the grid; not expressible yet"};
+      m.sampler = "diffusers_pndm";
     } else if (cls == "LMSDiscreteScheduler") {
       m.sampler = "diffusers_lms";
     } else if (cls == "UniPCMultistepScheduler") {
@@ -402,6 +409,11 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
       g.t = ts;
       g.t.push_back(-1); // the final sigma (0) has no timestep
       g.tmodel = g.t;
+    } else if (cls == "PNDMScheduler") {
+      // The second timestep is listed twice (the redone first step).
+      for (size_t i = 0; i < ts.size(); ++i)
+        if (i != 2)
+          g.t.push_back(ts[i]);
     } else {
       g.t = ts;
     }
