@@ -332,6 +332,20 @@ private:
     }
   }
 
+  /// The branch an if takes on the path `decisions`: decided at compile
+  /// time, or the next decision; none (and `pending` set) if the path has
+  /// no decision left for it.
+  std::optional<bool> decide(const ast::Stmt &s, const std::vector<bool> &decisions, size_t &next,
+                             const ast::Stmt **pending) {
+    if (auto c = constValue(*s.value))
+      return *c != 0;
+    if (next >= decisions.size()) {
+      *pending = &s;
+      return std::nullopt;
+    }
+    return decisions[next++];
+  }
+
   /// Follows `decisions` through `body`, emitting statements when `emit`.
   /// Returns 1 if the path returned, 0 if it fell through, -1 if it needs
   /// one more decision (then `pendingCond` is that if's condition).
@@ -339,17 +353,10 @@ private:
            std::map<std::string, Value> &env, bool scalarsOnly, const ast::Stmt **pending) {
     for (const auto &s : body) {
       if (s.kind == ast::Stmt::If) {
-        bool d;
-        if (auto c = constValue(*s.value)) {
-          d = *c != 0;
-        } else {
-          if (next >= decisions.size()) {
-            *pending = &s;
-            return -1;
-          }
-          d = decisions[next++];
-        }
-        int r = walk(d ? s.thenBody : s.elseBody, decisions, next, env, scalarsOnly, pending);
+        std::optional<bool> d = decide(s, decisions, next, pending);
+        if (!d)
+          return -1;
+        int r = walk(*d ? s.thenBody : s.elseBody, decisions, next, env, scalarsOnly, pending);
         if (r != 0)
           return r;
         continue;
@@ -514,17 +521,10 @@ private:
         return 1;
       if (s.kind != ast::Stmt::If)
         continue;
-      bool d;
-      if (auto c = constValue(*s.value)) {
-        d = *c != 0;
-      } else {
-        if (next >= decisions.size()) {
-          *pending = &s;
-          return -1;
-        }
-        d = decisions[next++];
-      }
-      int r = walkDecisions(d ? s.thenBody : s.elseBody, decisions, next, pending);
+      std::optional<bool> d = decide(s, decisions, next, pending);
+      if (!d)
+        return -1;
+      int r = walkDecisions(*d ? s.thenBody : s.elseBody, decisions, next, pending);
       if (r != 0)
         return r;
     }
