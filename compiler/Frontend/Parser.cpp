@@ -307,6 +307,7 @@ bool resolveImport(ParseState &st, const std::string &from, const std::string &r
 /// would recurse on without bound (deep nesting), with a located error.
 bool precheck(ParseState &st, const std::string &name, const std::string &text) {
   int line = 1, col = 1, depth = 0;
+  bool inComment = false;
   const int kMaxDepth = 256;
   for (size_t i = 0; i < text.size();) {
     unsigned char c = (unsigned char)text[i];
@@ -326,7 +327,9 @@ bool precheck(ParseState &st, const std::string &name, const std::string &text) 
       st.diag.error(here, "NUL byte in the spec", "a spec is text; is this a binary file?");
       return false;
     }
-    if (c == '(' || c == '[' || c == '{') {
+    if (inComment) {
+      // Comments are checked for valid UTF-8 too, but their brackets do not count.
+    } else if (c == '(' || c == '[' || c == '{') {
       if (++depth > kMaxDepth) {
         st.diag.error(here, "brackets nested deeper than " + std::to_string(kMaxDepth) +
                                 " levels", "split the expression with named intermediate values");
@@ -335,14 +338,10 @@ bool precheck(ParseState &st, const std::string &name, const std::string &text) 
     } else if (c == ')' || c == ']' || c == '}') {
       depth = std::max(0, depth - 1);
     } else if (c == '/' && i + 1 < text.size() && text[i + 1] == '/') {
-      // Brackets in comments do not count.
-      while (i < text.size() && text[i] != '\n') {
-        ++i;
-        ++col;
-      }
-      continue;
+      inComment = true;
     }
     if (c == '\n') {
+      inComment = false;
       ++line;
       col = 1;
     } else {
@@ -367,7 +366,14 @@ bool parseInto(ParseState &st, const std::string &name, const std::string &text)
   DiffuseParser parser(&tokens);
   parser.removeErrorListeners();
   parser.addErrorListener(&listener);
-  DiffuseParser::SpecContext *tree = parser.spec();
+  DiffuseParser::SpecContext *tree = nullptr;
+  try {
+    tree = parser.spec();
+  } catch (const std::exception &e) {
+    st.diag.error(Loc{name, 0, 0}, std::string("the parser failed: ") + e.what(),
+                  "please report this input");
+    return false;
+  }
   if (st.diag.errorCount() != before)
     return false;
   Builder b(name, st.diag);
