@@ -102,6 +102,15 @@ std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x
 
 int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &os) {
   Mixture mix = Mixture::ring2d();
+  std::string what = "the 2-D ring mixture";
+  if (!o.mixture.empty()) {
+    std::string err;
+    if (!loadMixture(o.mixture, mix, err)) {
+      os << "error: " << err << "\n";
+      return 1;
+    }
+    what = "the " + std::to_string(mix.dim) + "-D mixture of " + o.mixture;
+  }
   const int D = mix.dim;
   std::vector<double> acp;
   if (sampler.manifest.str("process.kind") == "discrete") {
@@ -149,7 +158,9 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   if (!o.xInit.empty()) {
     NpyArray arr;
     if (!readNpy(o.xInit, arr, err) || arr.data.size() != x.size()) {
-      os << "error: " << (err.empty() ? o.xInit + " must hold batch x 2 values" : err) << "\n";
+      os << "error: "
+         << (err.empty() ? o.xInit + " must hold batch x " + std::to_string(D) + " values" : err)
+         << "\n";
       return 1;
     }
     x = arr.data;
@@ -173,8 +184,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   os << "sampler '" << sampler.manifest.str("sampler") << "': " << grid.size() << " steps, "
      << runner.networkCalls() << " network calls, "
      << (runner.noiseDraws() ? std::to_string(runner.noiseDraws()) + " noise draws, " : "")
-     << o.batch << " samples of the 2-D ring "
-     << "mixture in " << ms << " ms\n";
+     << o.batch << " samples of " << what << " in " << ms << " ms\n";
   double logp = 0;
   for (int64_t i = 0; i < o.batch; ++i)
     logp += mix.logDensity(&x[(size_t)(i * D)]);
@@ -196,12 +206,12 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   std::string dir = o.outDir.empty() ? "." : o.outDir;
   if (!writeNpy(dir + "/samples.npy", {(long)o.batch, D}, x, err) ||
       (!exact.empty() && !writeNpy(dir + "/exact.npy", {(long)o.batch, D}, exact, err)) ||
-      !writeScatterPng(dir + "/samples.png", mix, x, 480, 480, err)) {
+      (D == 2 && !writeScatterPng(dir + "/samples.png", mix, x, 480, 480, err))) {
     os << "error: " << err << "\n";
     return 1;
   }
-  os << "wrote " << dir << "/samples.npy" << (exact.empty() ? "" : ", exact.npy") << " and "
-     << dir << "/samples.png\n";
+  os << "wrote " << dir << "/samples.npy" << (exact.empty() ? "" : ", exact.npy")
+     << (D == 2 ? " and " + dir + "/samples.png" : " (no plot: the data is not 2-D)") << "\n";
   return 0;
 }
 

@@ -34,8 +34,10 @@ int main(int argc, char **argv) {
     else if (a == "--seed") o.seed = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--out") o.outDir = next();
     else if (a == "--x-init") o.xInit = next();
+    else if (a == "--mixture") o.mixture = next();
     else if (a == "-h" || a == "--help") {
-      std::cout << "usage: " << argv[0] << " [--batch N] [--seed S] [--out DIR] [--x-init X.npy]\n";
+      std::cout << "usage: " << argv[0]
+                << " [--batch N] [--seed S] [--out DIR] [--x-init X.npy] [--mixture M.json]\n";
       return 0;
     } else {
       std::cerr << "error: unknown option '" << a << "' (see --help)\n";

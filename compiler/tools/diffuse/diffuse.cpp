@@ -35,8 +35,9 @@ int usage(std::ostream &os, int rc) {
         "llvm-mlir, llvm\n"
         "  build SPEC -o OUT [--shared]    compile to a standalone executable (or a shared "
         "object)\n"
-        "  run SPEC [--out DIR] [--batch N] [--seed S]\n"
+        "  run SPEC [--out DIR] [--batch N] [--seed S] [--mixture M.json] [--x-init X.npy]\n"
         "                                  compile, load and sample the built-in 2-D mixture\n"
+        "                                  (or the mixture of M.json, e.g. a golden case)\n"
         "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format)\n"
         "options: --sampler NAME   --set DECL.KEY=VALUE (repeatable)\n"
         "         --eager          one pass over the tensors per arithmetic op (the baseline)\n";
@@ -44,7 +45,7 @@ int usage(std::ostream &os, int rc) {
 }
 
 struct Args {
-  std::string command, spec, out, emit, outDir = ".";
+  std::string command, spec, out, emit, outDir = ".", mixture, xInit;
   bool shared = false;
   int64_t batch = 1000;
   uint64_t seed = 0;
@@ -71,6 +72,8 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--sampler") { if (!next(a.copts.samplerName)) return false; }
     else if (s == "--set") { if (!next(v)) return false; a.copts.overrides.push_back(v); }
     else if (s == "--out") { if (!next(a.outDir)) return false; }
+    else if (s == "--mixture") { if (!next(a.mixture)) return false; }
+    else if (s == "--x-init") { if (!next(a.xInit)) return false; }
     else if (s == "--batch") { if (!next(v)) return false; a.batch = std::atol(v.c_str()); }
     else if (s == "--seed") { if (!next(v)) return false; a.seed = std::strtoull(v.c_str(), nullptr, 10); }
     else if (!s.empty() && s[0] == '-') {
@@ -194,5 +197,7 @@ int main(int argc, char **argv) {
   o.batch = a.batch;
   o.seed = a.seed;
   o.outDir = a.outDir;
+  o.mixture = a.mixture;
+  o.xInit = a.xInit;
   return rt::runDemo(*sampler, o, std::cout);
 }

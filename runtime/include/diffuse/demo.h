@@ -25,12 +25,14 @@ struct DemoOptions {
   int64_t batch = 1000;
   uint64_t seed = 0;
   std::string outDir = ".";
-  std::string xInit; // .npy, optional
+  std::string xInit;   // .npy, optional
+  std::string mixture; // JSON, optional (default: the built-in 2-D ring)
 };
 
-/// Samples the built-in 2-D ring mixture with a compiled sampler, writes
-/// samples.npy, exact.npy and samples.png to outDir, and reports the error
-/// against the exact ODE solution. Returns a process exit code.
+/// Samples the built-in 2-D ring mixture (or `mixture`) with a compiled
+/// sampler, writes samples.npy, exact.npy and (2-D) samples.png to outDir,
+/// and reports the error against the exact ODE solution. Returns a process
+/// exit code.
 int runDemo(const CompiledSampler &sampler, const DemoOptions &opts, std::ostream &os);
 
 } // namespace diffuse::rt

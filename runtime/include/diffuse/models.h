@@ -29,6 +29,10 @@ struct Mixture {
   static Mixture ring2d();
 };
 
+/// Reads a mixture from JSON: {"dim", "weights", "means", "stds", "classes"},
+/// or an object with one under "mixture" (a golden case).
+bool loadMixture(const std::string &path, Mixture &out, std::string &err);
+
 /// Gaussian-path coefficients of a network time value.
 struct TimeDecode {
   double a, s, da, ds; // alpha, sigma and their time derivatives
