@@ -180,6 +180,14 @@ Mapping mapCase(const json &c) {
       if (getNum(kw, "s_churn", 0) != 0)
         return {"", "", {}, "sample_heun with s_churn > 0 needs noise()"};
       m.sampler = "kdiff_heun";
+    } else if (fn == "sample_dpmpp_3m_sde" || fn == "sample_dpmpp_sde") {
+      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
+      std::string solver = fn.substr(7);
+      if (fn == "sample_dpmpp_sde" && getNum(kw, "r", 0.5) != 0.5)
+        return {"", "", {}, "sample_dpmpp_sde with r != 1/2 is not in stdlib yet"};
+      m.sampler = "kdiff_" + solver;
+      m.sets.push_back(m.sampler + ".solver=" + solver + "(eta = " + num(getNum(kw, "eta", 1)) +
+                       ", s_noise = " + num(getNum(kw, "s_noise", 1)) + ")");
     } else if (fn == "sample_lms") {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       m.sampler = "kdiff_lms";
