@@ -89,6 +89,16 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_euler";
     } else if (cls == "HeunDiscreteScheduler") {
       m.sampler = "diffusers_heun";
+    } else if (cls == "DEISMultistepScheduler") {
+      int order = cfg.value("solver_order", 2);
+      if (cfg.value("algorithm_type", "deis") != "deis" ||
+          cfg.value("solver_type", "logrho") != "logrho" || order < 1 || order > 3 ||
+          cfg.value("thresholding", false))
+        return {"", "", {}, "this DEIS configuration is not in stdlib yet"};
+      m.sampler = "diffusers_deis";
+      m.sets.push_back("diffusers_deis.solver=deis(order = " + std::to_string(order) +
+                       ", lower_order_final = " +
+                       (cfg.value("lower_order_final", true) ? "1" : "0") + ")");
     } else if (cls == "PNDMScheduler") {
       if (!cfg.value("skip_prk_steps", false))
         return {"", "", {}, "PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet"};
