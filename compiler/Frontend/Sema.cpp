@@ -19,7 +19,8 @@ const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver
 const std::vector<std::string> kMathFns = {"exp",   "log",   "sqrt", "sin", "cos", "tan",
                                            "tanh",  "expm1", "log1p", "abs", "min", "max"};
 const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "alpha",
-                                              "sigma",   "lambda", "noise",  "at"};
+                                              "sigma",   "lambda", "noise",  "at",
+                                              "at_lambda"};
 
 bool contains(const std::vector<std::string> &v, const std::string &s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -395,7 +396,7 @@ private:
   bool mentions(const ast::Expr &e, const std::set<std::string> &names) {
     if (e.kind == ast::Expr::Ident && names.count(e.name))
       return true;
-    if (e.kind == ast::Expr::Call && e.name == "at")
+    if (e.kind == ast::Expr::Call && (e.name == "at" || e.name == "at_lambda"))
       return true; // a point between grid points is only known inside the step
     for (auto &o : e.ops)
       if (mentions(*o, names))
@@ -598,7 +599,7 @@ private:
         return expect({Ty::Time}, Ty::Scalar);
       if (e.name == "noise")
         return expect({}, Ty::Field);
-      if (e.name == "at")
+      if (e.name == "at" || e.name == "at_lambda")
         return expect({Ty::Scalar}, Ty::Time);
       if (contains(kMathFns, e.name)) {
         bool two = e.name == "min" || e.name == "max";

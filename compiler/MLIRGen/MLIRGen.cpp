@@ -242,7 +242,8 @@ private:
       if (e.name == "eps") return b.create<EpsOp>(l, field(), args[0], args[1]);
       if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1]);
       if (e.name == "noise") return b.create<NoiseOp>(l, field());
-      if (e.name == "at") return b.create<AtOp>(l, time(), toScalar(args[0], l));
+      if (e.name == "at") return b.create<AtOp>(l, time(), toScalar(args[0], l), false);
+      if (e.name == "at_lambda") return b.create<AtOp>(l, time(), toScalar(args[0], l), true);
       if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
         return b.create<SchedOp>(l, f64(), args[0], e.name);
       for (Value &a : args)
@@ -395,7 +396,7 @@ private:
     }
     if (e.kind == ast::Expr::Call &&
         (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "noise" ||
-         e.name == "at"))
+         e.name == "at" || e.name == "at_lambda"))
       return true;
     for (auto &o : e.ops)
       if (mentionsField(*o, env))

@@ -280,9 +280,44 @@ void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) 
                 benchPout_.data(), benchSin_.data(), benchSout_.data());
 }
 
-void Runner::hookPoint(dfs_ctx *ctx, double tau, double *out) {
+Point Runner::pointAtLambda(double lambda) const {
+  if (ve_)
+    return pointAtTau(std::exp(-lambda));
+  // Native coordinates: invert lambda(t) by bisection over the time range
+  // (continuous beta tables: (1/N, 1]; paths: the domain).
+  const Manifest &m = sampler_.manifest;
+  double lo, hi;
+  if (m.str("process.kind") == "discrete") {
+    lo = 1.0 / (double)logAlpha_.size();
+    hi = 1;
+  } else {
+    std::vector<double> dom;
+    std::stringstream ss(m.str("process.domain", "0,1"));
+    for (std::string v; std::getline(ss, v, ',');)
+      dom.push_back(std::strtod(v.c_str(), nullptr));
+    lo = dom[0];
+    hi = dom[1];
+  }
+  auto lam = [&](double t) {
+    Point p = pointAt(t);
+    return std::log(p[DFS_POINT_A] / p[DFS_POINT_S]);
+  };
+  bool up = lam(hi) > lam(lo);
+  for (int i = 0; i < 200 && lo < hi; ++i) {
+    double mid = 0.5 * (lo + hi);
+    if (mid == lo || mid == hi)
+      break;
+    if ((lam(mid) > lambda) == up)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  return pointAt(0.5 * (lo + hi));
+}
+
+void Runner::hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out) {
   auto *self = reinterpret_cast<Runner *>(ctx);
-  Point p = self->pointAtTau(tau);
+  Point p = byLambda ? self->pointAtLambda(value) : self->pointAtTau(value);
   std::copy(p.begin(), p.end(), out);
 }
 

@@ -317,7 +317,7 @@ struct Lowering {
           Value six = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(6));
           pt = b.create<LLVM::AllocaOp>(ol, ptr, f64, six);
         }
-        hook(ol, ctxPtr, 4, Type(), {ctxPtr, map.lookup(at.getValue()), pt});
+        hook(ol, ctxPtr, 4, Type(), {ctxPtr, map.lookup(at.getValue()), i32c(at.getLambda(), ol), pt});
         map.map(at.getResult(), pt);
       } else if (auto nz = dyn_cast<NoiseOp>(op)) {
         map.map(nz.getResult(), hook(ol, ctxPtr, 3, ptr, {ctxPtr, i32c(slots++, ol)}));

@@ -243,8 +243,9 @@ Mapping mapCase(const json &c) {
     std::string schedule = ns.value("schedule", "");
     if (schedule != "linear" && schedule != "discrete")
       return {"", "", {}, "DPM-Solver schedule '" + schedule + "' is not in stdlib yet"};
-    if (smp.value("method", "") != "multistep")
-      return {"", "", {}, "DPM-Solver method '" + smp.value("method", "") + "' is not in stdlib yet"};
+    std::string method = smp.value("method", "");
+    if (method != "multistep" && method != "singlestep")
+      return {"", "", {}, "DPM-Solver method '" + method + "' is not in stdlib yet"};
     std::string algo = cfg["DPM_Solver"].value("algorithm_type", "");
     if ((algo != "dpmsolver++" && algo != "dpmsolver") ||
         smp.value("solver_type", "dpmsolver") != "dpmsolver" || smp.value("denoise_to_zero", false))
@@ -254,7 +255,15 @@ Mapping mapCase(const json &c) {
     m.spec = "compat/dpm_solver.dfs";
     m.sampler = schedule == "discrete" ? "dpms_discrete_multistep" : "dpms_multistep";
     std::string args = "(lower_order_final = " + lof + ", lower_order_below = 10)";
-    if (order == 2)
+    if (method == "singlestep") {
+      if (order != 3 || algo != "dpmsolver++" || smp.value("skip_type", "") == "time_quadratic")
+        return {"", "", {}, "DPM-Solver singlestep order " + std::to_string(order) + " with " +
+                                algo + " is not in stdlib yet"};
+      // The repository's order pattern depends on the number of network calls mod 3.
+      m.sets.push_back(m.sampler + ".solver=dpmpp_singlestep3(rem = " +
+                       std::to_string(smp.value("steps", 0) % 3) + ", uniform_t = " +
+                       (smp.value("skip_type", "") == "logSNR" ? "0" : "1") + ")");
+    } else if (order == 2)
       m.sets.push_back(m.sampler + ".solver=" +
                        (algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") + args);
     else if (order == 3 && algo == "dpmsolver++")

@@ -112,7 +112,7 @@ def Diffuse_AtOp : Diffuse_Op<"at", [Pure]> {
     of the point whose solver time (t, or sigma/alpha in ve coordinates) is
     `value`, once per step on the host.
   }];
-  let arguments = (ins F64:$value);
+  let arguments = (ins F64:$value, UnitAttr:$lambda);
   let results = (outs Diffuse_TimeType:$result);
   let assemblyFormat = "$value attr-dict";
 }

@@ -50,8 +50,9 @@ struct dfs_ctx {
   void (*copy)(dfs_ctx *ctx, void *dst, const void *src);
   /* The next draw of standard normal noise (n elements) in scratch slot `slot`. */
   void *(*noise)(dfs_ctx *ctx, int32_t slot);
-  /* The grid point (DFS_POINT_FIELDS doubles) whose solver time is `tau`. */
-  void (*point)(dfs_ctx *ctx, double tau, double *out);
+  /* The grid point (DFS_POINT_FIELDS doubles) whose solver time (by_lambda = 0)
+   * or log-SNR lambda = log(alpha/sigma) (by_lambda = 1) is `value`. */
+  void (*point)(dfs_ctx *ctx, double value, int32_t by_lambda, double *out);
   /* Run task(args, begin, end) over [0, n), split over the runtime's threads. */
   void (*parallel)(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args, int64_t n);
 };

@@ -115,6 +115,8 @@ public:
   Point pointAt(double t) const;
   /// The grid point whose solver time (t, or sigma/alpha in ve coordinates) is tau.
   Point pointAtTau(double tau) const;
+  /// The grid point whose log-SNR log(alpha/sigma) is `lambda`.
+  Point pointAtLambda(double lambda) const;
 
   /// Runs every step from state `x` (batch x dim, the sampler's dtype, in
   /// its coordinates); the result replaces x.
@@ -130,7 +132,7 @@ private:
                         const double *point, void *out);
   static void hookCopy(dfs_ctx *ctx, void *dst, const void *src);
   static void *hookNoise(dfs_ctx *ctx, int32_t slot);
-  static void hookPoint(dfs_ctx *ctx, double tau, double *out);
+  static void hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out);
   static void hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                            int64_t n);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
