@@ -16,8 +16,8 @@ namespace diffuse {
 namespace {
 
 const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver", "sampler"};
-const std::vector<std::string> kMathFns = {"exp",   "log",   "sqrt", "sin", "cos", "tan",
-                                           "tanh",  "expm1", "log1p", "abs", "min", "max"};
+const std::vector<std::string> kMathFns = {"exp",  "log",   "sqrt",  "sin", "cos", "tan",  "tanh",
+                                           "expm1", "log1p", "abs", "min", "max", "floor"};
 const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "alpha",
                                               "sigma",   "lambda", "noise",  "at",
                                               "at_lambda"};

@@ -70,6 +70,7 @@ private:
     if (name == "expm1") return b.create<math::ExpM1Op>(l, a[0]);
     if (name == "log1p") return b.create<math::Log1pOp>(l, a[0]);
     if (name == "abs") return b.create<math::AbsFOp>(l, a[0]);
+    if (name == "floor") return b.create<math::FloorOp>(l, a[0]);
     if (name == "min") return b.create<arith::MinimumFOp>(l, a[0], a[1]);
     if (name == "max") return b.create<arith::MaximumFOp>(l, a[0], a[1]);
     return {};

@@ -89,6 +89,15 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_euler";
     } else if (cls == "HeunDiscreteScheduler") {
       m.sampler = "diffusers_heun";
+    } else if (cls == "DPMSolverSinglestepScheduler") {
+      int order = cfg.value("solver_order", 2);
+      if (cfg.value("algorithm_type", "") != "dpmsolver++" ||
+          cfg.value("solver_type", "") != "midpoint" || !cfg.value("lower_order_final", true) ||
+          cfg.value("final_sigmas_type", "zero") != "zero" || order < 1 || order > 3)
+        return {"", "", {}, "this DPMSolverSinglestep configuration is not in stdlib yet"};
+      m.sampler = "diffusers_dpmpp_singlestep";
+      m.sets.push_back("diffusers_dpmpp_singlestep.solver=dpmpp_singlestep_grid(order = " +
+                       std::to_string(order) + ")");
     } else if (cls == "DEISMultistepScheduler") {
       int order = cfg.value("solver_order", 2);
       if (cfg.value("algorithm_type", "deis") != "deis" ||

@@ -146,6 +146,8 @@ private:
     } else if (auto o = dyn_cast<math::TanhOp>(op)) {
       if (Value a = dv(o.getOperand()))
         out = mul(b.create<arith::SubFOp>(loc, cst(1, loc), mul(r, r, loc)), a, loc);
+    } else if (isa<math::FloorOp>(op)) {
+      // Piecewise constant: derivative zero almost everywhere.
     } else if (auto o = dyn_cast<math::AbsFOp>(op)) {
       if (Value a = dv(o.getOperand())) {
         Value neg = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT, o.getOperand(),
