@@ -312,10 +312,19 @@ bool precheck(ParseState &st, const std::string &name, const std::string &text) 
   for (size_t i = 0; i < text.size();) {
     unsigned char c = (unsigned char)text[i];
     Loc here{name, line, col};
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    // Well-formed UTF-8 (RFC 3629): no overlong forms, surrogates or code
+    // points above U+10FFFF, which ANTLR's decoder would throw on.
+    size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
     bool ok = len != 0 && i + len <= text.size();
     for (size_t k = 1; ok && k < len; ++k)
       ok = ((unsigned char)text[i + k] >> 6) == 2;
+    if (ok && len > 1) {
+      unsigned char c1 = (unsigned char)text[i + 1];
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) ||
+          (c == 0xF4 && c1 > 0x8F))
+        ok = false;
+    }
     if (!ok) {
       char buf[8];
       snprintf(buf, sizeof buf, "0x%02x", c);
@@ -357,18 +366,23 @@ bool parseInto(ParseState &st, const std::string &name, const std::string &text)
   int before = st.diag.errorCount();
   if (!precheck(st, name, text))
     return false;
-  antlr4::ANTLRInputStream input(text);
-  DiffuseLexer lexer(&input);
+  // ANTLR's objects live until the AST is built from its tree.
+  std::unique_ptr<antlr4::ANTLRInputStream> input;
+  std::unique_ptr<DiffuseLexer> lexer;
+  std::unique_ptr<antlr4::CommonTokenStream> tokens;
+  std::unique_ptr<DiffuseParser> parser;
   ErrorListener listener(st.diag, name);
-  lexer.removeErrorListeners();
-  lexer.addErrorListener(&listener);
-  antlr4::CommonTokenStream tokens(&lexer);
-  DiffuseParser parser(&tokens);
-  parser.removeErrorListeners();
-  parser.addErrorListener(&listener);
   DiffuseParser::SpecContext *tree = nullptr;
   try {
-    tree = parser.spec();
+    input = std::make_unique<antlr4::ANTLRInputStream>(text);
+    lexer = std::make_unique<DiffuseLexer>(input.get());
+    lexer->removeErrorListeners();
+    lexer->addErrorListener(&listener);
+    tokens = std::make_unique<antlr4::CommonTokenStream>(lexer.get());
+    parser = std::make_unique<DiffuseParser>(tokens.get());
+    parser->removeErrorListeners();
+    parser->addErrorListener(&listener);
+    tree = parser->spec();
   } catch (const std::exception &e) {
     st.diag.error(Loc{name, 0, 0}, std::string("the parser failed: ") + e.what(),
                   "please report this input");
