@@ -120,14 +120,15 @@ Mapping mapCase(const json &c) {
     } else if (cls == "UniPCMultistepScheduler") {
       int order = cfg.value("solver_order", 2);
       std::string type = cfg.value("solver_type", "bh2");
-      if (order != 2)
+      if (order != 2 && order != 3)
         return {"", "", {}, "UniPC solver_order " + std::to_string(order) + " is not in stdlib yet"};
       if (!cfg.value("predict_x0", true) || cfg.value("thresholding", false) ||
           (cfg.contains("disable_corrector") && !cfg["disable_corrector"].empty()) ||
           (type != "bh1" && type != "bh2"))
         return {"", "", {}, "this UniPC configuration is not in stdlib yet"};
       m.sampler = "diffusers_unipc";
-      m.sets.push_back("diffusers_unipc.solver=unipc(bh = " + type.substr(2) +
+      m.sets.push_back("diffusers_unipc.solver=" + std::string(order == 3 ? "unipc3" : "unipc") +
+                       "(bh = " + type.substr(2) +
                        ", lower_order_final = " +
                        (cfg.value("lower_order_final", true) ? "1" : "0") + ")");
     } else if (cls == "DPMSolverMultistepScheduler") {
