@@ -17,7 +17,10 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <filesystem>
 #include <iostream>
 #include <unistd.h>
@@ -38,6 +41,8 @@ int usage(std::ostream &os, int rc) {
         "  run SPEC [--out DIR] [--batch N] [--seed S] [--mixture M.json] [--x-init X.npy]\n"
         "                                  compile, load and sample the built-in 2-D mixture\n"
         "                                  (or the mixture of M.json, e.g. a golden case)\n"
+        "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives and lambda\n"
+        "                                  of the sampler's process (compiled), N points\n"
         "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format)\n"
         "options: --sampler NAME   --set DECL.KEY=VALUE (repeatable)\n"
         "         --eager          one pass over the tensors per arithmetic op (the baseline)\n";
@@ -48,6 +53,7 @@ struct Args {
   std::string command, spec, out, emit, outDir = ".", mixture, xInit;
   bool shared = false;
   int64_t batch = 1000;
+  long points = 11;
   uint64_t seed = 0;
   CompileOptions copts;
 };
@@ -73,6 +79,7 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--set") { if (!next(v)) return false; a.copts.overrides.push_back(v); }
     else if (s == "--out") { if (!next(a.outDir)) return false; }
     else if (s == "--mixture") { if (!next(a.mixture)) return false; }
+    else if (s == "--points") { if (!next(v)) return false; a.points = std::atol(v.c_str()); }
     else if (s == "--x-init") { if (!next(a.xInit)) return false; }
     else if (s == "--batch") { if (!next(v)) return false; a.batch = std::atol(v.c_str()); }
     else if (s == "--seed") { if (!next(v)) return false; a.seed = std::strtoull(v.c_str(), nullptr, 10); }
@@ -104,7 +111,7 @@ int main(int argc, char **argv) {
     return usage(std::cout, 0);
   if (cmd == "conform")
     return runConform(argc, argv);
-  if (cmd != "check" && cmd != "emit" && cmd != "build" && cmd != "run") {
+  if (cmd != "check" && cmd != "emit" && cmd != "build" && cmd != "run" && cmd != "schedule") {
     std::cerr << "error: unknown command '" << cmd << "'\n";
     return usage(std::cerr, 2);
   }
@@ -187,10 +194,37 @@ int main(int argc, char **argv) {
     return ok ? 0 : 1;
   }
 
-  // run
   auto sampler = compileAndLoad(a.copts, diag);
   if (!sampler)
     return 1;
+  if (cmd == "schedule") {
+    // The compiled process functions (alpha, sigma and the symbolic
+    // derivatives), evaluated over the domain.
+    if (sampler->manifest.str("process.kind") != "path" || !sampler->alpha) {
+      std::cerr << "error: schedule prints Gaussian-path processes; '"
+                << sampler->manifest.str("process.name") << "' is a beta table\n";
+      return 1;
+    }
+    if (a.points < 2 || a.points > 100000) {
+      std::cerr << "error: --points must be between 2 and 100000\n";
+      return 2;
+    }
+    std::stringstream ss(sampler->manifest.str("process.domain", "0,1"));
+    std::string lo, hi;
+    std::getline(ss, lo, ',');
+    std::getline(ss, hi, ',');
+    double t0 = std::strtod(lo.c_str(), nullptr), t1 = std::strtod(hi.c_str(), nullptr);
+    std::printf("%-24s %-24s %-24s %-24s %-24s %s\n", "t", "alpha", "sigma", "dalpha/dt",
+                "dsigma/dt", "lambda");
+    for (long i = 0; i < a.points; ++i) {
+      double t = t0 + (t1 - t0) * (double)i / (double)(a.points - 1);
+      double al = sampler->alpha(t), sg = sampler->sigma(t);
+      std::printf("%-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %.17g\n", t, al, sg,
+                  sampler->dalpha(t), sampler->dsigma(t), std::log(al / sg));
+    }
+    return 0;
+  }
+  // run
   std::error_code ec;
   fs::create_directories(a.outDir, ec);
   rt::DemoOptions o;
