@@ -111,9 +111,6 @@ Mapping mapCase(const json &c) {
     } else if (cls == "PNDMScheduler") {
       if (!cfg.value("skip_prk_steps", false))
         return {"", "", {}, "PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet"};
-      if (cfg.value("timestep_spacing", "leading") == "linspace")
-        return {"", "", {}, "PNDM with linspace spacing redoes its first step between three "
-                            "noise levels off the grid; not expressible yet"};
       m.sampler = "diffusers_pndm";
     } else if (cls == "LMSDiscreteScheduler") {
       m.sampler = "diffusers_lms";
@@ -451,6 +448,7 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
       for (size_t i = 0; i < ts.size(); ++i)
         if (i != 2)
           g.t.push_back(ts[i]);
+      g.t.push_back(-1); // the end of the chain
     } else {
       g.t = ts;
     }
