@@ -89,6 +89,9 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_euler";
     } else if (cls == "HeunDiscreteScheduler") {
       m.sampler = "diffusers_heun";
+    } else if (cls == "KDPM2DiscreteScheduler" || cls == "KDPM2AncestralDiscreteScheduler") {
+      return {"", "", {}, "KDPM2 steps through float32 midpoint sigmas that the case does not "
+                          "record, and they cannot be recomputed bit for bit"};
     } else if (cls == "DPMSolverSinglestepScheduler") {
       int order = cfg.value("solver_order", 2);
       if (cfg.value("algorithm_type", "") != "dpmsolver++" ||
@@ -242,6 +245,8 @@ Mapping mapCase(const json &c) {
       m.sampler = "fm_euler";
     else if (method == "midpoint")
       m.sampler = "fm_midpoint";
+    else if (method == "dopri5")
+      return {"", "", {}, "adaptive step-size solvers (dopri5) are not in the language yet"};
     else
       return {"", "", {}, "flow_matching method '" + method + "' is not in stdlib yet"};
   } else if (name == "dpm-solver") {
