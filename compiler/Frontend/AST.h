@@ -9,6 +9,7 @@
 
 #include "compiler/Frontend/Diagnostics.h"
 
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -47,6 +48,9 @@ struct Stmt {
 
 /// How a binary operator is written in Diffuse.
 const char *opSpelling(char op);
+
+/// Whether `pred` holds for `e` or any expression inside it.
+bool anyOf(const Expr &e, const std::function<bool(const Expr &)> &pred);
 
 struct Item {
   enum Kind { Func, Proc, Set, State } kind;

@@ -12,6 +12,18 @@ static std::string num(double v) {
   return os.str();
 }
 
+bool anyOf(const Expr &e, const std::function<bool(const Expr &)> &pred) {
+  if (pred(e))
+    return true;
+  for (const auto &o : e.ops)
+    if (anyOf(*o, pred))
+      return true;
+  for (const auto &a : e.args)
+    if (anyOf(*a.value, pred))
+      return true;
+  return false;
+}
+
 const char *opSpelling(char op) {
   switch (op) {
   case 'l': return "<=";

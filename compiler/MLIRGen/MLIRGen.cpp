@@ -388,24 +388,19 @@ private:
     return 0;
   }
 
+  /// Whether `e` needs the state or a network call (so `select` skips it).
   bool mentionsField(const ast::Expr &e, const std::map<std::string, Value> &env) {
-    if (e.kind == ast::Expr::Ident) {
-      auto it = env.find(e.name);
-      if (it == env.end())
-        return !plan.solverParams.count(e.name); // a parameter is a scalar
-      return isa<FieldType>(it->second.getType());
-    }
-    if (e.kind == ast::Expr::Call &&
-        (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "noise" ||
-         e.name == "at" || e.name == "at_lambda"))
-      return true;
-    for (auto &o : e.ops)
-      if (mentionsField(*o, env))
-        return true;
-    for (auto &a : e.args)
-      if (mentionsField(*a.value, env))
-        return true;
-    return false;
+    return ast::anyOf(e, [&](const ast::Expr &x) {
+      if (x.kind == ast::Expr::Ident) {
+        auto it = env.find(x.name);
+        if (it == env.end())
+          return !plan.solverParams.count(x.name); // a parameter is a scalar
+        return isa<FieldType>(it->second.getType());
+      }
+      return x.kind == ast::Expr::Call &&
+             (x.name == "denoise" || x.name == "eps" || x.name == "pf_ode" ||
+              x.name == "noise" || x.name == "at" || x.name == "at_lambda");
+    });
   }
 
   std::map<std::string, Value> baseEnv(Block *entry, const ast::Item *step) {

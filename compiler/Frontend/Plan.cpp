@@ -1,0 +1,369 @@
+//===- Plan.cpp - resolving a sampler -------------------------------------===//
+//
+// planSampler: a checked sampler's references are resolved and every
+// parameter is folded to a number (evalConstant), giving the SamplerPlan
+// that MLIRGen lowers.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Frontend/Sema.h"
+#include "compiler/Frontend/SemaUtil.h"
+
+#include <cmath>
+
+namespace diffuse {
+
+bool evalConstant(const ast::Expr &e, const std::map<std::string, double> &env, DiagEngine &diag,
+                  double &out) {
+  switch (e.kind) {
+  case ast::Expr::Number:
+    out = e.number;
+    return true;
+  case ast::Expr::Ident: {
+    auto it = env.find(e.name);
+    if (it == env.end()) {
+      diag.error(e.loc, "'" + e.name + "' is not a known constant", "write a number");
+      return false;
+    }
+    out = it->second;
+    return true;
+  }
+  case ast::Expr::Neg:
+    if (!evalConstant(*e.ops[0], env, diag, out))
+      return false;
+    out = -out;
+    return true;
+  case ast::Expr::Binary: {
+    double a, b;
+    if (!evalConstant(*e.ops[0], env, diag, a) || !evalConstant(*e.ops[1], env, diag, b))
+      return false;
+    switch (e.op) {
+    case '+': out = a + b; break;
+    case '-': out = a - b; break;
+    case '*': out = a * b; break;
+    case '/': out = a / b; break;
+    case '^': out = std::pow(a, b); break;
+    default:
+      diag.error(e.loc, "expected a number, not a condition");
+      return false;
+    }
+    return true;
+  }
+  default:
+    diag.error(e.loc, "expected a number");
+    return false;
+  }
+}
+
+namespace {
+
+/// Binds a declaration's parameters: defaults, then the call's arguments.
+bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
+                std::map<std::string, double> &out) {
+  for (const auto &p : d.params)
+    if (p.defaultValue) {
+      double v;
+      if (!evalConstant(*p.defaultValue, out, diag, v))
+        return false;
+      out[p.name] = v;
+    }
+  if (call && call->kind == ast::Expr::Call) {
+    size_t pos = 0;
+    for (const auto &a : call->args) {
+      std::string name = a.name;
+      if (name.empty()) {
+        if (pos >= d.params.size()) {
+          diag.error(a.value->loc, "too many arguments for " + d.kind + " '" + d.name + "'");
+          return false;
+        }
+        name = d.params[pos++].name;
+      }
+      bool known = false;
+      std::vector<std::string> names;
+      for (const auto &p : d.params) {
+        known |= p.name == name;
+        names.push_back(p.name);
+      }
+      if (!known) {
+        diag.error(a.value->loc, d.kind + " '" + d.name + "' has no parameter '" + name + "'",
+                   didYouMean(name, names));
+        return false;
+      }
+      double v;
+      if (!evalConstant(*a.value, {}, diag, v))
+        return false;
+      out[name] = v;
+    }
+  }
+  for (const auto &p : d.params)
+    if (!out.count(p.name) && p.type.empty()) {
+      diag.error(call ? call->loc : d.nameLoc,
+                 "parameter '" + p.name + "' of " + d.kind + " '" + d.name + "' has no value",
+                 "give it a default in the declaration or pass " + p.name + " = ...");
+      return false;
+    }
+  return true;
+}
+
+/// The declaration a sampler setting names, checked for its kind.
+const ast::Decl *refDecl(const ast::Module &m, const ast::Decl &sampler, const std::string &key,
+                         const std::string &kind, DiagEngine &diag, const ast::Expr **callOut) {
+  const ast::Item *it = sampler.find(key);
+  if (!it) {
+    diag.error(sampler.nameLoc, "sampler '" + sampler.name + "' names no " + key,
+               "add " + key + " = <name of a " + kind + ">");
+    return nullptr;
+  }
+  const ast::Expr &e = *it->value;
+  if (e.kind != ast::Expr::Ident && e.kind != ast::Expr::Call) {
+    diag.error(e.loc, key + " must name a " + kind);
+    return nullptr;
+  }
+  const ast::Decl *d = findDecl(m, e.name);
+  if (!d || d->kind != kind) {
+    std::vector<std::string> cands;
+    for (const auto &x : m.decls)
+      if (x.kind == kind)
+        cands.push_back(x.name);
+    std::string msg = d ? "'" + e.name + "' is a " + d->kind + ", not a " + kind
+                        : "unknown " + kind + " '" + e.name + "'";
+    std::string hint = didYouMean(e.name, cands);
+    diag.error(e.loc, msg, hint.empty() && !cands.empty() ? "known: " + joinNames(cands) : hint);
+    return nullptr;
+  }
+  if (callOut)
+    *callOut = &e;
+  return d;
+}
+
+bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, GridPlan &g) {
+  const std::vector<std::string> kinds = {"given",   "uniform",  "karras",  "exponential",
+                                          "leading", "trailing", "linspace"};
+  g.kind = e.name;
+  if ((e.kind != ast::Expr::Ident && e.kind != ast::Expr::Call) || !contains(kinds, e.name)) {
+    std::string hint = didYouMean(e.name, kinds);
+    diag.error(e.loc, "unknown time grid '" + e.name + "'",
+               hint.empty() ? "use one of: " + joinNames(kinds) : hint);
+    return false;
+  }
+  bool discrete = plan.processKind == "discrete";
+  bool discreteGrid = g.kind == "leading" || g.kind == "trailing" || g.kind == "linspace";
+  if (discrete && plan.interpolate.empty() &&
+      (g.kind == "uniform" || g.kind == "karras" || g.kind == "exponential")) {
+    diag.error(e.loc, "grid '" + g.kind + "' needs continuous time, but the process has integer "
+                      "timesteps",
+               "use leading, trailing or linspace (or interpolate = log_alpha in the process)");
+    return false;
+  }
+  if (discreteGrid && !discrete) {
+    diag.error(e.loc, "grid '" + g.kind + "' spaces the timesteps of a discrete process",
+               "use uniform, karras or exponential for a continuous-time process");
+    return false;
+  }
+  for (const auto &a : e.args) {
+    if (a.name == "target") {
+      if (a.value->kind != ast::Expr::Ident || (a.value->name != "next" && a.value->name != "prev")) {
+        diag.error(a.value->loc, "unknown step target",
+                   "use target = next (the next grid time) or target = prev "
+                   "(diffusers: t - train_steps / steps)");
+        return false;
+      }
+      g.target = a.value->name;
+      continue;
+    }
+    if (a.name.empty()) {
+      diag.error(a.value->loc, "grid arguments are named", "write steps = 20");
+      return false;
+    }
+    double v;
+    if (!evalConstant(*a.value, {}, diag, v))
+      return false;
+    g.args[a.name] = v;
+  }
+  if (g.kind != "given" && !g.args.count("steps")) {
+    diag.error(e.loc, "grid '" + g.kind + "' needs a number of steps", "add steps = N");
+    return false;
+  }
+  if (g.args.count("steps") && (g.args["steps"] < 1 || g.args["steps"] > 1e6 ||
+                                g.args["steps"] != std::floor(g.args["steps"]))) {
+    diag.error(e.loc, "steps must be a whole number from 1 to 1000000");
+    return false;
+  }
+  if (g.target == "prev" && !discrete) {
+    diag.error(e.loc, "target = prev needs a discrete process");
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
+                 SamplerPlan &plan) {
+  const ast::Decl *s = nullptr;
+  std::vector<std::string> samplers;
+  for (const auto &d : m.decls)
+    if (d.kind == "sampler") {
+      samplers.push_back(d.name);
+      if (name.empty() || d.name == name)
+        s = &d;
+    }
+  if (!s) {
+    if (samplers.empty())
+      diag.error(Loc{"<spec>", 0, 0}, "the spec declares no sampler",
+                 "add sampler NAME { process = ... model = ... solver = ... grid = ... }");
+    else
+      diag.error(Loc{"--sampler", 0, 0}, "no sampler named '" + name + "'",
+                 didYouMean(name, samplers).empty() ? "known: " + joinNames(samplers)
+                                                    : didYouMean(name, samplers));
+    return false;
+  }
+  plan.sampler = s;
+  for (const auto &it : s->items) {
+    const std::vector<std::string> keys = {"process", "model", "solver", "guidance",
+                                           "grid",    "coords"};
+    if (!contains(keys, it.name) || it.kind != ast::Item::Set)
+      diag.error(it.loc, "'" + it.name + "' is not a setting of a sampler",
+                 didYouMean(it.name, keys).empty() ? "a sampler takes: " + joinNames(keys)
+                                                   : didYouMean(it.name, keys));
+  }
+  if (diag.errorCount())
+    return false;
+  const ast::Expr *pcall = nullptr, *scall = nullptr, *gcall = nullptr;
+  plan.process = refDecl(m, *s, "process", "process", diag, &pcall);
+  plan.model = refDecl(m, *s, "model", "model", diag, nullptr);
+  plan.solver = refDecl(m, *s, "solver", "solver", diag, &scall);
+  if (const ast::Item *g = s->find("guidance");
+      g && !(g->value->kind == ast::Expr::Ident && g->value->name == "none"))
+    plan.guidance = refDecl(m, *s, "guidance", "guidance", diag, &gcall);
+  if (!plan.process || !plan.model || !plan.solver || diag.errorCount())
+    return false;
+
+  if (!bindParams(*plan.process, pcall, diag, plan.processParams) ||
+      !bindParams(*plan.solver, scall, diag, plan.solverParams) ||
+      (plan.guidance && !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams)))
+    return false;
+
+  // Process.
+  const ast::Decl &p = *plan.process;
+  if (const ast::Item *disc = p.find("discrete")) {
+    plan.processKind = "discrete";
+    plan.schedule = disc->value->name;
+    std::map<std::string, double> a = {
+        {"beta_start", 0}, {"beta_end", 0}, {"train_steps", 1000}};
+    for (const auto &arg : disc->value->args) {
+      if (!a.count(arg.name)) {
+        diag.error(arg.value->loc, "unknown beta-table argument '" + arg.name + "'",
+                   "use beta_start, beta_end, train_steps");
+        return false;
+      }
+      if (!evalConstant(*arg.value, plan.processParams, diag, a[arg.name]))
+        return false;
+    }
+    plan.betaStart = a["beta_start"];
+    plan.betaEnd = a["beta_end"];
+    plan.trainSteps = (long)a["train_steps"];
+    if (!(plan.betaStart > 0 && plan.betaEnd > plan.betaStart && plan.betaEnd < 1)) {
+      diag.error(disc->value->loc, "beta_start and beta_end must satisfy 0 < beta_start < "
+                                   "beta_end < 1");
+      return false;
+    }
+    if (plan.trainSteps < 2 || plan.trainSteps > 100000) {
+      diag.error(disc->value->loc, "train_steps must be between 2 and 100000");
+      return false;
+    }
+    if (const ast::Item *ip = p.find("interpolate"))
+      plan.interpolate = ip->value->name;
+    if (const ast::Item *fa = p.find("final_alpha")) {
+      if (fa->value->kind != ast::Expr::Ident ||
+          (fa->value->name != "first" && fa->value->name != "one")) {
+        diag.error(fa->value->loc, "final_alpha must be 'first' or 'one'",
+                   "first: the last step ends at the first training timestep (diffusers "
+                   "set_alpha_to_one=False); one: it ends at clean data");
+        return false;
+      }
+      plan.finalAlpha = fa->value->name;
+    }
+  } else {
+    plan.processKind = "path";
+    if (const ast::Item *dom = p.find("domain")) {
+      if (dom->value->kind != ast::Expr::List || dom->value->ops.size() != 2) {
+        diag.error(dom->value->loc, "domain must be a list [t_min, t_max]");
+        return false;
+      }
+      if (!evalConstant(*dom->value->ops[0], plan.processParams, diag, plan.tMin) ||
+          !evalConstant(*dom->value->ops[1], plan.processParams, diag, plan.tMax))
+        return false;
+      if (!(plan.tMin < plan.tMax)) {
+        diag.error(dom->value->loc, "domain must have t_min < t_max");
+        return false;
+      }
+    }
+  }
+
+  // Model.
+  const ast::Decl &md = *plan.model;
+  plan.predicts = md.find("predicts")->value->name;
+  plan.timeEncoding = plan.processKind == "discrete" ? "index" : "t";
+  if (const ast::Item *t = md.find("time")) {
+    plan.timeEncoding = t->value->name;
+    if (t->value->kind == ast::Expr::Call &&
+        (!evalConstant(*t->value->args[0].value, {}, diag, plan.timeScale) ||
+         (t->value->args.size() > 1 &&
+          !evalConstant(*t->value->args[1].value, {}, diag, plan.timeOffset))))
+      return false;
+  }
+  if (const ast::Item *c = md.find("cond"))
+    plan.conditional = c->value->name == "class";
+  for (const auto &prm : md.params)
+    if (prm.name == "x") {
+      plan.shape = prm.shape;
+      if (!prm.type.empty())
+        plan.dtype = prm.type;
+    }
+  if (plan.dtype != "f64" && plan.dtype != "f32") {
+    diag.error(md.nameLoc, "unknown element type '" + plan.dtype + "'", "use f64 or f32");
+    return false;
+  }
+  if (plan.timeEncoding == "index" && !plan.interpolate.empty()) {
+    diag.error(md.find("time") ? md.find("time")->value->loc : md.nameLoc,
+               "time = index needs integer timesteps, but '" + p.name +
+                   "' interpolates in continuous time",
+               "use time = scaled(1000, -1) (DPM-Solver's discrete model wrapper)");
+    return false;
+  }
+  if (plan.timeEncoding == "index" && plan.processKind != "discrete") {
+    diag.error(md.find("time")->value->loc,
+               "time = index needs a discrete process, but '" + p.name + "' is a Gaussian path",
+               "use time = t or time = scaled(1000)");
+    return false;
+  }
+  if (plan.guidance && !plan.conditional) {
+    diag.error(s->find("guidance")->value->loc,
+               "guidance needs a conditional model, but model '" + md.name + "' has no cond",
+               "add cond = class to model '" + md.name + "'");
+    return false;
+  }
+
+  // Solver coordinates (the sampler may override the solver's).
+  if (const ast::Item *c = plan.solver->find("coords"))
+    plan.coords = c->value->name;
+  if (const ast::Item *c = s->find("coords")) {
+    checkCoords(*c->value, diag);
+    plan.coords = c->value->name;
+  }
+  if (diag.errorCount())
+    return false;
+
+  // Grid.
+  const ast::Item *g = s->find("grid");
+  if (!g) {
+    diag.error(s->nameLoc, "sampler '" + s->name + "' has no time grid",
+               "add grid = uniform(steps = 20) (or karras, leading, trailing, given ...)");
+    return false;
+  }
+  if (!planGrid(*g->value, plan, diag, plan.grid))
+    return false;
+  return true;
+}
+
+} // namespace diffuse

@@ -1,0 +1,41 @@
+//===- SemaUtil.h - helpers shared by the checks and the planning -*- C++ -*-===//
+#ifndef DIFFUSE_FRONTEND_SEMAUTIL_H
+#define DIFFUSE_FRONTEND_SEMAUTIL_H
+
+#include "compiler/Frontend/AST.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace diffuse {
+
+inline bool contains(const std::vector<std::string> &v, const std::string &s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+inline std::string didYouMean(const std::string &name, const std::vector<std::string> &cands) {
+  std::string near = closestMatch(name, cands);
+  return near.empty() ? "" : "did you mean '" + near + "'?";
+}
+
+inline std::string joinNames(const std::vector<std::string> &v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i)
+    s += (i ? ", " : "") + v[i];
+  return s;
+}
+
+inline const ast::Decl *findDecl(const ast::Module &m, const std::string &name) {
+  for (const auto &d : m.decls)
+    if (d.name == name)
+      return &d;
+  return nullptr;
+}
+
+/// Reports anything but `native` or `ve` as coordinates.
+void checkCoords(const ast::Expr &e, DiagEngine &diag);
+
+} // namespace diffuse
+
+#endif
