@@ -10,53 +10,6 @@
 
 namespace diffuse::rt {
 
-std::function<TimeDecode(double)> specDecoder(const CompiledSampler &s,
-                                              const std::vector<double> &acp) {
-  const Manifest &m = s.manifest;
-  std::string enc = m.str("model.time");
-  double scale = m.num("model.time_scale", 1);
-  if (m.str("process.kind") == "discrete") {
-    // diffusers' convention: integral t from the table, fractional t by
-    // log-sigma interpolation.
-    return [acp](double t) {
-      long n = (long)acp.size();
-      t = std::min(std::max(t, 0.0), (double)(n - 1));
-      long lo = (long)std::floor(t);
-      double a, sg;
-      if (t == (double)lo) {
-        a = std::sqrt(acp[lo]);
-        return TimeDecode{a, std::sqrt(1 - acp[lo]), 0, 0};
-      }
-      double f = t - lo;
-      auto ls = [&](long i) { return 0.5 * std::log((1 - acp[i]) / acp[i]); };
-      sg = std::exp((1 - f) * ls(lo) + f * ls(lo + 1));
-      a = 1 / std::sqrt(1 + sg * sg);
-      return TimeDecode{a, sg * a, 0, 0};
-    };
-  }
-  dfs_scalar_fn A = s.alpha, S = s.sigma, dA = s.dalpha, dS = s.dsigma;
-  auto at = [=](double t) { return TimeDecode{A(t), S(t), dA(t), dS(t)}; };
-  if (enc == "sigma") {
-    // Invert sigma/alpha over the domain by bisection (monotone there).
-    std::stringstream ss(m.str("process.domain", "0,1"));
-    std::string a, b;
-    std::getline(ss, a, ',');
-    std::getline(ss, b, ',');
-    double lo = std::strtod(a.c_str(), nullptr), hi = std::strtod(b.c_str(), nullptr);
-    return [=](double sv) {
-      double l = lo, h = hi;
-      bool up = S(h) / A(h) > S(l) / A(l);
-      for (int i = 0; i < 200; ++i) {
-        double mid = 0.5 * (l + h);
-        bool above = S(mid) / A(mid) > sv;
-        if (above == up) h = mid; else l = mid;
-      }
-      return at(0.5 * (l + h));
-    };
-  }
-  return [=](double t) { return at(t / scale); };
-}
-
 std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x, int64_t batch,
                                   const Point &from, const Point &to, bool ve) {
   const int D = m.dim;
@@ -125,19 +78,17 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   if (pred == "x0") out = Output::X0;
   else if (pred == "v") out = Output::V;
   else if (pred == "velocity") out = Output::Velocity;
-  // The analytic network is "trained" on the spec's own process. A beta
-  // table interpolated in continuous time decodes through the runner's
-  // grid points (set just below).
+  // The analytic network is "trained" on the spec's own process: a beta
+  // table with integer timesteps decodes its time as diffusers' networks do,
+  // anything else through the runner's grid points (set just below).
   Runner *self = nullptr;
-  std::function<TimeDecode(double)> decode = specDecoder(sampler, acp);
-  if (sampler.manifest.str("process.interpolate") == "log_alpha") {
-    double scale = sampler.manifest.num("model.time_scale", 1);
-    double offset = sampler.manifest.num("model.time_offset", 0);
-    decode = [&self, scale, offset](double tm) {
-      Point p = self->pointAt((tm - offset) / scale);
-      return TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], 0, 0};
-    };
-  }
+  std::function<TimeDecode(double)> decode = [&self](double tm) {
+    Point p = self->pointAtModelTime(tm);
+    return TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA], p[DFS_POINT_DS]};
+  };
+  if (sampler.manifest.str("process.kind") == "discrete" &&
+      sampler.manifest.str("process.interpolate").empty())
+    decode = [acp](double t) { return decodeDiscreteTimestep(acp, t); };
   GaussianMixtureNetwork net(mix, decode, out);
   Runner runner(sampler, net, o.batch, D);
   self = &runner;

@@ -17,6 +17,7 @@
 //===----------------------------------------------------------------------===//
 #include "diffuse/runtime.h"
 
+#include "diffuse/models.h"
 #include "diffuse/random.h"
 
 #include <algorithm>
@@ -167,10 +168,7 @@ Point Runner::pointAt(double t) const {
   const Manifest &m = sampler_.manifest;
   if (m.str("process.kind") == "discrete" && !logAlpha_.empty()) {
     // Continuous t in (0, 1]: log alpha piecewise linear through t_n = (n + 1) / N.
-    long n = (long)logAlpha_.size();
-    double pos = t * n - 1; // fractional index
-    long lo = std::min(std::max<long>((long)std::floor(pos), 0), n - 2);
-    double la = logAlpha_[lo] + (pos - lo) * (logAlpha_[lo + 1] - logAlpha_[lo]);
+    double la = interpolateLogAlpha(logAlpha_, t * (double)logAlpha_.size() - 1);
     p[DFS_POINT_A] = std::exp(la);
     p[DFS_POINT_S] = std::sqrt(1 - std::exp(2 * la));
     finishPoint(p, t, false, 0);
@@ -230,22 +228,9 @@ Point Runner::pointAtTau(double tau) const {
     finishPoint(p, t, true, tau);
     return p;
   }
-  // A path: invert sigma/alpha over the domain by bisection (monotone there).
-  std::vector<double> dom;
-  std::stringstream ss(m.str("process.domain", "0,1"));
-  for (std::string v; std::getline(ss, v, ',');)
-    dom.push_back(std::strtod(v.c_str(), nullptr));
-  double lo = dom[0], hi = dom[1];
+  // A path: invert sigma/alpha over the domain (monotone there).
   auto ratio = [&](double t) { return sampler_.sigma(t) / sampler_.alpha(t); };
-  bool up = ratio(hi) > ratio(lo);
-  for (int i = 0; i < 200 && lo < hi; ++i) {
-    double mid = 0.5 * (lo + hi);
-    if ((ratio(mid) > tau) == up)
-      hi = mid;
-    else
-      lo = mid;
-  }
-  p = pointAt(0.5 * (lo + hi));
+  p = pointAt(invertTime(ratio, tau));
   // Keep the requested solver time exactly.
   p[DFS_POINT_S] = tau * p[DFS_POINT_A];
   p[DFS_POINT_TAU] = tau;
@@ -283,36 +268,53 @@ void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) 
 Point Runner::pointAtLambda(double lambda) const {
   if (ve_)
     return pointAtTau(std::exp(-lambda));
-  // Native coordinates: invert lambda(t) by bisection over the time range
-  // (continuous beta tables: (1/N, 1]; paths: the domain).
-  const Manifest &m = sampler_.manifest;
-  double lo, hi;
-  if (m.str("process.kind") == "discrete") {
-    lo = 1.0 / (double)logAlpha_.size();
-    hi = 1;
-  } else {
-    std::vector<double> dom;
-    std::stringstream ss(m.str("process.domain", "0,1"));
-    for (std::string v; std::getline(ss, v, ',');)
-      dom.push_back(std::strtod(v.c_str(), nullptr));
-    lo = dom[0];
-    hi = dom[1];
-  }
+  // Native coordinates: invert lambda(t) over the time range.
   auto lam = [&](double t) {
     Point p = pointAt(t);
     return std::log(p[DFS_POINT_A] / p[DFS_POINT_S]);
   };
-  bool up = lam(hi) > lam(lo);
+  return pointAt(invertTime(lam, lambda));
+}
+
+Point Runner::pointAtModelTime(double tm) const {
+  const Manifest &m = sampler_.manifest;
+  std::string enc = m.str("model.time");
+  if (enc == "scaled")
+    return pointAt((tm - m.num("model.time_offset", 0)) / m.num("model.time_scale", 1));
+  if (enc == "sigma")
+    return pointAt(invertTime(
+        [&](double t) {
+          Point p = pointAt(t);
+          return p[DFS_POINT_S] / p[DFS_POINT_A];
+        },
+        tm));
+  return pointAt(tm);
+}
+
+std::pair<double, double> Runner::timeRange() const {
+  const Manifest &m = sampler_.manifest;
+  if (m.str("process.kind") == "discrete")
+    return {1.0 / (double)logAlpha_.size(), 1.0};
+  std::vector<double> dom;
+  std::stringstream ss(m.str("process.domain", "0,1"));
+  for (std::string v; std::getline(ss, v, ',');)
+    dom.push_back(std::strtod(v.c_str(), nullptr));
+  return {dom.at(0), dom.at(1)};
+}
+
+double Runner::invertTime(const std::function<double(double)> &f, double target) const {
+  auto [lo, hi] = timeRange();
+  bool up = f(hi) > f(lo);
   for (int i = 0; i < 200 && lo < hi; ++i) {
     double mid = 0.5 * (lo + hi);
     if (mid == lo || mid == hi)
       break;
-    if ((lam(mid) > lambda) == up)
+    if ((f(mid) > target) == up)
       hi = mid;
     else
       lo = mid;
   }
-  return pointAt(0.5 * (lo + hi));
+  return 0.5 * (lo + hi);
 }
 
 void Runner::hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out) {
@@ -324,7 +326,6 @@ void Runner::hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out
 std::vector<Step> Runner::buildGrid(std::string &err) const {
   const Manifest &m = sampler_.manifest;
   std::string kind = m.str("grid.kind");
-  bool discrete = m.str("process.kind") == "discrete";
   long trainSteps = (long)m.num("process.train_steps", 1000);
   std::vector<double> ts;
   std::vector<Point> pts;
@@ -338,23 +339,16 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
     ts = given_.t;
   } else if (kind == "uniform") {
     double lo = m.num("grid.from", NAN), hi = m.num("grid.to", NAN);
-    if ((std::isnan(lo) || std::isnan(hi)) && discrete) {
-      // Continuous time of an interpolated beta table: from 1 down to 1/N.
-      lo = 1;
-      hi = 1.0 / (double)trainSteps;
-    } else if (std::isnan(lo) || std::isnan(hi)) {
-      std::vector<double> dom;
-      std::stringstream ss(m.str("process.domain", "0,1"));
-      for (std::string x; std::getline(ss, x, ',');)
-        dom.push_back(std::strtod(x.c_str(), nullptr));
-      // Sample from the noisier end of the domain to the cleaner one.
+    if (std::isnan(lo) || std::isnan(hi)) {
+      // From the noisier end of the time range to the cleaner one.
+      auto [t0, t1] = timeRange();
       auto snr = [&](double t) {
-        double a = sampler_.alpha(t), s = sampler_.sigma(t);
-        return a / s;
+        Point p = pointAt(t);
+        return p[DFS_POINT_A] / p[DFS_POINT_S];
       };
-      bool forward = snr(dom[0]) < snr(dom[1]);
-      lo = forward ? dom[0] : dom[1];
-      hi = forward ? dom[1] : dom[0];
+      bool forward = snr(t0) < snr(t1);
+      lo = forward ? t0 : t1;
+      hi = forward ? t1 : t0;
     }
     for (long i = 0; i <= steps; ++i)
       ts.push_back(lo + (hi - lo) * (double)i / (double)steps);
@@ -404,15 +398,15 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
   }
 
   std::vector<Step> out;
+  // With target = prev (diffusers DDIM), a given grid lists only the
+  // timesteps, each the start of a step that goes to t - train_steps / steps;
+  // otherwise every step goes to the next listed time.
   bool prev = m.str("grid.target") == "prev";
-  size_t nsteps = kind == "given" && prev ? ts.size() : ts.size() - 1;
-  if (discrete && prev && kind != "given")
-    nsteps = ts.size() - 1;
+  size_t nsteps = prev && kind == "given" ? ts.size() : ts.size() - 1;
+  long stride = trainSteps / (long)nsteps;
   for (size_t i = 0; i < nsteps; ++i) {
     if (prev) {
-      // diffusers DDIM/PNDM: the step goes to t - train_steps / steps.
-      long n = kind == "given" ? (long)ts.size() : (long)ts.size() - 1;
-      double target = ts[i] - (double)(trainSteps / n);
+      double target = ts[i] - (double)stride;
       out.push_back({pts[i], pointAt(target < 0 ? -1 : target)});
     } else {
       out.push_back({pts[i], pts[i + 1]});

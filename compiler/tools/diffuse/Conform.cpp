@@ -340,10 +340,7 @@ std::function<rt::TimeDecode(double)> decoderOf(const json &c, const std::vector
     // t_input = (t - 1/N) * 1000; log alpha interpolated at position t_input * N / 1000.
     std::vector<double> la = c["process"]["log_alpha_array"].get<std::vector<double>>();
     return [la](double tin) {
-      long n = (long)la.size();
-      double pos = tin * (double)n / 1000.0;
-      long lo = std::min(std::max<long>((long)std::floor(pos), 0), n - 2);
-      double l = la[lo] + (pos - lo) * (la[lo + 1] - la[lo]);
+      double l = rt::interpolateLogAlpha(la, tin * (double)la.size() / 1000.0);
       return rt::TimeDecode{std::exp(l), std::sqrt(-std::expm1(2 * l)), 0, 0};
     };
   }
@@ -355,20 +352,8 @@ std::function<rt::TimeDecode(double)> decoderOf(const json &c, const std::vector
       return rt::TimeDecode{std::exp(la), std::sqrt(-std::expm1(2 * la)), 0, 0};
     };
   }
-  // diffusers discrete VP: integral t from the table, fractional by
-  // log-sigma interpolation, clamped to the table.
-  return [acp](double t) {
-    long n = (long)acp.size();
-    t = std::min(std::max(t, 0.0), (double)(n - 1));
-    long lo = (long)std::floor(t);
-    if (t == (double)lo)
-      return rt::TimeDecode{std::sqrt(acp[lo]), std::sqrt(1 - acp[lo]), 0, 0};
-    double f = t - lo;
-    auto ls = [&](long i) { return 0.5 * std::log((1 - acp[i]) / acp[i]); };
-    double sg = std::exp((1 - f) * ls(lo) + f * ls(lo + 1));
-    double a = 1 / std::sqrt(1 + sg * sg);
-    return rt::TimeDecode{a, sg * a, 0, 0};
-  };
+  // diffusers discrete VP.
+  return [acp](double t) { return rt::decodeDiscreteTimestep(acp, t); };
 }
 
 rt::Output outputOf(const json &c) {

@@ -9,12 +9,6 @@
 
 namespace diffuse::rt {
 
-/// A decoder from the network time of `sampler`'s model to (a, s, da, ds),
-/// derived from its process: the analytic model is "trained" on exactly the
-/// process the spec declares.
-std::function<TimeDecode(double)> specDecoder(const CompiledSampler &sampler,
-                                              const std::vector<double> &acp);
-
 /// The exact probability-flow ODE solution from `x` (the sampler's
 /// coordinates) between two grid points, by RK4 in log(sigma/alpha) on the
 /// analytic denoiser (independent of the compiled code).

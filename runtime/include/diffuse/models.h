@@ -38,6 +38,14 @@ struct TimeDecode {
   double a, s, da, ds; // alpha, sigma and their time derivatives
 };
 
+/// diffusers' discrete network time: an integral t reads alphas_cumprod,
+/// a fractional t interpolates log sigma linearly (the inverse of _sigma_to_t).
+TimeDecode decodeDiscreteTimestep(const std::vector<double> &acp, double t);
+
+/// A log-alpha table at a fractional index, linear between entries and
+/// extrapolated from the end intervals (DPM-Solver's interpolate_fn).
+double interpolateLogAlpha(const std::vector<double> &logAlpha, double pos);
+
 /// What the analytic network returns.
 enum class Output { Eps, X0, V, Velocity };
 

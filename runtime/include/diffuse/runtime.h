@@ -13,6 +13,7 @@
 #include "diffuse/threads.h"
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -117,6 +118,9 @@ public:
   Point pointAtTau(double tau) const;
   /// The grid point whose log-SNR log(alpha/sigma) is `lambda`.
   Point pointAtLambda(double lambda) const;
+  /// The grid point the network's time `tm` stands for, in the model's
+  /// encoding (t, scaled(k, offset), sigma) of a continuous-time process.
+  Point pointAtModelTime(double tm) const;
 
   /// Runs every step from state `x` (batch x dim, the sampler's dtype, in
   /// its coordinates); the result replaces x.
@@ -136,6 +140,11 @@ private:
   static void hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                            int64_t n);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
+  /// The process's continuous time range: its domain, or (1/N, 1] for a
+  /// beta table in continuous time.
+  std::pair<double, double> timeRange() const;
+  /// The time where the monotone `f` reaches `target`, by bisection.
+  double invertTime(const std::function<double(double)> &f, double target) const;
 
   dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
   const CompiledSampler &sampler_;
