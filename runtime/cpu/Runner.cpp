@@ -244,25 +244,34 @@ void Runner::hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), 
   reinterpret_cast<Runner *>(ctx)->pool_->run(n, task, args);
 }
 
+void Runner::SolverState::reset(size_t fields, size_t scalars, size_t n) {
+  in.assign(fields, std::vector<double>(n));
+  out.assign(fields, std::vector<double>(n));
+  sin.assign(scalars + 1, 0.0);
+  sout.assign(scalars + 1, 0.0);
+  pin.resize(fields);
+  pout.resize(fields);
+  for (size_t k = 0; k < fields; ++k) {
+    pin[k] = in[k].data();
+    pout[k] = out[k].data();
+  }
+}
+
+void Runner::SolverState::swap() {
+  std::swap(in, out);
+  std::swap(sin, sout);
+  std::swap(pin, pout);
+}
+
 void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) {
   // Benchmarks call this in a loop: the state buffers are made once.
   size_t nf = (size_t)manifest().num("state.fields"), ns = (size_t)manifest().num("state.scalars");
-  size_t n = (size_t)(batch_ * dim_);
-  if (benchIn_.size() != nf) {
-    benchIn_.assign(nf, std::vector<double>(n));
-    benchOut_.assign(nf, std::vector<double>(n));
-    benchPin_.resize(nf);
-    benchPout_.resize(nf);
-    for (size_t k = 0; k < nf; ++k) {
-      benchPin_[k] = benchIn_[k].data();
-      benchPout_[k] = benchOut_[k].data();
-    }
-    benchSin_.assign(ns + 1, 0.0);
-    benchSout_.assign(ns + 1, 0.0);
-  }
+  if (benchState_.in.size() != nf || benchState_.sin.size() != ns + 1)
+    benchState_.reset(nf, ns, (size_t)(batch_ * dim_));
   static const std::array<double, DFS_CTX_FIELDS> c{1, 10, 0, 0};
-  sampler_.step(&head_, (int64_t)n, x, out, s.data(), t.data(), c.data(), benchPin_.data(),
-                benchPout_.data(), benchSin_.data(), benchSout_.data());
+  sampler_.step(&head_, batch_ * dim_, x, out, s.data(), t.data(), c.data(),
+                benchState_.pin.data(), benchState_.pout.data(), benchState_.sin.data(),
+                benchState_.sout.data());
 }
 
 Point Runner::pointAtLambda(double lambda) const {
@@ -503,58 +512,37 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
     err = "state has " + std::to_string(x.size()) + " elements, expected " + std::to_string(n);
     return false;
   }
-  std::vector<double> a, b(x.size());
   const double steps = (double)grid.size();
-  // Solver state, zero at the first step, double-buffered.
-  size_t nf = (size_t)manifest().num("state.fields"), ns = (size_t)manifest().num("state.scalars");
-  std::vector<std::vector<double>> fin(nf, std::vector<double>((size_t)n)), fout = fin;
-  std::vector<void *> pin(nf), pout(nf);
-  std::vector<double> sin(ns + 1), sout(ns + 1);
-  auto bind = [&]() {
-    for (size_t k = 0; k < nf; ++k) {
-      pin[k] = fin[k].data();
-      pout[k] = fout[k].data();
+  SolverState state;
+  state.reset((size_t)manifest().num("state.fields"), (size_t)manifest().num("state.scalars"),
+              (size_t)n);
+  // The step loop, on float64 or float32 state.
+  auto loop = [&](auto &a) {
+    auto b = a;
+    for (size_t i = 0; i < grid.size(); ++i) {
+      std::array<double, DFS_CTX_FIELDS> c{(double)i, steps, i == 0 ? 1.0 : 0.0,
+                                           i + 1 == grid.size() ? 1.0 : 0.0};
+      sampler_.step(&head_, n, a.data(), b.data(), grid[i].s.data(), grid[i].t.data(), c.data(),
+                    state.pin.data(), state.pout.data(), state.sin.data(), state.sout.data());
+      std::swap(a, b);
+      state.swap();
+      if (std::getenv("DIFFUSE_TRACE")) {
+        // Debugging aid: the first row of the state after each step.
+        std::fprintf(stderr, "step %zu tau %.17g -> %.17g:", i, grid[i].s[DFS_POINT_TAU],
+                     grid[i].t[DFS_POINT_TAU]);
+        for (int64_t j = 0; j < dim_; ++j)
+          std::fprintf(stderr, " %.17g", (double)a[(size_t)j]);
+        std::fprintf(stderr, "\n");
+      }
     }
-  };
-  auto swapState = [&]() {
-    std::swap(fin, fout);
-    std::swap(sin, sout);
-    bind();
-  };
-  bind();
-  auto stepCtx = [&](size_t i) {
-    return std::array<double, DFS_CTX_FIELDS>{(double)i, steps, i == 0 ? 1.0 : 0.0,
-                                              i + 1 == grid.size() ? 1.0 : 0.0};
   };
   if (f32_) {
-    std::vector<float> xf(x.begin(), x.end()), of(x.size());
-    for (size_t i = 0; i < grid.size(); ++i) {
-      auto c = stepCtx(i);
-      sampler_.step(&head_, n, xf.data(), of.data(), grid[i].s.data(), grid[i].t.data(), c.data(),
-                    pin.data(), pout.data(), sin.data(), sout.data());
-      std::swap(xf, of);
-      swapState();
-    }
+    std::vector<float> xf(x.begin(), x.end());
+    loop(xf);
     x.assign(xf.begin(), xf.end());
-    return true;
+  } else {
+    loop(x);
   }
-  a = x;
-  for (size_t i = 0; i < grid.size(); ++i) {
-    auto c = stepCtx(i);
-    sampler_.step(&head_, n, a.data(), b.data(), grid[i].s.data(), grid[i].t.data(), c.data(),
-                  pin.data(), pout.data(), sin.data(), sout.data());
-    std::swap(a, b);
-    swapState();
-    if (std::getenv("DIFFUSE_TRACE")) {
-      // Debugging aid: the first row of the state after each step.
-      std::fprintf(stderr, "step %zu tau %.17g -> %.17g:", i, grid[i].s[DFS_POINT_TAU],
-                   grid[i].t[DFS_POINT_TAU]);
-      for (int64_t j = 0; j < dim_; ++j)
-        std::fprintf(stderr, " %.17g", a[(size_t)j]);
-      std::fprintf(stderr, "\n");
-    }
-  }
-  x = a;
   if (!noiseError_.empty()) {
     err = noiseError_;
     return false;

@@ -164,9 +164,17 @@ private:
   int64_t calls_ = 0;
   std::shared_ptr<NoiseSource> noise_;
   std::unique_ptr<ThreadPool> pool_;
-  std::vector<std::vector<double>> benchIn_, benchOut_;
-  std::vector<void *> benchPin_, benchPout_;
-  std::vector<double> benchSin_, benchSout_;
+  /// Solver state carried between steps: tensors and scalars, double
+  /// buffered (the step reads `in`, writes `out`, then they swap), zero at
+  /// the first step.
+  struct SolverState {
+    std::vector<std::vector<double>> in, out;
+    std::vector<void *> pin, pout;
+    std::vector<double> sin, sout;
+    void reset(size_t fields, size_t scalars, size_t n);
+    void swap();
+  };
+  SolverState benchState_; // stepOnce's
   int64_t draws_ = 0;
   std::string noiseError_;
 };
