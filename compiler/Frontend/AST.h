@@ -23,6 +23,7 @@ using ExprPtr = std::shared_ptr<Expr>;
 struct Arg {
   std::string name; // empty when positional
   ExprPtr value;
+  Loc nameLoc;      // the name (the value's location when positional)
 };
 
 struct Expr {

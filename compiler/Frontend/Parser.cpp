@@ -116,7 +116,8 @@ public:
       e->name = c->ID()->getText();
       if (c->args())
         for (auto *a : c->args()->arg())
-          e->args.push_back({a->ID() ? a->ID()->getText() : "", expr(a->expr())});
+          e->args.push_back({a->ID() ? a->ID()->getText() : "", expr(a->expr()),
+                             a->ID() ? loc(a->ID()) : loc(a->expr())});
     } else if (auto c = dynamic_cast<DiffuseParser::ListExprContext *>(ctx)) {
       e->kind = ast::Expr::List;
       for (auto *x : c->expr())

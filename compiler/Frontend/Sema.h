@@ -14,8 +14,9 @@
 namespace diffuse {
 
 struct GridPlan {
-  std::string kind; // given, uniform, karras, exponential, leading, trailing, linspace
+  std::string kind; // a family of gridFamilies() (Plan.cpp), or "list"
   std::map<std::string, double> args;
+  std::vector<double> times; // list: the process times, in sampling order
   std::string target = "next"; // next | prev (diffusers DDIM/PNDM: t - train_steps/steps)
 };
 

@@ -169,6 +169,8 @@ private:
     grid.set("target", b.getStringAttr(plan.grid.target));
     for (auto &[k, v] : plan.grid.args)
       grid.set(k, b.getF64FloatAttr(v));
+    if (!plan.grid.times.empty())
+      grid.set("times", b.getF64ArrayAttr(plan.grid.times));
     cfg.set("grid", grid.getDictionary(&ctx));
     if (plan.guidance) {
       NamedAttrList g;

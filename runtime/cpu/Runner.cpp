@@ -202,15 +202,17 @@ Point Runner::pointAt(double t) const {
 }
 
 Point Runner::pointAtTau(double tau) const {
-  if (!ve_)
-    return pointAt(tau);
+  return ve_ ? pointAtSigma(tau) : pointAt(tau);
+}
+
+Point Runner::pointAtSigma(double sigmaVe) const {
   const Manifest &m = sampler_.manifest;
   Point p{};
   if (m.str("process.kind") == "discrete") {
     // diffusers' _sigma_to_t: the timestep by log-sigma interpolation.
     long n = (long)acp_.size();
     auto ls = [&](long i) { return 0.5 * std::log((1 - acp_[i]) / acp_[i]); };
-    double l = std::log(std::max(tau, 1e-300));
+    double l = std::log(std::max(sigmaVe, 1e-300));
     double t;
     if (l <= ls(0)) {
       t = 0;
@@ -225,17 +227,21 @@ Point Runner::pointAtTau(double tau) const {
       double w = (ls(lo) - l) / (ls(lo) - ls(hi));
       t = (1 - w) * lo + w * hi;
     }
-    finishPoint(p, t, true, tau);
+    finishPoint(p, t, true, sigmaVe);
     return p;
   }
-  // A path: invert sigma/alpha over the domain (monotone there).
   auto ratio = [&](double t) { return sampler_.sigma(t) / sampler_.alpha(t); };
-  p = pointAt(invertTime(ratio, tau));
-  // Keep the requested solver time exactly.
-  p[DFS_POINT_S] = tau * p[DFS_POINT_A];
-  p[DFS_POINT_TAU] = tau;
+  // A process whose time is its VE sigma (alpha = 1, sigma = t) needs no
+  // inverse; any other path inverts sigma/alpha over its domain (monotone
+  // there), keeping the requested noise level exactly.
+  if (ratio(sigmaVe) == sigmaVe)
+    return pointAt(sigmaVe);
+  p = pointAt(invertTime(ratio, sigmaVe));
+  p[DFS_POINT_S] = sigmaVe * p[DFS_POINT_A];
+  if (ve_)
+    p[DFS_POINT_TAU] = sigmaVe;
   if (m.str("model.time") == "sigma")
-    p[DFS_POINT_TMODEL] = tau;
+    p[DFS_POINT_TMODEL] = sigmaVe;
   return p;
 }
 
@@ -339,6 +345,7 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
   std::vector<double> ts;
   std::vector<Point> pts;
   long steps = (long)m.num("grid.steps", 0);
+  bool sigmaGrid = false; // ts holds VE noise levels sigma/alpha, not times
 
   if (kind == "given") {
     if (given_.t.size() < 2) {
@@ -346,34 +353,82 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
       return {};
     }
     ts = given_.t;
-  } else if (kind == "uniform") {
+  } else if (kind == "list") {
+    std::stringstream ss(m.str("grid.times"));
+    for (std::string v; std::getline(ss, v, ',');)
+      ts.push_back(std::strtod(v.c_str(), nullptr));
+  } else if (kind == "uniform" || kind == "logsnr") {
     double lo = m.num("grid.from", NAN), hi = m.num("grid.to", NAN);
+    auto snr = [&](double t) {
+      Point p = pointAt(t);
+      return std::log(p[DFS_POINT_A] / p[DFS_POINT_S]);
+    };
     if (std::isnan(lo) || std::isnan(hi)) {
       // From the noisier end of the time range to the cleaner one.
       auto [t0, t1] = timeRange();
-      auto snr = [&](double t) {
-        Point p = pointAt(t);
-        return p[DFS_POINT_A] / p[DFS_POINT_S];
-      };
       bool forward = snr(t0) < snr(t1);
       lo = forward ? t0 : t1;
       hi = forward ? t1 : t0;
     }
-    for (long i = 0; i <= steps; ++i)
-      ts.push_back(lo + (hi - lo) * (double)i / (double)steps);
-  } else if (kind == "karras" || kind == "exponential") {
-    double smin = m.num("grid.sigma_min", 0.002), smax = m.num("grid.sigma_max", 80);
-    double rho = m.num("grid.rho", 7);
+    // A flow's timestep shift (SD3, Flux) acts on the noise fraction u of
+    // each time (1 at `lo`, 0 at `hi`): u -> shift u / (1 + (shift - 1) u);
+    // with seq_len the shift is exp(mu), mu interpolated linearly in the
+    // image's sequence length (diffusers' calculate_shift).
+    double shift = m.num("grid.shift", 1);
+    if (m.has("grid.seq_len")) {
+      double b0 = m.num("grid.base_shift", 0.5), b1 = m.num("grid.max_shift", 1.15);
+      double l0 = m.num("grid.base_seq_len", 256), l1 = m.num("grid.max_seq_len", 4096);
+      shift = std::exp(b0 + (b1 - b0) * (m.num("grid.seq_len") - l0) / (l1 - l0));
+    }
+    double la = kind == "logsnr" ? snr(lo) : 0, lb = kind == "logsnr" ? snr(hi) : 0;
+    for (long i = 0; i <= steps; ++i) {
+      double f = (double)i / (double)steps;
+      if (kind == "logsnr") {
+        // DPM-Solver's logSNR grid: uniform in lambda, the ends exact.
+        ts.push_back(i == 0       ? lo
+                     : i == steps ? hi
+                                  : invertTime(snr, la + (lb - la) * f));
+        continue;
+      }
+      double u = 1 - f;
+      if (shift != 1)
+        u = shift * u / (1 + (shift - 1) * u);
+      ts.push_back(hi + (lo - hi) * u);
+    }
+  } else if (kind == "karras" || kind == "exponential" || kind == "polyexponential" ||
+             kind == "vp") {
+    sigmaGrid = true;
+    // Default noise levels: the process's own range of sigma/alpha.
+    auto [t0, t1] = timeRange();
+    auto ratio = [&](double t) {
+      Point p = pointAt(t);
+      return p[DFS_POINT_S] / p[DFS_POINT_A];
+    };
+    double r0 = ratio(t0), r1 = ratio(t1);
+    double smin = m.num("grid.sigma_min", std::min(r0, r1));
+    double smax = m.num("grid.sigma_max", std::max(r0, r1));
+    double rho = m.num("grid.rho", kind == "karras" ? 7 : 1);
     for (long i = 0; i < steps; ++i) {
       double f = steps == 1 ? 0 : (double)i / (double)(steps - 1);
-      if (kind == "karras")
+      if (kind == "karras") {
         ts.push_back(std::pow(std::pow(smax, 1 / rho) + f * (std::pow(smin, 1 / rho) -
                                                              std::pow(smax, 1 / rho)),
                               rho));
-      else
+      } else if (kind == "exponential") {
         ts.push_back(std::exp(std::log(smax) + f * (std::log(smin) - std::log(smax))));
+      } else if (kind == "polyexponential") {
+        // k-diffusion's get_sigmas_polyexponential: log sigma along (1 - f)^rho.
+        double ramp = std::pow(1 - f, rho);
+        ts.push_back(std::exp(std::log(smin) + ramp * (std::log(smax) - std::log(smin))));
+      } else {
+        // k-diffusion's get_sigmas_vp: the VP-SDE's sigma at t = 1 ... eps_s.
+        double bd = m.num("grid.beta_d", 19.9), bm = m.num("grid.beta_min", 0.1);
+        double tt = 1 + f * (m.num("grid.eps_s", 1e-3) - 1);
+        ts.push_back(std::sqrt(std::expm1(0.5 * bd * tt * tt + bm * tt)));
+      }
     }
-    ts.push_back(0.0);
+    if (m.num("grid.append_zero", 1) != 0)
+      ts.push_back(0.0);
   } else if (kind == "leading" || kind == "trailing" || kind == "linspace") {
     long offset = (long)m.num("grid.offset", 0);
     for (long i = 0; i < steps; ++i) {
@@ -399,7 +454,7 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
       p = Point{};
       finishPoint(p, ts[i], true, given_.sigma[i]);
     } else {
-      p = pointAt(ts[i]);
+      p = sigmaGrid ? pointAtSigma(ts[i]) : pointAt(ts[i]);
     }
     if (kind == "given" && i < given_.tmodel.size())
       p[DFS_POINT_TMODEL] = given_.tmodel[i];

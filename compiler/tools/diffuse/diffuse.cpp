@@ -4,6 +4,7 @@
 //   diffuse emit --emit=STAGE SPEC         ast | mlir | derived | fused | llvm-mlir | llvm
 //   diffuse build SPEC -o EXE [--shared]   a standalone sampler (or a .so)
 //   diffuse run SPEC [--out DIR] ...       compile, load and sample the built-in model
+//   diffuse grid SPEC                      print the time grid
 //   diffuse conform DIR                    reproduce reference runs of other libraries
 // Common options: --sampler NAME, --set DECL.KEY=VALUE (repeatable).
 //
@@ -13,6 +14,7 @@
 #include "compiler/Pipelines/Pipeline.h"
 #include "compiler/tools/diffuse/Driver.h"
 #include "diffuse/demo.h"
+#include "diffuse/runtime.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/raw_ostream.h"
@@ -43,6 +45,7 @@ int usage(std::ostream &os, int rc) {
         "                                  (or the mixture of M.json, e.g. a golden case)\n"
         "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives and lambda\n"
         "                                  of the sampler's process (compiled), N points\n"
+        "  grid SPEC                       print the sampler's time grid, step by step\n"
         "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format)\n"
         "options: --sampler NAME   --set DECL.KEY=VALUE (repeatable)\n"
         "         --eager          one pass over the tensors per arithmetic op (the baseline)\n";
@@ -101,6 +104,30 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
   return true;
 }
 
+/// `diffuse grid`: every step's two grid points as the compiled step sees
+/// them (solver time, network time, alpha, sigma, sigma/alpha).
+int printGrid(const rt::CompiledSampler &sampler) {
+  struct NoNetwork : rt::Network {
+    void evaluate(const dfs_net_call &) override {}
+  } net;
+  rt::Runner runner(sampler, net, 1, 1);
+  std::string err;
+  auto grid = runner.buildGrid(err);
+  if (grid.empty()) {
+    std::cerr << "error: " << err << "\n";
+    return 1;
+  }
+  std::printf("%-6s %-24s %-24s %-24s %-24s %-24s %s\n", "step", "from", "to", "model time",
+              "alpha", "sigma", "sigma/alpha");
+  for (size_t i = 0; i < grid.size(); ++i) {
+    const rt::Point &p = grid[i].s;
+    std::printf("%-6zu %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %.17g\n", i,
+                p[DFS_POINT_TAU], grid[i].t[DFS_POINT_TAU], p[DFS_POINT_TMODEL], p[DFS_POINT_A],
+                p[DFS_POINT_S], p[DFS_POINT_S] / p[DFS_POINT_A]);
+  }
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -111,7 +138,8 @@ int main(int argc, char **argv) {
     return usage(std::cout, 0);
   if (cmd == "conform")
     return runConform(argc, argv);
-  if (cmd != "check" && cmd != "emit" && cmd != "build" && cmd != "run" && cmd != "schedule") {
+  if (cmd != "check" && cmd != "emit" && cmd != "build" && cmd != "run" && cmd != "schedule" &&
+      cmd != "grid") {
     std::cerr << "error: unknown command '" << cmd << "'\n";
     return usage(std::cerr, 2);
   }
@@ -224,6 +252,8 @@ int main(int argc, char **argv) {
     }
     return 0;
   }
+  if (cmd == "grid")
+    return printGrid(*sampler);
   // run
   std::error_code ec;
   fs::create_directories(a.outDir, ec);

@@ -116,6 +116,9 @@ public:
   Point pointAt(double t) const;
   /// The grid point whose solver time (t, or sigma/alpha in ve coordinates) is tau.
   Point pointAtTau(double tau) const;
+  /// The grid point whose VE noise level sigma/alpha is `sigmaVe`, in any
+  /// coordinates (the sigma grid families: karras, exponential, ...).
+  Point pointAtSigma(double sigmaVe) const;
   /// The grid point whose log-SNR log(alpha/sigma) is `lambda`.
   Point pointAtLambda(double lambda) const;
   /// The grid point the network's time `tm` stands for, in the model's
