@@ -52,6 +52,12 @@ void DiagEngine::emit(const Loc &loc, const char *kind, const std::string &msg,
 }
 
 void DiagEngine::error(const Loc &loc, const std::string &msg, const std::string &fix) {
+  // A pass that visits several compiled variants of one step (each `if`
+  // path) may report the same source mistake more than once: say it once.
+  std::string key = loc.file + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.col) +
+                    "\n" + msg + "\n" + fix;
+  if (!reported.insert(key).second)
+    return;
   ++errors;
   emit(loc, "error", msg, fix);
 }

@@ -13,6 +13,7 @@
 #define DIFFUSE_FRONTEND_DIAGNOSTICS_H
 
 #include <map>
+#include <set>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -41,6 +42,7 @@ private:
   void emit(const Loc &loc, const char *kind, const std::string &msg, const std::string &fix);
   std::ostream &os;
   std::map<std::string, std::string> sources;
+  std::set<std::string> reported; // errors already printed (location, message, fix)
   int errors = 0;
 };
 

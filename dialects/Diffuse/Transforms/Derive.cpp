@@ -14,7 +14,7 @@
 //   eps  prediction m:  eps = m,                     x0 = (x_c - sigma_c eps)/alpha_c
 //   x0   prediction m:  x0 = m,                      eps = (x_c - alpha_c x0)/sigma_c
 //   v    prediction m:  eps = (s xp + a m)/(a^2+s^2), x0 = (a xp - s m)/(a^2+s^2)
-//   velocity m = a' x0 + s' eps (native only):
+//   velocity m = a' x0 + s' eps (d/dt of the process, in either coordinates):
 //                       x0 = (s' xp - s m)/(s' a - a' s), eps = (a m - a' xp)/(s' a - a' s)
 // and pf_ode = alpha_c' x0 + sigma_c' eps (= eps in ve coordinates; = m for
 // a velocity model in native coordinates).
@@ -107,14 +107,12 @@ struct Deriver {
   FailureOr<Value> oracle(Operation *op, Value x, Value t, StringRef want) {
     Location l = op->getLoc();
     StringRef pred = model.getPredicts();
-    if (pred == "velocity" && ve)
-      return op->emitError("a velocity model needs native coordinates; use coords = native");
     if (pred == "velocity" && failed(needDerivatives(op, "a velocity model")))
       return failure();
     if (want == "pf_ode" && !ve && failed(needDerivatives(op, "pf_ode in native coordinates")))
       return failure();
     auto [m, xin] = evaluate(x, t, l);
-    if (want == "pf_ode" && pred == "velocity")
+    if (want == "pf_ode" && pred == "velocity" && !ve)
       return m;
 
     Value ac = ve ? cst(1, l) : point(t, "a", l);
@@ -141,7 +139,7 @@ struct Deriver {
                           b.create<MulOp>(l, field(), m, ca));
       x0 = b.create<SubOp>(l, field(), b.create<MulOp>(l, field(), xin, ca),
                            b.create<MulOp>(l, field(), m, cs));
-    } else { // velocity, native
+    } else { // velocity, from the network input in either coordinates
       Value a = point(t, "a", l), s = point(t, "s", l);
       Value da = point(t, "da", l), ds = point(t, "ds", l);
       Value den = b.create<arith::SubFOp>(l, b.create<arith::MulFOp>(l, ds, a),
