@@ -251,33 +251,38 @@ void Runner::hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), 
 }
 
 void Runner::SolverState::reset(size_t fields, size_t scalars, size_t n) {
-  in.assign(fields, std::vector<double>(n));
-  out.assign(fields, std::vector<double>(n));
+  bufs.assign(2 * fields, std::vector<double>(n));
   sin.assign(scalars + 1, 0.0);
   sout.assign(scalars + 1, 0.0);
   pin.resize(fields);
   pout.resize(fields);
   for (size_t k = 0; k < fields; ++k) {
-    pin[k] = in[k].data();
-    pout[k] = out[k].data();
+    pin[k] = bufs[k].data();
+    pout[k] = bufs[fields + k].data();
   }
 }
 
-void Runner::SolverState::swap() {
-  std::swap(in, out);
+void Runner::SolverState::rotate() {
+  pin = pout;
+  size_t next = 0;
+  for (auto &p : pout) {
+    while (std::find(pin.begin(), pin.end(), (void *)bufs[next].data()) != pin.end())
+      ++next;
+    p = bufs[next++].data();
+  }
   std::swap(sin, sout);
-  std::swap(pin, pout);
 }
 
 void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) {
   // Benchmarks call this in a loop: the state buffers are made once.
   size_t nf = (size_t)manifest().num("state.fields"), ns = (size_t)manifest().num("state.scalars");
-  if (benchState_.in.size() != nf || benchState_.sin.size() != ns + 1)
+  if (benchState_.pin.size() != nf || benchState_.sin.size() != ns + 1)
     benchState_.reset(nf, ns, (size_t)(batch_ * dim_));
   static const std::array<double, DFS_CTX_FIELDS> c{1, 10, 0, 0};
   sampler_.step(&head_, batch_ * dim_, x, out, s.data(), t.data(), c.data(),
                 benchState_.pin.data(), benchState_.pout.data(), benchState_.sin.data(),
                 benchState_.sout.data());
+  benchState_.rotate(); // as the step loop does (the step may re-point outputs)
 }
 
 Point Runner::pointAtLambda(double lambda) const {
@@ -536,8 +541,12 @@ void Runner::hookModel(dfs_ctx *ctx, int32_t, int32_t guided, const void *in, co
   int64_t rows = guided ? 2 * self->batch_ : self->batch_;
   size_t esz = self->f32_ ? 4 : 8;
   const void *x = in;
-  if (guided) {
-    // One call on [x; x]: unconditional rows first, then conditional.
+  int64_t xRows = rows;
+  if (guided && self->net_.acceptsRepeatedRows()) {
+    // One call on [x; x] (unconditional rows first, then conditional)
+    // without materializing it: the network reads row i from row i mod batch.
+    xRows = self->batch_;
+  } else if (guided) {
     self->staging_.resize((size_t)(2 * n));
     std::memcpy(self->staging_.data(), in, n * esz);
     std::memcpy((char *)self->staging_.data() + n * esz, in, n * esz);
@@ -550,7 +559,7 @@ void Runner::hookModel(dfs_ctx *ctx, int32_t, int32_t guided, const void *in, co
     for (int64_t i = 0; i < self->batch_; ++i)
       self->callLabels_[(size_t)(guided ? self->batch_ + i : i)] = self->labels_[(size_t)i];
   dfs_net_call call{rows, self->dim_, self->f32_ ? DFS_F32 : DFS_F64, x, self->times_.data(),
-                    self->callLabels_.data(), out, 0};
+                    self->callLabels_.data(), out, 0, xRows};
   self->net_.evaluate(call);
   ++self->calls_;
 }
@@ -580,7 +589,7 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
       sampler_.step(&head_, n, a.data(), b.data(), grid[i].s.data(), grid[i].t.data(), c.data(),
                     state.pin.data(), state.pout.data(), state.sin.data(), state.sout.data());
       std::swap(a, b);
-      state.swap();
+      state.rotate();
       if (std::getenv("DIFFUSE_TRACE")) {
         // Debugging aid: the first row of the state after each step.
         std::fprintf(stderr, "step %zu tau %.17g -> %.17g:", i, grid[i].s[DFS_POINT_TAU],

@@ -90,9 +90,10 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
   for (int64_t i = 0; i < call.batch; ++i) {
     TimeDecode td = decode_(call.t[i]);
     int label = call.labels ? call.labels[i] : -1;
+    int64_t r = call.x_rows > 0 ? i % call.x_rows : i;
     for (int j = 0; j < D; ++j)
-      xr[j] = call.dtype == DFS_F32 ? ((const float *)call.x)[i * D + j]
-                                    : ((const double *)call.x)[i * D + j];
+      xr[j] = call.dtype == DFS_F32 ? ((const float *)call.x)[r * D + j]
+                                    : ((const double *)call.x)[r * D + j];
     posteriorMean(m_, xr.data(), td.a, td.s, label, x0.data(), eps.data());
     for (int j = 0; j < D; ++j) {
       double o;

@@ -281,25 +281,38 @@ struct Lowering {
 
     // Where each returned field goes: the next state to %out, state k to fout[k].
     auto ret = cast<func::ReturnOp>(old.getTerminator());
-    SmallVector<Value> fieldDest; // per return operand (null for scalars)
+    // A state tensor carried unchanged from a state input is not copied:
+    // its output slot is pointed at the input buffer (the runtime's
+    // SolverState::rotate keeps such buffers alive).
+    SmallVector<Value> fieldDest;    // per return operand (null for scalars)
+    SmallVector<Value> fieldSlotPtr; // per return operand: &fout[k] (state tensors)
     llvm::DenseMap<Value, Value> dest;
+    llvm::DenseSet<Value> stateDest; // dest values that are state buffers (not %out)
     {
       int k = 0;
       for (auto [j, v] : llvm::enumerate(ret.getOperands())) {
-        Value d;
+        Value d, slot;
         if (isa<FieldType>(v.getType())) {
           if (j == 0) {
             d = out;
           } else {
             Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(k++));
-            d = b.create<LLVM::LoadOp>(l, ptr, gep(l, ptr, fout, idx));
+            slot = gep(l, ptr, fout, idx);
+            d = b.create<LLVM::LoadOp>(l, ptr, slot);
+            stateDest.insert(d);
           }
           if (!dest.count(v))
             dest[v] = d;
         }
         fieldDest.push_back(d);
+        fieldSlotPtr.push_back(slot);
       }
     }
+    auto isStateInput = [&](Value v) {
+      auto arg = dyn_cast<BlockArgument>(v);
+      return arg && arg.getOwner() == &old && arg.getArgNumber() >= 3 &&
+             isa<FieldType>(arg.getType());
+    };
     for (Operation &op : old) {
       Location ol = op.getLoc();
       if (auto c = dyn_cast<StepCtxOp>(op)) {
@@ -323,7 +336,13 @@ struct Lowering {
         map.map(nz.getResult(), hook(ol, ctxPtr, 3, ptr, {ctxPtr, i32c(slots++, ol)}));
       } else if (auto c = dyn_cast<ModelCallOp>(op)) {
         bool guided = c.getGuided();
-        Value buf = hook(ol, ctxPtr, 0, ptr, {ctxPtr, i32c(slots++, ol), i32c(guided ? 2 : 1, ol)});
+        // An unguided output kept as state is written by the network
+        // straight into the state buffer.
+        auto d = dest.find(c.getOutputs()[0]);
+        Value buf = !guided && d != dest.end() && stateDest.count(d->second)
+                        ? d->second
+                        : hook(ol, ctxPtr, 0, ptr,
+                               {ctxPtr, i32c(slots++, ol), i32c(guided ? 2 : 1, ol)});
         hook(ol, ctxPtr, 1, Type(),
              {ctxPtr, i32c(0, ol), i32c(guided, ol), map.lookup(c.getInput()),
               map.lookup(c.getTime()), buf});
@@ -366,7 +385,11 @@ struct Lowering {
         for (auto [j, operand] : llvm::enumerate(r.getOperands())) {
           Value v = map.lookup(operand);
           if (fieldDest[j]) {
-            if (v != fieldDest[j])
+            if (v == fieldDest[j])
+              continue;
+            if (fieldSlotPtr[j] && isStateInput(operand))
+              b.create<LLVM::StoreOp>(ol, v, fieldSlotPtr[j]);
+            else
               hook(ol, ctxPtr, 2, Type(), {ctxPtr, fieldDest[j], v});
           } else {
             Value idx = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(ks++));

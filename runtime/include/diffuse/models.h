@@ -59,6 +59,7 @@ public:
   GaussianMixtureNetwork(Mixture m, std::function<TimeDecode(double)> decode, Output out)
       : m_(std::move(m)), decode_(std::move(decode)), out_(out) {}
   void evaluate(const dfs_net_call &call) override;
+  bool acceptsRepeatedRows() const override { return true; }
   const Mixture &mixture() const { return m_; }
 
 private:

@@ -25,6 +25,12 @@ typedef struct {
   const int32_t *labels; /* batch: class label, -1 = unconditional; may be NULL */
   void *out;             /* batch x dim */
   int on_device;         /* 0: host memory */
+  /* Rows stored at x: batch, or fewer when the rows repeat (classifier-free
+   * guidance calls the network on [x; x]): row i of the call is row
+   * i mod x_rows of x. Only networks that say they accept repeated rows
+   * (Network::acceptsRepeatedRows) get x_rows < batch; every other network
+   * gets x copied out to batch rows. */
+  int64_t x_rows;
 } dfs_net_call;
 
 /* A network as a plain C function. Returns 0 on success. */
@@ -39,6 +45,10 @@ class Network {
 public:
   virtual ~Network() = default;
   virtual void evaluate(const dfs_net_call &call) = 0;
+  /// True if evaluate() reads row i of a call from row i mod call.x_rows of
+  /// call.x: the runner then passes a guided call's input once instead of
+  /// copying it into both halves of a buffer of twice the batch.
+  virtual bool acceptsRepeatedRows() const { return false; }
 };
 } // namespace diffuse::rt
 #endif

@@ -170,12 +170,17 @@ private:
   /// Solver state carried between steps: tensors and scalars, double
   /// buffered (the step reads `in`, writes `out`, then they swap), zero at
   /// the first step.
+  /// The solver's state tensors and scalars between steps. A step reads
+  /// pin and writes pout; it may also point pout[k] at one of its inputs
+  /// (a value carried unchanged, e.g. the older of two saved outputs)
+  /// instead of copying it. rotate() makes the outputs the next inputs and
+  /// hands out fresh output buffers that no input uses.
   struct SolverState {
-    std::vector<std::vector<double>> in, out;
+    std::vector<std::vector<double>> bufs; // 2 x fields buffers of n doubles
     std::vector<void *> pin, pout;
     std::vector<double> sin, sout;
     void reset(size_t fields, size_t scalars, size_t n);
-    void swap();
+    void rotate();
   };
   SolverState benchState_; // stepOnce's
   int64_t draws_ = 0;
