@@ -18,9 +18,9 @@ namespace {
 const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver", "sampler"};
 const std::vector<std::string> kMathFns = {"exp",  "log",   "sqrt",  "sin", "cos", "tan",  "tanh",
                                            "expm1", "log1p", "abs", "min", "max", "floor"};
-const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "alpha",
-                                              "sigma",   "lambda", "noise",  "at",
-                                              "at_lambda"};
+const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "score",
+                                              "alpha",   "sigma",  "lambda", "drift",
+                                              "diffusion2", "noise", "at",   "at_lambda"};
 
 enum class Ty { Scalar, Field, Time, Bool, Error };
 
@@ -555,9 +555,10 @@ private:
         }
         return result;
       };
-      if (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode")
+      if (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "score")
         return expect({Ty::Field, Ty::Time}, Ty::Field);
-      if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
+      if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda" || e.name == "drift" ||
+          e.name == "diffusion2")
         return expect({Ty::Time}, Ty::Scalar);
       if (e.name == "noise")
         return expect({}, Ty::Field);

@@ -244,11 +244,14 @@ private:
       if (e.name == "denoise") return b.create<DenoiseOp>(l, field(), args[0], args[1]);
       if (e.name == "eps") return b.create<EpsOp>(l, field(), args[0], args[1]);
       if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1]);
+      if (e.name == "score") return b.create<ScoreOp>(l, field(), args[0], args[1]);
       if (e.name == "noise") return b.create<NoiseOp>(l, field());
       if (e.name == "at") return b.create<AtOp>(l, time(), toScalar(args[0], l), false);
       if (e.name == "at_lambda") return b.create<AtOp>(l, time(), toScalar(args[0], l), true);
       if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
         return b.create<SchedOp>(l, f64(), args[0], e.name);
+      if (e.name == "drift" || e.name == "diffusion2")
+        return b.create<SchedOp>(l, f64(), args[0], e.name == "drift" ? "f" : "g2");
       for (Value &a : args)
         a = toScalar(a, l);
       if (Value v = mathCall(e.name, args, l))

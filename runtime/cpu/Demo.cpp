@@ -82,9 +82,17 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   // table with integer timesteps decodes its time as diffusers' networks do,
   // anything else through the runner's grid points (set just below).
   Runner *self = nullptr;
-  std::function<TimeDecode(double)> decode = [&self](double tm) {
-    Point p = self->pointAtModelTime(tm);
-    return TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA], p[DFS_POINT_DS]};
+  // Every row of a call has the same time: decode it once (the inverse may
+  // be a bisection).
+  double lastTm = NAN;
+  TimeDecode last{};
+  std::function<TimeDecode(double)> decode = [&self, &lastTm, &last](double tm) {
+    if (tm != lastTm) {
+      Point p = self->pointAtModelTime(tm);
+      last = TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA], p[DFS_POINT_DS]};
+      lastTm = tm;
+    }
+    return last;
   };
   if (sampler.manifest.str("process.kind") == "discrete" &&
       sampler.manifest.str("process.interpolate").empty())
@@ -141,7 +149,9 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     logp += mix.logDensity(&x[(size_t)(i * D)]);
   os << "mean log-density of the samples under the data: " << logp / o.batch << "\n";
   std::vector<double> exact;
-  if (!guided) {
+  if (runner.noiseDraws() > 0) {
+    os << "(the sampler draws noise: there is no single exact solution to compare with)\n";
+  } else if (!guided) {
     exact = exactSolution(mix, x0, o.batch, grid.front().s, grid.back().t, ve);
     double maxAbs = 0, sq = 0;
     for (size_t i = 0; i < x.size(); ++i) {

@@ -62,7 +62,7 @@ LogicalResult ModelOp::verify() {
 }
 
 LogicalResult SchedOp::verify() {
-  if (!isOneOf(getKind(), {"t", "alpha", "sigma", "lambda", "dalpha", "dsigma"}))
+  if (!isOneOf(getKind(), {"t", "alpha", "sigma", "lambda", "dalpha", "dsigma", "f", "g2"}))
     return emitOpError("unknown schedule scalar '") << getKind() << "'";
   return success();
 }

@@ -91,12 +91,15 @@ class Diffuse_OracleOp<string mnemonic, string what> : Diffuse_Op<mnemonic, [Pur
 def Diffuse_DenoiseOp : Diffuse_OracleOp<"denoise", "x0-hat, the posterior mean of the data">;
 def Diffuse_EpsOp : Diffuse_OracleOp<"eps", "eps-hat, the predicted noise">;
 def Diffuse_PfOdeOp : Diffuse_OracleOp<"pf_ode", "dx/dt of the probability-flow ODE in the solver's coordinates">;
+def Diffuse_ScoreOp : Diffuse_OracleOp<"score", "the score (gradient of log p_t) in the solver's coordinates">;
 
 def Diffuse_SchedOp : Diffuse_Op<"sched", [Pure]> {
   let summary = "a schedule scalar at a time point, in the solver's coordinates";
   let description = [{
     `kind` is one of "t" (the solver's time value), "alpha", "sigma",
-    "lambda" (log(alpha/sigma)), "dalpha", "dsigma".
+    "lambda" (log(alpha/sigma)), "dalpha", "dsigma", and the coefficients
+    of the forward SDE dx = f x dt + g dW that has the process as its
+    marginals: "f" and "g2" (g squared).
   }];
   let arguments = (ins Diffuse_TimeType:$time, StrAttr:$kind);
   let results = (outs F64:$result);

@@ -70,6 +70,9 @@ struct Deriver {
       if (k == "sigma") return point(t, "tau", l);
       if (k == "dalpha") return cst(0, l);
       if (k == "dsigma") return cst(1, l);
+      // dy = sqrt(d tau^2 / d tau) dW: f = 0, g^2 = 2 tau.
+      if (k == "f") return cst(0, l);
+      if (k == "g2") return b.create<arith::MulFOp>(l, cst(2, l), point(t, "tau", l)).getResult();
       // lambda = log(1/tau)
       return b.create<arith::NegFOp>(l, b.create<math::LogOp>(l, point(t, "tau", l))).getResult();
     }
@@ -79,6 +82,17 @@ struct Deriver {
       if (failed(needDerivatives(op, "this schedule derivative")))
         return failure();
       return point(t, k == "dalpha" ? "da" : "ds", l);
+    }
+    if (k == "f" || k == "g2") {
+      // The SDE with these marginals: f = a'/a, g^2 = (s^2)' - 2 f s^2.
+      if (failed(needDerivatives(op, k == "f" ? "the SDE drift" : "the SDE diffusion2")))
+        return failure();
+      Value a = point(t, "a", l), s = point(t, "s", l);
+      Value f = b.create<arith::DivFOp>(l, point(t, "da", l), a);
+      if (k == "f")
+        return f;
+      Value ds = b.create<arith::SubFOp>(l, point(t, "ds", l), b.create<arith::MulFOp>(l, f, s));
+      return b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, cst(2, l), s), ds).getResult();
     }
     Value ratio = b.create<arith::DivFOp>(l, point(t, "a", l), point(t, "s", l));
     return b.create<math::LogOp>(l, ratio).getResult();
@@ -120,7 +134,7 @@ struct Deriver {
     Value x0, e;
     if (pred == "eps") {
       e = m;
-      if (want != "eps")
+      if (want != "eps" && want != "score")
         x0 = b.create<DivOp>(l, field(), b.create<SubOp>(l, field(), x,
                                                          b.create<MulOp>(l, field(), m, sc)),
                              ac);
@@ -158,6 +172,8 @@ struct Deriver {
       return x0;
     if (want == "eps")
       return e;
+    if (want == "score") // -eps / sigma, in the solver's coordinates
+      return b.create<DivOp>(l, field(), b.create<NegOp>(l, field(), e), sc).getResult();
     // pf_ode
     if (ve)
       return e;
@@ -209,6 +225,8 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
         r = d.oracle(op, o.getX(), o.getTime(), "eps");
       else if (auto o = dyn_cast<PfOdeOp>(op))
         r = d.oracle(op, o.getX(), o.getTime(), "pf_ode");
+      else if (auto o = dyn_cast<ScoreOp>(op))
+        r = d.oracle(op, o.getX(), o.getTime(), "score");
       else
         return;
       if (failed(r)) {

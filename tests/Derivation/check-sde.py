@@ -1,0 +1,56 @@
+"""Checks the compiler's SDE coefficients (drift f and diffusion2 g^2, see
+Inputs/sde-probe.dfs) against independent closed forms at several times of
+each process. Usage: check-sde.py DIFFUSE PROBE_SPEC NAME"""
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+diffuse, spec, name = sys.argv[1:4]
+PI = math.pi
+
+
+def beta(t, b0=0.1, b1=20.0):
+    return b0 + t * (b1 - b0)
+
+
+def closed(t):  # (f, g^2)
+    if name == "vp_linear":
+        return -0.5 * beta(t), beta(t)
+    if name == "sub_vp":
+        a2 = math.exp(-0.5 * t * t * (20.0 - 0.1) - t * 0.1)
+        return -0.5 * beta(t), beta(t) * (1 - a2 * a2)
+    if name == "vp_cosine":
+        u = (t + 0.008) / 1.008 * PI / 2
+        return -math.tan(u) * PI / 2 / 1.008, math.tan(u) * PI / 1.008
+    if name == "ve_geometric":
+        s = 0.01 * (50 / 0.01) ** t
+        return 0.0, 2 * s * s * math.log(50 / 0.01)
+    if name == "trig":
+        return -PI / 2 * math.tan(PI * t / 2), PI * math.tan(PI * t / 2)
+    if name == "rectified_flow":
+        return -1 / (1 - t), 2 * t / (1 - t)
+    raise SystemExit("unknown process " + name)
+
+
+def probe(solver, t):
+    out = tempfile.mkdtemp()
+    subprocess.run([diffuse, "run", spec, "--set", f"probe.process={name}", "--set",
+                    f"probe.solver={solver}", "--set", f"probe.grid=[{t!r}, {t / 2!r}]",
+                    "--batch", "1", "--out", out], capture_output=True, check=True)
+    data = open(os.path.join(out, "samples.npy"), "rb").read()
+    hlen = struct.unpack("<H", data[8:10])[0]
+    return struct.unpack("<d", data[10 + hlen:18 + hlen])[0]
+
+
+worst = 0.0
+for t in (0.05, 0.3, 0.7, 0.95):
+    for solver, want in zip(("probe_f", "probe_g2"), closed(t)):
+        got = probe(solver, t)
+        err = abs(got - want) / max(abs(want), 1e-300) if want else abs(got)
+        worst = max(worst, err)
+ok = worst <= 1e-12
+print(f"{name}: f and g^2 at 4 times, worst relative error {worst:.1e}: {'ok' if ok else 'FAIL'}")
+sys.exit(0 if ok else 1)
