@@ -32,6 +32,8 @@ struct Expr {
   double number = 0;       // Number
   bool isInt = false;      // Number written without a point or exponent
   std::string name;        // Ident, Call callee
+  std::string text;        // Number: as written (for `diffuse fmt`)
+  bool parens = false;     // written in parentheses (kept by `diffuse fmt`)
   /// Binary: + - * / ^, comparisons < > l (<=) g (>=) e (==) n (!=), & (and), | (or)
   char op = 0;
   std::vector<ExprPtr> ops; // Neg: 1, Binary: 2, List: n
@@ -45,6 +47,7 @@ struct Stmt {
   ExprPtr value;    // Assign, Return; If: the condition
   std::vector<Stmt> thenBody, elseBody; // If
   bool hasElse = false;
+  Loc end; // the last token
 };
 
 /// How a binary operator is written in Diffuse.
@@ -62,6 +65,7 @@ struct Item {
   std::vector<Loc> paramLocs;
   ExprPtr value;                   // Func, Set
   std::vector<Stmt> body;          // Proc
+  Loc end;                         // the last token
 };
 
 struct Param {
@@ -79,6 +83,7 @@ struct Decl {
   std::string name;
   std::vector<Param> params;
   std::vector<Item> items;
+  Loc end; // the closing brace
 
   const Item *find(const std::string &key) const {
     for (const auto &it : items)
@@ -88,9 +93,26 @@ struct Decl {
   }
 };
 
+/// What `diffuse fmt` needs beyond the declarations: the top file's own
+/// imports and comments, in source order.
+struct Import {
+  Loc loc;
+  std::string path; // as written, without quotes
+};
+struct Comment {
+  Loc loc;
+  std::string text; // from "//" to the end of the line
+};
+
 struct Module {
   std::vector<Decl> decls;
+  std::vector<Import> imports;   // the top file's
+  std::vector<Comment> comments; // the top file's
 };
+
+/// The canonical formatting of a module parsed without its imports
+/// (`diffuse fmt`): comments kept, numbers as written.
+std::string format(const Module &m);
 
 void print(std::ostream &os, const Module &m);
 void print(std::ostream &os, const Expr &e);

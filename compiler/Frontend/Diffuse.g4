@@ -53,6 +53,6 @@ INT       : [0-9]+ ;
 NUMBER    : [0-9]+ '.' [0-9]* EXP? | '.' [0-9]+ EXP? | [0-9]+ EXP ;
 fragment EXP : [eE] [+-]? [0-9]+ ;
 STRING    : '"' ~["\r\n]* '"' ;
-COMMENT   : '//' ~[\r\n]* -> skip ;
+COMMENT   : '//' ~[\r\n]* -> channel(HIDDEN) ;   // kept for `diffuse fmt`
 WS        : [ \t\r\n]+ -> skip ;
 ERRCHAR   : . ;

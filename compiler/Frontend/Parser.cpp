@@ -123,13 +123,17 @@ public:
       for (auto *x : c->expr())
         e->ops.push_back(expr(x));
     } else if (auto c = dynamic_cast<DiffuseParser::ParenExprContext *>(ctx)) {
-      return expr(c->expr());
+      ast::ExprPtr inner = expr(c->expr());
+      inner->parens = true;
+      return inner;
     } else if (auto c = dynamic_cast<DiffuseParser::NumExprContext *>(ctx)) {
       e->kind = ast::Expr::Number;
+      e->text = c->getText();
       e->number = std::strtod(c->getText().c_str(), nullptr);
       checkFinite(*e, c->getText());
     } else if (auto c = dynamic_cast<DiffuseParser::IntExprContext *>(ctx)) {
       e->kind = ast::Expr::Number;
+      e->text = c->getText();
       e->isInt = true;
       e->number = std::strtod(c->getText().c_str(), nullptr);
       checkFinite(*e, c->getText());
@@ -151,6 +155,7 @@ public:
   ast::Stmt stmt(DiffuseParser::StmtContext *sc) {
     ast::Stmt s;
     s.loc = loc(sc);
+    s.end = loc(sc->getStop());
     if (auto a = dynamic_cast<DiffuseParser::AssignStmtContext *>(sc)) {
       s.kind = ast::Stmt::Assign;
       s.name = a->ID()->getText();
@@ -178,6 +183,7 @@ public:
     d.nameLoc = loc(c->name);
     d.kind = c->kind->getText();
     d.name = c->name->getText();
+    d.end = loc(c->getStop());
     if (c->params())
       for (auto *p : c->params()->param()) {
         ast::Param param;
@@ -195,6 +201,7 @@ public:
     for (auto *ic : c->item()) {
       ast::Item item;
       item.loc = loc(ic);
+      item.end = loc(ic->getStop());
       auto idList = [&](DiffuseParser::IdListContext *l) {
         if (!l)
           return;
@@ -393,11 +400,21 @@ bool parseInto(ParseState &st, const std::string &name, const std::string &text)
     return false;
   Builder b(name, st.diag);
   bool ok = true;
+  bool top = st.stack.size() == 1;
+  if (top) {
+    tokens->fill();
+    for (antlr4::Token *t : tokens->getTokens())
+      if (t->getType() == DiffuseLexer::COMMENT)
+        st.out.comments.push_back({b.loc(t), t->getText()});
+  }
   for (auto *dc : tree->decl()) {
     if (auto imp = dynamic_cast<DiffuseParser::ImportDeclContext *>(dc)) {
       std::string rel = imp->STRING()->getText();
       rel = rel.substr(1, rel.size() - 2);
-      ok &= resolveImport(st, name, rel, b.loc(imp->STRING()));
+      if (top)
+        st.out.imports.push_back({b.loc(imp), rel});
+      if (st.opts.resolveImports)
+        ok &= resolveImport(st, name, rel, b.loc(imp->STRING()));
     } else if (auto bd = dynamic_cast<DiffuseParser::BlockDeclContext *>(dc)) {
       st.out.decls.push_back(b.decl(bd));
     }

@@ -11,6 +11,8 @@ struct ParseOptions {
   /// Where `import "x.dfs"` looks after the importing file's own folder
   /// (the stdlib folder first).
   std::vector<std::string> importPaths;
+  /// False: record the top file's imports without reading them (`fmt`).
+  bool resolveImports = true;
 };
 
 /// Parse `path` and, recursively, its imports into `out` (imports first).

@@ -1,6 +1,7 @@
 //===- diffuse.cpp - the Diffuse command-line tool ------------------------===//
 //
 //   diffuse check SPEC                     parse and check
+//   diffuse fmt SPEC [-i]                  canonical layout
 //   diffuse emit --emit=STAGE SPEC         ast | mlir | derived | fused | llvm-mlir | llvm
 //   diffuse build SPEC -o EXE [--shared]   a standalone sampler (or a .so)
 //   diffuse run SPEC [--out DIR] ...       compile, load and sample the built-in model
@@ -24,6 +25,7 @@
 #include <cstdlib>
 #include <sstream>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -36,6 +38,7 @@ namespace {
 int usage(std::ostream &os, int rc) {
   os << "usage: diffuse <command> [options]\n"
         "  check SPEC                      parse and check a spec\n"
+        "  fmt SPEC [-i]                   print the spec in canonical layout (-i: rewrite it)\n"
         "  emit --emit=STAGE SPEC          show a stage: ast, mlir, derived, fused, "
         "llvm-mlir, llvm\n"
         "  build SPEC -o OUT [--shared]    compile to a standalone executable (or a shared "
@@ -104,6 +107,46 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
   return true;
 }
 
+/// `diffuse fmt SPEC [-i]`: the spec in canonical layout, on stdout or in
+/// place. Imports are not read; the file must parse.
+int runFmt(int argc, char **argv) {
+  std::string path;
+  bool inPlace = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "-i")
+      inPlace = true;
+    else if (path.empty() && (s.empty() || s[0] != '-'))
+      path = s;
+    else {
+      std::cerr << "error: fmt takes one spec and -i, not '" << s << "'\n";
+      return 2;
+    }
+  }
+  if (path.empty()) {
+    std::cerr << "error: fmt needs a spec file\n";
+    return 2;
+  }
+  DiagEngine diag(std::cerr);
+  ast::Module m;
+  ParseOptions po;
+  po.resolveImports = false;
+  if (!parseFile(path, po, diag, m))
+    return 1;
+  std::string text = ast::format(m);
+  if (!inPlace) {
+    std::cout << text;
+    return 0;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out) {
+    std::cerr << "error: cannot write " << path << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 /// `diffuse grid`: every step's two grid points as the compiled step sees
 /// them (solver time, network time, alpha, sigma, sigma/alpha).
 int printGrid(const rt::CompiledSampler &sampler) {
@@ -138,6 +181,8 @@ int main(int argc, char **argv) {
     return usage(std::cout, 0);
   if (cmd == "conform")
     return runConform(argc, argv);
+  if (cmd == "fmt")
+    return runFmt(argc, argv);
   if (cmd != "check" && cmd != "emit" && cmd != "build" && cmd != "run" && cmd != "schedule" &&
       cmd != "grid") {
     std::cerr << "error: unknown command '" << cmd << "'\n";
