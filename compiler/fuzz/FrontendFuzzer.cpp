@@ -1,19 +1,41 @@
 //===- FrontendFuzzer.cpp - libFuzzer target for the front end ------------===//
 //
-// Feeds arbitrary bytes to the parser, the checks and the sampler planning.
-// Any crash, hang, sanitizer report or uncaught exception is a bug: bad
-// input must end in diagnostics. Run with scripts/fuzz.sh (not part of the
+// Feeds arbitrary bytes to the parser, the checks and the sampler planning,
+// and checks `diffuse fmt` on whatever parses: its output must parse and
+// format to itself. Any crash, hang, sanitizer report, uncaught exception
+// or formatting that is not idempotent is a bug: bad input must end in
+// diagnostics. Run with scripts/fuzz.sh (not part of the
 // test suite).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Frontend/Parser.h"
 #include "compiler/Frontend/Sema.h"
 
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
+namespace {
+/// fmt(fmt(x)) == fmt(x) for any x that parses (imports not read).
+void checkFormat(const std::string &text) {
+  std::ostringstream sink;
+  diffuse::DiagEngine diag(sink);
+  diffuse::ParseOptions opts;
+  opts.resolveImports = false;
+  diffuse::ast::Module m;
+  if (!diffuse::parseText("fmt.dfs", text, opts, diag, m))
+    return;
+  std::string once = diffuse::ast::format(m);
+  diffuse::ast::Module again;
+  if (!diffuse::parseText("fmt.dfs", once, opts, diag, again) ||
+      diffuse::ast::format(again) != once)
+    std::abort();
+}
+} // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string text(reinterpret_cast<const char *>(data), size);
+  checkFormat(text);
   std::ostringstream sink;
   diffuse::DiagEngine diag(sink);
   diffuse::ast::Module m;
