@@ -158,6 +158,8 @@ const std::vector<GridFamily> &gridFamilies() {
       {"polyexponential", {"steps", "sigma_min", "sigma_max", "rho", "append_zero"},
        GridFamily::Continuous},
       {"vp", {"steps", "beta_d", "beta_min", "eps_s", "append_zero"}, GridFamily::Continuous},
+      {"beta", {"steps", "sigma_min", "sigma_max", "alpha", "beta", "append_zero"},
+       GridFamily::Continuous},
       {"leading", {"steps", "offset"}, GridFamily::Discrete},
       {"trailing", {"steps"}, GridFamily::Discrete},
       {"linspace", {"steps"}, GridFamily::Discrete},
@@ -251,7 +253,8 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
       return false;
     }
     if ((a.name == "shift" || a.name == "rho" || a.name == "sigma_min" ||
-         a.name == "sigma_max") && !(v > 0)) {
+         a.name == "sigma_max" || (g.kind == "beta" && (a.name == "alpha" || a.name == "beta"))) &&
+        !(v > 0)) {
       diag.error(a.value->loc, a.name + " must be positive");
       return false;
     }

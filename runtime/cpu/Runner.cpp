@@ -343,6 +343,57 @@ void Runner::hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out
   std::copy(p.begin(), p.end(), out);
 }
 
+namespace {
+
+/// The regularized incomplete beta function I_x(a, b), by the continued
+/// fraction (modified Lentz) on the side of x where it converges fast.
+double incompleteBeta(double x, double a, double b) {
+  if (x <= 0)
+    return 0;
+  if (x >= 1)
+    return 1;
+  if (x > (a + 1) / (a + b + 2))
+    return 1 - incompleteBeta(1 - x, b, a);
+  double lead = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
+                         b * std::log1p(-x)) / a;
+  const double tiny = 1e-300;
+  double c = 1, d = 1 - (a + b) * x / (a + 1);
+  d = 1 / (std::fabs(d) < tiny ? tiny : d);
+  double h = d;
+  for (int m = 1; m < 500; ++m) {
+    for (int odd = 0; odd < 2; ++odd) {
+      double num = odd ? -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+                       : m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+      d = 1 + num * d;
+      d = 1 / (std::fabs(d) < tiny ? tiny : d);
+      c = 1 + num / c;
+      if (std::fabs(c) < tiny)
+        c = tiny;
+      h *= c * d;
+      if (odd && std::fabs(c * d - 1) < 1e-16)
+        return lead * h;
+    }
+  }
+  return lead * h;
+}
+
+} // namespace
+
+double betaQuantile(double q, double a, double b) {
+  if (q <= 0)
+    return 0;
+  if (q >= 1)
+    return 1;
+  double lo = 0, hi = 1;
+  for (int i = 0; i < 200; ++i) {
+    double mid = 0.5 * (lo + hi);
+    if (mid == lo || mid == hi)
+      break;
+    (incompleteBeta(mid, a, b) < q ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
 std::vector<Step> Runner::buildGrid(std::string &err) const {
   const Manifest &m = sampler_.manifest;
   std::string kind = m.str("grid.kind");
@@ -401,7 +452,7 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
       ts.push_back(hi + (lo - hi) * u);
     }
   } else if (kind == "karras" || kind == "exponential" || kind == "polyexponential" ||
-             kind == "vp") {
+             kind == "vp" || kind == "beta") {
     sigmaGrid = true;
     // Default noise levels: the process's own range of sigma/alpha.
     auto [t0, t1] = timeRange();
@@ -421,6 +472,12 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
                               rho));
       } else if (kind == "exponential") {
         ts.push_back(std::exp(std::log(smax) + f * (std::log(smin) - std::log(smax))));
+      } else if (kind == "beta") {
+        // diffusers' use_beta_sigmas (Lee et al. 2024, "Beta Sampling is All
+        // You Need"): the Beta(alpha, beta) quantile of 1 - f, from sigma_min
+        // to sigma_max.
+        double q = betaQuantile(1 - f, m.num("grid.alpha", 0.6), m.num("grid.beta", 0.6));
+        ts.push_back(smin + q * (smax - smin));
       } else if (kind == "polyexponential") {
         // k-diffusion's get_sigmas_polyexponential: log sigma along (1 - f)^rho.
         double ramp = std::pow(1 - f, rho);

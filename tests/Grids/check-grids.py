@@ -1,6 +1,8 @@
 """Checks `diffuse grid` against independent formulas for every grid family
-of Inputs/grids.dfs (k-diffusion's get_sigmas_*, diffusers' flow shifts,
-DPM-Solver's closed-form inverse of lambda for the linear VP schedule).
+of Inputs/grids.dfs (k-diffusion's get_sigmas_*, diffusers' flow shifts and
+beta sigmas (the Beta quantile here from the hypergeometric series, the
+runtime's from a continued fraction), DPM-Solver's closed-form inverse of
+lambda for the linear VP schedule).
 Usage: check-grids.py DIFFUSE SPEC. Prints one line per sampler."""
 import math
 import subprocess
@@ -45,6 +47,34 @@ def shift(s, u):
     return s * u / (1 + (s - 1) * u)
 
 
+def inc_beta(x, a, b):  # I_x(a, b) by its hypergeometric series (x <= 1/2)
+    if x > 0.5:
+        return 1 - inc_beta(1 - x, b, a)
+    if x <= 0:
+        return 0.0
+    lead = math.exp(a * math.log(x) + b * math.log1p(-x) + math.lgamma(a + b) - math.lgamma(a)
+                    - math.lgamma(b)) / a
+    term, total, n = 1.0, 1.0, 0
+    while term > 1e-18 * total:
+        term *= (a + b + n) / (a + 1 + n) * x
+        total += term
+        n += 1
+    return lead * total
+
+
+def beta_ppf(q, a, b):
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if inc_beta(mid, a, b) < q:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 mu = 0.5 + (1.15 - 0.5) * (4096 - 256) / (4096 - 256)
 expected = {
     "karras": karras(6, 0.002, 80) + [0.0],
@@ -60,6 +90,7 @@ expected = {
     "flux": [math.exp(mu) / (math.exp(mu) + (1 / u - 1)) if u > 0 else 0.0
              for u in linspace(1, 0, 7)],
     "list": [1, 0.75, 0.5, 0.3, 0.1, 0],
+    "beta": [0.002 + beta_ppf(1 - i / 5, 0.6, 0.6) * (80 - 0.002) for i in range(6)] + [0.0],
 }
 failed = False
 for name, want in expected.items():

@@ -30,6 +30,9 @@ struct Manifest {
   bool has(const std::string &key) const { return kv.count(key) != 0; }
 };
 
+/// The q-quantile of the Beta(a, b) distribution (the `beta` time grid).
+double betaQuantile(double q, double a, double b);
+
 /// The entry points of one compiled sampler.
 struct CompiledSampler {
   dfs_step_fn step = nullptr;
