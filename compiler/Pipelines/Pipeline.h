@@ -29,6 +29,11 @@ void registerDialects(mlir::MLIRContext &ctx);
 
 /// Parses, checks and lowers the spec up to `stage` (not AST). Errors go to
 /// `diag` located at the spec's source. On success `module` holds the IR.
+/// The derived mathematics of a module at the Derived stage as LaTeX
+/// (`diffuse emit --emit=latex`): process, derivatives, SDE coefficients and
+/// each step variant's update.
+bool emitLatex(mlir::ModuleOp module, std::string &out, DiagEngine &diag);
+
 bool compileToStage(mlir::MLIRContext &ctx, const CompileOptions &opts, Stage stage,
                     DiagEngine &diag, mlir::OwningOpRef<mlir::ModuleOp> &module,
                     std::string *dtypeOut = nullptr);

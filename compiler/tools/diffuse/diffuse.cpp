@@ -39,7 +39,7 @@ int usage(std::ostream &os, int rc) {
   os << "usage: diffuse <command> [options]\n"
         "  check SPEC                      parse and check a spec\n"
         "  fmt SPEC [-i]                   print the spec in canonical layout (-i: rewrite it)\n"
-        "  emit --emit=STAGE SPEC          show a stage: ast, mlir, derived, fused, "
+        "  emit --emit=STAGE SPEC          show a stage: ast, mlir, derived, latex, fused, "
         "llvm-mlir, llvm\n"
         "  build SPEC -o OUT [--shared]    compile to a standalone executable (or a shared "
         "object)\n"
@@ -227,14 +227,22 @@ int main(int argc, char **argv) {
     else if (a.emit == "fused") st = Stage::Fused;
     else if (a.emit == "llvm-mlir") st = Stage::LLVMDialect;
     else if (a.emit == "llvm") st = Stage::LLVMIR;
+    else if (a.emit == "latex") st = Stage::Derived;
     else {
       std::cerr << "error: unknown --emit stage '" << a.emit
-                << "'; use ast, mlir, derived, fused, llvm-mlir or llvm\n";
+                << "'; use ast, mlir, derived, latex, fused, llvm-mlir or llvm\n";
       return 2;
     }
     Stage upTo = st == Stage::LLVMIR ? Stage::LLVMDialect : st;
     if (!compileToStage(ctx, a.copts, upTo, diag, module))
       return 1;
+    if (a.emit == "latex") {
+      std::string tex;
+      if (!emitLatex(*module, tex, diag))
+        return 1;
+      std::cout << tex;
+      return 0;
+    }
     if (st == Stage::LLVMIR) {
       std::string ir;
       if (!emitLLVMIR(*module, ir, diag))

@@ -1,0 +1,282 @@
+//===- Latex.cpp - `diffuse emit --emit=latex` ----------------------------===//
+//
+// The derived mathematics as LaTeX, read off the module after
+// `diffuse-derive`: the process functions and their symbolic derivatives,
+// the SDE coefficients they imply, and each step variant's update as the
+// compiler will compute it (network calls, noise draws and values used more
+// than once get names; constants are shown as folded).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Pipelines/Pipeline.h"
+#include "dialects/Diffuse/IR/DiffuseDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <cmath>
+#include <sstream>
+
+using namespace mlir;
+
+namespace diffuse {
+namespace {
+
+/// A printed expression and how tightly it binds: 0 sum, 1 product,
+/// 2 unary minus, 3 atom (safe anywhere).
+struct Tex {
+  std::string s;
+  int prec;
+};
+
+std::string number(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::ostringstream os;
+    os << (long long)v;
+    return os.str();
+  }
+  std::ostringstream os;
+  os.precision(17);
+  os << v;
+  std::string s = os.str();
+  size_t e = s.find('e');
+  if (e == std::string::npos)
+    return s;
+  return s.substr(0, e) + " \\times 10^{" + std::to_string(std::stoi(s.substr(e + 1))) + "}";
+}
+
+class Printer {
+public:
+  Printer(std::ostream &os, bool ve) : os(os), ve(ve) {}
+
+  /// alpha(t) = ..., from a function of one f64 argument named `t`.
+  void scalarFunction(func::FuncOp f, const std::string &lhs) {
+    names.clear();
+    lets.clear();
+    shared.clear();
+    names[f.getArgument(0)] = Tex{"t", 3};
+    auto ret = cast<func::ReturnOp>(f.getBody().front().getTerminator());
+    Tex r = expr(ret.getOperand(0));
+    for (auto &l : lets)
+      os << "  " << l << " \\\\\n";
+    lets.clear();
+    os << "  " << lhs << " &= " << r.s;
+  }
+
+  void step(func::FuncOp f) {
+    names.clear();
+    lets.clear();
+    shared.clear();
+    counter = 0;
+    Block &b = f.getBody().front();
+    names[b.getArgument(0)] = Tex{"x", 3};
+    names[b.getArgument(1)] = Tex{"s", 3};
+    names[b.getArgument(2)] = Tex{"t", 3};
+    int field = 0, scalar = 0;
+    for (unsigned i = 3; i < b.getNumArguments(); ++i) {
+      bool isField = isa<FieldType>(b.getArgument(i).getType());
+      names[b.getArgument(i)] =
+          Tex{isField ? "S_{" + std::to_string(++field) + "}" : "h_{" + std::to_string(++scalar) + "}",
+              3};
+    }
+    // Values used more than once are named where they are defined.
+    for (Operation &op : b.without_terminator())
+      for (Value r : op.getResults())
+        if (!r.hasOneUse() && !r.use_empty() && !isa<PointOp, arith::ConstantOp>(op))
+          shared.insert(r);
+    auto ret = cast<func::ReturnOp>(b.getTerminator());
+    std::vector<std::string> outs;
+    field = scalar = 0;
+    for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+      std::string lhs = i == 0 ? "x_{t}"
+                        : isa<FieldType>(v.getType()) ? "S_{" + std::to_string(++field) + "}'"
+                                                      : "h_{" + std::to_string(++scalar) + "}'";
+      outs.push_back("  " + lhs + " &= " + expr(v).s);
+    }
+    for (auto &l : lets)
+      os << "  " << l << " \\\\\n";
+    for (size_t i = 0; i < outs.size(); ++i)
+      os << outs[i] << (i + 1 < outs.size() ? " \\\\\n" : "\n");
+  }
+
+private:
+  std::ostream &os;
+  bool ve;
+  llvm::DenseMap<Value, Tex> names;
+  llvm::DenseSet<Value> shared;
+  std::vector<std::string> lets;
+  int counter = 0;
+
+  static std::string wrap(const Tex &t, int minPrec) {
+    return t.prec < minPrec ? "\\left(" + t.s + "\\right)" : t.s;
+  }
+
+  std::string name(const std::string &base) { return base + "_{" + std::to_string(++counter) + "}"; }
+
+  std::string timeName(Value t) { return expr(t).s; }
+
+  Tex point(PointOp p) {
+    std::string at = timeName(p.getTime());
+    StringRef f = p.getField();
+    if (f == "a") return {"\\alpha_{" + at + "}", 3};
+    if (f == "s") return {"\\sigma_{" + at + "}", 3};
+    if (f == "da") return {"\\alpha'_{" + at + "}", 3};
+    if (f == "ds") return {"\\sigma'_{" + at + "}", 3};
+    if (f == "tau") return {ve ? "\\tau_{" + at + "}" : at, 3};
+    return {"t^{\\mathrm{net}}_{" + at + "}", 3};
+  }
+
+  Tex expr(Value v) {
+    auto it = names.find(v);
+    if (it != names.end())
+      return it->second;
+    Tex t = compute(v);
+    Operation *def = v.getDefiningOp();
+    if (shared.count(v) && def &&
+        !isa<PointOp, arith::ConstantOp, ModelCallOp, NoiseOp, AtOp, StepCtxOp>(def)) {
+      std::string n = name("v");
+      lets.push_back(n + " &= " + t.s);
+      t = Tex{n, 3};
+    }
+    names[v] = t;
+    return t;
+  }
+
+  Tex bin(char op, Value a, Value b) {
+    Tex l = expr(a), r = expr(b);
+    switch (op) {
+    case '+':
+      if (r.prec == 2) // a + (-b) reads a - b
+        return {l.s + " - " + r.s.substr(1), 0};
+      return {l.s + " + " + wrap(r, 0), 0};
+    case '-': return {l.s + " - " + wrap(r, r.prec == 2 ? 3 : 1), 0};
+    case '*': return {wrap(l, 1) + " \\, " + wrap(r, 3), 1};
+    default: return {"\\frac{" + l.s + "}{" + r.s + "}", 3};
+    }
+  }
+
+  Tex fn(const std::string &f, Value a) {
+    return {f + "\\left(" + expr(a).s + "\\right)", 3};
+  }
+
+  Tex compute(Value v) {
+    Operation *op = v.getDefiningOp();
+    if (!op)
+      return {"?", 3};
+    if (auto c = dyn_cast<arith::ConstantOp>(op)) {
+      double d = cast<FloatAttr>(c.getValue()).getValueAsDouble();
+      return {number(d), d < 0 ? 2 : 3};
+    }
+    if (auto p = dyn_cast<PointOp>(op))
+      return point(p);
+    if (isa<arith::AddFOp, AddOp>(op)) return bin('+', op->getOperand(0), op->getOperand(1));
+    if (isa<arith::SubFOp, SubOp>(op)) return bin('-', op->getOperand(0), op->getOperand(1));
+    if (isa<arith::MulFOp, MulOp>(op)) return bin('*', op->getOperand(0), op->getOperand(1));
+    if (isa<arith::DivFOp, DivOp>(op)) return bin('/', op->getOperand(0), op->getOperand(1));
+    if (isa<arith::NegFOp, NegOp>(op)) return {"-" + wrap(expr(op->getOperand(0)), 2), 2};
+    if (isa<math::ExpOp>(op)) return {"e^{" + expr(op->getOperand(0)).s + "}", 3};
+    if (isa<math::ExpM1Op>(op)) return {"\\left(e^{" + expr(op->getOperand(0)).s + "} - 1\\right)", 3};
+    if (isa<math::LogOp>(op)) return fn("\\log", op->getOperand(0));
+    if (isa<math::Log1pOp>(op)) return fn("\\log1p", op->getOperand(0));
+    if (isa<math::SqrtOp>(op)) return {"\\sqrt{" + expr(op->getOperand(0)).s + "}", 3};
+    if (isa<math::SinOp>(op)) return fn("\\sin", op->getOperand(0));
+    if (isa<math::CosOp>(op)) return fn("\\cos", op->getOperand(0));
+    if (isa<math::TanOp>(op)) return fn("\\tan", op->getOperand(0));
+    if (isa<math::TanhOp>(op)) return fn("\\tanh", op->getOperand(0));
+    if (isa<math::AbsFOp>(op)) return {"\\left|" + expr(op->getOperand(0)).s + "\\right|", 3};
+    if (isa<math::FloorOp>(op)) return {"\\lfloor " + expr(op->getOperand(0)).s + " \\rfloor", 3};
+    if (isa<math::PowFOp>(op))
+      return {"{" + wrap(expr(op->getOperand(0)), 3) + "}^{" + expr(op->getOperand(1)).s + "}", 3};
+    if (isa<arith::MinimumFOp, arith::MinNumFOp>(op))
+      return {"\\min\\left(" + expr(op->getOperand(0)).s + ", " + expr(op->getOperand(1)).s +
+                  "\\right)", 3};
+    if (isa<arith::MaximumFOp, arith::MaxNumFOp>(op))
+      return {"\\max\\left(" + expr(op->getOperand(0)).s + ", " + expr(op->getOperand(1)).s +
+                  "\\right)", 3};
+    if (auto m = dyn_cast<ModelCallOp>(op)) {
+      // Name both outputs of a guided call at once.
+      std::string x = expr(m.getInput()).s, t = timeName(m.getTime());
+      std::string base = "F_{\\theta}\\left(" + x + ", " + t;
+      auto outs = m.getOutputs();
+      for (auto [i, o] : llvm::enumerate(outs)) {
+        std::string n = name("m");
+        std::string arg = outs.size() == 1 ? "" : i == 0 ? ", \\varnothing" : ", c";
+        lets.push_back(n + " &= " + base + arg + "\\right)");
+        names[o] = Tex{n, 3};
+      }
+      return names[v];
+    }
+    if (isa<NoiseOp>(op)) {
+      std::string n = name("z");
+      lets.push_back(n + " &\\sim \\mathcal{N}(0, I)");
+      return {n, 3};
+    }
+    if (auto a = dyn_cast<AtOp>(op)) {
+      std::string n = name("u");
+      lets.push_back(n + " &= " + (a.getLambda() ? "\\lambda^{-1}\\left(" : "\\tau^{-1}\\left(") +
+                     expr(a.getValue()).s + "\\right)");
+      return {n, 3};
+    }
+    if (auto c = dyn_cast<StepCtxOp>(op))
+      return {"\\mathrm{" + c.getName().str() + "}", 3};
+    return {"\\mathrm{" + op->getName().getStringRef().str() + "}", 3};
+  }
+};
+
+} // namespace
+
+bool emitLatex(ModuleOp module, std::string &out, DiagEngine &) {
+  std::ostringstream os;
+  SamplerOp sampler;
+  for (auto s : module.getOps<SamplerOp>())
+    sampler = s;
+  DictionaryAttr cfg = sampler ? sampler.getConfig() : DictionaryAttr();
+  auto str = [&](StringRef k) {
+    if (!cfg)
+      return std::string();
+    if (auto s = cfg.getAs<StringAttr>(k))
+      return s.getValue().str();
+    if (auto s = cfg.getAs<FlatSymbolRefAttr>(k))
+      return s.getValue().str();
+    return std::string();
+  };
+  bool ve = str("coords") == "ve";
+  os << "% Diffuse: sampler " << (sampler ? sampler.getSymName().str() : "?") << ", process "
+     << str("process") << ", model " << str("model") << ", solver " << str("solver")
+     << ", coordinates " << str("coords") << "\n";
+  Printer p(os, ve);
+  SymbolTable symbols(module);
+  const char *fns[][2] = {{"dfs_process_alpha", "\\alpha(t)"},
+                          {"dfs_process_sigma", "\\sigma(t)"},
+                          {"dfs_process_alpha_d", "\\alpha'(t)"},
+                          {"dfs_process_sigma_d", "\\sigma'(t)"}};
+  bool any = false;
+  for (auto &[sym, lhs] : fns)
+    if (auto f = symbols.lookup<func::FuncOp>(sym)) {
+      os << (any ? " \\\\\n" : "% The process and its derivatives (constants folded).\n"
+                                "\\begin{align*}\n");
+      p.scalarFunction(f, lhs);
+      any = true;
+    }
+  if (any) {
+    os << " \\\\\n  \\lambda(t) &= \\log\\frac{\\alpha(t)}{\\sigma(t)} \\\\\n"
+       << "  f(t) &= \\frac{\\alpha'(t)}{\\alpha(t)}, \\quad g^2(t) = 2\\sigma(t)\\sigma'(t) - "
+          "2 f(t) \\sigma(t)^2\n\\end{align*}\n";
+  }
+  if (ve)
+    os << "% ve coordinates: the state is x / alpha and the time tau = sigma / alpha.\n";
+  for (auto f : module.getOps<func::FuncOp>()) {
+    auto k = f->getAttrOfType<IntegerAttr>("diffuse.step");
+    if (!k)
+      continue;
+    os << "% Step variant " << k.getInt() << " from s to t: F_theta is the network, S the state.\n"
+       << "\\begin{align*}\n";
+    p.step(f);
+    os << "\\end{align*}\n";
+  }
+  out = os.str();
+  return true;
+}
+
+} // namespace diffuse
