@@ -11,7 +11,7 @@
 
 extern "C" {
 void dfs_step(dfs_ctx *, int64_t, const void *, void *, const double *, const double *,
-              const double *, void *const *, void *const *, const double *, double *);
+              const double *, void *const *, void **, const double *, double *);
 extern const char dfs_manifest[];
 double dfs_process_alpha(double) __attribute__((weak));
 double dfs_process_sigma(double) __attribute__((weak));

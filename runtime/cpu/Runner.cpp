@@ -637,16 +637,32 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
   SolverState state;
   state.reset((size_t)manifest().num("state.fields"), (size_t)manifest().num("state.scalars"),
               (size_t)n);
-  // The step loop, on float64 or float32 state.
-  auto loop = [&](auto &a) {
-    auto b = a;
+  // The step loop, on float64 or float32 state. A step may keep its input
+  // x as state by pointing a state output at it (UniPC's x_last), so each
+  // step writes into a buffer that is neither its x nor held by the state.
+  auto loop = [&](auto &x0) {
+    using Buf = std::decay_t<decltype(x0)>;
+    std::vector<Buf> bufs;
+    bufs.push_back(x0);
+    bufs.emplace_back(x0.size());
+    size_t cur = 0;
+    auto held = [&](const void *p) {
+      return std::find(state.pin.begin(), state.pin.end(), p) != state.pin.end();
+    };
     for (size_t i = 0; i < grid.size(); ++i) {
+      size_t o = 0;
+      while (o < bufs.size() && (o == cur || held(bufs[o].data())))
+        ++o;
+      if (o == bufs.size())
+        bufs.emplace_back(x0.size());
       std::array<double, DFS_CTX_FIELDS> c{(double)i, steps, i == 0 ? 1.0 : 0.0,
                                            i + 1 == grid.size() ? 1.0 : 0.0};
-      sampler_.step(&head_, n, a.data(), b.data(), grid[i].s.data(), grid[i].t.data(), c.data(),
-                    state.pin.data(), state.pout.data(), state.sin.data(), state.sout.data());
-      std::swap(a, b);
+      sampler_.step(&head_, n, bufs[cur].data(), bufs[o].data(), grid[i].s.data(),
+                    grid[i].t.data(), c.data(), state.pin.data(), state.pout.data(),
+                    state.sin.data(), state.sout.data());
+      cur = o;
       state.rotate();
+      auto &a = bufs[cur];
       if (std::getenv("DIFFUSE_TRACE")) {
         // Debugging aid: the first row of the state after each step.
         std::fprintf(stderr, "step %zu tau %.17g -> %.17g:", i, grid[i].s[DFS_POINT_TAU],
@@ -656,6 +672,7 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
         std::fprintf(stderr, "\n");
       }
     }
+    x0 = std::move(bufs[cur]);
   };
   if (f32_) {
     std::vector<float> xf(x.begin(), x.end());

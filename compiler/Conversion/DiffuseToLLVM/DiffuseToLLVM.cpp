@@ -308,9 +308,12 @@ struct Lowering {
         fieldSlotPtr.push_back(slot);
       }
     }
+    // The step's x or a state tensor (the runtime keeps both alive while a
+    // state slot points at them).
     auto isStateInput = [&](Value v) {
       auto arg = dyn_cast<BlockArgument>(v);
-      return arg && arg.getOwner() == &old && arg.getArgNumber() >= 3 &&
+      return arg && arg.getOwner() == &old &&
+             (arg.getArgNumber() == 0 || arg.getArgNumber() >= 3) &&
              isa<FieldType>(arg.getType());
     };
     for (Operation &op : old) {

@@ -3,7 +3,7 @@
  * A compiled sampler (an object file made by `diffuse build`) exports:
  *   void dfs_step(dfs_ctx *ctx, int64_t n, const void *x, void *out,
  *                 const double *s, const double *t, const double *stepctx,
- *                 void *const *state_in, void *const *state_out,
+ *                 void *const *state_in, void **state_out,
  *                 const double *scalars_in, double *scalars_out);
  *   const char dfs_manifest[];             // key=value lines (see manifest.md)
  *   double dfs_process_alpha(double t);    // path processes only, and
@@ -62,11 +62,16 @@ enum { DFS_CTX_INDEX = 0, DFS_CTX_STEPS = 1, DFS_CTX_FIRST = 2, DFS_CTX_LAST = 3
 
 /* Solver state carried between steps: `state_in`/`state_out` are arrays of
  * state.fields buffers of n elements; `scalars_in`/`scalars_out` arrays of
- * state.scalars doubles (counts in the manifest). The runtime swaps in and
- * out after every step; the first step sees zeros. */
+ * state.scalars doubles (counts in the manifest). The first step sees zeros.
+ * The step writes each new state tensor into its state_out buffer, or, for a
+ * tensor it carries unchanged, replaces the pointer state_out[k] with the
+ * state_in buffer or with `x` it came from. The caller then passes the
+ * state_out pointers as the next state_in, and must give the next step an
+ * `out` and state_out buffers that none of those pointers use (the runtime's
+ * SolverState::rotate and Runner::run do this). */
 typedef void (*dfs_step_fn)(dfs_ctx *ctx, int64_t n, const void *x, void *out, const double *s,
                             const double *t, const double *stepctx, void *const *state_in,
-                            void *const *state_out, const double *scalars_in,
+                            void **state_out, const double *scalars_in,
                             double *scalars_out);
 typedef double (*dfs_scalar_fn)(double);
 

@@ -1,7 +1,8 @@
 // RUN: diffuse-opt --convert-diffuse-to-llvm %s | FileCheck %s
 
 // State tensors are not copied by the step: a value carried unchanged from a
-// state input (%older = %prev) re-points its output slot at the input buffer,
+// state input (%prev) or the step's own input (%x) re-points its output slot
+// at that buffer,
 // and an unguided network output kept as state (%d) is written by the
 // network straight into the state buffer. Neither calls the copy hook
 // (ctx slot 2).
@@ -15,7 +16,7 @@ func.func @a(%t: f64) -> f64 {
 func.func @s(%t: f64) -> f64 {
   return %t : f64
 }
-func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time, %prev: !diffuse.field, %prev2: !diffuse.field) -> (!diffuse.field, !diffuse.field, !diffuse.field) attributes {diffuse.step = 0 : i32} {
+func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time, %prev: !diffuse.field, %prev2: !diffuse.field, %old_x: !diffuse.field) -> (!diffuse.field, !diffuse.field, !diffuse.field, !diffuse.field) attributes {diffuse.step = 0 : i32} {
   %d = diffuse.model_call @net(%x, %s) : !diffuse.field
   %h = diffuse.point "tau" %t
   %k = diffuse.kernel ins(%x, %prev2 : !diffuse.field, !diffuse.field) coeffs(%h : f64) -> !diffuse.field {
@@ -24,7 +25,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time, %prev:
     %r = arith.addf %a, %m : f64
     diffuse.yield %r : f64
   }
-  return %k, %d, %prev : !diffuse.field, !diffuse.field, !diffuse.field
+  return %k, %d, %prev, %x : !diffuse.field, !diffuse.field, !diffuse.field, !diffuse.field
 }
 
 // CHECK-LABEL: func.func @dfs_step(
@@ -33,10 +34,12 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time, %prev:
 // CHECK: %[[SLOT0:[0-9]+]] = llvm.getelementptr %arg8[%{{[0-9]+}}] : (!llvm.ptr, i64) -> !llvm.ptr, !llvm.ptr
 // CHECK-NEXT: %[[D:[0-9]+]] = llvm.load %[[SLOT0]] : !llvm.ptr -> !llvm.ptr
 // CHECK: %[[SLOT1:[0-9]+]] = llvm.getelementptr %arg8[%{{[0-9]+}}] : (!llvm.ptr, i64) -> !llvm.ptr, !llvm.ptr
+// CHECK: %[[SLOT2:[0-9]+]] = llvm.getelementptr %arg8[%{{[0-9]+}}] : (!llvm.ptr, i64) -> !llvm.ptr, !llvm.ptr
 // The network (ctx slot 1) writes into the state buffer:
 // CHECK: llvm.getelementptr %arg0[0, 1]
 // CHECK: llvm.call %{{[0-9]+}}(%arg0, %{{[0-9]+}}, %{{[0-9]+}}, %arg2, %arg4, %[[D]])
 // CHECK-NOT: llvm.getelementptr %arg0[0, 2]
-// %prev's output slot points at its input buffer:
+// %prev's output slot points at its input buffer, the last one at x:
 // CHECK: llvm.store %[[PREVIN]], %[[SLOT1]] : !llvm.ptr, !llvm.ptr
+// CHECK-NEXT: llvm.store %arg2, %[[SLOT2]] : !llvm.ptr, !llvm.ptr
 // CHECK-NEXT: return
