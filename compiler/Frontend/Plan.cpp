@@ -9,6 +9,8 @@
 #include "compiler/Frontend/SemaUtil.h"
 
 #include <cmath>
+#include <tuple>
+#include <sstream>
 
 namespace diffuse {
 
@@ -55,6 +57,127 @@ bool evalConstant(const ast::Expr &e, const std::map<std::string, double> &env, 
 }
 
 namespace {
+
+/// Evaluates a process function body at a time: numbers, parameters, the
+/// argument, arithmetic, math functions and the process's own functions.
+/// NaN for anything else (Sema has rejected it already).
+double evalProcessExpr(const ast::Decl &p, const ast::Expr &e,
+                       const std::map<std::string, double> &env, int depth = 0) {
+  if (depth > 64)
+    return NAN;
+  auto ev = [&](const ast::Expr &x) { return evalProcessExpr(p, x, env, depth); };
+  switch (e.kind) {
+  case ast::Expr::Number: return e.number;
+  case ast::Expr::Ident: {
+    auto it = env.find(e.name);
+    return it == env.end() ? NAN : it->second;
+  }
+  case ast::Expr::Neg: return -ev(*e.ops[0]);
+  case ast::Expr::Binary: {
+    double a = ev(*e.ops[0]), b = ev(*e.ops[1]);
+    switch (e.op) {
+    case '+': return a + b;
+    case '-': return a - b;
+    case '*': return a * b;
+    case '/': return a / b;
+    case '^': return std::pow(a, b);
+    default: return NAN;
+    }
+  }
+  case ast::Expr::Call: {
+    std::vector<double> args;
+    for (const auto &a : e.args)
+      args.push_back(ev(*a.value));
+    const std::string &f = e.name;
+    if (args.size() == 1) {
+      double x = args[0];
+      if (f == "exp") return std::exp(x);
+      if (f == "log") return std::log(x);
+      if (f == "sqrt") return std::sqrt(x);
+      if (f == "sin") return std::sin(x);
+      if (f == "cos") return std::cos(x);
+      if (f == "tan") return std::tan(x);
+      if (f == "tanh") return std::tanh(x);
+      if (f == "expm1") return std::expm1(x);
+      if (f == "log1p") return std::log1p(x);
+      if (f == "abs") return std::fabs(x);
+      if (f == "floor") return std::floor(x);
+    }
+    if (args.size() == 2 && f == "min") return std::min(args[0], args[1]);
+    if (args.size() == 2 && f == "max") return std::max(args[0], args[1]);
+    const ast::Item *fn = p.find(f);
+    if (!fn || fn->kind != ast::Item::Func || fn->params.size() != args.size())
+      return NAN;
+    std::map<std::string, double> inner = env;
+    for (size_t i = 0; i < args.size(); ++i)
+      inner[fn->params[i]] = args[i];
+    return evalProcessExpr(p, *fn->value, inner, depth + 1);
+  }
+  default: return NAN;
+  }
+}
+
+std::string fmtNum(double v) {
+  std::ostringstream os;
+  os.precision(6);
+  os << v;
+  return os.str();
+}
+
+/// What the mathematics needs of a Gaussian path over its domain, checked
+/// at 257 points: alpha and sigma finite and >= 0, never both 0, and the
+/// noise level sigma/alpha strictly monotone (grids, inverses and every
+/// solver assume one direction of time).
+bool checkPath(const ast::Decl &p, const SamplerPlan &plan, DiagEngine &diag) {
+  const ast::Item *a = p.find("alpha"), *s = p.find("sigma");
+  if (!a || !s || a->kind != ast::Item::Func || s->kind != ast::Item::Func ||
+      a->params.size() != 1 || s->params.size() != 1)
+    return true; // Sema reports these
+  const int N = 256;
+  std::vector<double> ts, ratio;
+  for (int i = 0; i <= N; ++i) {
+    double t = plan.tMin + (plan.tMax - plan.tMin) * i / N;
+    std::map<std::string, double> env = plan.processParams;
+    env[a->params[0]] = t;
+    double av = evalProcessExpr(p, *a->value, env);
+    env.erase(a->params[0]);
+    env[s->params[0]] = t;
+    double sv = evalProcessExpr(p, *s->value, env);
+    for (auto [item, v, name] : {std::tuple{a, av, "alpha"}, std::tuple{s, sv, "sigma"}}) {
+      if (!std::isfinite(v) || v < 0) {
+        diag.error(item->loc,
+                   std::string(name) + "(t) is " + (std::isfinite(v) ? "negative" : "not finite") +
+                       " at t = " + fmtNum(t) + " (" + fmtNum(v) + ")",
+                   "alpha and sigma must be finite and >= 0 over the whole domain; check the "
+                   "formula or narrow the domain");
+        return false;
+      }
+    }
+    if (av == 0 && sv == 0) {
+      diag.error(a->loc, "alpha(t) and sigma(t) are both 0 at t = " + fmtNum(t),
+                 "x_t = alpha x0 + sigma eps must keep the data or the noise");
+      return false;
+    }
+    ts.push_back(t);
+    ratio.push_back(av == 0 ? INFINITY : sv / av);
+  }
+  int dir = 0;
+  for (int i = 1; i <= N; ++i) {
+    int d = ratio[i] > ratio[i - 1] ? 1 : ratio[i] < ratio[i - 1] ? -1 : 0;
+    if (d == 0 || (dir != 0 && d != dir)) {
+      diag.error(s->loc,
+                 "the noise level sigma/alpha is not strictly monotone over the domain: it " +
+                     std::string(d == 0 ? "stays at " + fmtNum(ratio[i])
+                                        : (d > 0 ? "rises" : "falls")) +
+                     " between t = " + fmtNum(ts[i - 1]) + " and t = " + fmtNum(ts[i]),
+                 "time must move the noise level in one direction; check the formulas or "
+                 "narrow the domain");
+      return false;
+    }
+    dir = d;
+  }
+  return true;
+}
 
 /// Binds a declaration's parameters: defaults, then the call's arguments.
 bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
@@ -384,6 +507,8 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
         return false;
       }
     }
+    if (!checkPath(p, plan, diag))
+      return false;
   }
 
   // Model.
