@@ -354,7 +354,8 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
       diag.error(a.value->loc, "grid arguments are named", "write steps = 20");
       return false;
     }
-    if (a.name != "target" && !contains(family->args, a.name)) { // target: any family
+    // target and strength: any family
+    if (a.name != "target" && a.name != "strength" && !contains(family->args, a.name)) {
       std::string hint = didYouMean(a.name, family->args);
       diag.error(a.nameLoc, "grid '" + g.kind + "' has no argument '" + a.name + "'",
                  !hint.empty()           ? hint
@@ -375,6 +376,11 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
     double v;
     if (!evalConstant(*a.value, {}, diag, v))
       return false;
+    if (a.name == "strength" && !(v > 0 && v <= 1)) {
+      diag.error(a.value->loc, "strength is in (0, 1]",
+                 "img2img: 1 starts from pure noise, smaller values from noised data");
+      return false;
+    }
     if (a.name == "append_zero" && v != 0 && v != 1) {
       diag.error(a.value->loc, "append_zero is 0 or 1",
                  "append_zero = 0 ends the grid at sigma_min");

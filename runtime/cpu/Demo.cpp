@@ -114,7 +114,24 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   bool ve = sampler.manifest.str("coords") == "ve";
   // Initial state: pure noise at the first grid point, in the solver's coordinates.
   std::vector<double> x((size_t)(o.batch * D));
-  if (!o.xInit.empty()) {
+  if (!o.xData.empty()) {
+    // img2img: x = alpha x0 + sigma z at the first grid point (in ve
+    // coordinates x0 + tau z), z the same draws a run from noise uses.
+    NpyArray arr;
+    if (!readNpy(o.xData, arr, err) || arr.data.size() != x.size()) {
+      os << "error: "
+         << (err.empty() ? o.xData + " must hold batch x " + std::to_string(D) + " values" : err)
+         << "\n";
+      return 1;
+    }
+    const Point &p0 = grid.front().s;
+    double a = ve ? 1.0 : p0[DFS_POINT_A], s = ve ? p0[DFS_POINT_TAU] : p0[DFS_POINT_S];
+    for (int64_t i = 0; i < o.batch; ++i) {
+      normals(o.seed, (uint64_t)i, 0, D, &x[(size_t)(i * D)]);
+      for (int j = 0; j < D; ++j)
+        x[(size_t)(i * D + j)] = a * arr.data[(size_t)(i * D + j)] + s * x[(size_t)(i * D + j)];
+    }
+  } else if (!o.xInit.empty()) {
     NpyArray arr;
     if (!readNpy(o.xInit, arr, err) || arr.data.size() != x.size()) {
       os << "error: "

@@ -538,6 +538,17 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
       out.push_back({pts[i], pts[i + 1]});
     }
   }
+  // img2img (diffusers' strength): only the last int(steps * strength)
+  // steps, starting from the data noised to the first of them.
+  if (m.has("grid.strength")) {
+    size_t keep = (size_t)((double)out.size() * m.num("grid.strength"));
+    if (keep == 0) {
+      err = "strength " + m.str("grid.strength") + " keeps no step of " +
+            std::to_string(out.size()) + "; raise it or add steps";
+      return {};
+    }
+    out.erase(out.begin(), out.end() - (long)keep);
+  }
   return out;
 }
 

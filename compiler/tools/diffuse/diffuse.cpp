@@ -44,6 +44,7 @@ int usage(std::ostream &os, int rc) {
         "  build SPEC -o OUT [--shared]    compile to a standalone executable (or a shared "
         "object)\n"
         "  run SPEC [--out DIR] [--batch N] [--seed S] [--mixture M.json] [--x-init X.npy]\n"
+        "           [--x-data D.npy]          (img2img: D noised to the grid's start, see strength)\n"
         "                                  compile, load and sample the built-in 2-D mixture\n"
         "                                  (or the mixture of M.json, e.g. a golden case)\n"
         "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives and lambda\n"
@@ -56,7 +57,7 @@ int usage(std::ostream &os, int rc) {
 }
 
 struct Args {
-  std::string command, spec, out, emit, outDir = ".", mixture, xInit;
+  std::string command, spec, out, emit, outDir = ".", mixture, xInit, xData;
   bool shared = false;
   int64_t batch = 1000;
   long points = 11;
@@ -87,6 +88,7 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--mixture") { if (!next(a.mixture)) return false; }
     else if (s == "--points") { if (!next(v)) return false; a.points = std::atol(v.c_str()); }
     else if (s == "--x-init") { if (!next(a.xInit)) return false; }
+    else if (s == "--x-data") { if (!next(a.xData)) return false; }
     else if (s == "--batch") { if (!next(v)) return false; a.batch = std::atol(v.c_str()); }
     else if (s == "--seed") { if (!next(v)) return false; a.seed = std::strtoull(v.c_str(), nullptr, 10); }
     else if (!s.empty() && s[0] == '-') {
@@ -316,5 +318,6 @@ int main(int argc, char **argv) {
   o.outDir = a.outDir;
   o.mixture = a.mixture;
   o.xInit = a.xInit;
+  o.xData = a.xData;
   return rt::runDemo(*sampler, o, std::cout);
 }
