@@ -7,7 +7,7 @@ config.test_format = lit.formats.ShTest(True)
 config.suffixes = [".mlir", ".dfs", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.diffuse_bin_dir, "..", "tests-out")
-config.excludes = ["unit", "cuda", "fuzz", "Inputs", "CMakeLists.txt", "lit.cfg.py", "check-closed-forms.py", "measure-order.py", "check-grids.py", "golden-order.py", "check-sde.py", "npy-rms.py"]
+config.excludes = ["unit", "cuda", "fuzz", "Inputs", "lib", "CMakeLists.txt", "lit.cfg.py", "check-closed-forms.py", "measure-order.py", "check-grids.py", "golden-order.py", "check-sde.py", "npy-rms.py"]
 config.environment["PATH"] = os.pathsep.join(
     [config.diffuse_bin_dir, config.llvm_tools_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.substitutions.append(("%stdlib", os.path.join(config.diffuse_src_dir, "stdlib")))

@@ -125,7 +125,7 @@ public:
       bool force = prevDecl || (e.decl && printedAny);
       size_t first = next;
       comment(e.loc, 0, force);
-      blankBefore(e.loc.line, 0, force && next == first);
+      blankBefore(e.loc.line, force && next == first);
       if (e.imp) {
         line(0, "import \"" + e.imp->path + "\"");
         trailing(e.loc);
@@ -159,7 +159,7 @@ private:
 
   /// One blank line before something at source line `l` if the source had
   /// one (or `force`), but never at the start of a block.
-  void blankBefore(int l, int, bool force) {
+  void blankBefore(int l, bool force) {
     if (force && printedAny) {
       pendingBlank = true;
       return;
@@ -173,7 +173,7 @@ private:
     bool first = true;
     while (next < comments.size() && before(comments[next].loc, pos)) {
       const Comment &c = comments[next++];
-      blankBefore(c.loc.line, indent, first && forceBlankFirst);
+      blankBefore(c.loc.line, first && forceBlankFirst);
       first = false;
       line(indent, c.text);
       endLine();
@@ -277,7 +277,7 @@ private:
       const Item &it = d.items[k];
       Loc following = k + 1 < d.items.size() ? d.items[k + 1].loc : d.end;
       comment(it.loc, 2, false);
-      blankBefore(it.loc.line, 2, false);
+      blankBefore(it.loc.line, false);
       if (it.kind == Item::Proc) {
         line(2, it.name + "(" + names(it.params) + ") {");
         trailing(it.loc, it.body.empty() ? it.end : it.body.front().loc);
@@ -303,7 +303,7 @@ private:
       const Stmt &s = body[k];
       Loc following = k + 1 < body.size() ? body[k + 1].loc : Loc{"", 1 << 30, 0};
       comment(s.loc, indent, false);
-      blankBefore(s.loc.line, indent, false);
+      blankBefore(s.loc.line, false);
       switch (s.kind) {
       case Stmt::Assign:
         line(indent, s.name + " = " + expr(*s.value));

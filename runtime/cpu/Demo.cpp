@@ -112,41 +112,35 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     return 1;
   }
   bool ve = sampler.manifest.str("coords") == "ve";
-  // Initial state: pure noise at the first grid point, in the solver's coordinates.
+  // The initial state, in the solver's coordinates: given (--x-init), or
+  // alpha x0 + sigma z at the first grid point with x0 = 0 (pure noise) or
+  // the data of --x-data (img2img; in ve coordinates x0 + tau z).
   std::vector<double> x((size_t)(o.batch * D));
-  if (!o.xData.empty()) {
-    // img2img: x = alpha x0 + sigma z at the first grid point (in ve
-    // coordinates x0 + tau z), z the same draws a run from noise uses.
+  auto readState = [&](const std::string &path, std::vector<double> &out) {
     NpyArray arr;
-    if (!readNpy(o.xData, arr, err) || arr.data.size() != x.size()) {
+    if (!readNpy(path, arr, err) || arr.data.size() != x.size()) {
       os << "error: "
-         << (err.empty() ? o.xData + " must hold batch x " + std::to_string(D) + " values" : err)
+         << (err.empty() ? path + " must hold batch x " + std::to_string(D) + " values" : err)
          << "\n";
-      return 1;
+      return false;
     }
+    out = arr.data;
+    return true;
+  };
+  if (!o.xInit.empty() && o.xData.empty()) {
+    if (!readState(o.xInit, x))
+      return 1;
+  } else {
+    std::vector<double> data(x.size(), 0.0);
+    if (!o.xData.empty() && !readState(o.xData, data))
+      return 1;
     const Point &p0 = grid.front().s;
     double a = ve ? 1.0 : p0[DFS_POINT_A], s = ve ? p0[DFS_POINT_TAU] : p0[DFS_POINT_S];
     for (int64_t i = 0; i < o.batch; ++i) {
-      normals(o.seed, (uint64_t)i, 0, D, &x[(size_t)(i * D)]);
+      double *row = &x[(size_t)(i * D)];
+      normals(o.seed, (uint64_t)i, 0, D, row);
       for (int j = 0; j < D; ++j)
-        x[(size_t)(i * D + j)] = a * arr.data[(size_t)(i * D + j)] + s * x[(size_t)(i * D + j)];
-    }
-  } else if (!o.xInit.empty()) {
-    NpyArray arr;
-    if (!readNpy(o.xInit, arr, err) || arr.data.size() != x.size()) {
-      os << "error: "
-         << (err.empty() ? o.xInit + " must hold batch x " + std::to_string(D) + " values" : err)
-         << "\n";
-      return 1;
-    }
-    x = arr.data;
-  } else {
-    const Point &p0 = grid.front().s;
-    double scale = ve ? p0[DFS_POINT_TAU] : p0[DFS_POINT_S];
-    for (int64_t i = 0; i < o.batch; ++i) {
-      normals(o.seed, (uint64_t)i, 0, D, &x[(size_t)(i * D)]);
-      for (int j = 0; j < D; ++j)
-        x[(size_t)(i * D + j)] *= scale;
+        row[j] = a * data[(size_t)(i * D + j)] + s * row[j];
     }
   }
   std::vector<double> x0 = x;

@@ -13,10 +13,12 @@ with the exact state at t = 1."""
 import json
 import math
 import os
-import struct
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from dfstest import read_npy, report_order, write_npy
 
 diffuse, spec, truth_dir, kind, solver, n, order = sys.argv[1:8]
 rest = sys.argv[8:]
@@ -24,24 +26,6 @@ tol = 0.3
 if rest and not rest[0].startswith("--"):
     tol = float(rest.pop(0))
 n, order = int(n), float(order)
-
-
-def write_npy(path, rows):
-    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }" % (
-        len(rows), len(rows[0]))
-    header += " " * (63 - (10 + len(header)) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        for r in rows:
-            f.write(struct.pack("<%dd" % len(r), *r))
-
-
-def read_npy(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    hlen = struct.unpack("<H", data[8:10])[0]
-    body = data[10 + hlen:]
-    return struct.unpack("<%dd" % (len(body) // 8), body)
 
 
 if kind == "ve":
@@ -69,9 +53,4 @@ def rms(steps):
     return math.sqrt(sum((g - e) ** 2 for g, e in zip(got, exact)) / len(exact))
 
 
-e1, e2 = rms(n), rms(2 * n)
-observed = math.log2(e1 / e2)
-ok = abs(observed - order) <= tol
-print(f"{solver}: rms error {e1:.3e} at {n} steps, {e2:.3e} at {2 * n}: "
-      f"order {observed:.2f}, expected {order:g}: {'ok' if ok else 'FAIL'}")
-sys.exit(0 if ok else 1)
+report_order(solver, n, rms(n), rms(2 * n), order, tol)

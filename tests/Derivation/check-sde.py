@@ -3,10 +3,12 @@ Inputs/sde-probe.dfs) against independent closed forms at several times of
 each process. Usage: check-sde.py DIFFUSE PROBE_SPEC NAME"""
 import math
 import os
-import struct
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from dfstest import read_npy
 
 diffuse, spec, name = sys.argv[1:4]
 PI = math.pi
@@ -40,9 +42,7 @@ def probe(solver, t):
     subprocess.run([diffuse, "run", spec, "--set", f"probe.process={name}", "--set",
                     f"probe.solver={solver}", "--set", f"probe.grid=[{t!r}, {t / 2!r}]",
                     "--batch", "1", "--out", out], capture_output=True, check=True)
-    data = open(os.path.join(out, "samples.npy"), "rb").read()
-    hlen = struct.unpack("<H", data[8:10])[0]
-    return struct.unpack("<d", data[10 + hlen:18 + hlen])[0]
+    return read_npy(os.path.join(out, "samples.npy"))[0]
 
 
 worst = 0.0

@@ -38,27 +38,18 @@ std::unique_ptr<rt::CompiledSampler> compile(const std::string &path, bool eager
   return compileAndLoad(o, diag);
 }
 
-/// The mixture network, but without accepting repeated rows: the runner
-/// must stage [x; x] itself.
-struct StagedNetwork : rt::Network {
+/// The mixture network, recording how many rows of x each call stored, and
+/// accepting repeated rows or not (then the runner stages [x; x] itself).
+struct RecordingNetwork : rt::Network {
   rt::GaussianMixtureNetwork &inner;
+  bool repeated;
   int64_t rowsSeen = -1;
-  explicit StagedNetwork(rt::GaussianMixtureNetwork &n) : inner(n) {}
+  RecordingNetwork(rt::GaussianMixtureNetwork &n, bool repeated) : inner(n), repeated(repeated) {}
   void evaluate(const dfs_net_call &call) override {
     rowsSeen = call.x_rows;
     inner.evaluate(call);
   }
-};
-
-struct RepeatedNetwork : rt::Network {
-  rt::GaussianMixtureNetwork &inner;
-  int64_t rowsSeen = -1;
-  explicit RepeatedNetwork(rt::GaussianMixtureNetwork &n) : inner(n) {}
-  void evaluate(const dfs_net_call &call) override {
-    rowsSeen = call.x_rows;
-    inner.evaluate(call);
-  }
-  bool acceptsRepeatedRows() const override { return true; }
+  bool acceptsRepeatedRows() const override { return repeated; }
 };
 
 std::vector<double> sample(const rt::CompiledSampler &s, rt::Network &net, int64_t batch) {
@@ -113,8 +104,7 @@ TEST(Runner, GuidedInputPassedOnceOrStagedGivesTheSameSamples) {
   rt::Runner clock(*s, null, 1, 2);
   rt::Runner *self = &clock;
   auto mix = flowNetwork(self);
-  RepeatedNetwork once(mix);
-  StagedNetwork staged(mix);
+  RecordingNetwork once(mix, /*repeated=*/true), staged(mix, /*repeated=*/false);
   auto a = sample(*s, once, batch);
   auto b = sample(*s, staged, batch);
   EXPECT_EQ(once.rowsSeen, batch);      // [x; x] passed as x, read twice
