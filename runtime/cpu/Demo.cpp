@@ -127,7 +127,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     out = arr.data;
     return true;
   };
-  if (!o.xInit.empty() && o.xData.empty()) {
+  if (!o.xInit.empty()) {
     if (!readState(o.xInit, x))
       return 1;
   } else {

@@ -317,6 +317,11 @@ int main(int argc, char **argv) {
   o.seed = a.seed;
   o.outDir = a.outDir;
   o.mixture = a.mixture;
+  if (!a.xInit.empty() && !a.xData.empty()) {
+    std::cerr << "error: --x-init gives the initial state and --x-data the data to noise; "
+                 "use one of them\n";
+    return 2;
+  }
   o.xInit = a.xInit;
   o.xData = a.xData;
   return rt::runDemo(*sampler, o, std::cout);

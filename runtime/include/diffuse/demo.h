@@ -20,7 +20,8 @@ struct DemoOptions {
   uint64_t seed = 0;
   std::string outDir = ".";
   std::string xInit;   // .npy, optional: the initial state itself
-  std::string xData;   // .npy, optional: data to noise to the first grid point (img2img)
+  std::string xData;   // .npy, optional: data to noise to the first grid point (img2img;
+                       // not together with xInit)
   std::string mixture; // JSON, optional (default: the built-in 2-D ring)
 };
 
