@@ -184,6 +184,54 @@ bool checkPath(const ast::Decl &p, const SamplerPlan &plan, DiagEngine &diag) {
   return true;
 }
 
+/// What an SDE dx = drift(t) x dt + diffusion(t) dW needs to have Gaussian
+/// marginals with a strictly rising noise level: drift and diffusion finite,
+/// diffusion > 0 (then (sigma/alpha)^2 = int g^2/alpha^2 rises strictly), and
+/// time starting at the data, t = 0.
+bool checkSde(const ast::Decl &p, const SamplerPlan &plan, DiagEngine &diag) {
+  const ast::Item *f = p.find("drift"), *g = p.find("diffusion");
+  if (f->kind != ast::Item::Func || g->kind != ast::Item::Func || f->params.size() != 1 ||
+      g->params.size() != 1)
+    return true; // Sema reports these
+  if (plan.tMin < 0) {
+    const ast::Item *dom = p.find("domain");
+    diag.error(dom ? dom->value->loc : p.nameLoc,
+               "an SDE's domain must start at t >= 0 (here " + fmtNum(plan.tMin) + ")",
+               "the forward SDE starts from the data at t = 0; its marginals are integrated "
+               "from there");
+    return false;
+  }
+  const int N = 256;
+  long budget = 4000000;
+  for (int i = 0; i <= N; ++i) {
+    double t = plan.tMin + (plan.tMax - plan.tMin) * i / N;
+    for (auto [item, name] : {std::pair{f, "drift"}, std::pair{g, "diffusion"}}) {
+      std::map<std::string, double> env = plan.processParams;
+      env[item->params[0]] = t;
+      double v = evalProcessExpr(p, *item->value, env, budget);
+      if (budget < 0)
+        return true;
+      if (!std::isfinite(v)) {
+        diag.error(item->loc,
+                   std::string(name) + "(t) is not finite at t = " + fmtNum(t) + " (" +
+                       fmtNum(v) + ")",
+                   "drift and diffusion must be finite over the whole domain; check the "
+                   "formula or narrow the domain");
+        return false;
+      }
+      if (item == g && !(v > 0) && t > 0) {
+        diag.error(item->loc,
+                   "diffusion(t) is " + std::string(v < 0 ? "negative" : "0") + " at t = " +
+                       fmtNum(t) + " (" + fmtNum(v) + ")",
+                   "the noise level rises only where diffusion(t) > 0; write g(t) itself, not "
+                   "g^2, and keep it positive over the domain");
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 /// Binds a declaration's parameters: defaults, then the call's arguments.
 bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
                 std::map<std::string, double> &out) {
@@ -504,7 +552,7 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
       plan.finalAlpha = fa->value->name;
     }
   } else {
-    plan.processKind = "path";
+    plan.processKind = p.find("alpha") || p.find("sigma") ? "path" : "sde";
     if (const ast::Item *dom = p.find("domain")) {
       if (dom->value->kind != ast::Expr::List || dom->value->ops.size() != 2) {
         diag.error(dom->value->loc, "domain must be a list [t_min, t_max]");
@@ -518,7 +566,7 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
         return false;
       }
     }
-    if (!checkPath(p, plan, diag))
+    if (plan.processKind == "path" ? !checkPath(p, plan, diag) : !checkSde(p, plan, diag))
       return false;
   }
 

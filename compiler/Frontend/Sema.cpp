@@ -89,8 +89,8 @@ private:
   }
 
   void checkProcess(const ast::Decl &d) {
-    checkKeys(d, {"discrete", "final_alpha", "domain", "interpolate"}, {"alpha", "sigma"},
-              /*anyFunc=*/true);
+    checkKeys(d, {"discrete", "final_alpha", "domain", "interpolate"},
+              {"alpha", "sigma", "drift", "diffusion"}, /*anyFunc=*/true);
     if (const ast::Item *ip = d.find("interpolate"))
       if (ip->value->kind != ast::Expr::Ident || ip->value->name != "log_alpha")
         diag.error(ip->value->loc, "unknown interpolation",
@@ -111,11 +111,23 @@ private:
                    " or scaled_linear(...)");
       return;
     }
-    if (!alpha || !sigma) {
+    // An SDE dx = drift(t) x dt + diffusion(t) dW: the compiler derives its
+    // marginals (diffuse-integrate-sde); alpha and sigma are not given.
+    const ast::Item *drift = d.find("drift");
+    const ast::Item *diffusion = d.find("diffusion");
+    if ((drift || diffusion) && !alpha && !sigma) {
+      if (!drift || !diffusion) {
+        diag.error(d.nameLoc, "process '" + d.name + "' defines no " +
+                                  std::string(!drift ? "drift(t)" : "diffusion(t)"),
+                   "an SDE dx = drift(t) x dt + diffusion(t) dW needs both; write drift(t) = 0 "
+                   "for a variance-exploding one");
+        return;
+      }
+    } else if (!alpha || !sigma) {
       diag.error(d.nameLoc, "process '" + d.name + "' defines no " +
                                 std::string(!alpha ? "alpha(t)" : "sigma(t)"),
-                 "a Gaussian path needs alpha(t) = ... and sigma(t) = ...; a discrete one "
-                 "needs discrete = scaled_linear(...)");
+                 "a Gaussian path needs alpha(t) = ... and sigma(t) = ...; an SDE needs "
+                 "drift(t) and diffusion(t); a discrete one needs discrete = scaled_linear(...)");
       return;
     }
     // Scalar functions: check names and detect cycles between helpers.

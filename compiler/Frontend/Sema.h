@@ -32,7 +32,7 @@ struct SamplerPlan {
   GridPlan grid;
 
   // Process.
-  std::string processKind; // path | discrete
+  std::string processKind; // path | sde | discrete
   std::string schedule;    // discrete: linear | scaled_linear
   double betaStart = 0, betaEnd = 0;
   long trainSteps = 1000;

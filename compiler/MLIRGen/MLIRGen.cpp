@@ -119,12 +119,16 @@ private:
   void genProcess() {
     const ast::Decl &p = *plan.process;
     NamedAttrList cfg;
-    if (plan.processKind == "path") {
+    if (plan.processKind != "discrete") {
+      // A path gives alpha(t) and sigma(t); an SDE drift(t) and diffusion(t),
+      // whose marginals diffuse-integrate-sde derives.
       std::map<std::string, const ast::Item *> funcs;
       for (const auto &it : p.items)
         if (it.kind == ast::Item::Func)
           funcs[it.name] = &it;
-      for (const char *fn : {"alpha", "sigma"}) {
+      bool sde = plan.processKind == "sde";
+      for (const char *fn : sde ? std::vector<const char *>{"drift", "diffusion"}
+                                : std::vector<const char *>{"alpha", "sigma"}) {
         const ast::Item *it = funcs.at(fn);
         std::string name = std::string("dfs_process_") + fn;
         OpBuilder::InsertionGuard guard(b);

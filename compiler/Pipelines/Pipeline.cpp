@@ -54,12 +54,18 @@ void registerDialects(MLIRContext &ctx) {
 }
 
 MLIRDiagBridge::MLIRDiagBridge(MLIRContext &ctx, DiagEngine &diag) : ctx(ctx) {
+  ctx.printOpOnDiagnostic(false); // users see their spec, not the IR
   id = ctx.getDiagEngine().registerHandler([&diag](Diagnostic &d) {
     Loc loc{"<unknown>", 0, 0};
     if (auto fl = dyn_cast<FileLineColLoc>(d.getLocation()))
       loc = Loc{fl.getFilename().str(), (int)fl.getLine(), (int)fl.getColumn()};
-    if (d.getSeverity() == DiagnosticSeverity::Error)
-      diag.error(loc, d.str());
+    if (d.getSeverity() == DiagnosticSeverity::Error) {
+      // Attached notes become the error's hint.
+      std::string hint;
+      for (const Diagnostic &n : d.getNotes())
+        hint += (hint.empty() ? "" : "; ") + n.str();
+      diag.error(loc, d.str(), hint);
+    }
     else if (d.getSeverity() == DiagnosticSeverity::Note)
       diag.note(loc, d.str());
     return success();
@@ -93,6 +99,7 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
     return true;
 
   PassManager pm(&ctx);
+  pm.addPass(createIntegrateSde());
   pm.addPass(createDifferentiate());
   pm.addPass(createDerive());
   pm.addPass(createCSEPass());

@@ -44,13 +44,19 @@ LogicalResult ProcessOp::verify() {
         return emitOpError("path process needs a '") << key << "' function";
     return success();
   }
+  if (getKind() == "sde") {
+    for (StringRef key : {"drift", "diffusion"})
+      if (!getConfig().getAs<FlatSymbolRefAttr>(key))
+        return emitOpError("sde process needs a '") << key << "' function";
+    return success();
+  }
   if (getKind() == "discrete") {
     auto sched = getConfig().getAs<StringAttr>("schedule");
     if (!sched || !isOneOf(sched.getValue(), {"linear", "scaled_linear"}))
       return emitOpError("discrete process needs schedule 'linear' or 'scaled_linear'");
     return success();
   }
-  return emitOpError("kind must be 'path' or 'discrete', got '") << getKind() << "'";
+  return emitOpError("kind must be 'path', 'sde' or 'discrete', got '") << getKind() << "'";
 }
 
 LogicalResult ModelOp::verify() {

@@ -57,10 +57,12 @@ def Diffuse_SamplerOp : Diffuse_Op<"sampler", [Symbol]> {
 }
 
 def Diffuse_ProcessOp : Diffuse_Op<"process", [Symbol]> {
-  let summary = "a forward process: a Gaussian path or a discrete beta table";
+  let summary = "a forward process: a Gaussian path, an SDE or a discrete beta table";
   let description = [{
     kind "path": `alpha` and `sigma` name scalar functions `(f64) -> f64`;
     `diffuse-differentiate` adds `dalpha` and `dsigma`.
+    kind "sde": `drift` and `diffusion` name f(t) and g(t) of
+    dx = f x dt + g dW; `diffuse-integrate-sde` turns it into a path.
     kind "discrete": `schedule`, `beta_start`, `beta_end`, `train_steps`,
     `final_alpha`; the table is built by the runtime (or given by the caller).
   }];

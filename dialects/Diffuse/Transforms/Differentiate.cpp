@@ -185,7 +185,7 @@ struct DifferentiatePass : diffuse::impl::DifferentiateBase<DifferentiatePass> {
     OpBuilder b(module.getContext());
     SymbolTable symbols(module);
     for (ProcessOp proc : llvm::to_vector(module.getOps<ProcessOp>())) {
-      if (proc.getKind() != "path")
+      if (proc.getKind() != "path" || proc.getConfig().get("dalpha"))
         continue;
       NamedAttrList config(proc.getConfig());
       for (StringRef key : {"alpha", "sigma"}) {

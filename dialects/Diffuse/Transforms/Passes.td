@@ -3,12 +3,29 @@
 #define DIFFUSE_PASSES
 include "mlir/Pass/PassBase.td"
 
+def IntegrateSde : Pass<"diffuse-integrate-sde", "mlir::ModuleOp"> {
+  let summary = "Gaussian marginals alpha(t), sigma(t) of a linear SDE";
+  let description = [{
+    For every `diffuse.process "sde"` (dx = f(t) x dt + g(t) dW from the data
+    at t = 0), writes `alpha(t) = exp(int_0^t f)` and
+    `sigma(t)^2 = alpha^2 int_0^t g^2/alpha^2` as scalar functions and makes
+    the process a "path". Closed form when f and g are exp-polynomials (or g
+    the square root of one) whose integrals are elementary; otherwise
+    Gauss-Legendre quadrature sized at compile time, with alpha' and sigma'
+    from the SDE. `marginals` in the config says which, with the estimated
+    error of a quadrature.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+}
+
 def Differentiate : Pass<"diffuse-differentiate", "mlir::ModuleOp"> {
   let summary = "Symbolic derivatives of a path process's alpha(t) and sigma(t)";
   let description = [{
     For every `diffuse.process` of kind "path" whose `alpha`/`sigma` name
     scalar functions, adds `<fn>_d` by forward-mode differentiation of the
-    function's arith/math ops and records them as `dalpha`/`dsigma`.
+    function's arith/math ops and records them as `dalpha`/`dsigma`
+    (unless a process already has them, as diffuse-integrate-sde's
+    quadratures do).
     Before: `func.func @p_alpha(%t) { %c1 = arith.constant 1.0  %r = arith.subf %c1, %t ... }`
     After: also `func.func @p_alpha_d(%t) { %r = arith.constant -1.0 ... }` (after folding).
   }];

@@ -1,6 +1,6 @@
 // RUN: diffuse-opt %s --split-input-file --verify-diagnostics
 
-// expected-error @below {{'diffuse.process' op kind must be 'path' or 'discrete', got 'table'}}
+// expected-error @below {{'diffuse.process' op kind must be 'path', 'sde' or 'discrete', got 'table'}}
 diffuse.process @p "table" {}
 
 // -----
@@ -47,3 +47,8 @@ func.func @f(%x: !diffuse.field) -> !diffuse.field {
   }
   return %0 : !diffuse.field
 }
+
+// -----
+
+// expected-error @below {{'diffuse.process' op sde process needs a 'diffusion' function}}
+diffuse.process @p "sde" {drift = @f}
