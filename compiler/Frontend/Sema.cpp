@@ -99,11 +99,14 @@ private:
     const ast::Item *disc = d.find("discrete");
     const ast::Item *alpha = d.find("alpha");
     const ast::Item *sigma = d.find("sigma");
+    const ast::Item *drift = d.find("drift");
+    const ast::Item *diffusion = d.find("diffusion");
     if (disc) {
-      if (alpha || sigma)
-        diag.error((alpha ? alpha : sigma)->loc,
+      if (alpha || sigma || drift || diffusion)
+        diag.error((alpha ? alpha : sigma ? sigma : drift ? drift : diffusion)->loc,
                    "a discrete process takes its alpha and sigma from the beta table",
-                   "remove alpha(t)/sigma(t), or remove 'discrete' for a Gaussian path");
+                   "remove alpha(t)/sigma(t) and drift(t)/diffusion(t), or remove 'discrete' "
+                   "for a Gaussian path or an SDE");
       const ast::Expr &e = *disc->value;
       if (e.kind != ast::Expr::Call || (e.name != "linear" && e.name != "scaled_linear"))
         diag.error(e.loc, "unknown beta schedule",
@@ -113,9 +116,14 @@ private:
     }
     // An SDE dx = drift(t) x dt + diffusion(t) dW: the compiler derives its
     // marginals (diffuse-integrate-sde); alpha and sigma are not given.
-    const ast::Item *drift = d.find("drift");
-    const ast::Item *diffusion = d.find("diffusion");
-    if ((drift || diffusion) && !alpha && !sigma) {
+    if ((drift || diffusion) && (alpha || sigma)) {
+      diag.error((drift ? drift : diffusion)->loc,
+                 "process '" + d.name + "' is declared both as a Gaussian path and as an SDE",
+                 "keep alpha(t) and sigma(t), or drift(t) and diffusion(t): the compiler "
+                 "derives the other pair");
+      return;
+    }
+    if (drift || diffusion) {
       if (!drift || !diffusion) {
         diag.error(d.nameLoc, "process '" + d.name + "' defines no " +
                                   std::string(!drift ? "drift(t)" : "diffusion(t)"),

@@ -38,6 +38,26 @@ def closed(t):
                 PI / 2 * math.cos(PI * t / 2))
     if name == "rectified_flow":
         return 1 - t, t, -1.0, 1.0
+    # Declared as SDEs (Inputs/sde-processes.dfs): the marginals by hand.
+    if name == "vp_sde":  # alpha = exp(-B/2), sigma^2 = 1 - alpha^2
+        a, da = vp(t)
+        s = math.sqrt(-math.expm1(2 * math.log(a)))
+        return a, s, da, -a * da / s
+    if name == "sub_vp_sde":  # sigma^2 = e^-B (e^B + e^-B - 2) = (1 - alpha^2)^2
+        a, da = vp(t)
+        return a, -math.expm1(2 * math.log(a)), da, -2 * a * da
+    if name == "ve_sde":  # sigma^2 = int_0^t smin^2 r^2s 2 log r = smin^2 (r^2t - 1)
+        r = 50 / 0.01
+        s = 0.01 * math.sqrt(math.expm1(2 * t * math.log(r)))
+        return 1.0, s, 0.0, 0.01 ** 2 * r ** (2 * t) * math.log(r) / s
+    if name == "edm_sde":  # sigma^2 = int_0^t 2s ds
+        return 1.0, t, 0.0, 1.0
+    if name == "wavy_sde":  # g^2 = -2f, so sigma^2 = alpha^2 (alpha^-2 - 1)
+        la = -0.5 * (t + (1 - math.cos(3 * t)) / 3)
+        a = math.exp(la)
+        da = -0.5 * (1 + math.sin(3 * t)) * a
+        s = math.sqrt(-math.expm1(2 * la))
+        return a, s, da, -a * da / s
     raise SystemExit("unknown process " + name)
 
 

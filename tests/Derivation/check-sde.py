@@ -34,6 +34,19 @@ def closed(t):  # (f, g^2)
         return -PI / 2 * math.tan(PI * t / 2), PI * math.tan(PI * t / 2)
     if name == "rectified_flow":
         return -1 / (1 - t), 2 * t / (1 - t)
+    # Declared as SDEs: the derived path must give back the declared f, g^2.
+    if name == "vp_sde":
+        return -0.5 * beta(t), beta(t)
+    if name == "sub_vp_sde":
+        big_b = 0.1 * t + 0.5 * (20.0 - 0.1) * t * t
+        return -0.5 * beta(t), beta(t) * -math.expm1(-2 * big_b)
+    if name == "ve_sde":
+        r = 50 / 0.01
+        return 0.0, 0.01 ** 2 * r ** (2 * t) * 2 * math.log(r)
+    if name == "edm_sde":
+        return 0.0, 2 * t
+    if name == "wavy_sde":
+        return -0.5 * (1 + math.sin(3 * t)), 1 + math.sin(3 * t)
     raise SystemExit("unknown process " + name)
 
 
