@@ -36,10 +36,16 @@ std::string number(double v) {
     os << (long long)v;
     return os.str();
   }
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  std::string s = os.str();
+  // The shortest decimal that reads back as the same double.
+  std::string s;
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::ostringstream os;
+    os.precision(digits);
+    os << v;
+    s = os.str();
+    if (std::stod(s) == v)
+      break;
+  }
   size_t e = s.find('e');
   if (e == std::string::npos)
     return s;
@@ -247,22 +253,56 @@ bool emitLatex(ModuleOp module, std::string &out, DiagEngine &) {
      << ", coordinates " << str("coords") << "\n";
   Printer p(os, ve);
   SymbolTable symbols(module);
-  const char *fns[][2] = {{"dfs_process_alpha", "\\alpha(t)"},
-                          {"dfs_process_sigma", "\\sigma(t)"},
-                          {"dfs_process_alpha_d", "\\alpha'(t)"},
-                          {"dfs_process_sigma_d", "\\sigma'(t)"}};
+  // A process declared as an SDE shows its declaration and how its
+  // marginals were found (diffuse-integrate-sde); a quadrature's alpha and
+  // sigma are sums over nodes, shown by their definition instead.
+  ProcessOp process;
+  if (!str("process").empty())
+    process = symbols.lookup<ProcessOp>(str("process"));
+  DictionaryAttr pcfg = process ? process.getConfig() : DictionaryAttr();
+  auto funcOf = [&](StringRef key) {
+    auto ref = pcfg ? pcfg.getAs<FlatSymbolRefAttr>(key) : FlatSymbolRefAttr();
+    return ref ? symbols.lookup<func::FuncOp>(ref.getValue()) : func::FuncOp();
+  };
+  auto marginals = pcfg ? pcfg.getAs<StringAttr>("marginals") : StringAttr();
+  bool sde = marginals && funcOf("drift") && funcOf("diffusion");
+  bool quadrature = sde && marginals.getValue().starts_with("quadrature");
+  if (sde) {
+    os << "% Declared as the SDE dx = f(t) x dt + g(t) dW from the data at t = 0; marginals: "
+       << marginals.getValue().str() << ".\n\\begin{align*}\n";
+    p.scalarFunction(funcOf("drift"), "f(t)");
+    os << " \\\\\n";
+    p.scalarFunction(funcOf("diffusion"), "g(t)");
+    os << "\n\\end{align*}\n";
+  }
+  const char *fns[][2] = {{"alpha", "\\alpha(t)"},
+                          {"sigma", "\\sigma(t)"},
+                          {"dalpha", "\\alpha'(t)"},
+                          {"dsigma", "\\sigma'(t)"}};
   bool any = false;
-  for (auto &[sym, lhs] : fns)
-    if (auto f = symbols.lookup<func::FuncOp>(sym)) {
-      os << (any ? " \\\\\n" : "% The process and its derivatives (constants folded).\n"
-                                "\\begin{align*}\n");
-      p.scalarFunction(f, lhs);
-      any = true;
-    }
+  if (quadrature) {
+    os << "% The marginals (by quadrature) and their derivatives (from the SDE).\n"
+          "\\begin{align*}\n"
+          "  \\alpha(t) &= \\exp\\int_0^t f(u)\\,du, \\quad "
+          "\\sigma^2(t) = \\alpha^2(t) \\int_0^t \\frac{g^2(u)}{\\alpha^2(u)}\\,du \\\\\n"
+          "  \\alpha'(t) &= f(t)\\,\\alpha(t), \\quad "
+          "\\sigma'(t) = \\frac{2 f(t) \\sigma^2(t) + g^2(t)}{2 \\sigma(t)}";
+    any = true;
+  } else {
+    for (auto &[key, lhs] : fns)
+      if (auto f = funcOf(key)) {
+        os << (any ? " \\\\\n" : "% The process and its derivatives (constants folded).\n"
+                                  "\\begin{align*}\n");
+        p.scalarFunction(f, lhs);
+        any = true;
+      }
+  }
   if (any) {
-    os << " \\\\\n  \\lambda(t) &= \\log\\frac{\\alpha(t)}{\\sigma(t)} \\\\\n"
-       << "  f(t) &= \\frac{\\alpha'(t)}{\\alpha(t)}, \\quad g^2(t) = 2\\sigma(t)\\sigma'(t) - "
-          "2 f(t) \\sigma(t)^2\n\\end{align*}\n";
+    os << " \\\\\n  \\lambda(t) &= \\log\\frac{\\alpha(t)}{\\sigma(t)}";
+    if (!sde)
+      os << " \\\\\n  f(t) &= \\frac{\\alpha'(t)}{\\alpha(t)}, \\quad g^2(t) = "
+            "2\\sigma(t)\\sigma'(t) - 2 f(t) \\sigma(t)^2";
+    os << "\n\\end{align*}\n";
   }
   if (ve)
     os << "% ve coordinates: the state is x / alpha and the time tau = sigma / alpha.\n";
