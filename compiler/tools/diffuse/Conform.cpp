@@ -511,12 +511,14 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
 
 int runConform(int argc, char **argv) {
   std::string dir, filter;
+  std::vector<std::string> userSets; // applied after each case's own settings
   bool verbose = false, eager = false;
   double tol = 1e-9;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--filter" && i + 1 < argc) filter = argv[++i];
     else if (a == "--tol" && i + 1 < argc) tol = std::strtod(argv[++i], nullptr);
+    else if (a == "--set" && i + 1 < argc) userSets.push_back(argv[++i]);
     else if (a == "-v") verbose = true;
     else if (a == "--eager") eager = true;
     else if (!a.empty() && a[0] == '-') {
@@ -563,6 +565,7 @@ int runConform(int argc, char **argv) {
       ++skip;
       continue;
     }
+    m.sets.insert(m.sets.end(), userSets.begin(), userSets.end());
     Result r;
     try {
       r = runCase(c, m, stdlib, cache, tol, eager);

@@ -50,7 +50,8 @@ int usage(std::ostream &os, int rc) {
         "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives and lambda\n"
         "                                  of the sampler's process (compiled), N points\n"
         "  grid SPEC                       print the sampler's time grid, step by step\n"
-        "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format)\n"
+        "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format);\n"
+        "                                  --set applies after each case's own settings\n"
         "options: --sampler NAME   --set DECL.KEY=VALUE (repeatable)\n"
         "         --eager          one pass over the tensors per arithmetic op (the baseline)\n";
   return rc;
