@@ -101,6 +101,7 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   PassManager pm(&ctx);
   pm.addPass(createIntegrateSde());
   pm.addPass(createDifferentiate());
+  pm.addPass(createInvertLambda());
   pm.addPass(createDerive());
   pm.addPass(createCSEPass());
   pm.addPass(createCanonicalizerPass());

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 namespace diffuse::rt {
@@ -54,6 +55,14 @@ std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x
 }
 
 int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &os) {
+  // The output directory first, so that a bad --out fails before sampling.
+  std::string dir = o.outDir.empty() ? "." : o.outDir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!std::filesystem::is_directory(dir, ec)) {
+    os << "error: cannot create the output directory '" << dir << "'\n";
+    return 1;
+  }
   Mixture mix = Mixture::ring2d();
   std::string what = "the 2-D ring mixture";
   if (!o.mixture.empty()) {
@@ -175,7 +184,6 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   } else {
     os << "(guided: the exact solution of the guided ODE is not computed)\n";
   }
-  std::string dir = o.outDir.empty() ? "." : o.outDir;
   if (!writeNpy(dir + "/samples.npy", {(long)o.batch, D}, x, err) ||
       (!exact.empty() && !writeNpy(dir + "/exact.npy", {(long)o.batch, D}, exact, err)) ||
       (D == 2 && !writeScatterPng(dir + "/samples.png", mix, x, 480, 480, err))) {

@@ -112,7 +112,7 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
         // DPM-Solver's logSNR grid: uniform in lambda, the ends exact.
         ts.push_back(i == 0       ? lo
                      : i == steps ? hi
-                                  : invertTime(snr, la + (lb - la) * f));
+                                  : timeAtLambda(la + (lb - la) * f));
         continue;
       }
       double u = 1 - f;

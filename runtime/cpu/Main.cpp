@@ -17,6 +17,7 @@ double dfs_process_alpha(double) __attribute__((weak));
 double dfs_process_sigma(double) __attribute__((weak));
 double dfs_process_alpha_d(double) __attribute__((weak));
 double dfs_process_sigma_d(double) __attribute__((weak));
+double dfs_process_t_of_lambda(double) __attribute__((weak));
 }
 
 int main(int argc, char **argv) {
@@ -55,5 +56,6 @@ int main(int argc, char **argv) {
   s.sigma = dfs_process_sigma;
   s.dalpha = dfs_process_alpha_d;
   s.dsigma = dfs_process_sigma_d;
+  s.tOfLambda = dfs_process_t_of_lambda;
   return diffuse::rt::runDemo(s, o, std::cout);
 }

@@ -66,6 +66,7 @@ std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, 
   s->sigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma");
   s->dalpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha_d");
   s->dsigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma_d");
+  s->tOfLambda = (dfs_scalar_fn)dlsym(h, "dfs_process_t_of_lambda");
   if (!s->step || !manifest) {
     err = path + " is not a compiled Diffuse sampler (no dfs_step/dfs_manifest)";
     return nullptr;
@@ -236,7 +237,7 @@ Point Runner::pointAtSigma(double sigmaVe) const {
   // there), keeping the requested noise level exactly.
   if (ratio(sigmaVe) == sigmaVe)
     return pointAt(sigmaVe);
-  p = pointAt(invertTime(ratio, sigmaVe));
+  p = pointAt(sampler_.tOfLambda ? timeAtLambda(-std::log(sigmaVe)) : invertTime(ratio, sigmaVe));
   p[DFS_POINT_S] = sigmaVe * p[DFS_POINT_A];
   if (ve_)
     p[DFS_POINT_TAU] = sigmaVe;
@@ -288,12 +289,21 @@ void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) 
 Point Runner::pointAtLambda(double lambda) const {
   if (ve_)
     return pointAtTau(std::exp(-lambda));
-  // Native coordinates: invert lambda(t) over the time range.
+  return pointAt(timeAtLambda(lambda));
+}
+
+double Runner::timeAtLambda(double lambda) const {
+  auto [lo, hi] = timeRange();
+  if (sampler_.tOfLambda) {
+    double t = sampler_.tOfLambda(lambda);
+    if (!std::isnan(t))
+      return std::clamp(t, lo, hi);
+  }
   auto lam = [&](double t) {
     Point p = pointAt(t);
     return std::log(p[DFS_POINT_A] / p[DFS_POINT_S]);
   };
-  return pointAt(invertTime(lam, lambda));
+  return invertTime(lam, lambda);
 }
 
 Point Runner::pointAtModelTime(double tm) const {

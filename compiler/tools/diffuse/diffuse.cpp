@@ -47,8 +47,9 @@ int usage(std::ostream &os, int rc) {
         "           [--x-data D.npy]          (img2img: D noised to the grid's start, see strength)\n"
         "                                  compile, load and sample the built-in 2-D mixture\n"
         "                                  (or the mixture of M.json, e.g. a golden case)\n"
-        "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives and lambda\n"
-        "                                  of the sampler's process (compiled), N points\n"
+        "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives, lambda and\n"
+        "                                  the closed-form t(lambda) of the sampler's process\n"
+        "                                  (compiled), at N points\n"
         "  grid SPEC                       print the sampler's time grid, step by step\n"
         "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format);\n"
         "                                  --set applies after each case's own settings\n"
@@ -304,13 +305,19 @@ int main(int argc, char **argv) {
     std::getline(ss, lo, ',');
     std::getline(ss, hi, ',');
     double t0 = std::strtod(lo.c_str(), nullptr), t1 = std::strtod(hi.c_str(), nullptr);
-    std::printf("%-24s %-24s %-24s %-24s %-24s %s\n", "t", "alpha", "sigma", "dalpha/dt",
-                "dsigma/dt", "lambda");
+    // The last column is the compiled closed-form inverse t(lambda) applied
+    // to the row's lambda ("-" where the process has none).
+    std::printf("%-24s %-24s %-24s %-24s %-24s %-24s %s\n", "t", "alpha", "sigma", "dalpha/dt",
+                "dsigma/dt", "lambda", "t(lambda)");
     for (long i = 0; i < a.points; ++i) {
       double t = t0 + (t1 - t0) * (double)i / (double)(a.points - 1);
-      double al = sampler->alpha(t), sg = sampler->sigma(t);
-      std::printf("%-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %.17g\n", t, al, sg,
-                  sampler->dalpha(t), sampler->dsigma(t), std::log(al / sg));
+      double al = sampler->alpha(t), sg = sampler->sigma(t), lam = std::log(al / sg);
+      std::printf("%-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g ", t, al, sg,
+                  sampler->dalpha(t), sampler->dsigma(t), lam);
+      if (sampler->tOfLambda)
+        std::printf("%.17g\n", sampler->tOfLambda(lam));
+      else
+        std::printf("-\n");
     }
     return 0;
   }

@@ -33,6 +33,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
 #include "dialects/Diffuse/Transforms/Passes.h"
+#include "dialects/Diffuse/Transforms/ScalarEval.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -424,44 +425,6 @@ void gaussLegendre(int n, std::vector<double> &x, std::vector<double> &w) {
     x[i] = z;
     w[i] = 2 / ((1 - z * z) * dp * dp);
   }
-}
-
-/// Evaluates a straight-line scalar function of arith/math ops.
-std::optional<double> evaluate(func::FuncOp fn, double t) {
-  llvm::DenseMap<Value, double> v;
-  Block &body = fn.getBody().front();
-  v[body.getArgument(0)] = t;
-  for (Operation &op : body) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) return v.lookup(ret.getOperand(0));
-    auto in = [&](unsigned i) { return v.lookup(op.getOperand(i)); };
-    double r;
-    if (auto c = dyn_cast<arith::ConstantOp>(op)) {
-      auto f = dyn_cast<FloatAttr>(c.getValue());
-      if (!f) return std::nullopt;
-      r = f.getValueAsDouble();
-    } else if (isa<arith::AddFOp>(op)) r = in(0) + in(1);
-    else if (isa<arith::SubFOp>(op)) r = in(0) - in(1);
-    else if (isa<arith::MulFOp>(op)) r = in(0) * in(1);
-    else if (isa<arith::DivFOp>(op)) r = in(0) / in(1);
-    else if (isa<arith::NegFOp>(op)) r = -in(0);
-    else if (isa<arith::MinimumFOp>(op)) r = std::fmin(in(0), in(1));
-    else if (isa<arith::MaximumFOp>(op)) r = std::fmax(in(0), in(1));
-    else if (isa<math::ExpOp>(op)) r = std::exp(in(0));
-    else if (isa<math::ExpM1Op>(op)) r = std::expm1(in(0));
-    else if (isa<math::LogOp>(op)) r = std::log(in(0));
-    else if (isa<math::Log1pOp>(op)) r = std::log1p(in(0));
-    else if (isa<math::SqrtOp>(op)) r = std::sqrt(in(0));
-    else if (isa<math::SinOp>(op)) r = std::sin(in(0));
-    else if (isa<math::CosOp>(op)) r = std::cos(in(0));
-    else if (isa<math::TanOp>(op)) r = std::tan(in(0));
-    else if (isa<math::TanhOp>(op)) r = std::tanh(in(0));
-    else if (isa<math::AbsFOp>(op)) r = std::fabs(in(0));
-    else if (isa<math::FloorOp>(op)) r = std::floor(in(0));
-    else if (isa<math::PowFOp>(op)) r = std::pow(in(0), in(1));
-    else return std::nullopt;
-    v[op.getResult(0)] = r;
-  }
-  return std::nullopt;
 }
 
 /// The quadrature rule of the fallback, in doubles (to choose its size) and

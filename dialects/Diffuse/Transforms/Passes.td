@@ -18,6 +18,22 @@ def IntegrateSde : Pass<"diffuse-integrate-sde", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
 }
 
+def InvertLambda : Pass<"diffuse-invert-lambda", "mlir::ModuleOp"> {
+  let summary = "The inverse t(lambda) of a path process's log-SNR, in closed form";
+  let description = [{
+    For every `diffuse.process "path"`, finds from alpha and sigma evaluated
+    over the domain how they are tied (alpha constant, sigma constant,
+    alpha^2 + sigma^2 = 1, sigma = 1 - alpha^2, alpha + sigma = 1), writes the one whose value
+    lambda then fixes (e.g. log alpha = -softplus(-2 lambda) / 2) and inverts
+    its function body op by op (affine steps, exp/log, powers, quadratics,
+    acos/asin/atan on their principal branch). The result,
+    `dfs_process_t_of_lambda`, is checked against t at 65 points of the
+    domain; `lambda_inverse` in the config says "closed form", or "numeric"
+    when no inverse was found (the runtime then bisects).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+}
+
 def Differentiate : Pass<"diffuse-differentiate", "mlir::ModuleOp"> {
   let summary = "Symbolic derivatives of a path process's alpha(t) and sigma(t)";
   let description = [{

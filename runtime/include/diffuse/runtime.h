@@ -37,6 +37,8 @@ double betaQuantile(double q, double a, double b);
 struct CompiledSampler {
   dfs_step_fn step = nullptr;
   dfs_scalar_fn alpha = nullptr, sigma = nullptr, dalpha = nullptr, dsigma = nullptr;
+  /// t(lambda) in closed form (diffuse-invert-lambda), or null: then bisection.
+  dfs_scalar_fn tOfLambda = nullptr;
   Manifest manifest;
   void *handle = nullptr; // dlopen handle, if loaded from a shared object
 
@@ -151,6 +153,9 @@ private:
   std::pair<double, double> timeRange() const;
   /// The time where the monotone `f` reaches `target`, by bisection.
   double invertTime(const std::function<double(double)> &f, double target) const;
+  /// The time of a path process where log(alpha/sigma) = lambda: the
+  /// compiled closed form where there is one, else bisection; in the domain.
+  double timeAtLambda(double lambda) const;
 
   dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
   const CompiledSampler &sampler_;
