@@ -57,11 +57,11 @@ public:
   Printer(std::ostream &os, bool ve) : os(os), ve(ve) {}
 
   /// alpha(t) = ..., from a function of one f64 argument named `t`.
-  void scalarFunction(func::FuncOp f, const std::string &lhs) {
+  void scalarFunction(func::FuncOp f, const std::string &lhs, const std::string &arg = "t") {
     names.clear();
     lets.clear();
     shared.clear();
-    names[f.getArgument(0)] = Tex{"t", 3};
+    names[f.getArgument(0)] = Tex{arg, 3};
     auto ret = cast<func::ReturnOp>(f.getBody().front().getTerminator());
     Tex r = expr(ret.getOperand(0));
     for (auto &l : lets)
@@ -156,14 +156,38 @@ private:
       if (r.prec == 2) // a + (-b) reads a - b
         return {l.s + " - " + r.s.substr(1), 0};
       return {l.s + " + " + wrap(r, 0), 0};
-    case '-': return {l.s + " - " + wrap(r, r.prec == 2 ? 3 : 1), 0};
+    case '-':
+      if (!r.s.empty() && r.s[0] == '-') // a - (-b c), not a - -b c
+        return {l.s + " - \\left(" + r.s + "\\right)", 0};
+      return {l.s + " - " + wrap(r, r.prec == 2 ? 3 : 1), 0};
     case '*': return {wrap(l, 1) + " \\, " + wrap(r, 3), 1};
     default: return {"\\frac{" + l.s + "}{" + r.s + "}", 3};
     }
   }
 
-  Tex fn(const std::string &f, Value a) {
-    return {f + "\\left(" + expr(a).s + "\\right)", 3};
+  Tex fn(const std::string &f, Value a, const std::string &pre = "",
+         const std::string &post = "") {
+    return {f + "\\left(" + pre + expr(a).s + post + "\\right)", 3};
+  }
+
+  /// x when `op` is max(x, 0) + log1p(exp(-|x|)), the overflow-free
+  /// log(1 + e^x) that diffuse-invert-lambda writes.
+  static Value softplusArgument(Operation *op) {
+    auto add = dyn_cast<arith::AddFOp>(op);
+    if (!add)
+      return {};
+    auto max = add.getLhs().getDefiningOp<arith::MaximumFOp>();
+    auto l1p = add.getRhs().getDefiningOp<math::Log1pOp>();
+    if (!max || !l1p)
+      return {};
+    auto exp = l1p.getOperand().getDefiningOp<math::ExpOp>();
+    auto neg = exp ? exp.getOperand().getDefiningOp<arith::NegFOp>() : arith::NegFOp();
+    auto abs = neg ? neg.getOperand().getDefiningOp<math::AbsFOp>() : math::AbsFOp();
+    auto zero = max.getRhs().getDefiningOp<arith::ConstantOp>();
+    if (!abs || abs.getOperand() != max.getLhs() || !zero)
+      return {};
+    auto z = dyn_cast<FloatAttr>(zero.getValue());
+    return z && z.getValueAsDouble() == 0 ? max.getLhs() : Value();
   }
 
   Tex compute(Value v) {
@@ -176,6 +200,8 @@ private:
     }
     if (auto p = dyn_cast<PointOp>(op))
       return point(p);
+    if (Value x = softplusArgument(op))
+      return fn("\\log", x, "1 + e^{", "}");
     if (isa<arith::AddFOp, AddOp>(op)) return bin('+', op->getOperand(0), op->getOperand(1));
     if (isa<arith::SubFOp, SubOp>(op)) return bin('-', op->getOperand(0), op->getOperand(1));
     if (isa<arith::MulFOp, MulOp>(op)) return bin('*', op->getOperand(0), op->getOperand(1));
@@ -190,6 +216,11 @@ private:
     if (isa<math::CosOp>(op)) return fn("\\cos", op->getOperand(0));
     if (isa<math::TanOp>(op)) return fn("\\tan", op->getOperand(0));
     if (isa<math::TanhOp>(op)) return fn("\\tanh", op->getOperand(0));
+    if (isa<math::AcosOp>(op)) return fn("\\arccos", op->getOperand(0));
+    if (isa<math::AsinOp>(op)) return fn("\\arcsin", op->getOperand(0));
+    if (isa<math::AtanOp>(op)) return fn("\\arctan", op->getOperand(0));
+    if (isa<math::AsinhOp>(op)) return fn("\\operatorname{arsinh}", op->getOperand(0));
+    if (isa<math::AtanhOp>(op)) return fn("\\operatorname{artanh}", op->getOperand(0));
     if (isa<math::AbsFOp>(op)) return {"\\left|" + expr(op->getOperand(0)).s + "\\right|", 3};
     if (isa<math::FloorOp>(op)) return {"\\lfloor " + expr(op->getOperand(0)).s + " \\rfloor", 3};
     if (isa<math::PowFOp>(op))
@@ -299,6 +330,10 @@ bool emitLatex(ModuleOp module, std::string &out, DiagEngine &) {
   }
   if (any) {
     os << " \\\\\n  \\lambda(t) &= \\log\\frac{\\alpha(t)}{\\sigma(t)}";
+    if (auto inv = funcOf("t_of_lambda")) {
+      os << " \\\\\n";
+      p.scalarFunction(inv, "t(\\lambda)", "\\lambda");
+    }
     if (!sde)
       os << " \\\\\n  f(t) &= \\frac{\\alpha'(t)}{\\alpha(t)}, \\quad g^2(t) = "
             "2\\sigma(t)\\sigma'(t) - 2 f(t) \\sigma(t)^2";

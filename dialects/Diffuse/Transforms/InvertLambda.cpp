@@ -248,7 +248,7 @@ private:
     }
     if (!first && !second)
       return failure();
-    Value c0mY = sub(cst(c0), yv);
+    Value c0mY = c0 == 0 ? neg(yv) : sub(cst(c0), yv);
     Value disc = sub(cst(c1 * c1), mul(cst(4 * c2), c0mY));
     Value qv = mul(cst(-0.5), add(cst(c1), mul(cst(sign), create<math::SqrtOp>(disc))));
     return first ? div(qv, cst(c2)) : div(c0mY, qv);
