@@ -285,7 +285,7 @@ const ast::Decl *refDecl(const ast::Module &m, const ast::Decl &sampler, const s
                          const std::string &kind, DiagEngine &diag, const ast::Expr **callOut) {
   const ast::Item *it = sampler.find(key);
   if (!it) {
-    diag.error(sampler.nameLoc, "sampler '" + sampler.name + "' names no " + key,
+    diag.error(sampler.nameLoc, sampler.kind + " '" + sampler.name + "' names no " + key,
                "add " + key + " = <name of a " + kind + ">");
     return nullptr;
   }
@@ -465,52 +465,9 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
 
 } // namespace
 
-bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
-                 SamplerPlan &plan) {
-  const ast::Decl *s = nullptr;
-  std::vector<std::string> samplers;
-  for (const auto &d : m.decls)
-    if (d.kind == "sampler") {
-      samplers.push_back(d.name);
-      if (name.empty() || d.name == name)
-        s = &d;
-    }
-  if (!s) {
-    if (samplers.empty())
-      diag.error(Loc{"<spec>", 0, 0}, "the spec declares no sampler",
-                 "add sampler NAME { process = ... model = ... solver = ... grid = ... }");
-    else
-      diag.error(Loc{"--sampler", 0, 0}, "no sampler named '" + name + "'",
-                 didYouMean(name, samplers).empty() ? "known: " + joinNames(samplers)
-                                                    : didYouMean(name, samplers));
-    return false;
-  }
-  plan.sampler = s;
-  for (const auto &it : s->items) {
-    const std::vector<std::string> keys = {"process", "model", "solver", "guidance",
-                                           "grid",    "coords"};
-    if (!contains(keys, it.name) || it.kind != ast::Item::Set)
-      diag.error(it.loc, "'" + it.name + "' is not a setting of a sampler",
-                 didYouMean(it.name, keys).empty() ? "a sampler takes: " + joinNames(keys)
-                                                   : didYouMean(it.name, keys));
-  }
-  if (diag.errorCount())
-    return false;
-  const ast::Expr *pcall = nullptr, *scall = nullptr, *gcall = nullptr;
-  plan.process = refDecl(m, *s, "process", "process", diag, &pcall);
-  plan.model = refDecl(m, *s, "model", "model", diag, nullptr);
-  plan.solver = refDecl(m, *s, "solver", "solver", diag, &scall);
-  if (const ast::Item *g = s->find("guidance");
-      g && !(g->value->kind == ast::Expr::Ident && g->value->name == "none"))
-    plan.guidance = refDecl(m, *s, "guidance", "guidance", diag, &gcall);
-  if (!plan.process || !plan.model || !plan.solver || diag.errorCount())
-    return false;
-
-  if (!bindParams(*plan.process, pcall, diag, plan.processParams) ||
-      !bindParams(*plan.solver, scall, diag, plan.solverParams) ||
-      (plan.guidance && !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams)))
-    return false;
-
+/// The process and the model of a sampler or training spec (resolved and
+/// their parameters bound): their kinds, domain, checks and time encoding.
+static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   // Process.
   const ast::Decl &p = *plan.process;
   if (const ast::Item *disc = p.find("discrete")) {
@@ -607,6 +564,58 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
                "use time = t or time = scaled(1000)");
     return false;
   }
+  return true;
+}
+
+bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
+                 SamplerPlan &plan) {
+  const ast::Decl *s = nullptr;
+  std::vector<std::string> samplers;
+  for (const auto &d : m.decls)
+    if (d.kind == "sampler") {
+      samplers.push_back(d.name);
+      if (name.empty() || d.name == name)
+        s = &d;
+    }
+  if (!s) {
+    if (samplers.empty())
+      diag.error(Loc{"<spec>", 0, 0}, "the spec declares no sampler",
+                 "add sampler NAME { process = ... model = ... solver = ... grid = ... }");
+    else
+      diag.error(Loc{"--sampler", 0, 0}, "no sampler named '" + name + "'",
+                 didYouMean(name, samplers).empty() ? "known: " + joinNames(samplers)
+                                                    : didYouMean(name, samplers));
+    return false;
+  }
+  plan.sampler = s;
+  for (const auto &it : s->items) {
+    const std::vector<std::string> keys = {"process", "model", "solver", "guidance",
+                                           "grid",    "coords"};
+    if (!contains(keys, it.name) || it.kind != ast::Item::Set)
+      diag.error(it.loc, "'" + it.name + "' is not a setting of a sampler",
+                 didYouMean(it.name, keys).empty() ? "a sampler takes: " + joinNames(keys)
+                                                   : didYouMean(it.name, keys));
+  }
+  if (diag.errorCount())
+    return false;
+  const ast::Expr *pcall = nullptr, *scall = nullptr, *gcall = nullptr;
+  plan.process = refDecl(m, *s, "process", "process", diag, &pcall);
+  plan.model = refDecl(m, *s, "model", "model", diag, nullptr);
+  plan.solver = refDecl(m, *s, "solver", "solver", diag, &scall);
+  if (const ast::Item *g = s->find("guidance");
+      g && !(g->value->kind == ast::Expr::Ident && g->value->name == "none"))
+    plan.guidance = refDecl(m, *s, "guidance", "guidance", diag, &gcall);
+  if (!plan.process || !plan.model || !plan.solver || diag.errorCount())
+    return false;
+
+  if (!bindParams(*plan.process, pcall, diag, plan.processParams) ||
+      !bindParams(*plan.solver, scall, diag, plan.solverParams) ||
+      (plan.guidance && !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams)))
+    return false;
+
+  if (!planProcessAndModel(plan, diag))
+    return false;
+  const ast::Decl &md = *plan.model;
   if (plan.guidance && !plan.conditional) {
     diag.error(s->find("guidance")->value->loc,
                "guidance needs a conditional model, but model '" + md.name + "' has no cond",
@@ -633,6 +642,85 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   }
   if (!planGrid(*g->value, plan, diag, plan.grid))
     return false;
+  return true;
+}
+
+bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
+               SamplerPlan &plan) {
+  const ast::Decl *tr = nullptr;
+  std::vector<std::string> trains;
+  for (const auto &d : m.decls)
+    if (d.kind == "train") {
+      trains.push_back(d.name);
+      if (name.empty() || d.name == name)
+        tr = &d;
+    }
+  if (!tr) {
+    if (trains.empty())
+      diag.error(Loc{"<spec>", 0, 0}, "the spec declares no training spec",
+                 "add train NAME { process = ... model = ... time = uniform weight = uniform }");
+    else
+      diag.error(Loc{"--train", 0, 0}, "no training spec named '" + name + "'",
+                 didYouMean(name, trains).empty() ? "known: " + joinNames(trains)
+                                                  : didYouMean(name, trains));
+    return false;
+  }
+  plan.train = tr;
+  const ast::Expr *pcall = nullptr;
+  plan.process = refDecl(m, *tr, "process", "process", diag, &pcall);
+  plan.model = refDecl(m, *tr, "model", "model", diag, nullptr);
+  if (!plan.process || !plan.model || diag.errorCount())
+    return false;
+  if (!bindParams(*plan.process, pcall, diag, plan.processParams))
+    return false;
+  if (plan.process->find("discrete")) {
+    diag.error(tr->find("process")->value->loc,
+               "training specs need a continuous-time process, and '" + plan.process->name +
+                   "' is a beta table",
+               "declare the process by alpha(t) and sigma(t) or by drift(t) and diffusion(t)");
+    return false;
+  }
+  if (!planProcessAndModel(plan, diag))
+    return false;
+
+  // The named arguments of time = ... and weight = ... (Sema checked names).
+  auto argOf = [&](const ast::Expr &e, const std::string &arg, double def, double &out) {
+    out = def;
+    for (const auto &a : e.args)
+      if (a.name == arg && !evalConstant(*a.value, {}, diag, out))
+        return false;
+    return true;
+  };
+  if (const ast::Item *t = tr->find("time")) {
+    const ast::Expr &e = *t->value;
+    plan.trainTime = e.name;
+    double defMean = e.name == "log_normal" ? -1.2 : 0, defStd = e.name == "log_normal" ? 1.2 : 1;
+    if (!argOf(e, "mean", defMean, plan.timeMean) || !argOf(e, "std", defStd, plan.timeStd))
+      return false;
+    if (!(plan.timeStd > 0)) {
+      diag.error(e.loc, "the time distribution's std must be > 0 (here " + fmtNum(plan.timeStd) +
+                            ")");
+      return false;
+    }
+  }
+  if (const ast::Item *w = tr->find("weight")) {
+    const ast::Expr &e = *w->value;
+    plan.trainWeight = e.name;
+    const char *arg = e.name == "min_snr" ? "gamma" : "sigma_data";
+    if (!argOf(e, arg, e.name == "min_snr" ? 5 : 0.5, plan.weightParam))
+      return false;
+    if ((e.name == "min_snr" || e.name == "edm") && !(plan.weightParam > 0)) {
+      diag.error(e.loc, std::string(arg) + " must be > 0 (here " + fmtNum(plan.weightParam) + ")");
+      return false;
+    }
+  }
+  if (plan.trainTime == "importance" && plan.trainWeight != "likelihood") {
+    diag.error(tr->find("time")->value->loc,
+               "time = importance needs weight = likelihood",
+               "importance sampling of t is derived for the likelihood weighting (t drawn "
+               "uniformly in lambda); use time = uniform with other weightings");
+    return false;
+  }
   return true;
 }
 

@@ -15,7 +15,8 @@
 namespace diffuse {
 namespace {
 
-const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver", "sampler"};
+const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver", "sampler",
+                                         "train"};
 const std::vector<std::string> kMathFns = {"exp",  "log",   "sqrt",  "sin", "cos", "tan",  "tanh",
                                            "expm1", "log1p", "abs", "min", "max", "floor"};
 const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "score",
@@ -59,6 +60,7 @@ public:
       else if (d.kind == "model") checkModel(d);
       else if (d.kind == "guidance") checkGuidance(d);
       else if (d.kind == "solver") checkSolver(d);
+      else if (d.kind == "train") checkTrain(d);
     }
     return diag.errorCount() == 0;
   }
@@ -263,6 +265,56 @@ private:
         diag.error(e.loc, "unknown conditioning", "use cond = class (a class label per sample)"
                                                   " or cond = none");
     }
+  }
+
+  /// A training spec: `time` and `weight` are a name or a call of one with
+  /// named constant arguments (Plan.cpp's planTrain evaluates them).
+  void checkTrain(const ast::Decl &d) {
+    checkKeys(d, {"process", "model", "time", "weight"}, {}, false);
+    struct Form {
+      const char *name;
+      std::vector<std::string> args;
+    };
+    auto checkForm = [&](const ast::Item *it, const std::vector<Form> &forms, const char *what,
+                         const char *hint) {
+      if (!it)
+        return;
+      const ast::Expr &e = *it->value;
+      std::vector<std::string> names;
+      for (const Form &f : forms)
+        names.push_back(f.name);
+      const Form *form = nullptr;
+      if (e.kind == ast::Expr::Ident || e.kind == ast::Expr::Call)
+        for (const Form &f : forms)
+          if (e.name == f.name)
+            form = &f;
+      if (!form) {
+        std::string got = e.kind == ast::Expr::Ident || e.kind == ast::Expr::Call ? e.name : "";
+        diag.error(e.loc, std::string("unknown ") + what + (got.empty() ? "" : " '" + got + "'"),
+                   didYouMean(got, names).empty() ? hint : didYouMean(got, names));
+        return;
+      }
+      for (const auto &a : e.args)
+        if (!contains(form->args, a.name))
+          diag.error(a.value->loc,
+                     a.name.empty() ? std::string(form->name) + " takes named arguments"
+                                    : "'" + a.name + "' is not an argument of " + form->name,
+                     form->args.empty() ? std::string(form->name) + " takes no arguments"
+                                        : std::string(form->name) + " takes " +
+                                              joinNames(form->args));
+    };
+    checkForm(d.find("time"),
+              {{"uniform", {}}, {"logit_normal", {"mean", "std"}},
+               {"log_normal", {"mean", "std"}}, {"importance", {}}},
+              "time distribution",
+              "use uniform, logit_normal(mean = 0, std = 1), log_normal(mean = -1.2, std = 1.2) "
+              "or importance");
+    checkForm(d.find("weight"),
+              {{"uniform", {}}, {"snr", {}}, {"min_snr", {"gamma"}}, {"truncated_snr", {}},
+               {"edm", {"sigma_data"}}, {"likelihood", {}}},
+              "loss weighting",
+              "use uniform, snr, min_snr(gamma = 5), truncated_snr, edm(sigma_data = 0.5) or "
+              "likelihood");
   }
 
   void checkGuidance(const ast::Decl &d) {

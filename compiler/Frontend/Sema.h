@@ -50,6 +50,13 @@ struct SamplerPlan {
   std::string dtype = "f64";
 
   std::string guidanceSpace = "output";
+
+  // Training (a `train` declaration; sampler, solver and grid are unset).
+  const ast::Decl *train = nullptr;
+  std::string trainTime = "uniform"; // uniform | logit_normal | log_normal | importance
+  double timeMean = 0, timeStd = 1;
+  std::string trainWeight = "uniform"; // uniform | snr | min_snr | truncated_snr | edm | likelihood
+  double weightParam = 0;              // min_snr: gamma; edm: sigma_data
 };
 
 /// Checks every declaration of `m`; returns false after reporting errors.
@@ -58,6 +65,10 @@ bool checkModule(const ast::Module &m, DiagEngine &diag);
 /// Resolves the sampler named `name` (or the last sampler when empty).
 bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
                  SamplerPlan &plan);
+
+/// Resolves the training spec named `name` (or the last one when empty).
+bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
+               SamplerPlan &plan);
 
 /// Evaluates a constant expression (numbers, + - * / ^, parameters in `env`).
 bool evalConstant(const ast::Expr &e, const std::map<std::string, double> &env,

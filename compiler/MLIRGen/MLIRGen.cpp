@@ -29,10 +29,14 @@ public:
   Gen(MLIRContext &ctx, const SamplerPlan &plan) : ctx(ctx), b(&ctx), plan(plan) {}
 
   OwningOpRef<ModuleOp> run() {
-    module = ModuleOp::create(loc(plan.sampler->loc));
+    module = ModuleOp::create(loc((plan.train ? plan.train : plan.sampler)->loc));
     b.setInsertionPointToEnd(module->getBody());
     genProcess();
     genModel();
+    if (plan.train) {
+      genTrain();
+      return std::move(module);
+    }
     if (plan.guidance)
       genGuidance();
     genSampler();
@@ -159,6 +163,18 @@ private:
                                 b.getF64FloatAttr(plan.timeScale), b.getBoolAttr(plan.conditional));
     if (plan.timeOffset != 0)
       op->setAttr("time_offset", b.getF64FloatAttr(plan.timeOffset));
+  }
+
+  void genTrain() {
+    NamedAttrList cfg;
+    cfg.set("process", FlatSymbolRefAttr::get(&ctx, plan.process->name));
+    cfg.set("model", FlatSymbolRefAttr::get(&ctx, plan.model->name));
+    cfg.set("time", b.getStringAttr(plan.trainTime));
+    cfg.set("mean", b.getF64FloatAttr(plan.timeMean));
+    cfg.set("std", b.getF64FloatAttr(plan.timeStd));
+    cfg.set("weight", b.getStringAttr(plan.trainWeight));
+    cfg.set("param", b.getF64FloatAttr(plan.weightParam));
+    b.create<TrainOp>(loc(plan.train->nameLoc), plan.train->name, cfg.getDictionary(&ctx));
   }
 
   void genSampler() {

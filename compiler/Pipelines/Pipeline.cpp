@@ -85,7 +85,8 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   if (!checkModule(ast, diag))
     return false;
   SamplerPlan plan;
-  if (!planSampler(ast, opts.samplerName, diag, plan))
+  if (!opts.trainName.empty() ? !planTrain(ast, opts.trainName, diag, plan)
+                              : !planSampler(ast, opts.samplerName, diag, plan))
     return false;
   if (dtypeOut)
     *dtypeOut = plan.dtype;
@@ -102,6 +103,7 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   pm.addPass(createIntegrateSde());
   pm.addPass(createDifferentiate());
   pm.addPass(createInvertLambda());
+  pm.addPass(createDeriveTraining());
   pm.addPass(createDerive());
   pm.addPass(createCSEPass());
   pm.addPass(createCanonicalizerPass());

@@ -18,6 +18,7 @@ enum class Stage { AST, MLIR, Derived, Fused, LLVMDialect, LLVMIR };
 struct CompileOptions {
   std::string specPath;
   std::string samplerName; // "" = the last sampler of the spec
+  std::string trainName;   // non-empty: compile this training spec instead of a sampler
   std::vector<std::string> overrides; // --set DECL.KEY=VALUE
   std::vector<std::string> importPaths;
   /// The op-by-op baseline instead of fused kernels (`--eager`).

@@ -421,6 +421,9 @@ struct Lowering {
       if (auto s = dyn_cast<SamplerOp>(op)) {
         os << "sampler=" << s.getSymName().str() << "\n";
         dict(os, "", s.getConfig());
+      } else if (auto t = dyn_cast<TrainOp>(op)) {
+        os << "train=" << t.getSymName().str() << "\n";
+        dict(os, "train.", t.getConfig());
       } else if (auto p = dyn_cast<ProcessOp>(op)) {
         os << "process.name=" << p.getSymName().str() << "\nprocess.kind=" << p.getKind().str()
            << "\n";
@@ -461,6 +464,11 @@ struct ConvertDiffuseToLLVMPass
         steps.push_back(f);
       if (f->hasAttr("diffuse.select"))
         select = f;
+    }
+    if (steps.empty() && !module.getOps<TrainOp>().empty()) {
+      // A training spec: its scalar functions are exported as they are.
+      low.emitManifest(0, 0);
+      return;
     }
     if (steps.empty()) {
       module.emitError("no step function");

@@ -4,6 +4,7 @@
 
 #include "compiler/Pipelines/Pipeline.h"
 #include "diffuse/runtime.h"
+#include "diffuse/train.h"
 
 #include <memory>
 #include <string>
@@ -14,6 +15,10 @@ namespace diffuse {
 /// Compiles a spec to a shared object under a temporary folder and loads
 /// it. Reports through `diag`; null on failure.
 std::unique_ptr<rt::CompiledSampler> compileAndLoad(const CompileOptions &opts, DiagEngine &diag);
+
+/// The same for a `train` spec (`opts.trainName`).
+std::unique_ptr<rt::CompiledTrainer> compileAndLoadTrainer(const CompileOptions &opts,
+                                                           DiagEngine &diag);
 
 /// `diffuse conform DIR`.
 int runConform(int argc, char **argv);

@@ -62,25 +62,50 @@ static std::string tempDir() {
   return tmpl;
 }
 
-std::unique_ptr<rt::CompiledSampler> compileAndLoad(const CompileOptions &opts, DiagEngine &diag) {
+namespace {
+
+/// Compiles the spec to `dir`/sampler.so; its path, or "" after reporting.
+std::string compileSharedObject(const CompileOptions &opts, DiagEngine &diag,
+                                const std::string &dir) {
   mlir::MLIRContext ctx;
   registerDialects(ctx);
   mlir::OwningOpRef<mlir::ModuleOp> module;
   if (!compileToStage(ctx, opts, Stage::LLVMDialect, diag, module))
-    return nullptr;
-  std::string dir = tempDir();
+    return "";
   std::string obj = dir + "/sampler.o", so = dir + "/sampler.so";
   // A shared object needs no start-up files: the system linker alone is an
   // order of magnitude faster than going through the C++ driver.
   if (!emitObject(*module, obj, diag) ||
       !runTool("ld", {"-shared", "-o", so, obj, "-lm"}, diag))
-    return nullptr;
-  std::string err;
-  auto s = rt::CompiledSampler::load(so, err);
+    return "";
+  return so;
+}
+
+template <typename T>
+std::unique_ptr<T> compileAndLoadAs(const CompileOptions &opts, DiagEngine &diag,
+                                    const char *what) {
+  std::string dir = tempDir();
+  std::string so = compileSharedObject(opts, diag, dir);
+  std::unique_ptr<T> s;
+  if (!so.empty()) {
+    std::string err;
+    s = T::load(so, err);
+    if (!s)
+      diag.error(Loc{so, 0, 0}, std::string("cannot load the compiled ") + what + ": " + err);
+  }
   fs::remove_all(dir);
-  if (!s)
-    diag.error(Loc{so, 0, 0}, "cannot load the compiled sampler: " + err);
   return s;
+}
+
+} // namespace
+
+std::unique_ptr<rt::CompiledSampler> compileAndLoad(const CompileOptions &opts, DiagEngine &diag) {
+  return compileAndLoadAs<rt::CompiledSampler>(opts, diag, "sampler");
+}
+
+std::unique_ptr<rt::CompiledTrainer> compileAndLoadTrainer(const CompileOptions &opts,
+                                                           DiagEngine &diag) {
+  return compileAndLoadAs<rt::CompiledTrainer>(opts, diag, "training spec");
 }
 
 } // namespace diffuse

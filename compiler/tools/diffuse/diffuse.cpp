@@ -51,9 +51,16 @@ int usage(std::ostream &os, int rc) {
         "                                  the closed-form t(lambda) of the sampler's process\n"
         "                                  (compiled), at N points\n"
         "  grid SPEC                       print the sampler's time grid, step by step\n"
+        "  train SPEC [--train NAME] [--steps N] [--batch B] [--lr R] [--seed S]\n"
+        "                                  compile a training spec and train a small model\n"
+        "                                  on the built-in 2-D mixture (held-out loss before\n"
+        "                                  and after); --points N prints t, the network's\n"
+        "                                  time, the target's coefficients and the weight at\n"
+        "                                  N quantiles of the draw instead\n"
         "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format);\n"
         "                                  --set applies after each case's own settings\n"
-        "options: --sampler NAME   --set DECL.KEY=VALUE (repeatable)\n"
+        "options: --sampler NAME   --train NAME (a training spec instead of a sampler)\n"
+        "         --set DECL.KEY=VALUE (repeatable)\n"
         "         --eager          one pass over the tensors per arithmetic op (the baseline)\n";
   return rc;
 }
@@ -62,7 +69,9 @@ struct Args {
   std::string command, spec, out, emit, outDir = ".", mixture, xInit, xData;
   bool shared = false;
   int64_t batch = 1000;
-  long points = 11;
+  long points = 11, steps = 2000;
+  bool pointsSet = false, batchSet = false;
+  double lr = 0.01;
   uint64_t seed = 0;
   CompileOptions copts;
 };
@@ -85,13 +94,16 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--shared") a.shared = true;
     else if (s == "--eager") a.copts.eager = true;
     else if (s == "--sampler") { if (!next(a.copts.samplerName)) return false; }
+    else if (s == "--train") { if (!next(a.copts.trainName)) return false; }
     else if (s == "--set") { if (!next(v)) return false; a.copts.overrides.push_back(v); }
     else if (s == "--out") { if (!next(a.outDir)) return false; }
     else if (s == "--mixture") { if (!next(a.mixture)) return false; }
-    else if (s == "--points") { if (!next(v)) return false; a.points = std::atol(v.c_str()); }
+    else if (s == "--points") { if (!next(v)) return false; a.points = std::atol(v.c_str()); a.pointsSet = true; }
+    else if (s == "--steps") { if (!next(v)) return false; a.steps = std::atol(v.c_str()); }
+    else if (s == "--lr") { if (!next(v)) return false; a.lr = std::strtod(v.c_str(), nullptr); }
     else if (s == "--x-init") { if (!next(a.xInit)) return false; }
     else if (s == "--x-data") { if (!next(a.xData)) return false; }
-    else if (s == "--batch") { if (!next(v)) return false; a.batch = std::atol(v.c_str()); }
+    else if (s == "--batch") { if (!next(v)) return false; a.batch = std::atol(v.c_str()); a.batchSet = true; }
     else if (s == "--seed") { if (!next(v)) return false; a.seed = std::strtoull(v.c_str(), nullptr, 10); }
     else if (!s.empty() && s[0] == '-') {
       err << "error: unknown option '" << s << "'\n";
@@ -151,6 +163,43 @@ int runFmt(int argc, char **argv) {
   return 0;
 }
 
+/// `diffuse train`: compiles a training spec in process, then prints its
+/// functions (--points) or trains the demo model.
+int runTrain(Args &a, DiagEngine &diag) {
+  if (a.copts.trainName.empty()) { // the last training spec of the file
+    ast::Module m;
+    if (!parseFile(a.spec, ParseOptions{a.copts.importPaths}, diag, m))
+      return 1;
+    for (const auto &d : m.decls)
+      if (d.kind == "train")
+        a.copts.trainName = d.name;
+    if (a.copts.trainName.empty()) {
+      diag.error(Loc{a.spec, 0, 0}, "the spec declares no training spec",
+                 "add train NAME { process = ... model = ... time = uniform weight = uniform }");
+      return 1;
+    }
+  }
+  if (a.pointsSet && (a.points < 1 || a.points > 100000)) {
+    std::cerr << "error: --points must be between 1 and 100000\n";
+    return 2;
+  }
+  if (a.steps < 0 || a.steps > 10000000 || (a.batchSet && (a.batch < 1 || a.batch > 1000000)) ||
+      !(a.lr > 0 && a.lr < 10)) {
+    std::cerr << "error: --steps must be in [0, 1e7], --batch in [1, 1e6], --lr in (0, 10)\n";
+    return 2;
+  }
+  auto tr = compileAndLoadTrainer(a.copts, diag);
+  if (!tr)
+    return 1;
+  rt::TrainDemoOptions o;
+  o.points = a.pointsSet ? a.points : 0;
+  o.steps = a.steps;
+  o.batch = a.batchSet ? a.batch : 256;
+  o.seed = a.seed;
+  o.learningRate = a.lr;
+  return rt::runTrainDemo(*tr, o, std::cout);
+}
+
 /// `diffuse grid`: every step's two grid points as the compiled step sees
 /// them (solver time, network time, alpha, sigma, sigma/alpha).
 int printGrid(const rt::CompiledSampler &sampler) {
@@ -188,7 +237,7 @@ int main(int argc, char **argv) {
   if (cmd == "fmt")
     return runFmt(argc, argv);
   if (cmd != "check" && cmd != "emit" && cmd != "build" && cmd != "run" && cmd != "schedule" &&
-      cmd != "grid") {
+      cmd != "grid" && cmd != "train") {
     std::cerr << "error: unknown command '" << cmd << "'\n";
     return usage(std::cerr, 2);
   }
@@ -211,20 +260,32 @@ int main(int argc, char **argv) {
     if (!checkModule(m, diag))
       return 1;
     bool anySampler = false;
-    for (const auto &d : m.decls)
+    std::vector<std::string> trains;
+    for (const auto &d : m.decls) {
       anySampler |= d.kind == "sampler";
-    if (anySampler) {
-      // The derivations too (an SDE's marginals, the primitives a solver
-      // calls), so that check finds every error that build would.
-      mlir::MLIRContext ctx;
-      registerDialects(ctx);
-      mlir::OwningOpRef<mlir::ModuleOp> module;
-      if (!compileToStage(ctx, a.copts, Stage::Derived, diag, module))
+      if (d.kind == "train")
+        trains.push_back(d.name);
+    }
+    // The derivations too (an SDE's marginals, the primitives a solver
+    // calls, each training spec's functions), so that check finds every
+    // error that build would.
+    mlir::MLIRContext ctx;
+    registerDialects(ctx);
+    mlir::OwningOpRef<mlir::ModuleOp> module;
+    if (anySampler && !compileToStage(ctx, a.copts, Stage::Derived, diag, module))
+      return 1;
+    for (const auto &t : trains) {
+      CompileOptions o = a.copts;
+      o.trainName = t;
+      if (!compileToStage(ctx, o, Stage::Derived, diag, module))
         return 1;
     }
     std::cout << a.spec << ": ok\n";
     return 0;
   }
+
+  if (cmd == "train")
+    return runTrain(a, diag);
 
   mlir::MLIRContext ctx;
   registerDialects(ctx);

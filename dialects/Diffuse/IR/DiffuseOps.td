@@ -56,6 +56,19 @@ def Diffuse_SamplerOp : Diffuse_Op<"sampler", [Symbol]> {
   let assemblyFormat = "$sym_name $config attr-dict";
 }
 
+def Diffuse_TrainOp : Diffuse_Op<"train", [Symbol]> {
+  let summary = "a training spec: how t is drawn and how the loss is weighted";
+  let description = [{
+    `config` holds `process` and `model` (symbol references), `time`
+    ("uniform", "logit_normal", "log_normal", "importance") with `mean` and
+    `std`, and `weight` ("uniform", "snr", "min_snr", "truncated_snr", "edm",
+    "likelihood") with `param` (gamma or sigma_data). `diffuse-derive-training`
+    writes the scalar functions of a training step from it.
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, DictionaryAttr:$config);
+  let assemblyFormat = "$sym_name $config attr-dict";
+}
+
 def Diffuse_ProcessOp : Diffuse_Op<"process", [Symbol]> {
   let summary = "a forward process: a Gaussian path, an SDE or a discrete beta table";
   let description = [{

@@ -187,6 +187,8 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto samplers = llvm::to_vector(module.getOps<SamplerOp>());
+    if (samplers.empty() && !module.getOps<TrainOp>().empty())
+      return; // a training spec: diffuse-derive-training's business
     if (samplers.size() != 1) {
       module.emitError("expected exactly one diffuse.sampler");
       return signalPassFailure();

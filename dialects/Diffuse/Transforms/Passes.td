@@ -34,6 +34,22 @@ def InvertLambda : Pass<"diffuse-invert-lambda", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
 }
 
+def DeriveTraining : Pass<"diffuse-derive-training", "mlir::ModuleOp"> {
+  let summary = "The scalar functions of a training step";
+  let description = [{
+    For every `diffuse.train`, writes `dfs_train_time(u, n)` (t from a
+    uniform and a normal draw), `dfs_train_model_time(t)`, the target's
+    coefficients `dfs_train_coef_x0(t)`, `dfs_train_coef_eps(t)` (target =
+    c_x0 x0 + c_eps eps for the model's prediction type) and
+    `dfs_train_weight(t)`, the named weighting converted from the x0 space
+    to the model's output space (and divided by the density of t for
+    importance sampling). Runs after diffuse-differentiate and
+    diffuse-invert-lambda, whose functions it inlines.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::func::FuncDialect"];
+}
+
 def Differentiate : Pass<"diffuse-differentiate", "mlir::ModuleOp"> {
   let summary = "Symbolic derivatives of a path process's alpha(t) and sigma(t)";
   let description = [{

@@ -1,0 +1,238 @@
+//===- DeriveTraining.cpp - the scalar functions of a training step -------===//
+//
+// A training step draws t, forms x_t = alpha(t) x0 + sigma(t) eps, asks the
+// network for F(x_t, t) and regresses it on the target its prediction type
+// implies, weighted by w(t):  loss = w(t) |F(x_t, t) - target|^2.  Everything
+// but the network is a scalar function of the draw, so this pass writes them
+// from the `diffuse.train` op, the process and the model:
+//
+//   dfs_train_time(u, n)      t from a uniform u in (0, 1) and a normal n
+//   dfs_train_model_time(t)   the network's time (the model's encoding)
+//   dfs_train_coef_x0(t)      target = c_x0(t) x0 + c_eps(t) eps:
+//   dfs_train_coef_eps(t)       eps (0, 1), x0 (1, 0), v (-sigma, alpha),
+//                               velocity (alpha', sigma')
+//   dfs_train_weight(t)       the loss weight in the model's output space
+//
+// Note [Loss weights]. The weightings of the literature are stated for one
+// space and are meaningless in another without conversion. Each is written
+// here as a weight w0 on the x0 error |x0_hat - x0|^2 -- snr: alpha^2/sigma^2
+// (the "simple" eps loss of DDPM); min_snr: min(SNR, gamma) (Hang et al.);
+// truncated_snr: max(SNR, 1) (Salimans & Ho); edm: (s^2 + sd^2) / (s sd)^2
+// with s = sigma/alpha (Karras et al.); likelihood: g^2 alpha^2 / sigma^4
+// (Song et al.'s g^2 on the score, score = (alpha x0 - x) / sigma^2) -- and
+// converted to the model's output F through x0_hat = a x + b F: the model-
+// space weight is w0 b^2, with b = -sigma/alpha (eps), 1 (x0),
+// -sigma/(alpha^2 + sigma^2) (v), sigma/(alpha' sigma - sigma' alpha)
+// (velocity). `uniform` is 1 in the model's own space.
+//
+// Note [Time distributions]. uniform on the domain; logit_normal(mean, std):
+// the domain's fraction sigmoid(mean + std n) (SD3); log_normal(mean, std):
+// the noise level sigma/alpha = exp(mean + std n) (EDM), i.e. lambda =
+// -(mean + std n), mapped to t by the closed-form t(lambda); importance
+// (only with the likelihood weighting): t drawn with density proportional to
+// the eps-space likelihood weight g^2/sigma^2 = -2 lambda'(t), which is
+// lambda uniform on its range, and the weight divided by that density.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/Diffuse/IR/DiffuseDialect.h"
+#include "dialects/Diffuse/Transforms/Passes.h"
+#include "dialects/Diffuse/Transforms/ScalarEval.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <cmath>
+
+namespace diffuse {
+#define GEN_PASS_DEF_DERIVETRAINING
+#include "dialects/Diffuse/Transforms/Passes.h.inc"
+} // namespace diffuse
+
+using namespace mlir;
+using namespace diffuse;
+
+namespace {
+
+class Builder {
+public:
+  Builder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
+  Value cst(double v) { return b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(v)); }
+  Value add(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
+  Value sub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
+  Value div(Value x, Value y) { return b.create<arith::DivFOp>(loc, x, y); }
+  Value neg(Value x) { return b.create<arith::NegFOp>(loc, x); }
+  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
+  Value min(Value x, Value y) { return b.create<arith::MinimumFOp>(loc, x, y); }
+  Value max(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
+  Value abs(Value x) { return b.create<math::AbsFOp>(loc, x); }
+
+  /// The body of the scalar function `fn` evaluated at `t`.
+  Value inlineAt(func::FuncOp fn, Value t) {
+    IRMapping map;
+    Block &body = fn.getBody().front();
+    map.map(body.getArgument(0), t);
+    for (Operation &op : body.without_terminator())
+      b.clone(op, map);
+    return map.lookup(body.getTerminator()->getOperand(0));
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+};
+
+struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    for (TrainOp train : llvm::to_vector(module.getOps<TrainOp>()))
+      if (failed(derive(module, train)))
+        return signalPassFailure();
+  }
+
+  LogicalResult derive(ModuleOp module, TrainOp train) {
+    SymbolTable symbols(module);
+    DictionaryAttr cfg = train.getConfig();
+    auto process = symbols.lookup<ProcessOp>(cfg.getAs<FlatSymbolRefAttr>("process").getValue());
+    auto model = symbols.lookup<ModelOp>(cfg.getAs<FlatSymbolRefAttr>("model").getValue());
+    if (!process || !model || process.getKind() != "path")
+      return train.emitError("a training spec needs a continuous-time process and a model");
+    auto fnOf = [&](StringRef key) {
+      auto ref = process.getConfig().getAs<FlatSymbolRefAttr>(key);
+      return ref ? symbols.lookup<func::FuncOp>(ref.getValue()) : func::FuncOp();
+    };
+    func::FuncOp alpha = fnOf("alpha"), sigma = fnOf("sigma"), dalpha = fnOf("dalpha"),
+                 dsigma = fnOf("dsigma"), tOfLambda = fnOf("t_of_lambda");
+    if (!alpha || !sigma || !dalpha || !dsigma)
+      return train.emitError("the process's alpha, sigma and their derivatives are missing");
+    double lo = 0, hi = 1;
+    if (auto dom = process.getConfig().getAs<ArrayAttr>("domain"); dom && dom.size() == 2) {
+      lo = cast<FloatAttr>(dom[0]).getValueAsDouble();
+      hi = cast<FloatAttr>(dom[1]).getValueAsDouble();
+    }
+    StringRef time = cfg.getAs<StringAttr>("time").getValue();
+    StringRef weight = cfg.getAs<StringAttr>("weight").getValue();
+    double mean = cfg.getAs<FloatAttr>("mean").getValueAsDouble();
+    double stdev = cfg.getAs<FloatAttr>("std").getValueAsDouble();
+    double param = cfg.getAs<FloatAttr>("param").getValueAsDouble();
+    StringRef predicts = model.getPredicts();
+
+    // The log-SNR at both ends (importance sampling draws lambda between them).
+    auto lambdaAt = [&](double t) {
+      auto a = evaluate(alpha, t), s = evaluate(sigma, t);
+      return a && s ? std::log(*a / *s) : NAN;
+    };
+    double lamLo = lambdaAt(lo), lamHi = lambdaAt(hi);
+    if ((time == "log_normal" || time == "importance") && !tOfLambda) {
+      InFlightDiagnostic d = train.emitError()
+                             << "time = " << time << " needs the inverse t(lambda) in closed form, "
+                             << "and process '" << process.getSymName() << "' has none";
+      d.attachNote() << "use time = uniform or logit_normal, or a process whose alpha and sigma "
+                        "are tied (VP, VE, sub-VP, flows)";
+      return d;
+    }
+    if (time == "importance" && !(std::isfinite(lamLo) && std::isfinite(lamHi))) {
+      InFlightDiagnostic d = train.emitError()
+                             << "time = importance needs a finite log-SNR range, and lambda is "
+                             << "infinite at t = " << (std::isfinite(lamLo) ? hi : lo);
+      d.attachNote() << "narrow the process's domain so that alpha and sigma are both > 0";
+      return d;
+    }
+
+    Location loc = train.getLoc();
+    OpBuilder b(train);
+    auto define = [&](StringRef name, unsigned args, auto body) {
+      b.setInsertionPoint(train);
+      SmallVector<Type> types(args, b.getF64Type());
+      auto fn = b.create<func::FuncOp>(loc, name, b.getFunctionType(types, {b.getF64Type()}));
+      symbols.insert(fn);
+      Block *entry = fn.addEntryBlock();
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(entry);
+      Builder e(b, loc);
+      b.create<func::ReturnOp>(loc, body(e, entry->getArguments()));
+    };
+
+    // t from the draw.
+    define("dfs_train_time", 2, [&](Builder &e, ValueRange in) -> Value {
+      Value u = in[0], n = in[1];
+      auto clamp = [&](Value t) { return e.max(e.cst(lo), e.min(e.cst(hi), t)); };
+      if (time == "logit_normal") {
+        Value z = e.add(e.cst(mean), e.mul(e.cst(stdev), n));
+        Value frac = e.div(e.cst(1), e.add(e.cst(1), e.exp(e.neg(z))));
+        return e.add(e.cst(lo), e.mul(e.cst(hi - lo), frac));
+      }
+      if (time == "log_normal") // log(sigma/alpha) = mean + std n, lambda = -that
+        return clamp(e.inlineAt(tOfLambda, e.neg(e.add(e.cst(mean), e.mul(e.cst(stdev), n)))));
+      if (time == "importance")
+        return clamp(e.inlineAt(tOfLambda, e.add(e.cst(lamHi), e.mul(e.cst(lamLo - lamHi), u))));
+      return e.add(e.cst(lo), e.mul(e.cst(hi - lo), u));
+    });
+
+    // The network's time.
+    define("dfs_train_model_time", 1, [&](Builder &e, ValueRange in) -> Value {
+      Value t = in[0];
+      StringRef enc = model.getTimeEncoding();
+      if (enc == "sigma")
+        return e.div(e.inlineAt(sigma, t), e.inlineAt(alpha, t));
+      if (enc == "scaled") {
+        double off = 0;
+        if (auto o = model->getAttrOfType<FloatAttr>("time_offset"))
+          off = o.getValueAsDouble();
+        return e.add(e.mul(e.cst(model.getTimeScale().convertToDouble()), t), e.cst(off));
+      }
+      return t;
+    });
+
+    // The regression target's coefficients.
+    auto coef = [&](bool x0Part) {
+      return [&, x0Part](Builder &e, ValueRange in) -> Value {
+        Value t = in[0];
+        if (predicts == "eps") return e.cst(x0Part ? 0 : 1);
+        if (predicts == "x0") return e.cst(x0Part ? 1 : 0);
+        if (predicts == "v")
+          return x0Part ? e.neg(e.inlineAt(sigma, t)) : e.inlineAt(alpha, t);
+        return x0Part ? e.inlineAt(dalpha, t) : e.inlineAt(dsigma, t); // velocity
+      };
+    };
+    define("dfs_train_coef_x0", 1, coef(true));
+    define("dfs_train_coef_eps", 1, coef(false));
+
+    // The weight (Note [Loss weights]).
+    define("dfs_train_weight", 1, [&](Builder &e, ValueRange in) -> Value {
+      Value t = in[0];
+      if (weight == "uniform")
+        return e.cst(1);
+      Value a = e.inlineAt(alpha, t), s = e.inlineAt(sigma, t);
+      Value da = e.inlineAt(dalpha, t), ds = e.inlineAt(dsigma, t);
+      Value snr = e.div(e.mul(a, a), e.mul(s, s));
+      Value w0;
+      if (weight == "snr") w0 = snr;
+      else if (weight == "min_snr") w0 = e.min(snr, e.cst(param));
+      else if (weight == "truncated_snr") w0 = e.max(snr, e.cst(1));
+      else if (weight == "edm") {
+        Value sv = e.div(s, a);
+        Value sv2 = e.mul(sv, sv);
+        w0 = e.div(e.add(sv2, e.cst(param * param)), e.mul(sv2, e.cst(param * param)));
+      } else { // likelihood: g^2 alpha^2 / sigma^4
+        Value f = e.div(da, a);
+        Value g2 = e.sub(e.mul(e.cst(2), e.mul(s, ds)), e.mul(e.cst(2), e.mul(f, e.mul(s, s))));
+        w0 = e.div(e.mul(g2, snr), e.mul(s, s));
+      }
+      Value bcoef;
+      if (predicts == "eps") bcoef = e.div(s, a);
+      else if (predicts == "x0") bcoef = e.cst(1);
+      else if (predicts == "v") bcoef = e.div(s, e.add(e.mul(a, a), e.mul(s, s)));
+      else bcoef = e.div(s, e.sub(e.mul(da, s), e.mul(ds, a)));
+      Value w = e.mul(w0, e.mul(bcoef, bcoef));
+      if (time == "importance") { // divide by p(t) = |lambda'(t)| / |lambda(lo) - lambda(hi)|
+        Value dlam = e.abs(e.sub(e.div(da, a), e.div(ds, s)));
+        w = e.div(e.mul(w, e.cst(std::fabs(lamLo - lamHi))), dlam);
+      }
+      return w;
+    });
+    return success();
+  }
+};
+
+} // namespace

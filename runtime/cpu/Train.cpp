@@ -1,0 +1,223 @@
+//===- Train.cpp - the data side of a compiled training step --------------===//
+#include "diffuse/train.h"
+
+#include "diffuse/models.h"
+#include "diffuse/random.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <dlfcn.h>
+
+namespace diffuse::rt {
+
+std::unique_ptr<CompiledTrainer> CompiledTrainer::load(const std::string &path, std::string &err) {
+  void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    err = dlerror();
+    return nullptr;
+  }
+  auto tr = std::make_unique<CompiledTrainer>();
+  tr->handle = h;
+  tr->time = (dfs_draw_fn)dlsym(h, "dfs_train_time");
+  tr->modelTime = (dfs_scalar_fn)dlsym(h, "dfs_train_model_time");
+  tr->coefX0 = (dfs_scalar_fn)dlsym(h, "dfs_train_coef_x0");
+  tr->coefEps = (dfs_scalar_fn)dlsym(h, "dfs_train_coef_eps");
+  tr->weight = (dfs_scalar_fn)dlsym(h, "dfs_train_weight");
+  tr->alpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha");
+  tr->sigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma");
+  auto *manifest = (const char *)dlsym(h, "dfs_manifest");
+  if (!tr->time || !tr->modelTime || !tr->coefX0 || !tr->coefEps || !tr->weight || !tr->alpha ||
+      !tr->sigma || !manifest) {
+    err = path + " is not a compiled Diffuse training spec (no dfs_train_* functions)";
+    return nullptr;
+  }
+  tr->manifest = Manifest::parse(manifest);
+  return tr;
+}
+
+CompiledTrainer::~CompiledTrainer() {
+  if (handle)
+    dlclose(handle);
+}
+
+double uniformDraw(uint64_t seed, uint64_t sample, uint32_t draw) {
+  auto r = philox4x32({0x7fffffffu, draw, (uint32_t)sample, (uint32_t)(sample >> 32)},
+                      {(uint32_t)seed, (uint32_t)(seed >> 32)});
+  uint64_t bits = (((uint64_t)r[0] << 21) ^ (r[1] >> 11)) & ((1ull << 53) - 1);
+  return ((double)bits + 0.5) / 9007199254740992.0;
+}
+
+void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int dim,
+                    uint64_t seed, uint64_t step, TrainBatch &out) {
+  out.xt.resize((size_t)rows * dim);
+  out.target.resize((size_t)rows * dim);
+  out.t.resize(rows);
+  out.tmodel.resize(rows);
+  out.weight.resize(rows);
+  std::vector<double> eps(dim);
+  for (long r = 0; r < rows; ++r) {
+    // Per row: draw 0 is the time's (uniform, normal) pair, draw 1 the noise.
+    uint64_t sample = step * (uint64_t)rows + (uint64_t)r;
+    double t = tr.time(uniformDraw(seed, sample, 0), normal(seed, sample, 0, 0));
+    double a = tr.alpha(t), s = tr.sigma(t), cx = tr.coefX0(t), ce = tr.coefEps(t);
+    normals(seed, sample, 1, dim, eps.data());
+    for (int d = 0; d < dim; ++d) {
+      double x = x0[r * dim + d];
+      out.xt[r * dim + d] = a * x + s * eps[d];
+      out.target[r * dim + d] = cx * x + ce * eps[d];
+    }
+    out.t[r] = t;
+    out.tmodel[r] = tr.modelTime(t);
+    out.weight[r] = tr.weight(t);
+  }
+}
+
+namespace {
+
+/// Data rows from a mixture, keyed by (seed, row).
+void drawData(const Mixture &m, long rows, uint64_t seed, uint64_t first, std::vector<double> &x) {
+  int D = m.dim;
+  x.resize((size_t)rows * D);
+  std::vector<double> z(D);
+  for (long r = 0; r < rows; ++r) {
+    double u = uniformDraw(seed, first + r, 2), acc = 0;
+    int k = 0;
+    for (; k + 1 < m.components(); ++k)
+      if ((acc += m.weights[k]) > u)
+        break;
+    normals(seed, first + r, 3, D, z.data());
+    for (int d = 0; d < D; ++d)
+      x[r * D + d] = m.means[k][d] + m.stds[k] * z[d];
+  }
+}
+
+/// The standard normal quantile, by bisection on erfc.
+double normalQuantile(double p) {
+  double lo = -40, hi = 40;
+  for (int i = 0; i < 200; ++i) {
+    double mid = 0.5 * (lo + hi);
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+/// A small model: F(x, t) = sum_k phi_k(l) (W_k c(t) x + b_k), hat functions
+/// phi_k of the clipped log-SNR l, inputs scaled by c = 1/sqrt(alpha^2 + sigma^2).
+struct SmallModel {
+  static constexpr int K = 12;
+  int D;
+  std::vector<double> p; // K x D x (D + 1)
+  explicit SmallModel(int D) : D(D), p((size_t)K * D * (D + 1), 0.0) {}
+
+  void basis(double lam, int &k, double &w) const {
+    double x = (std::clamp(lam, -8.0, 8.0) + 8.0) / 16.0 * (K - 1);
+    k = std::min((int)x, K - 2);
+    w = x - k;
+  }
+  double *at(int k, int d) { return &p[((size_t)k * D + d) * (D + 1)]; }
+};
+
+double weightedLoss(SmallModel &m, const TrainBatch &b, const std::vector<double> &lam,
+                    const std::vector<double> &scale, std::vector<double> *grad) {
+  int D = m.D;
+  long rows = (long)b.t.size();
+  double loss = 0;
+  if (grad)
+    grad->assign(m.p.size(), 0.0);
+  for (long r = 0; r < rows; ++r) {
+    int k;
+    double w;
+    m.basis(lam[r], k, w);
+    for (int d = 0; d < D; ++d) {
+      double out = 0;
+      for (int j = 0; j < 2; ++j) {
+        double phi = j ? w : 1 - w, *row = m.at(k + j, d), lin = row[D];
+        for (int e = 0; e < D; ++e)
+          lin += row[e] * scale[r] * b.xt[r * D + e];
+        out += phi * lin;
+      }
+      double err = out - b.target[r * D + d];
+      loss += b.weight[r] * err * err / D;
+      if (grad) {
+        double g = 2 * b.weight[r] * err / D / rows;
+        for (int j = 0; j < 2; ++j) {
+          double phi = j ? w : 1 - w;
+          size_t base = ((size_t)(k + j) * D + d) * (D + 1);
+          for (int e = 0; e < D; ++e)
+            (*grad)[base + e] += g * phi * scale[r] * b.xt[r * D + e];
+          (*grad)[base + D] += g * phi;
+        }
+      }
+    }
+  }
+  return loss / rows;
+}
+
+} // namespace
+
+int runTrainDemo(const CompiledTrainer &tr, const TrainDemoOptions &o, std::ostream &os) {
+  const Manifest &m = tr.manifest;
+  if (o.points > 0) {
+    char line[512];
+    std::snprintf(line, sizeof line, "%-24s %-24s %-24s %-24s %-24s %-24s %s\n", "u", "n", "t",
+                  "t_model", "c_x0", "c_eps", "weight");
+    os << line;
+    for (long k = 0; k < o.points; ++k) {
+      double u = (k + 0.5) / (double)o.points, n = normalQuantile(u), t = tr.time(u, n);
+      std::snprintf(line, sizeof line,
+                    "%-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %.17g\n", u, n, t,
+                    tr.modelTime(t), tr.coefX0(t), tr.coefEps(t), tr.weight(t));
+      os << line;
+    }
+    return 0;
+  }
+  Mixture mix = Mixture::ring2d();
+  int D = mix.dim;
+  os << "training spec '" << m.str("train") << "': process " << m.str("process.name")
+     << ", model " << m.str("model.name") << " (predicts " << m.str("model.predicts")
+     << "), time " << m.str("train.time") << ", weight " << m.str("train.weight") << "\n";
+  auto features = [&](const TrainBatch &b, std::vector<double> &lam, std::vector<double> &scale) {
+    lam.resize(b.t.size());
+    scale.resize(b.t.size());
+    for (size_t r = 0; r < b.t.size(); ++r) {
+      double a = tr.alpha(b.t[r]), s = tr.sigma(b.t[r]);
+      lam[r] = std::log(a / s);
+      scale[r] = 1 / std::sqrt(a * a + s * s);
+    }
+  };
+  // A held-out batch, fixed for the whole run.
+  const long held = 4096;
+  std::vector<double> x0, hlam, hscale, lam, scale, grad;
+  TrainBatch hb, b;
+  drawData(mix, held, o.seed + 1, 0, x0);
+  makeTrainBatch(tr, x0.data(), held, D, o.seed + 1, 0, hb);
+  features(hb, hlam, hscale);
+  SmallModel model(D);
+  double before = weightedLoss(model, hb, hlam, hscale, nullptr);
+  // Adam.
+  std::vector<double> mom(model.p.size(), 0.0), vel(model.p.size(), 0.0);
+  const double b1 = 0.9, b2 = 0.999;
+  for (long step = 0; step < o.steps; ++step) {
+    drawData(mix, o.batch, o.seed, (uint64_t)step * o.batch, x0);
+    makeTrainBatch(tr, x0.data(), o.batch, D, o.seed, (uint64_t)step, b);
+    features(b, lam, scale);
+    weightedLoss(model, b, lam, scale, &grad);
+    double c1 = 1 - std::pow(b1, step + 1), c2 = 1 - std::pow(b2, step + 1);
+    for (size_t i = 0; i < model.p.size(); ++i) {
+      mom[i] = b1 * mom[i] + (1 - b1) * grad[i];
+      vel[i] = b2 * vel[i] + (1 - b2) * grad[i] * grad[i];
+      model.p[i] -= o.learningRate * (mom[i] / c1) / (std::sqrt(vel[i] / c2) + 1e-12);
+    }
+  }
+  double after = weightedLoss(model, hb, hlam, hscale, nullptr);
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "weighted loss on a held-out batch of %ld: before %.6g, after %.6g (%ld steps of "
+                "Adam, batch %ld): %.1f%% of the start\n",
+                held, before, after, o.steps, o.batch, 100 * after / before);
+  os << line;
+  return 0;
+}
+
+} // namespace diffuse::rt
