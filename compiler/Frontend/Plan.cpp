@@ -699,7 +699,8 @@ bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
       return false;
     if (!(plan.timeStd > 0)) {
       diag.error(e.loc, "the time distribution's std must be > 0 (here " + fmtNum(plan.timeStd) +
-                            ")");
+                            ")",
+                 "t is drawn through mean + std n with n standard normal");
       return false;
     }
   }
@@ -710,7 +711,9 @@ bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
     if (!argOf(e, arg, e.name == "min_snr" ? 5 : 0.5, plan.weightParam))
       return false;
     if ((e.name == "min_snr" || e.name == "edm") && !(plan.weightParam > 0)) {
-      diag.error(e.loc, std::string(arg) + " must be > 0 (here " + fmtNum(plan.weightParam) + ")");
+      diag.error(e.loc, std::string(arg) + " must be > 0 (here " + fmtNum(plan.weightParam) + ")",
+                 e.name == "min_snr" ? "the weight is min(SNR, gamma); 5 is the paper's choice"
+                                     : "sigma_data is the data's standard deviation (0.5 in EDM)");
       return false;
     }
   }

@@ -42,6 +42,7 @@
 #include "mlir/IR/IRMapping.h"
 
 #include <cmath>
+#include <cstdio>
 
 namespace diffuse {
 #define GEN_PASS_DEF_DERIVETRAINING
@@ -66,6 +67,9 @@ public:
   Value min(Value x, Value y) { return b.create<arith::MinimumFOp>(loc, x, y); }
   Value max(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
   Value abs(Value x) { return b.create<math::AbsFOp>(loc, x); }
+  /// x + c and c x, leaving out the identities (x + 0 does not fold).
+  Value addc(Value x, double c) { return c == 0 ? x : add(cst(c), x); }
+  Value mulc(double c, Value x) { return c == 1 ? x : mul(cst(c), x); }
 
   /// The body of the scalar function `fn` evaluated at `t`.
   Value inlineAt(func::FuncOp fn, Value t) {
@@ -132,9 +136,11 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       return d;
     }
     if (time == "importance" && !(std::isfinite(lamLo) && std::isfinite(lamHi))) {
+      char at[32];
+      std::snprintf(at, sizeof at, "%g", std::isfinite(lamLo) ? hi : lo);
       InFlightDiagnostic d = train.emitError()
                              << "time = importance needs a finite log-SNR range, and lambda is "
-                             << "infinite at t = " << (std::isfinite(lamLo) ? hi : lo);
+                             << "infinite at t = " << at;
       d.attachNote() << "narrow the process's domain so that alpha and sigma are both > 0";
       return d;
     }
@@ -157,16 +163,16 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
     define("dfs_train_time", 2, [&](Builder &e, ValueRange in) -> Value {
       Value u = in[0], n = in[1];
       auto clamp = [&](Value t) { return e.max(e.cst(lo), e.min(e.cst(hi), t)); };
+      Value z = e.addc(e.mulc(stdev, n), mean); // mean + std n
       if (time == "logit_normal") {
-        Value z = e.add(e.cst(mean), e.mul(e.cst(stdev), n));
         Value frac = e.div(e.cst(1), e.add(e.cst(1), e.exp(e.neg(z))));
-        return e.add(e.cst(lo), e.mul(e.cst(hi - lo), frac));
+        return e.addc(e.mulc(hi - lo, frac), lo);
       }
       if (time == "log_normal") // log(sigma/alpha) = mean + std n, lambda = -that
-        return clamp(e.inlineAt(tOfLambda, e.neg(e.add(e.cst(mean), e.mul(e.cst(stdev), n)))));
+        return clamp(e.inlineAt(tOfLambda, e.neg(z)));
       if (time == "importance")
-        return clamp(e.inlineAt(tOfLambda, e.add(e.cst(lamHi), e.mul(e.cst(lamLo - lamHi), u))));
-      return e.add(e.cst(lo), e.mul(e.cst(hi - lo), u));
+        return clamp(e.inlineAt(tOfLambda, e.addc(e.mulc(lamLo - lamHi, u), lamHi)));
+      return e.addc(e.mulc(hi - lo, u), lo);
     });
 
     // The network's time.

@@ -1,0 +1,56 @@
+// RUN: diffuse-opt --diffuse-derive-training --canonicalize --cse %s | FileCheck %s
+
+// diffuse-derive-training: the scalar functions of a training step for a
+// rectified flow (alpha = 1 - t, sigma = t) and a velocity model, with SD3's
+// logit-normal times and the SNR weight. Their numbers are checked against
+// the papers' formulas in tests/Derivation/training.test.
+
+func.func @rf_alpha(%t: f64) -> f64 {
+  %one = arith.constant 1.0 : f64
+  %r = arith.subf %one, %t : f64
+  return %r : f64
+}
+func.func @rf_sigma(%t: f64) -> f64 {
+  return %t : f64
+}
+func.func @rf_dalpha(%t: f64) -> f64 {
+  %m = arith.constant -1.0 : f64
+  return %m : f64
+}
+func.func @rf_dsigma(%t: f64) -> f64 {
+  %one = arith.constant 1.0 : f64
+  return %one : f64
+}
+diffuse.process @rf "path" {alpha = @rf_alpha, sigma = @rf_sigma, dalpha = @rf_dalpha, dsigma = @rf_dsigma, domain = [0.0, 1.0]}
+diffuse.model @flow predicts "velocity" time "t"
+diffuse.train @sd3 {process = @rf, model = @flow, time = "logit_normal", mean = 0.0, std = 1.0, weight = "snr", param = 0.0}
+
+// t = sigmoid(mean + std n) on [0, 1]: 1 / (1 + exp(-n)).
+// CHECK-LABEL: func.func @dfs_train_time(%arg0: f64, %arg1: f64) -> f64
+// CHECK:         %[[N:.*]] = arith.negf %arg1
+// CHECK-NEXT:    %[[E:.*]] = math.exp %[[N]]
+// CHECK-NEXT:    %[[D:.*]] = arith.addf %[[E]]
+// CHECK-NEXT:    %[[T:.*]] = arith.divf %{{.*}}, %[[D]]
+// CHECK-NEXT:    return %[[T]]
+// The network takes t itself.
+// CHECK-LABEL: func.func @dfs_train_model_time(%arg0: f64) -> f64
+// CHECK-NEXT:    return %arg0
+// The velocity target alpha' x0 + sigma' eps = eps - x0.
+// CHECK-LABEL: func.func @dfs_train_coef_x0(%arg0: f64) -> f64
+// CHECK-NEXT:    %[[M:.*]] = arith.constant -1.000000e+00
+// CHECK-NEXT:    return %[[M]]
+// CHECK-LABEL: func.func @dfs_train_coef_eps(%arg0: f64) -> f64
+// CHECK-NEXT:    %[[O:.*]] = arith.constant 1.000000e+00
+// CHECK-NEXT:    return %[[O]]
+// SNR weight on x0, (1 - t)^2 / t^2, times b^2 with
+// b = sigma / (alpha' sigma - sigma' alpha) = t / (-t - (1 - t)).
+// CHECK-LABEL: func.func @dfs_train_weight(%arg0: f64) -> f64
+// CHECK:         %[[A:.*]] = arith.subf %{{.*}}, %arg0
+// CHECK-NEXT:    %[[A2:.*]] = arith.mulf %[[A]], %[[A]]
+// CHECK-NEXT:    %[[S2:.*]] = arith.mulf %arg0, %arg0
+// CHECK-NEXT:    %[[SNR:.*]] = arith.divf %[[A2]], %[[S2]]
+// CHECK:         %[[B:.*]] = arith.divf %arg0,
+// CHECK-NEXT:    %[[B2:.*]] = arith.mulf %[[B]], %[[B]]
+// CHECK-NEXT:    %[[W:.*]] = arith.mulf %[[SNR]], %[[B2]]
+// CHECK-NEXT:    return %[[W]]
+// CHECK:       diffuse.train @sd3
