@@ -332,6 +332,11 @@ int main(int argc, char **argv) {
       std::cerr << "error: build needs -o OUTPUT\n";
       return 2;
     }
+    if (!a.copts.trainName.empty() && !a.shared) {
+      std::cerr << "error: a training spec builds as a shared object for a C++ training loop; "
+                   "add --shared\n";
+      return 2;
+    }
     if (!compileToStage(ctx, a.copts, Stage::LLVMDialect, diag, module))
       return 1;
     std::string obj = a.out + ".o";
