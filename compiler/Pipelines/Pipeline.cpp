@@ -104,6 +104,7 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   pm.addPass(createDifferentiate());
   pm.addPass(createInvertLambda());
   pm.addPass(createDeriveTraining());
+  pm.addPass(createDeriveLikelihood());
   pm.addPass(createDerive());
   pm.addPass(createCSEPass());
   pm.addPass(createCanonicalizerPass());

@@ -18,6 +18,8 @@ double dfs_process_sigma(double) __attribute__((weak));
 double dfs_process_alpha_d(double) __attribute__((weak));
 double dfs_process_sigma_d(double) __attribute__((weak));
 double dfs_process_t_of_lambda(double) __attribute__((weak));
+double dfs_ode_coef_x(double) __attribute__((weak));
+double dfs_ode_coef_net(double) __attribute__((weak));
 }
 
 int main(int argc, char **argv) {
@@ -57,5 +59,7 @@ int main(int argc, char **argv) {
   s.dalpha = dfs_process_alpha_d;
   s.dsigma = dfs_process_sigma_d;
   s.tOfLambda = dfs_process_t_of_lambda;
+  s.odeCoefX = dfs_ode_coef_x;
+  s.odeCoefNet = dfs_ode_coef_net;
   return diffuse::rt::runDemo(s, o, std::cout);
 }

@@ -55,4 +55,10 @@ void normals(uint64_t seed, uint64_t sample, uint32_t draw, int dim, double *out
   }
 }
 
+double uniformDraw(uint64_t seed, uint64_t sample, uint32_t draw) {
+  auto r = philox4x32({0x7fffffffu, draw, (uint32_t)sample, (uint32_t)(sample >> 32)},
+                      {(uint32_t)seed, (uint32_t)(seed >> 32)});
+  return uniform53(r[0], r[1]);
+}
+
 } // namespace diffuse::rt

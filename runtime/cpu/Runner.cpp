@@ -67,6 +67,8 @@ std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, 
   s->dalpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha_d");
   s->dsigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma_d");
   s->tOfLambda = (dfs_scalar_fn)dlsym(h, "dfs_process_t_of_lambda");
+  s->odeCoefX = (dfs_scalar_fn)dlsym(h, "dfs_ode_coef_x");
+  s->odeCoefNet = (dfs_scalar_fn)dlsym(h, "dfs_ode_coef_net");
   if (!s->step || !manifest) {
     err = path + " is not a compiled Diffuse sampler (no dfs_step/dfs_manifest)";
     return nullptr;

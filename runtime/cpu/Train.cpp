@@ -41,13 +41,6 @@ CompiledTrainer::~CompiledTrainer() {
     dlclose(handle);
 }
 
-double uniformDraw(uint64_t seed, uint64_t sample, uint32_t draw) {
-  auto r = philox4x32({0x7fffffffu, draw, (uint32_t)sample, (uint32_t)(sample >> 32)},
-                      {(uint32_t)seed, (uint32_t)(seed >> 32)});
-  uint64_t bits = (((uint64_t)r[0] << 21) ^ (r[1] >> 11)) & ((1ull << 53) - 1);
-  return ((double)bits + 0.5) / 9007199254740992.0;
-}
-
 void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int dim,
                     uint64_t seed, uint64_t step, TrainBatch &out) {
   out.xt.resize((size_t)rows * dim);

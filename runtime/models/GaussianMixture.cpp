@@ -111,4 +111,71 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
   }
 }
 
+double marginalLogDensity(const Mixture &m, const double *x, double a, double s) {
+  Mixture mt = m;
+  for (int k = 0; k < m.components(); ++k) {
+    for (double &v : mt.means[k])
+      v *= a;
+    mt.stds[k] = std::sqrt(a * a * m.stds[k] * m.stds[k] + s * s);
+  }
+  return mt.logDensity(x);
+}
+
+// The output is c1 x + c2 g with g = grad log p_t(x) = -sum_k r_k d_k / v_k
+// (d_k = x - a mu_k), so its Jacobian's trace is c1 D + c2 tr H with
+//   tr H = sum_k r_k (|d_k|^2 / v_k^2 - D / v_k) - |g|^2.
+bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace) {
+  const int D = (int)call.dim, K = m_.components();
+  std::vector<double> xr(D), g(D), logits(K);
+  for (int64_t i = 0; i < call.batch; ++i) {
+    TimeDecode td = decode_(call.t[i]);
+    int label = call.labels ? call.labels[i] : -1;
+    int64_t row = call.x_rows > 0 ? i % call.x_rows : i;
+    for (int j = 0; j < D; ++j)
+      xr[j] = call.dtype == DFS_F32 ? ((const float *)call.x)[row * D + j]
+                                    : ((const double *)call.x)[row * D + j];
+    double best = -std::numeric_limits<double>::infinity();
+    for (int k = 0; k < K; ++k) {
+      logits[k] = -std::numeric_limits<double>::infinity();
+      if (label >= 0 && m_.classes[k] != label)
+        continue;
+      double v = td.a * td.a * m_.stds[k] * m_.stds[k] + td.s * td.s, d2 = 0;
+      for (int j = 0; j < D; ++j) {
+        double r = xr[j] - td.a * m_.means[k][j];
+        d2 += r * r;
+      }
+      logits[k] = std::log(m_.weights[k]) - 0.5 * d2 / v - 0.5 * D * std::log(2 * M_PI * v);
+      best = std::max(best, logits[k]);
+    }
+    double total = 0;
+    for (int k = 0; k < K; ++k)
+      total += logits[k] = std::isinf(logits[k]) ? 0 : std::exp(logits[k] - best);
+    double trH = 0;
+    std::fill(g.begin(), g.end(), 0.0);
+    for (int k = 0; k < K; ++k) {
+      double r = logits[k] / total;
+      if (r == 0)
+        continue;
+      double v = td.a * td.a * m_.stds[k] * m_.stds[k] + td.s * td.s, d2 = 0;
+      for (int j = 0; j < D; ++j) {
+        double d = xr[j] - td.a * m_.means[k][j];
+        d2 += d * d;
+        g[j] -= r * d / v;
+      }
+      trH += r * (d2 / (v * v) - D / v);
+    }
+    for (int j = 0; j < D; ++j)
+      trH -= g[j] * g[j];
+    double a = td.a, s = td.s, c1, c2;
+    switch (out_) {
+    case Output::Eps: c1 = 0, c2 = -s; break;                          // -s g
+    case Output::X0: c1 = 1 / a, c2 = s * s / a; break;                // (x + s^2 g) / a
+    case Output::V: c1 = -s / a, c2 = -(a * s + s * s * s / a); break; // a eps - s x0
+    default: c1 = td.da / a, c2 = td.da * s * s / a - td.ds * s; break; // a' x0 + s' eps
+    }
+    trace[i] = c1 * D + c2 * trH;
+  }
+  return true;
+}
+
 } // namespace diffuse::rt

@@ -14,6 +14,7 @@
 #include "compiler/Frontend/Sema.h"
 #include "compiler/Pipelines/Pipeline.h"
 #include "compiler/tools/diffuse/Driver.h"
+#include "diffuse/likelihood.h"
 #include "diffuse/demo.h"
 #include "diffuse/runtime.h"
 
@@ -51,6 +52,10 @@ int usage(std::ostream &os, int rc) {
         "                                  the closed-form t(lambda) of the sampler's process\n"
         "                                  (compiled), at N points\n"
         "  grid SPEC                       print the sampler's time grid, step by step\n"
+        "  likelihood SPEC [--steps N] [--probes K] [--batch B] [--seed S]\n"
+        "                                  PF-ODE log-likelihood (RK4, exact divergence or K\n"
+        "                                  Hutchinson probes) of samples of the built-in 2-D\n"
+        "                                  mixture at the domain's start, against the exact one\n"
         "  train SPEC [--train NAME] [--steps N] [--batch B] [--lr R] [--seed S]\n"
         "                                  compile a training spec and train a small model\n"
         "                                  on the built-in 2-D mixture (held-out loss before\n"
@@ -69,7 +74,8 @@ struct Args {
   std::string command, spec, out, emit, outDir = ".", mixture, xInit, xData;
   bool shared = false;
   int64_t batch = 1000;
-  long points = 11, steps = 2000;
+  long points = 11, steps = 2000, probes = 0;
+  bool stepsSet = false;
   bool pointsSet = false, batchSet = false;
   double lr = 0.01;
   uint64_t seed = 0;
@@ -99,7 +105,8 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--out") { if (!next(a.outDir)) return false; }
     else if (s == "--mixture") { if (!next(a.mixture)) return false; }
     else if (s == "--points") { if (!next(v)) return false; a.points = std::atol(v.c_str()); a.pointsSet = true; }
-    else if (s == "--steps") { if (!next(v)) return false; a.steps = std::atol(v.c_str()); }
+    else if (s == "--steps") { if (!next(v)) return false; a.steps = std::atol(v.c_str()); a.stepsSet = true; }
+    else if (s == "--probes") { if (!next(v)) return false; a.probes = std::atol(v.c_str()); }
     else if (s == "--lr") { if (!next(v)) return false; a.lr = std::strtod(v.c_str(), nullptr); }
     else if (s == "--x-init") { if (!next(a.xInit)) return false; }
     else if (s == "--x-data") { if (!next(a.xData)) return false; }
@@ -237,7 +244,7 @@ int main(int argc, char **argv) {
   if (cmd == "fmt")
     return runFmt(argc, argv);
   if (cmd != "check" && cmd != "emit" && cmd != "build" && cmd != "run" && cmd != "schedule" &&
-      cmd != "grid" && cmd != "train") {
+      cmd != "grid" && cmd != "train" && cmd != "likelihood") {
     std::cerr << "error: unknown command '" << cmd << "'\n";
     return usage(std::cerr, 2);
   }
@@ -389,6 +396,21 @@ int main(int argc, char **argv) {
   }
   if (cmd == "grid")
     return printGrid(*sampler);
+  if (cmd == "likelihood") {
+    long steps = a.stepsSet ? a.steps : 100;
+    if (steps < 1 || steps > 100000 || a.probes < 0 || a.probes > 1000 ||
+        (a.batchSet && (a.batch < 1 || a.batch > 1000000))) {
+      std::cerr << "error: --steps must be in [1, 1e5], --probes in [0, 1000], --batch in "
+                   "[1, 1e6]\n";
+      return 2;
+    }
+    rt::LikelihoodDemoOptions o;
+    o.batch = a.batchSet ? a.batch : 256;
+    o.steps = (int)steps;
+    o.probes = (int)a.probes;
+    o.seed = a.seed;
+    return rt::runLikelihoodDemo(*sampler, o, std::cout);
+  }
   // run
   std::error_code ec;
   fs::create_directories(a.outDir, ec);

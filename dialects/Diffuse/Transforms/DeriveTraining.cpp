@@ -54,38 +54,6 @@ using namespace diffuse;
 
 namespace {
 
-class Builder {
-public:
-  Builder(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-  Value cst(double v) { return b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(v)); }
-  Value add(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
-  Value sub(Value x, Value y) { return b.create<arith::SubFOp>(loc, x, y); }
-  Value mul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
-  Value div(Value x, Value y) { return b.create<arith::DivFOp>(loc, x, y); }
-  Value neg(Value x) { return b.create<arith::NegFOp>(loc, x); }
-  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
-  Value min(Value x, Value y) { return b.create<arith::MinimumFOp>(loc, x, y); }
-  Value max(Value x, Value y) { return b.create<arith::MaximumFOp>(loc, x, y); }
-  Value abs(Value x) { return b.create<math::AbsFOp>(loc, x); }
-  /// x + c and c x, leaving out the identities (x + 0 does not fold).
-  Value addc(Value x, double c) { return c == 0 ? x : add(cst(c), x); }
-  Value mulc(double c, Value x) { return c == 1 ? x : mul(cst(c), x); }
-
-  /// The body of the scalar function `fn` evaluated at `t`.
-  Value inlineAt(func::FuncOp fn, Value t) {
-    IRMapping map;
-    Block &body = fn.getBody().front();
-    map.map(body.getArgument(0), t);
-    for (Operation &op : body.without_terminator())
-      b.clone(op, map);
-    return map.lookup(body.getTerminator()->getOperand(0));
-  }
-
-private:
-  OpBuilder &b;
-  Location loc;
-};
-
 struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -155,12 +123,12 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       Block *entry = fn.addEntryBlock();
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(entry);
-      Builder e(b, loc);
+      ScalarBuilder e(b, loc);
       b.create<func::ReturnOp>(loc, body(e, entry->getArguments()));
     };
 
     // t from the draw.
-    define("dfs_train_time", 2, [&](Builder &e, ValueRange in) -> Value {
+    define("dfs_train_time", 2, [&](ScalarBuilder &e, ValueRange in) -> Value {
       Value u = in[0], n = in[1];
       auto clamp = [&](Value t) { return e.max(e.cst(lo), e.min(e.cst(hi), t)); };
       Value z = e.addc(e.mulc(stdev, n), mean); // mean + std n
@@ -176,7 +144,7 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
     });
 
     // The network's time.
-    define("dfs_train_model_time", 1, [&](Builder &e, ValueRange in) -> Value {
+    define("dfs_train_model_time", 1, [&](ScalarBuilder &e, ValueRange in) -> Value {
       Value t = in[0];
       StringRef enc = model.getTimeEncoding();
       if (enc == "sigma")
@@ -192,7 +160,7 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
 
     // The regression target's coefficients.
     auto coef = [&](bool x0Part) {
-      return [&, x0Part](Builder &e, ValueRange in) -> Value {
+      return [&, x0Part](ScalarBuilder &e, ValueRange in) -> Value {
         Value t = in[0];
         if (predicts == "eps") return e.cst(x0Part ? 0 : 1);
         if (predicts == "x0") return e.cst(x0Part ? 1 : 0);
@@ -205,7 +173,7 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
     define("dfs_train_coef_eps", 1, coef(false));
 
     // The weight (Note [Loss weights]).
-    define("dfs_train_weight", 1, [&](Builder &e, ValueRange in) -> Value {
+    define("dfs_train_weight", 1, [&](ScalarBuilder &e, ValueRange in) -> Value {
       Value t = in[0];
       if (weight == "uniform")
         return e.cst(1);

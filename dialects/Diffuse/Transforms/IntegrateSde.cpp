@@ -389,16 +389,7 @@ public:
   }
 
   /// fn's body at `t`, inlined.
-  Value inlineAt(func::FuncOp fn, Value t) {
-    IRMapping map;
-    Block &body = fn.getBody().front();
-    map.map(body.getArgument(0), t);
-    for (Operation &op : body) {
-      if (auto ret = dyn_cast<func::ReturnOp>(op)) return map.lookup(ret.getOperand(0));
-      b.clone(op, map);
-    }
-    return {};
-  }
+  Value inlineAt(func::FuncOp fn, Value t) { return inlineScalarFunction(b, fn, t); }
 
   OpBuilder &b;
   Location loc;

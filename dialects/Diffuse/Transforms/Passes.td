@@ -50,6 +50,18 @@ def DeriveTraining : Pass<"diffuse-derive-training", "mlir::ModuleOp"> {
                            "mlir::func::FuncDialect"];
 }
 
+def DeriveLikelihood : Pass<"diffuse-derive-likelihood", "mlir::ModuleOp"> {
+  let summary = "The probability-flow ODE as an affine map of the network's output";
+  let description = [{
+    For the sampler's path process and model, writes `dfs_ode_coef_x(t)` and
+    `dfs_ode_coef_net(t)`: dx/dt = A(t) x + B(t) F(x, t) in native
+    coordinates, so that the ODE's divergence is D A + B tr(dF/dx) (the
+    PF-ODE log-likelihood). Needs alpha', sigma' (diffuse-differentiate).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::func::FuncDialect"];
+}
+
 def Differentiate : Pass<"diffuse-differentiate", "mlir::ModuleOp"> {
   let summary = "Symbolic derivatives of a path process's alpha(t) and sigma(t)";
   let description = [{

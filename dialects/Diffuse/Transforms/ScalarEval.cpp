@@ -3,6 +3,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/IRMapping.h"
 
 #include <cmath>
 
@@ -51,6 +52,15 @@ std::optional<llvm::DenseMap<Value, double>> evaluateAll(func::FuncOp fn, double
     v[op.getResult(0)] = r;
   }
   return std::nullopt;
+}
+
+Value inlineScalarFunction(OpBuilder &b, func::FuncOp fn, Value t) {
+  IRMapping map;
+  Block &body = fn.getBody().front();
+  map.map(body.getArgument(0), t);
+  for (Operation &op : body.without_terminator())
+    b.clone(op, map);
+  return map.lookup(body.getTerminator()->getOperand(0));
 }
 
 std::optional<double> evaluate(func::FuncOp fn, double t) {

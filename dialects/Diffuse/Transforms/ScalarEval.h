@@ -8,7 +8,10 @@
 #ifndef DIFFUSE_TRANSFORMS_SCALAREVAL_H
 #define DIFFUSE_TRANSFORMS_SCALAREVAL_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
 #include "llvm/ADT/DenseMap.h"
 
 #include <optional>
@@ -21,6 +24,44 @@ std::optional<llvm::DenseMap<mlir::Value, double>> evaluateAll(mlir::func::FuncO
 
 /// The value `fn` returns at `t`.
 std::optional<double> evaluate(mlir::func::FuncOp fn, double t);
+
+/// The body of the scalar function `fn` cloned at b's insertion point with
+/// its argument replaced by `t`; the value it returns there.
+mlir::Value inlineScalarFunction(mlir::OpBuilder &b, mlir::func::FuncOp fn, mlir::Value t);
+
+/// Scalar arithmetic at a builder's insertion point, for the derivation
+/// passes that write new scalar functions.
+class ScalarBuilder {
+public:
+  ScalarBuilder(mlir::OpBuilder &b, mlir::Location loc) : b(b), loc(loc) {}
+  mlir::Value cst(double v) {
+    return b.create<mlir::arith::ConstantOp>(loc, b.getF64FloatAttr(v));
+  }
+  mlir::Value add(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::AddFOp>(loc, x, y); }
+  mlir::Value sub(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::SubFOp>(loc, x, y); }
+  mlir::Value mul(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::MulFOp>(loc, x, y); }
+  mlir::Value div(mlir::Value x, mlir::Value y) { return b.create<mlir::arith::DivFOp>(loc, x, y); }
+  mlir::Value neg(mlir::Value x) { return b.create<mlir::arith::NegFOp>(loc, x); }
+  mlir::Value exp(mlir::Value x) { return b.create<mlir::math::ExpOp>(loc, x); }
+  mlir::Value min(mlir::Value x, mlir::Value y) {
+    return b.create<mlir::arith::MinimumFOp>(loc, x, y);
+  }
+  mlir::Value max(mlir::Value x, mlir::Value y) {
+    return b.create<mlir::arith::MaximumFOp>(loc, x, y);
+  }
+  mlir::Value abs(mlir::Value x) { return b.create<mlir::math::AbsFOp>(loc, x); }
+  /// x + c and c x, leaving out the identities (x + 0 does not fold).
+  mlir::Value addc(mlir::Value x, double c) { return c == 0 ? x : add(cst(c), x); }
+  mlir::Value mulc(double c, mlir::Value x) { return c == 1 ? x : mul(cst(c), x); }
+  /// The body of the scalar function `fn` at `t`.
+  mlir::Value inlineAt(mlir::func::FuncOp fn, mlir::Value t) {
+    return inlineScalarFunction(b, fn, t);
+  }
+
+private:
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+};
 
 } // namespace diffuse
 

@@ -46,6 +46,9 @@ TimeDecode decodeDiscreteTimestep(const std::vector<double> &acp, double t);
 /// extrapolated from the end intervals (DPM-Solver's interpolate_fn).
 double interpolateLogAlpha(const std::vector<double> &logAlpha, double pos);
 
+/// log p_t(x) of the marginal x = a x0 + s eps, x0 ~ m (exact: a mixture).
+double marginalLogDensity(const Mixture &m, const double *x, double a, double s);
+
 /// What the analytic network returns.
 enum class Output { Eps, X0, V, Velocity };
 
@@ -60,6 +63,7 @@ public:
       : m_(std::move(m)), decode_(std::move(decode)), out_(out) {}
   void evaluate(const dfs_net_call &call) override;
   bool acceptsRepeatedRows() const override { return true; }
+  bool divergence(const dfs_net_call &call, double *trace) override;
   const Mixture &mixture() const { return m_; }
 
 private:

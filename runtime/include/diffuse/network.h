@@ -49,6 +49,14 @@ public:
   /// call.x: the runner then passes a guided call's input once instead of
   /// copying it into both halves of a buffer of twice the batch.
   virtual bool acceptsRepeatedRows() const { return false; }
+  /// The trace of d out / d x for each row of `call` (call.out unused): a
+  /// network that can give it exactly returns true; the log-likelihood then
+  /// uses it instead of Hutchinson's estimate.
+  virtual bool divergence(const dfs_net_call &call, double *trace) {
+    (void)call;
+    (void)trace;
+    return false;
+  }
 };
 } // namespace diffuse::rt
 #endif

@@ -22,6 +22,10 @@ double normal(uint64_t seed, uint64_t sample, uint32_t draw, uint32_t element);
 /// Fills `out[d]` for d < dim with the draws of one sample.
 void normals(uint64_t seed, uint64_t sample, uint32_t draw, int dim, double *out);
 
+/// A uniform draw in (0, 1), keyed like `normal` by (seed, sample, draw)
+/// (a counter block of its own, so it never repeats a normal's bits).
+double uniformDraw(uint64_t seed, uint64_t sample, uint32_t draw);
+
 } // namespace diffuse::rt
 
 #endif

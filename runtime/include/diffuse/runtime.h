@@ -39,6 +39,8 @@ struct CompiledSampler {
   dfs_scalar_fn alpha = nullptr, sigma = nullptr, dalpha = nullptr, dsigma = nullptr;
   /// t(lambda) in closed form (diffuse-invert-lambda), or null: then bisection.
   dfs_scalar_fn tOfLambda = nullptr;
+  /// The PF-ODE dx/dt = A(t) x + B(t) F(x, t) (diffuse-derive-likelihood), or null.
+  dfs_scalar_fn odeCoefX = nullptr, odeCoefNet = nullptr;
   Manifest manifest;
   void *handle = nullptr; // dlopen handle, if loaded from a shared object
 
@@ -126,6 +128,12 @@ public:
   Point pointAtSigma(double sigmaVe) const;
   /// The grid point whose log-SNR log(alpha/sigma) is `lambda`.
   Point pointAtLambda(double lambda) const;
+  /// The time of a path process where log(alpha/sigma) = lambda: the
+  /// compiled closed form where there is one, else bisection; in the domain.
+  double timeAtLambda(double lambda) const;
+  /// The process's continuous time range: its domain, or (1/N, 1] for a
+  /// beta table in continuous time.
+  std::pair<double, double> timeRange() const;
   /// The grid point the network's time `tm` stands for, in the model's
   /// encoding (t, scaled(k, offset), sigma) of a continuous-time process.
   Point pointAtModelTime(double tm) const;
@@ -148,14 +156,8 @@ private:
   static void hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                            int64_t n);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
-  /// The process's continuous time range: its domain, or (1/N, 1] for a
-  /// beta table in continuous time.
-  std::pair<double, double> timeRange() const;
   /// The time where the monotone `f` reaches `target`, by bisection.
   double invertTime(const std::function<double(double)> &f, double target) const;
-  /// The time of a path process where log(alpha/sigma) = lambda: the
-  /// compiled closed form where there is one, else bisection; in the domain.
-  double timeAtLambda(double lambda) const;
 
   dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
   const CompiledSampler &sampler_;

@@ -48,9 +48,6 @@ struct TrainBatch {
 void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int dim,
                     uint64_t seed, uint64_t step, TrainBatch &out);
 
-/// A uniform draw in (0, 1) keyed like `normal`.
-double uniformDraw(uint64_t seed, uint64_t sample, uint32_t draw);
-
 struct TrainDemoOptions {
   long steps = 2000, batch = 256, points = 0;
   uint64_t seed = 0;
