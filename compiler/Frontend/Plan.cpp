@@ -529,8 +529,20 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
 
   // Model.
   const ast::Decl &md = *plan.model;
-  plan.predicts = md.find("predicts")->value->name;
+  const ast::Expr &pred = *md.find("predicts")->value;
+  plan.predicts = pred.name;
   plan.timeEncoding = plan.processKind == "discrete" ? "index" : "t";
+  if (plan.predicts == "edm") {
+    for (const auto &a : pred.args)
+      if (a.name == "sigma_data" && !evalConstant(*a.value, {}, diag, plan.sigmaData))
+        return false;
+    if (!(plan.sigmaData > 0)) {
+      diag.error(pred.loc, "sigma_data must be > 0 (here " + fmtNum(plan.sigmaData) + ")",
+                 "sigma_data is the data's standard deviation (0.5 in EDM)");
+      return false;
+    }
+    plan.timeEncoding = "c_noise";
+  }
   if (const ast::Item *t = md.find("time")) {
     plan.timeEncoding = t->value->name;
     if (t->value->kind == ast::Expr::Call &&

@@ -238,26 +238,36 @@ private:
   void checkModel(const ast::Decl &d) {
     checkKeys(d, {"predicts", "time", "cond"}, {}, false);
     const ast::Item *p = d.find("predicts");
-    const std::vector<std::string> preds = {"eps", "x0", "v", "velocity"};
+    const std::vector<std::string> preds = {"eps", "x0", "v", "velocity", "edm"};
     if (!p) {
       diag.error(d.nameLoc, "model '" + d.name + "' does not say what it predicts",
-                 "add predicts = eps (or x0, v, velocity)");
-    } else if (p->value->kind != ast::Expr::Ident || !contains(preds, p->value->name)) {
+                 "add predicts = eps (or x0, v, velocity, edm(sigma_data = 0.5))");
+    } else if (p->value->kind == ast::Expr::Call && p->value->name == "edm") {
+      // EDM's preconditioned network F: x0 = c_skip y + c_out F(c_in y, c_noise).
+      for (const auto &a : p->value->args)
+        if (a.name != "sigma_data")
+          diag.error(a.value->loc,
+                     a.name.empty() ? std::string("edm takes named arguments")
+                                    : "'" + a.name + "' is not an argument of edm",
+                     "edm takes sigma_data, the data's standard deviation (0.5 in EDM)");
+    } else if (p->value->kind != ast::Expr::Ident || !contains(preds, p->value->name) ||
+               p->value->name == "edm") {
       std::string got = p->value->kind == ast::Expr::Ident ? p->value->name : "";
       diag.error(p->value->loc, "unknown prediction type '" + got + "'",
-                 didYouMean(got, preds).empty() ? "use one of: " + joinNames(preds)
-                                                : didYouMean(got, preds));
+                 didYouMean(got, preds).empty()
+                     ? "use one of: eps, x0, v, velocity, edm(sigma_data = 0.5)"
+                     : didYouMean(got, preds));
     }
     if (const ast::Item *t = d.find("time")) {
       const ast::Expr &e = *t->value;
-      const std::vector<std::string> encs = {"t", "index", "sigma"};
+      const std::vector<std::string> encs = {"t", "index", "sigma", "c_noise"};
       bool ok = (e.kind == ast::Expr::Ident && contains(encs, e.name)) ||
                 (e.kind == ast::Expr::Call && e.name == "scaled" &&
                  (e.args.size() == 1 || e.args.size() == 2));
       if (!ok)
         diag.error(e.loc, "unknown time encoding",
-                   "use t, index (discrete timestep), sigma, scaled(1000) or scaled(1000, -1) "
-                   "(k t + offset)");
+                   "use t, index (discrete timestep), sigma, c_noise (EDM's log(sigma) / 4), "
+                   "scaled(1000) or scaled(1000, -1) (k t + offset)");
     }
     if (const ast::Item *c = d.find("cond")) {
       const ast::Expr &e = *c->value;

@@ -40,8 +40,9 @@ struct SamplerPlan {
   double tMin = 0, tMax = 1;        // path domain
 
   // Model.
-  std::string predicts;     // eps | x0 | v | velocity
-  std::string timeEncoding; // t | index | sigma | scaled
+  std::string predicts;     // eps | x0 | v | velocity | edm
+  double sigmaData = 0.5;   // edm: c_skip, c_out, c_in use it
+  std::string timeEncoding; // t | index | sigma | scaled | c_noise
   double timeScale = 1;
   double timeOffset = 0;
   std::string interpolate; // discrete: "" (integer timesteps) or "log_alpha" (continuous t)

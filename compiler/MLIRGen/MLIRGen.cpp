@@ -163,6 +163,8 @@ private:
                                 b.getF64FloatAttr(plan.timeScale), b.getBoolAttr(plan.conditional));
     if (plan.timeOffset != 0)
       op->setAttr("time_offset", b.getF64FloatAttr(plan.timeOffset));
+    if (plan.predicts == "edm")
+      op->setAttr("sigma_data", b.getF64FloatAttr(plan.sigmaData));
   }
 
   void genTrain() {

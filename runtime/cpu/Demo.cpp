@@ -82,11 +82,8 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
                            (long)sampler.manifest.num("process.train_steps", 1000));
     acp.assign(t.begin(), t.end());
   }
-  Output out = Output::Eps;
   std::string pred = sampler.manifest.str("model.predicts");
-  if (pred == "x0") out = Output::X0;
-  else if (pred == "v") out = Output::V;
-  else if (pred == "velocity") out = Output::Velocity;
+  Output out = outputFor(pred);
   // The analytic network is "trained" on the spec's own process: a beta
   // table with integer timesteps decodes its time as diffusers' networks do,
   // anything else through the runner's grid points (set just below).
@@ -107,6 +104,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
       sampler.manifest.str("process.interpolate").empty())
     decode = [acp](double t) { return decodeDiscreteTimestep(acp, t); };
   GaussianMixtureNetwork net(mix, decode, out);
+  net.setSigmaData(sampler.manifest.num("model.sigma_data", 0.5));
   Runner runner(sampler, net, o.batch, D);
   self = &runner;
   std::vector<int32_t> labels(o.batch);

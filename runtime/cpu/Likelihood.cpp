@@ -85,6 +85,11 @@ struct Field {
 bool logLikelihood(Runner &runner, const CompiledSampler &sampler, Network &net,
                    const std::vector<double> &x, int64_t rows, int dim,
                    const LikelihoodOptions &o, std::vector<double> &out, std::string &err) {
+  if (sampler.manifest.str("model.predicts") == "edm") {
+    err = "the log-likelihood of an edm-preconditioned model is not supported yet (its network "
+          "input is scaled); declare the same network as predicting x0 through a wrapper";
+    return false;
+  }
   if (!sampler.odeCoefX || !sampler.odeCoefNet) {
     err = "the log-likelihood needs a Gaussian path (a beta table's PF-ODE has no derivatives)";
     return false;
@@ -158,11 +163,8 @@ int runLikelihoodDemo(const CompiledSampler &sampler, const LikelihoodDemoOption
   }
   Mixture mix = Mixture::ring2d();
   const int D = mix.dim;
-  Output out = Output::Eps;
   std::string pred = m.str("model.predicts");
-  if (pred == "x0") out = Output::X0;
-  else if (pred == "v") out = Output::V;
-  else if (pred == "velocity") out = Output::Velocity;
+  Output out = outputFor(pred);
   Runner *self = nullptr;
   GaussianMixtureNetwork net(
       mix,

@@ -161,6 +161,8 @@ void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
     p[DFS_POINT_TMODEL] = t * m.num("model.time_scale", 1) + m.num("model.time_offset", 0);
   else if (enc == "sigma")
     p[DFS_POINT_TMODEL] = s / a;
+  else if (enc == "c_noise")
+    p[DFS_POINT_TMODEL] = 0.25 * std::log(s / a);
   else
     p[DFS_POINT_TMODEL] = t;
   p[DFS_POINT_TAU] = ve_ ? (haveSigma ? sv : s / a) : t;
@@ -245,6 +247,8 @@ Point Runner::pointAtSigma(double sigmaVe) const {
     p[DFS_POINT_TAU] = sigmaVe;
   if (m.str("model.time") == "sigma")
     p[DFS_POINT_TMODEL] = sigmaVe;
+  if (m.str("model.time") == "c_noise")
+    p[DFS_POINT_TMODEL] = 0.25 * std::log(sigmaVe);
   return p;
 }
 
@@ -313,13 +317,15 @@ Point Runner::pointAtModelTime(double tm) const {
   std::string enc = m.str("model.time");
   if (enc == "scaled")
     return pointAt((tm - m.num("model.time_offset", 0)) / m.num("model.time_scale", 1));
-  if (enc == "sigma")
+  if (enc == "sigma" || enc == "c_noise") {
+    double sigmaVe = enc == "sigma" ? tm : std::exp(4 * tm);
     return pointAt(invertTime(
         [&](double t) {
           Point p = pointAt(t);
           return p[DFS_POINT_S] / p[DFS_POINT_A];
         },
-        tm));
+        sigmaVe));
+  }
   return pointAt(tm);
 }
 

@@ -24,10 +24,12 @@ std::unique_ptr<CompiledTrainer> CompiledTrainer::load(const std::string &path, 
   tr->coefX0 = (dfs_scalar_fn)dlsym(h, "dfs_train_coef_x0");
   tr->coefEps = (dfs_scalar_fn)dlsym(h, "dfs_train_coef_eps");
   tr->weight = (dfs_scalar_fn)dlsym(h, "dfs_train_weight");
+  tr->inputScale = (dfs_scalar_fn)dlsym(h, "dfs_train_input_scale");
   tr->alpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha");
   tr->sigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma");
   auto *manifest = (const char *)dlsym(h, "dfs_manifest");
-  if (!tr->time || !tr->modelTime || !tr->coefX0 || !tr->coefEps || !tr->weight || !tr->alpha ||
+  if (!tr->time || !tr->modelTime || !tr->coefX0 || !tr->coefEps || !tr->weight ||
+      !tr->inputScale || !tr->alpha ||
       !tr->sigma || !manifest) {
     err = path + " is not a compiled Diffuse training spec (no dfs_train_* functions)";
     return nullptr;
@@ -44,6 +46,7 @@ CompiledTrainer::~CompiledTrainer() {
 void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int dim,
                     uint64_t seed, uint64_t step, TrainBatch &out) {
   out.xt.resize((size_t)rows * dim);
+  out.input.resize((size_t)rows * dim);
   out.target.resize((size_t)rows * dim);
   out.t.resize(rows);
   out.tmodel.resize(rows);
@@ -54,10 +57,12 @@ void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int 
     uint64_t sample = step * (uint64_t)rows + (uint64_t)r;
     double t = tr.time(uniformDraw(seed, sample, 0), normal(seed, sample, 0, 0));
     double a = tr.alpha(t), s = tr.sigma(t), cx = tr.coefX0(t), ce = tr.coefEps(t);
+    double scale = tr.inputScale(t);
     normals(seed, sample, 1, dim, eps.data());
     for (int d = 0; d < dim; ++d) {
       double x = x0[r * dim + d];
       out.xt[r * dim + d] = a * x + s * eps[d];
+      out.input[r * dim + d] = scale * out.xt[r * dim + d];
       out.target[r * dim + d] = cx * x + ce * eps[d];
     }
     out.t[r] = t;
@@ -153,14 +158,15 @@ int runTrainDemo(const CompiledTrainer &tr, const TrainDemoOptions &o, std::ostr
   const Manifest &m = tr.manifest;
   if (o.points > 0) {
     char line[512];
-    std::snprintf(line, sizeof line, "%-24s %-24s %-24s %-24s %-24s %-24s %s\n", "u", "n", "t",
-                  "t_model", "c_x0", "c_eps", "weight");
+    std::snprintf(line, sizeof line, "%-24s %-24s %-24s %-24s %-24s %-24s %-24s %s\n", "u", "n",
+                  "t", "t_model", "c_x0", "c_eps", "weight", "input_scale");
     os << line;
     for (long k = 0; k < o.points; ++k) {
       double u = (k + 0.5) / (double)o.points, n = normalQuantile(u), t = tr.time(u, n);
       std::snprintf(line, sizeof line,
-                    "%-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %.17g\n", u, n, t,
-                    tr.modelTime(t), tr.coefX0(t), tr.coefEps(t), tr.weight(t));
+                    "%-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %.17g\n", u,
+                    n, t, tr.modelTime(t), tr.coefX0(t), tr.coefEps(t), tr.weight(t),
+                    tr.inputScale(t));
       os << line;
     }
     return 0;

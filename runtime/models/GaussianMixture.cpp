@@ -84,6 +84,14 @@ Mixture Mixture::ring2d() {
   return m;
 }
 
+Output outputFor(const std::string &predicts) {
+  if (predicts == "x0") return Output::X0;
+  if (predicts == "v") return Output::V;
+  if (predicts == "velocity") return Output::Velocity;
+  if (predicts == "edm") return Output::Edm;
+  return Output::Eps;
+}
+
 void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
   const int D = (int)call.dim;
   std::vector<double> xr(D), x0(D), eps(D);
@@ -94,6 +102,11 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
     for (int j = 0; j < D; ++j)
       xr[j] = call.dtype == DFS_F32 ? ((const float *)call.x)[r * D + j]
                                     : ((const double *)call.x)[r * D + j];
+    // EDM: the input is c_in y with y = x/a and c_in = 1/sqrt(u^2 + d^2), u = s/a.
+    double u = td.s / td.a, d = sigmaData_, norm = std::sqrt(u * u + d * d);
+    if (out_ == Output::Edm)
+      for (int j = 0; j < D; ++j)
+        xr[j] *= td.a * norm;
     posteriorMean(m_, xr.data(), td.a, td.s, label, x0.data(), eps.data());
     for (int j = 0; j < D; ++j) {
       double o;
@@ -101,6 +114,9 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
       case Output::Eps: o = eps[j]; break;
       case Output::X0: o = x0[j]; break;
       case Output::V: o = td.a * eps[j] - td.s * x0[j]; break;
+      case Output::Edm: // (x0 - c_skip y) / c_out
+        o = (x0[j] - d * d / (norm * norm) * xr[j] / td.a) / (u * d / norm);
+        break;
       default: o = td.da * x0[j] + td.ds * eps[j]; break;
       }
       if (call.dtype == DFS_F32)
@@ -171,6 +187,7 @@ bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace)
     case Output::Eps: c1 = 0, c2 = -s; break;                          // -s g
     case Output::X0: c1 = 1 / a, c2 = s * s / a; break;                // (x + s^2 g) / a
     case Output::V: c1 = -s / a, c2 = -(a * s + s * s * s / a); break; // a eps - s x0
+    case Output::Edm: return false; // its input is scaled: not d out / d x
     default: c1 = td.da / a, c2 = td.da * s * s / a - td.ds * s; break; // a' x0 + s' eps
     }
     trace[i] = c1 * D + c2 * trH;

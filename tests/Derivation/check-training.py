@@ -1,5 +1,5 @@
-"""Checks `diffuse train --points N` (u, n, t, t_model, c_x0, c_eps, weight
-at N quantiles of the draw) for the specs of Inputs/train.dfs against the
+"""Checks `diffuse train --points N` (u, n, t, t_model, c_x0, c_eps, weight,
+input_scale at N quantiles of the draw) for the specs of Inputs/train.dfs against the
 time distributions and loss weights as their papers state them, worked out
 by hand in each model's own output space. Usage: NAME < table"""
 import math
@@ -26,7 +26,18 @@ def vp_lambda(t):
     return math.log(a / s)
 
 
-def expected(u, n):  # (t, t_model, c_x0, c_eps, weight)
+def expected(u, n):  # (t, t_model, c_x0, c_eps, weight, input_scale)
+    if name == "edm_precond":  # Karras et al. Table 1, sigma_data 0.5, sigma = t
+        t = min(80.0, max(0.002, math.exp(-1.2 + 1.2 * n)))
+        d = 0.5
+        c_skip, c_out = d * d / (t * t + d * d), t * d / math.sqrt(t * t + d * d)
+        c_in = 1 / math.sqrt(t * t + d * d)
+        # F target (x0 - c_skip (x0 + t eps)) / c_out; weight lambda c_out^2 = 1
+        return t, 0.25 * math.log(t), (1 - c_skip) / c_out, -c_skip * t / c_out, 1, c_in
+    return expected_plain(u, n) + (1,)
+
+
+def expected_plain(u, n):  # (t, t_model, c_x0, c_eps, weight)
     if name in ("ddpm_simple", "min_snr_eps", "min_snr_v", "snr_x0", "truncated_x0",
                 "likelihood"):
         t = LO + u * (HI - LO)
@@ -62,7 +73,7 @@ for line in sys.stdin:
     if not f or f[0] == "u":
         continue
     u, n = float(f[0]), float(f[1])
-    got = [float(x) for x in f[2:7]]
+    got = [float(x) for x in f[2:8]]
     for g, w in zip(got, expected(u, n)):
         worst = max(worst, abs(g - w) / max(abs(w), 1e-300) if w else abs(g))
     rows += 1

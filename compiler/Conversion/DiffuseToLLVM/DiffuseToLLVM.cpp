@@ -435,6 +435,8 @@ struct Lowering {
            << "\nmodel.conditional=" << (m.getConditional() ? 1 : 0) << "\n";
         if (auto off = m->getAttrOfType<FloatAttr>("time_offset"))
           os << "model.time_offset=" << attrText(off) << "\n";
+        if (auto sd = m->getAttrOfType<FloatAttr>("sigma_data"))
+          os << "model.sigma_data=" << attrText(sd) << "\n";
       } else {
         continue;
       }

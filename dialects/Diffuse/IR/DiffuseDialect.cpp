@@ -60,10 +60,12 @@ LogicalResult ProcessOp::verify() {
 }
 
 LogicalResult ModelOp::verify() {
-  if (!isOneOf(getPredicts(), {"eps", "x0", "v", "velocity"}))
-    return emitOpError("predicts must be eps, x0, v or velocity");
-  if (!isOneOf(getTimeEncoding(), {"t", "index", "sigma", "scaled"}))
-    return emitOpError("time encoding must be t, index, sigma or scaled");
+  if (!isOneOf(getPredicts(), {"eps", "x0", "v", "velocity", "edm"}))
+    return emitOpError("predicts must be eps, x0, v, velocity or edm");
+  if (getPredicts() == "edm" && !(*this)->getAttrOfType<FloatAttr>("sigma_data"))
+    return emitOpError("an edm model needs a sigma_data attribute");
+  if (!isOneOf(getTimeEncoding(), {"t", "index", "sigma", "scaled", "c_noise"}))
+    return emitOpError("time encoding must be t, index, sigma, scaled or c_noise");
   return success();
 }
 

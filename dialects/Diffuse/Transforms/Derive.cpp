@@ -16,6 +16,10 @@
 //   v    prediction m:  eps = (s xp + a m)/(a^2+s^2), x0 = (a xp - s m)/(a^2+s^2)
 //   velocity m = a' x0 + s' eps (d/dt of the process, in either coordinates):
 //                       x0 = (s' xp - s m)/(s' a - a' s), eps = (a m - a' xp)/(s' a - a' s)
+//   edm (Karras et al.'s preconditioning, sigma_data d): with y = x/a (the ve
+//   state) and u = s/a, the network sees c_in y, c_in = 1/sqrt(u^2 + d^2), and
+//                       x0 = c_skip y + c_out m, c_skip = d^2/(u^2 + d^2),
+//                       c_out = u d/sqrt(u^2 + d^2);  eps = (y - x0)/u
 // and pf_ode = alpha_c' x0 + sigma_c' eps (= eps in ve coordinates; = m for
 // a velocity model in native coordinates).
 //
@@ -99,10 +103,30 @@ struct Deriver {
   }
 
   /// The model's output at (x, t) after guidance, and the network input.
+  /// The ve state y = x/a and noise level u = s/a of an edm model.
+  std::pair<Value, Value> veState(Value x, Value t, Location l) {
+    if (ve)
+      return {x, point(t, "tau", l)};
+    Value a = point(t, "a", l);
+    return {b.create<DivOp>(l, field(), x, a),
+            b.create<arith::DivFOp>(l, point(t, "s", l), a).getResult()};
+  }
+  double sigmaData() { return model->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble(); }
+  /// sqrt(u^2 + d^2).
+  Value edmNorm(Value u, Location l) {
+    double d = sigmaData();
+    return b.create<math::SqrtOp>(l, b.create<arith::AddFOp>(l, b.create<arith::MulFOp>(l, u, u),
+                                                             cst(d * d, l)));
+  }
+
   std::pair<Value, Value> evaluate(Value x, Value t, Location l) {
     Value xin = x;
-    if (ve)
+    if (model.getPredicts() == "edm") {
+      auto [y, u] = veState(x, t, l);
+      xin = b.create<DivOp>(l, field(), y, edmNorm(u, l)); // c_in y
+    } else if (ve) {
       xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
+    }
     if (!guidance) {
       auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t, false);
       return {call.getOutputs()[0], xin};
@@ -144,6 +168,17 @@ struct Deriver {
         e = b.create<DivOp>(l, field(), b.create<SubOp>(l, field(), x,
                                                         b.create<MulOp>(l, field(), m, ac)),
                             sc);
+    } else if (pred == "edm") {
+      auto [y, u] = veState(x, t, l);
+      double d = sigmaData();
+      Value norm = edmNorm(u, l);
+      Value n2 = b.create<arith::MulFOp>(l, norm, norm);
+      Value cskip = b.create<arith::DivFOp>(l, cst(d * d, l), n2);
+      Value cout = b.create<arith::DivFOp>(l, b.create<arith::MulFOp>(l, u, cst(d, l)), norm);
+      x0 = b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), y, cskip),
+                           b.create<MulOp>(l, field(), m, cout));
+      if (want != "denoise")
+        e = b.create<DivOp>(l, field(), b.create<SubOp>(l, field(), y, x0), u);
     } else if (pred == "v") {
       Value a = point(t, "a", l), s = point(t, "s", l);
       Value n = b.create<arith::AddFOp>(l, b.create<arith::MulFOp>(l, a, a),

@@ -44,7 +44,8 @@ struct DeriveLikelihoodPass : diffuse::impl::DeriveLikelihoodBase<DeriveLikeliho
       DictionaryAttr cfg = sampler.getConfig();
       auto process = symbols.lookup<ProcessOp>(cfg.getAs<FlatSymbolRefAttr>("process").getValue());
       auto model = symbols.lookup<ModelOp>(cfg.getAs<FlatSymbolRefAttr>("model").getValue());
-      if (!process || !model || process.getKind() != "path")
+      // An edm model sees a scaled input: not an affine map of x (not yet).
+      if (!process || !model || process.getKind() != "path" || model.getPredicts() == "edm")
         continue;
       auto fnOf = [&](StringRef key) {
         auto ref = process.getConfig().getAs<FlatSymbolRefAttr>(key);

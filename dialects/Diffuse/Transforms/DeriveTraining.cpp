@@ -12,6 +12,8 @@
 //   dfs_train_coef_eps(t)       eps (0, 1), x0 (1, 0), v (-sigma, alpha),
 //                               velocity (alpha', sigma')
 //   dfs_train_weight(t)       the loss weight in the model's output space
+//   dfs_train_input_scale(t)  the network's input is this times x_t (EDM's
+//                               c_in / alpha; 1 for the other models)
 //
 // Note [Loss weights]. The weightings of the literature are stated for one
 // space and are meaningless in another without conversion. Each is written
@@ -23,7 +25,8 @@
 // converted to the model's output F through x0_hat = a x + b F: the model-
 // space weight is w0 b^2, with b = -sigma/alpha (eps), 1 (x0),
 // -sigma/(alpha^2 + sigma^2) (v), sigma/(alpha' sigma - sigma' alpha)
-// (velocity). `uniform` is 1 in the model's own space.
+// (velocity), c_out (edm: so that weight = edm gives EDM's own uniform
+// weight on F). `uniform` is 1 in the model's own space.
 //
 // Note [Time distributions]. uniform on the domain; logit_normal(mean, std):
 // the domain's fraction sigmoid(mean + std n) (SD3); log_normal(mean, std):
@@ -149,6 +152,9 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       StringRef enc = model.getTimeEncoding();
       if (enc == "sigma")
         return e.div(e.inlineAt(sigma, t), e.inlineAt(alpha, t));
+      if (enc == "c_noise") // EDM: log(sigma/alpha) / 4
+        return e.mul(e.cst(0.25),
+                     b.create<math::LogOp>(loc, e.div(e.inlineAt(sigma, t), e.inlineAt(alpha, t))));
       if (enc == "scaled") {
         double off = 0;
         if (auto o = model->getAttrOfType<FloatAttr>("time_offset"))
@@ -158,10 +164,36 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       return t;
     });
 
+    // EDM's preconditioning (Derive.cpp, Note [Coords]): u = sigma/alpha,
+    // n = sqrt(u^2 + d^2), c_in = 1/n, c_skip = d^2/n^2, c_out = u d/n.
+    double d = model->getAttrOfType<FloatAttr>("sigma_data")
+                   ? model->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble()
+                   : 0.0;
+    struct Edm {
+      Value u, n, cskip, cout;
+    };
+    auto edm = [&](ScalarBuilder &e, Value t) {
+      Value u = e.div(e.inlineAt(sigma, t), e.inlineAt(alpha, t));
+      Value n = b.create<math::SqrtOp>(loc, e.add(e.mul(u, u), e.cst(d * d)));
+      return Edm{u, n, e.div(e.cst(d * d), e.mul(n, n)), e.div(e.mul(u, e.cst(d)), n)};
+    };
+
+    // The network's input is x_t times this (c_in / alpha for edm).
+    define("dfs_train_input_scale", 1, [&](ScalarBuilder &e, ValueRange in) -> Value {
+      if (predicts != "edm")
+        return e.cst(1);
+      return e.div(e.cst(1), e.mul(edm(e, in[0]).n, e.inlineAt(alpha, in[0])));
+    });
+
     // The regression target's coefficients.
     auto coef = [&](bool x0Part) {
       return [&, x0Part](ScalarBuilder &e, ValueRange in) -> Value {
         Value t = in[0];
+        if (predicts == "edm") { // (x0 - c_skip (x0 + u eps)) / c_out
+          Edm c = edm(e, t);
+          return x0Part ? e.div(e.sub(e.cst(1), c.cskip), c.cout)
+                        : e.neg(e.div(e.mul(c.cskip, c.u), c.cout));
+        }
         if (predicts == "eps") return e.cst(x0Part ? 0 : 1);
         if (predicts == "x0") return e.cst(x0Part ? 1 : 0);
         if (predicts == "v")
@@ -197,6 +229,7 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       if (predicts == "eps") bcoef = e.div(s, a);
       else if (predicts == "x0") bcoef = e.cst(1);
       else if (predicts == "v") bcoef = e.div(s, e.add(e.mul(a, a), e.mul(s, s)));
+      else if (predicts == "edm") bcoef = edm(e, t).cout;
       else bcoef = e.div(s, e.sub(e.mul(da, s), e.mul(ds, a)));
       Value w = e.mul(w0, e.mul(bcoef, bcoef));
       if (time == "importance") { // divide by p(t) = |lambda'(t)| / |lambda(lo) - lambda(hi)|

@@ -49,8 +49,12 @@ double interpolateLogAlpha(const std::vector<double> &logAlpha, double pos);
 /// log p_t(x) of the marginal x = a x0 + s eps, x0 ~ m (exact: a mixture).
 double marginalLogDensity(const Mixture &m, const double *x, double a, double s);
 
-/// What the analytic network returns.
-enum class Output { Eps, X0, V, Velocity };
+/// What the analytic network returns (Edm: Karras et al.'s preconditioned F,
+/// whose input is c_in x/alpha and x0 = c_skip x/alpha + c_out F).
+enum class Output { Eps, X0, V, Velocity, Edm };
+
+/// The output of a model that `predicts` (eps, x0, v, velocity, edm).
+Output outputFor(const std::string &predicts);
 
 /// Posterior mean of x0 and eps for x = a*x0 + s*eps, x0 ~ mixture,
 /// restricted to components of class `label` (>= 0), per row.
@@ -65,9 +69,12 @@ public:
   bool acceptsRepeatedRows() const override { return true; }
   bool divergence(const dfs_net_call &call, double *trace) override;
   const Mixture &mixture() const { return m_; }
+  /// The data standard deviation of an Edm network's preconditioning.
+  void setSigmaData(double d) { sigmaData_ = d; }
 
 private:
   Mixture m_;
+  double sigmaData_ = 0.5;
   std::function<TimeDecode(double)> decode_;
   Output out_;
 };

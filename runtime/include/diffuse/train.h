@@ -6,7 +6,8 @@
 // time, regression target and loss weight:
 //
 //   x_t = alpha(t) x0 + sigma(t) eps,   target = c_x0(t) x0 + c_eps(t) eps,
-//   loss = weight(t) * mean_over_elements (F(x_t, t_model) - target)^2.
+//   loss = weight(t) * mean_over_elements (F(input, t_model) - target)^2
+// with input = x_t, or c_in x_t / alpha for an EDM-preconditioned model.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DIFFUSE_TRAIN_H
@@ -28,6 +29,7 @@ using dfs_draw_fn = double (*)(double, double);
 struct CompiledTrainer {
   dfs_draw_fn time = nullptr;                   // t from (uniform u, normal n)
   dfs_scalar_fn modelTime = nullptr, coefX0 = nullptr, coefEps = nullptr, weight = nullptr;
+  dfs_scalar_fn inputScale = nullptr;           // the network's input is this times x_t
   dfs_scalar_fn alpha = nullptr, sigma = nullptr;
   Manifest manifest;
   void *handle = nullptr;
@@ -39,7 +41,7 @@ struct CompiledTrainer {
 
 /// One batch of training examples.
 struct TrainBatch {
-  std::vector<double> xt, target;        // rows x dim
+  std::vector<double> xt, input, target; // rows x dim (input: what the network is given)
   std::vector<double> t, tmodel, weight; // rows
 };
 
