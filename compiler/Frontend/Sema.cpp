@@ -238,10 +238,10 @@ private:
   void checkModel(const ast::Decl &d) {
     checkKeys(d, {"predicts", "time", "cond"}, {}, false);
     const ast::Item *p = d.find("predicts");
-    const std::vector<std::string> preds = {"eps", "x0", "v", "velocity", "edm"};
+    const std::vector<std::string> preds = {"eps", "x0", "v", "velocity", "score", "edm"};
     if (!p) {
       diag.error(d.nameLoc, "model '" + d.name + "' does not say what it predicts",
-                 "add predicts = eps (or x0, v, velocity, edm(sigma_data = 0.5))");
+                 "add predicts = eps (or x0, v, velocity, score, edm(sigma_data = 0.5))");
     } else if (p->value->kind == ast::Expr::Call && p->value->name == "edm") {
       // EDM's preconditioned network F: x0 = c_skip y + c_out F(c_in y, c_noise).
       for (const auto &a : p->value->args)
@@ -255,7 +255,7 @@ private:
       std::string got = p->value->kind == ast::Expr::Ident ? p->value->name : "";
       diag.error(p->value->loc, "unknown prediction type '" + got + "'",
                  didYouMean(got, preds).empty()
-                     ? "use one of: eps, x0, v, velocity, edm(sigma_data = 0.5)"
+                     ? "use one of: eps, x0, v, velocity, score, edm(sigma_data = 0.5)"
                      : didYouMean(got, preds));
     }
     if (const ast::Item *t = d.find("time")) {

@@ -89,6 +89,7 @@ Output outputFor(const std::string &predicts) {
   if (predicts == "v") return Output::V;
   if (predicts == "velocity") return Output::Velocity;
   if (predicts == "edm") return Output::Edm;
+  if (predicts == "score") return Output::Score;
   return Output::Eps;
 }
 
@@ -114,6 +115,7 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
       case Output::Eps: o = eps[j]; break;
       case Output::X0: o = x0[j]; break;
       case Output::V: o = td.a * eps[j] - td.s * x0[j]; break;
+      case Output::Score: o = -eps[j] / td.s; break;
       case Output::Edm: // (x0 - c_skip y) / c_out
         o = (x0[j] - d * d / (norm * norm) * xr[j] / td.a) / (u * d / norm);
         break;
@@ -187,6 +189,7 @@ bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace)
     case Output::Eps: c1 = 0, c2 = -s; break;                          // -s g
     case Output::X0: c1 = 1 / a, c2 = s * s / a; break;                // (x + s^2 g) / a
     case Output::V: c1 = -s / a, c2 = -(a * s + s * s * s / a); break; // a eps - s x0
+    case Output::Score: c1 = 0, c2 = 1; break;                          // g
     case Output::Edm: return false; // its input is scaled: not d out / d x
     default: c1 = td.da / a, c2 = td.da * s * s / a - td.ds * s; break; // a' x0 + s' eps
     }

@@ -39,7 +39,7 @@ def expected(u, n):  # (t, t_model, c_x0, c_eps, weight, input_scale)
 
 def expected_plain(u, n):  # (t, t_model, c_x0, c_eps, weight)
     if name in ("ddpm_simple", "min_snr_eps", "min_snr_v", "snr_x0", "truncated_x0",
-                "likelihood"):
+                "likelihood", "score_likelihood"):
         t = LO + u * (HI - LO)
         a, s, beta = vp(t)
         snr = a * a / (s * s)
@@ -50,6 +50,7 @@ def expected_plain(u, n):  # (t, t_model, c_x0, c_eps, weight)
             "snr_x0": (t, t, 1, 0, snr),
             "truncated_x0": (t, t, 1, 0, max(snr, 1)),
             "likelihood": (t, t, 0, 1, beta / (s * s)),  # g^2 / sigma^2
+            "score_likelihood": (t, t, 0, -1 / s, beta),  # target -eps/sigma, weight g^2
         }[name]
     if name == "likelihood_is":  # lambda uniform, weight / density constant
         lam_lo, lam_hi = vp_lambda(LO), vp_lambda(HI)

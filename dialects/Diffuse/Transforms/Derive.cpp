@@ -16,6 +16,8 @@
 //   v    prediction m:  eps = (s xp + a m)/(a^2+s^2), x0 = (a xp - s m)/(a^2+s^2)
 //   velocity m = a' x0 + s' eps (d/dt of the process, in either coordinates):
 //                       x0 = (s' xp - s m)/(s' a - a' s), eps = (a m - a' xp)/(s' a - a' s)
+//   score m = grad_x log p_t(x) = -eps/s (of the native x, in either
+//                       coordinates): eps = -s m, then x0 as for eps
 //   edm (Karras et al.'s preconditioning, sigma_data d): with y = x/a (the ve
 //   state) and u = s/a, the network sees c_in y, c_in = 1/sqrt(u^2 + d^2), and
 //                       x0 = c_skip y + c_out m, c_skip = d^2/(u^2 + d^2),
@@ -156,11 +158,14 @@ struct Deriver {
     Value ac = ve ? cst(1, l) : point(t, "a", l);
     Value sc = ve ? point(t, "tau", l) : point(t, "s", l);
     Value x0, e;
-    if (pred == "eps") {
-      e = m;
+    if (pred == "eps" || pred == "score") {
+      e = pred == "eps" ? m
+                        : b.create<MulOp>(l, field(), m,
+                                          b.create<arith::NegFOp>(l, point(t, "s", l)).getResult())
+                              .getResult();
       if (want != "eps" && want != "score")
         x0 = b.create<DivOp>(l, field(), b.create<SubOp>(l, field(), x,
-                                                         b.create<MulOp>(l, field(), m, sc)),
+                                                         b.create<MulOp>(l, field(), e, sc)),
                              ac);
     } else if (pred == "x0") {
       x0 = m;

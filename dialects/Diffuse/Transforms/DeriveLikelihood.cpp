@@ -11,6 +11,7 @@
 // estimate). With c = sigma' - f sigma (the eps coefficient):
 //
 //   eps:       A = f,                              B = c
+//   score:     A = f,                              B = -c sigma
 //   x0:        A = f + c / sigma,                  B = -c alpha / sigma
 //   v:         A = f + c sigma / (alpha^2+sigma^2), B = c alpha / (alpha^2+sigma^2)
 //   velocity:  A = 0,                              B = 1
@@ -76,6 +77,8 @@ struct DeriveLikelihoodPass : diffuse::impl::DeriveLikelihoodBase<DeriveLikeliho
           Value c = e.sub(e.inlineAt(dsigma, t), e.mul(f, s));
           if (predicts == "eps") {
             r = forX ? f : c;
+          } else if (predicts == "score") { // eps = -sigma F
+            r = forX ? f : e.neg(e.mul(c, s));
           } else if (predicts == "x0") {
             r = forX ? e.add(f, e.div(c, s)) : e.neg(e.div(e.mul(c, a), s));
           } else { // v

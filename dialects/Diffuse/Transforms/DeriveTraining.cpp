@@ -195,6 +195,8 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
                         : e.neg(e.div(e.mul(c.cskip, c.u), c.cout));
         }
         if (predicts == "eps") return e.cst(x0Part ? 0 : 1);
+        if (predicts == "score") // -eps / sigma
+          return x0Part ? e.cst(0) : e.div(e.cst(-1), e.inlineAt(sigma, t));
         if (predicts == "x0") return e.cst(x0Part ? 1 : 0);
         if (predicts == "v")
           return x0Part ? e.neg(e.inlineAt(sigma, t)) : e.inlineAt(alpha, t);
@@ -228,6 +230,7 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       Value bcoef;
       if (predicts == "eps") bcoef = e.div(s, a);
       else if (predicts == "x0") bcoef = e.cst(1);
+      else if (predicts == "score") bcoef = e.div(e.mul(s, s), a); // x0 = (x + s^2 score)/a
       else if (predicts == "v") bcoef = e.div(s, e.add(e.mul(a, a), e.mul(s, s)));
       else if (predicts == "edm") bcoef = edm(e, t).cout;
       else bcoef = e.div(s, e.sub(e.mul(da, s), e.mul(ds, a)));

@@ -51,9 +51,9 @@ double marginalLogDensity(const Mixture &m, const double *x, double a, double s)
 
 /// What the analytic network returns (Edm: Karras et al.'s preconditioned F,
 /// whose input is c_in x/alpha and x0 = c_skip x/alpha + c_out F).
-enum class Output { Eps, X0, V, Velocity, Edm };
+enum class Output { Eps, X0, V, Velocity, Score, Edm };
 
-/// The output of a model that `predicts` (eps, x0, v, velocity, edm).
+/// The output of a model that `predicts` (eps, x0, v, velocity, score, edm).
 Output outputFor(const std::string &predicts);
 
 /// Posterior mean of x0 and eps for x = a*x0 + s*eps, x0 ~ mixture,

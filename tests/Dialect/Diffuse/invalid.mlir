@@ -10,7 +10,7 @@ diffuse.process @p "path" {alpha = @a}
 
 // -----
 
-// expected-error @below {{'diffuse.model' op predicts must be eps, x0, v, velocity or edm}}
+// expected-error @below {{'diffuse.model' op predicts must be eps, x0, v, velocity, score or edm}}
 diffuse.model @m predicts "noise" time "t"
 
 // -----
