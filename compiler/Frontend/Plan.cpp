@@ -9,6 +9,7 @@
 #include "compiler/Frontend/SemaUtil.h"
 
 #include <cmath>
+#include <functional>
 #include <tuple>
 #include <sstream>
 
@@ -467,6 +468,76 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
 
 /// The process and the model of a sampler or training spec (resolved and
 /// their parameters bound): their kinds, domain, checks and time encoding.
+/// Whether any statement or helper function of `solver` calls one of `names`.
+static bool solverCalls(const ast::Decl &solver, const std::vector<std::string> &names) {
+  auto calls = [&](const ast::Expr &e) {
+    return ast::anyOf(e, [&](const ast::Expr &x) {
+      return x.kind == ast::Expr::Call && contains(names, x.name);
+    });
+  };
+  std::function<bool(const std::vector<ast::Stmt> &)> inBody =
+      [&](const std::vector<ast::Stmt> &body) {
+        for (const auto &s : body)
+          if ((s.value && calls(*s.value)) || inBody(s.thenBody) || inBody(s.elseBody))
+            return true;
+        return false;
+      };
+  for (const auto &it : solver.items)
+    if ((it.value && calls(*it.value)) || inBody(it.body))
+      return true;
+  return false;
+}
+
+/// Sampling starts where the grid does. Where alpha = 0 there (a flow's
+/// t = 1, zero terminal SNR), ve coordinates (x/alpha, sigma/alpha) and x0
+/// from an eps, score or edm model are infinite: an error here instead of
+/// NaN samples.
+static bool checkStart(const SamplerPlan &plan, DiagEngine &diag) {
+  const ast::Decl &p = *plan.process;
+  const ast::Item *a = p.find("alpha"), *s = p.find("sigma");
+  if (plan.processKind != "path" || !a || !s || a->params.size() != 1 || s->params.size() != 1)
+    return true;
+  long budget = 100000;
+  auto eval = [&](const ast::Item *f, double t) {
+    std::map<std::string, double> env = plan.processParams;
+    env[f->params[0]] = t;
+    return evalProcessExpr(p, *f->value, env, budget);
+  };
+  double start;
+  if (plan.grid.kind == "list" && !plan.grid.times.empty())
+    start = plan.grid.times.front();
+  else if (plan.grid.args.count("from"))
+    start = plan.grid.args.at("from");
+  else // the noisier end of the domain
+    start = eval(s, plan.tMax) * eval(a, plan.tMin) >= eval(s, plan.tMin) * eval(a, plan.tMax)
+                ? plan.tMax
+                : plan.tMin;
+  if (eval(a, start) != 0 || budget < 0)
+    return true;
+  const ast::Item *grid = plan.sampler->find("grid");
+  std::string where = "alpha(t) = 0 at t = " + fmtNum(start) + ", where sampling starts";
+  std::string startEarlier = "start the grid before alpha reaches 0 (e.g. uniform(steps = 20, "
+                             "from = " + fmtNum(start > plan.tMin ? 0.999 * start : 0.001) + "))";
+  if (plan.coords == "ve") {
+    diag.error(grid->value->loc, "ve coordinates need alpha > 0, but " + where,
+               "the solver's state x/alpha and time sigma/alpha are infinite there; use coords "
+               "= native with a v or velocity model, or " + startEarlier);
+    return false;
+  }
+  const std::string &pred = plan.predicts;
+  if ((pred == "eps" || pred == "score" || pred == "edm") &&
+      solverCalls(*plan.solver, {"denoise", "pf_ode"})) {
+    const ast::Item *pi = plan.model->find("predicts");
+    diag.error(pi->value->loc,
+               "model '" + plan.model->name + "' predicts " + pred + ", but " + where +
+                   ": the solver's x0 (and the probability-flow ODE) divide by alpha there",
+               "use a model that predicts v or velocity (finite where alpha = 0, as "
+               "zero-terminal-SNR models are trained), or " + startEarlier);
+    return false;
+  }
+  return true;
+}
+
 static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   // Process.
   const ast::Decl &p = *plan.process;
@@ -654,7 +725,7 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   }
   if (!planGrid(*g->value, plan, diag, plan.grid))
     return false;
-  return true;
+  return checkStart(plan, diag);
 }
 
 bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,

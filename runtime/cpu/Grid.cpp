@@ -89,11 +89,14 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
       return std::log(p[DFS_POINT_A] / p[DFS_POINT_S]);
     };
     if (std::isnan(lo) || std::isnan(hi)) {
-      // From the noisier end of the time range to the cleaner one.
+      // By default from the noisier end of the time range to the cleaner
+      // one; `from` or `to` alone replaces its end only.
       auto [t0, t1] = timeRange();
       bool forward = snr(t0) < snr(t1);
-      lo = forward ? t0 : t1;
-      hi = forward ? t1 : t0;
+      if (std::isnan(lo))
+        lo = forward ? t0 : t1;
+      if (std::isnan(hi))
+        hi = forward ? t1 : t0;
     }
     // A flow's timestep shift (SD3, Flux) acts on the noise fraction u of
     // each time (1 at `lo`, 0 at `hi`): u -> shift u / (1 + (shift - 1) u);
