@@ -21,7 +21,8 @@ const std::vector<std::string> kMathFns = {"exp",  "log",   "sqrt",  "sin", "cos
                                            "expm1", "log1p", "abs", "min", "max", "floor"};
 const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "score",
                                               "alpha",   "sigma",  "lambda", "drift",
-                                              "diffusion2", "noise", "at",   "at_lambda"};
+                                              "diffusion2", "noise", "at",   "at_lambda",
+                                              "posterior_mean", "posterior_std"};
 
 enum class Ty { Scalar, Field, Time, Bool, Error };
 
@@ -644,6 +645,10 @@ private:
         return expect({Ty::Time}, Ty::Scalar);
       if (e.name == "noise")
         return expect({}, Ty::Field);
+      if (e.name == "posterior_mean")
+        return expect({Ty::Field, Ty::Field, Ty::Time, Ty::Time}, Ty::Field);
+      if (e.name == "posterior_std")
+        return expect({Ty::Time, Ty::Time}, Ty::Scalar);
       if (e.name == "at" || e.name == "at_lambda")
         return expect({Ty::Scalar}, Ty::Time);
       if (contains(kMathFns, e.name)) {

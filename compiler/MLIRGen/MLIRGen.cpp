@@ -274,6 +274,8 @@ private:
         return b.create<SchedOp>(l, f64(), args[0], e.name);
       if (e.name == "drift" || e.name == "diffusion2")
         return b.create<SchedOp>(l, f64(), args[0], e.name == "drift" ? "f" : "g2");
+      if (e.name == "posterior_mean" || e.name == "posterior_std")
+        return posterior(e.name == "posterior_mean", args, l);
       for (Value &a : args)
         a = toScalar(a, l);
       if (Value v = mathCall(e.name, args, l))
@@ -288,6 +290,39 @@ private:
     default:
       return cst(0, l);
     }
+  }
+
+  /// The Gaussian posterior q(x_t | x_s, x0) of the process between two
+  /// times, for ancestral samplers (DDPM's mean and beta-tilde): with
+  /// r = alpha_s/alpha_t and v = sigma_s^2 - r^2 sigma_t^2 (the transition's
+  /// variance from t to s), written as (1 - r^2) + d_s - r^2 d_t with
+  /// d = alpha^2 + sigma^2 - 1 so that a variance-preserving process, d = 0,
+  /// gets DDPM's 1 - alpha_s^2/alpha_t^2 without the cancellation of the
+  /// first form,
+  ///   mean = alpha_t v / sigma_s^2 x0 + r sigma_t^2 / sigma_s^2 x_s,
+  ///   std  = sqrt(v sigma_t^2 / sigma_s^2),
+  /// from the solver's alpha and sigma, so in either coordinates.
+  Value posterior(bool mean, ArrayRef<Value> args, Location l) {
+    Value s = args[mean ? 2 : 0], t = args[mean ? 3 : 1];
+    auto sched = [&](Value time, const char *k) -> Value {
+      return b.create<SchedOp>(l, f64(), time, k);
+    };
+    auto mul = [&](Value x, Value y) -> Value { return b.create<arith::MulFOp>(l, x, y); };
+    auto div = [&](Value x, Value y) -> Value { return b.create<arith::DivFOp>(l, x, y); };
+    Value as = sched(s, "alpha"), at = sched(t, "alpha");
+    Value ss = sched(s, "sigma"), st = sched(t, "sigma");
+    Value r = div(as, at), ss2 = mul(ss, ss), st2 = mul(st, st), r2 = mul(r, r);
+    auto sub = [&](Value x, Value y) -> Value { return b.create<arith::SubFOp>(l, x, y); };
+    auto add = [&](Value x, Value y) -> Value { return b.create<arith::AddFOp>(l, x, y); };
+    Value one = cst(1, l);
+    Value ds = sub(add(mul(as, as), ss2), one), dt = sub(add(mul(at, at), st2), one);
+    Value v = add(sub(one, r2), sub(ds, mul(r2, dt)));
+    if (!mean) // clamped at 0 against rounding when t = s
+      return b.create<math::SqrtOp>(
+          l, b.create<arith::MaximumFOp>(l, div(mul(v, st2), ss2), cst(0, l)));
+    Value c0 = div(mul(at, v), ss2), c1 = div(mul(r, st2), ss2);
+    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), args[1], c0),
+                           b.create<MulOp>(l, field(), args[0], c1));
   }
 
   void genGuidance() {
@@ -426,7 +461,8 @@ private:
       }
       return x.kind == ast::Expr::Call &&
              (x.name == "denoise" || x.name == "eps" || x.name == "pf_ode" ||
-              x.name == "noise" || x.name == "at" || x.name == "at_lambda");
+              x.name == "score" || x.name == "posterior_mean" || x.name == "noise" ||
+              x.name == "at" || x.name == "at_lambda");
     });
   }
 
