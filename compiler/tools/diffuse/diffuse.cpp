@@ -266,27 +266,31 @@ int main(int argc, char **argv) {
     }
     if (!checkModule(m, diag))
       return 1;
-    bool anySampler = false;
-    std::vector<std::string> trains;
-    for (const auto &d : m.decls) {
-      anySampler |= d.kind == "sampler";
-      if (d.kind == "train")
-        trains.push_back(d.name);
-    }
     // The derivations too (an SDE's marginals, the primitives a solver
-    // calls, each training spec's functions), so that check finds every
+    // calls, each training spec's functions) for every sampler and training
+    // spec, or the one --sampler / --train names, so that check finds every
     // error that build would.
+    std::vector<CompileOptions> units;
+    for (const auto &d : m.decls) {
+      CompileOptions o = a.copts;
+      if (d.kind == "sampler" && a.copts.trainName.empty() &&
+          (a.copts.samplerName.empty() || a.copts.samplerName == d.name))
+        o.samplerName = d.name;
+      else if (d.kind == "train" && a.copts.samplerName.empty() &&
+               (a.copts.trainName.empty() || a.copts.trainName == d.name))
+        o.trainName = d.name;
+      else
+        continue;
+      units.push_back(o);
+    }
+    if (units.empty() && (!a.copts.samplerName.empty() || !a.copts.trainName.empty()))
+      units.push_back(a.copts); // reports the unknown name
     mlir::MLIRContext ctx;
     registerDialects(ctx);
     mlir::OwningOpRef<mlir::ModuleOp> module;
-    if (anySampler && !compileToStage(ctx, a.copts, Stage::Derived, diag, module))
-      return 1;
-    for (const auto &t : trains) {
-      CompileOptions o = a.copts;
-      o.trainName = t;
+    for (const auto &o : units)
       if (!compileToStage(ctx, o, Stage::Derived, diag, module))
         return 1;
-    }
     std::cout << a.spec << ": ok\n";
     return 0;
   }
