@@ -1,6 +1,7 @@
 //===- FrontendFuzzer.cpp - libFuzzer target for the front end ------------===//
 //
-// Feeds arbitrary bytes to the parser, the checks and the sampler planning,
+// Feeds arbitrary bytes to the parser, the checks and the sampler and
+// training-spec planning,
 // and checks `diffuse fmt` on whatever parses: its output must parse and
 // format to itself. Any crash, hang, sanitizer report, uncaught exception
 // or formatting that is not idempotent is a bug: bad input must end in
@@ -44,10 +45,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   if (!diffuse::checkModule(m, diag))
     return 0;
-  for (const auto &d : m.decls)
-    if (d.kind == "sampler") {
-      diffuse::SamplerPlan plan;
+  for (const auto &d : m.decls) {
+    diffuse::SamplerPlan plan;
+    if (d.kind == "sampler")
       diffuse::planSampler(m, d.name, diag, plan);
-    }
+    else if (d.kind == "train")
+      diffuse::planTrain(m, d.name, diag, plan);
+  }
   return 0;
 }
