@@ -1,7 +1,8 @@
 //===- Pipeline.cpp - the compiler pipeline in one place ------------------===//
 //
-//   parse ─▶ check ─▶ MLIRGen ─▶ diffuse-differentiate ─▶ diffuse-derive
-//     ─▶ cse, canonicalize ─▶ diffuse-fuse ─▶ convert-diffuse-to-llvm
+//   parse ─▶ check ─▶ MLIRGen ─▶ diffuse-integrate-sde ─▶ diffuse-differentiate
+//     ─▶ diffuse-invert-lambda ─▶ diffuse-derive-training ─▶ diffuse-derive-likelihood
+//     ─▶ diffuse-derive ─▶ cse, canonicalize ─▶ diffuse-fuse ─▶ convert-diffuse-to-llvm
 //     ─▶ scf→cf, math→libm/llvm, arith/func/cf→llvm ─▶ LLVM IR -O3 ─▶ object
 //
 //===----------------------------------------------------------------------===//
