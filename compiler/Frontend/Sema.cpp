@@ -651,6 +651,24 @@ private:
         return expect({Ty::Time, Ty::Time}, Ty::Scalar);
       if (e.name == "at" || e.name == "at_lambda")
         return expect({Ty::Scalar}, Ty::Time);
+      // min, max and abs also work elementwise on tensors (x0 clamping).
+      if ((e.name == "min" || e.name == "max" || e.name == "abs") &&
+          std::find(args.begin(), args.end(), Ty::Field) != args.end()) {
+        size_t n = e.name == "abs" ? 1 : 2;
+        if (args.size() != n) {
+          diag.error(e.loc, "'" + e.name + "' takes " + std::to_string(n) + " argument" +
+                                (n != 1 ? "s" : "") + ", got " + std::to_string(args.size()));
+          return Ty::Error;
+        }
+        for (size_t i = 0; i < n; ++i)
+          if (args[i] != Ty::Field && args[i] != Ty::Scalar && args[i] != Ty::Time) {
+            diag.error(e.args[i].value->loc, "argument " + std::to_string(i + 1) + " of '" +
+                                                 e.name + "' must be a tensor or a scalar, not " +
+                                                 tyName(args[i]));
+            return Ty::Error;
+          }
+        return Ty::Field;
+      }
       if (contains(kMathFns, e.name)) {
         bool two = e.name == "min" || e.name == "max";
         Ty r = expect(two ? std::vector<Ty>{Ty::Scalar, Ty::Scalar} : std::vector<Ty>{Ty::Scalar},

@@ -276,6 +276,15 @@ private:
         return b.create<SchedOp>(l, f64(), args[0], e.name == "drift" ? "f" : "g2");
       if (e.name == "posterior_mean" || e.name == "posterior_std")
         return posterior(e.name == "posterior_mean", args, l);
+      if ((e.name == "min" || e.name == "max" || e.name == "abs") &&
+          llvm::any_of(args, [](Value v) { return isa<FieldType>(v.getType()); })) {
+        for (Value &a : args)
+          if (!isa<FieldType>(a.getType()))
+            a = toScalar(a, l);
+        if (e.name == "abs") return b.create<AbsOp>(l, field(), args[0]);
+        if (e.name == "min") return b.create<MinOp>(l, field(), args[0], args[1]);
+        return b.create<MaxOp>(l, field(), args[0], args[1]);
+      }
       for (Value &a : args)
         a = toScalar(a, l);
       if (Value v = mathCall(e.name, args, l))

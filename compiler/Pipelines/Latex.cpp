@@ -225,10 +225,11 @@ private:
     if (isa<math::FloorOp>(op)) return {"\\lfloor " + expr(op->getOperand(0)).s + " \\rfloor", 3};
     if (isa<math::PowFOp>(op))
       return {"{" + wrap(expr(op->getOperand(0)), 3) + "}^{" + expr(op->getOperand(1)).s + "}", 3};
-    if (isa<arith::MinimumFOp, arith::MinNumFOp>(op))
+    if (isa<AbsOp>(op)) return {"\\left|" + expr(op->getOperand(0)).s + "\\right|", 3};
+    if (isa<arith::MinimumFOp, arith::MinNumFOp, MinOp>(op))
       return {"\\min\\left(" + expr(op->getOperand(0)).s + ", " + expr(op->getOperand(1)).s +
                   "\\right)", 3};
-    if (isa<arith::MaximumFOp, arith::MaxNumFOp>(op))
+    if (isa<arith::MaximumFOp, arith::MaxNumFOp, MaxOp>(op))
       return {"\\max\\left(" + expr(op->getOperand(0)).s + ", " + expr(op->getOperand(1)).s +
                   "\\right)", 3};
     if (auto m = dyn_cast<ModelCallOp>(op)) {

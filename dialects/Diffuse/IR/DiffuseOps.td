@@ -202,9 +202,18 @@ def Diffuse_AddOp : Diffuse_BinaryOp<"add", "addition">;
 def Diffuse_SubOp : Diffuse_BinaryOp<"sub", "subtraction">;
 def Diffuse_MulOp : Diffuse_BinaryOp<"mul", "multiplication">;
 def Diffuse_DivOp : Diffuse_BinaryOp<"div", "division">;
+def Diffuse_MinOp : Diffuse_BinaryOp<"min", "minimum">;
+def Diffuse_MaxOp : Diffuse_BinaryOp<"max", "maximum">;
 
 def Diffuse_NegOp : Diffuse_Op<"neg", [Pure]> {
   let summary = "elementwise negation";
+  let arguments = (ins Diffuse_FieldType:$operand);
+  let results = (outs Diffuse_FieldType:$result);
+  let assemblyFormat = "$operand attr-dict";
+}
+
+def Diffuse_AbsOp : Diffuse_Op<"abs", [Pure]> {
+  let summary = "elementwise absolute value";
   let arguments = (ins Diffuse_FieldType:$operand);
   let results = (outs Diffuse_FieldType:$result);
   let assemblyFormat = "$operand attr-dict";

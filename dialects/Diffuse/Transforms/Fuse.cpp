@@ -29,7 +29,9 @@ using namespace diffuse;
 
 namespace {
 
-bool isFieldOp(Operation *op) { return isa<AddOp, SubOp, MulOp, DivOp, NegOp>(op); }
+bool isFieldOp(Operation *op) {
+  return isa<AddOp, SubOp, MulOp, DivOp, MinOp, MaxOp, NegOp, AbsOp>(op);
+}
 
 /// Emits the elementwise equivalent of a field op on f64 scalars.
 Value elementwise(OpBuilder &b, Operation *op, ArrayRef<Value> a) {
@@ -38,6 +40,9 @@ Value elementwise(OpBuilder &b, Operation *op, ArrayRef<Value> a) {
   if (isa<SubOp>(op)) return b.create<arith::SubFOp>(l, a[0], a[1]);
   if (isa<MulOp>(op)) return b.create<arith::MulFOp>(l, a[0], a[1]);
   if (isa<DivOp>(op)) return b.create<arith::DivFOp>(l, a[0], a[1]);
+  if (isa<MinOp>(op)) return b.create<arith::MinimumFOp>(l, a[0], a[1]);
+  if (isa<MaxOp>(op)) return b.create<arith::MaximumFOp>(l, a[0], a[1]);
+  if (isa<AbsOp>(op)) return b.create<math::AbsFOp>(l, a[0]);
   return b.create<arith::NegFOp>(l, a[0]);
 }
 

@@ -99,7 +99,7 @@ def Fuse : Pass<"diffuse-fuse", "mlir::ModuleOp"> {
     Option<"eager", "eager", "bool", "false",
            "One kernel per arithmetic op (the op-by-op baseline, as PyTorch schedulers run)">
   ];
-  let dependentDialects = ["mlir::arith::ArithDialect"];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
 }
 
 def ConvertDiffuseToLLVM : Pass<"convert-diffuse-to-llvm", "mlir::ModuleOp"> {
