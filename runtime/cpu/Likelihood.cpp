@@ -104,7 +104,8 @@ bool logLikelihood(Runner &runner, const CompiledSampler &sampler, Network &net,
     return std::log(p[DFS_POINT_A] / p[DFS_POINT_S]);
   };
   double l0 = lam(t0), l1 = lam(t1);
-  Field field{runner, sampler, net, o, rows, dim, std::isfinite(l0) && std::isfinite(l1)};
+  Field field{runner, sampler, net, o, rows, dim, std::isfinite(l0) && std::isfinite(l1),
+              {}, {}, {}, {}, {}, {}, {}, 0};
   double u0 = field.inLambda ? l0 : t0, u1 = field.inLambda ? l1 : t1;
   if (o.probes == 0) {
     double probe = 0;

@@ -63,7 +63,7 @@ class Inverter {
 public:
   Inverter(OpBuilder &b, Location loc, func::FuncOp src,
            const std::vector<std::pair<double, llvm::DenseMap<Value, double>>> &samples)
-      : b(b), loc(loc), src(src), samples(samples) {
+      : b(b), loc(loc), samples(samples) {
     Block &body = src.getBody().front();
     t = body.getArgument(0);
     dependent.insert(t);
@@ -229,7 +229,7 @@ private:
 
   /// c0 + c1 t + c2 t^2 = y, the root on the domain's side.
   FailureOr<Value> solve(Value node, const Quadratic &q, Target tgt) {
-    auto [c0, c1, c2] = q;
+    double c0 = q[0], c1 = q[1], c2 = q[2];
     Value yv = y(tgt);
     if (c2 == 0)
       return div(sub(yv, cst(c0)), cst(c1));
@@ -256,7 +256,6 @@ private:
 
   OpBuilder &b;
   Location loc;
-  func::FuncOp src;
   const std::vector<std::pair<double, llvm::DenseMap<Value, double>>> &samples;
   Value t;
   llvm::DenseSet<Value> dependent;
