@@ -756,13 +756,6 @@ bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
     return false;
   if (!bindParams(*plan.process, pcall, diag, plan.processParams))
     return false;
-  if (plan.process->find("discrete")) {
-    diag.error(tr->find("process")->value->loc,
-               "training specs need a continuous-time process, and '" + plan.process->name +
-                   "' is a beta table",
-               "declare the process by alpha(t) and sigma(t) or by drift(t) and diffusion(t)");
-    return false;
-  }
   if (!planProcessAndModel(plan, diag))
     return false;
 
@@ -797,6 +790,24 @@ bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
       diag.error(e.loc, std::string(arg) + " must be > 0 (here " + fmtNum(plan.weightParam) + ")",
                  e.name == "min_snr" ? "the weight is min(SNR, gamma); 5 is the paper's choice"
                                      : "sigma_data is the data's standard deviation (0.5 in EDM)");
+      return false;
+    }
+  }
+  if (plan.processKind == "discrete") {
+    // A beta table: a uniform timestep index (DDPM), no derivatives.
+    const ast::Item *t = tr->find("time");
+    std::string why;
+    const ast::Item *at = nullptr;
+    if (plan.trainTime != "uniform")
+      why = "time = " + plan.trainTime + " draws a continuous time", at = t;
+    else if (plan.predicts == "velocity")
+      why = "a velocity model's target needs alpha' and sigma'", at = plan.model->find("predicts");
+    else if (plan.trainWeight == "likelihood")
+      why = "the likelihood weighting needs alpha' and sigma'", at = tr->find("weight");
+    if (at) {
+      diag.error(at->value->loc, why + ", and '" + plan.process->name + "' is a beta table",
+                 "a beta table trains on a uniform timestep (time = uniform) with eps, x0, v, "
+                 "score or edm models; declare the process by alpha(t) and sigma(t) otherwise");
       return false;
     }
   }

@@ -20,22 +20,40 @@ std::unique_ptr<CompiledTrainer> CompiledTrainer::load(const std::string &path, 
   auto tr = std::make_unique<CompiledTrainer>();
   tr->handle = h;
   tr->time = (dfs_draw_fn)dlsym(h, "dfs_train_time");
-  tr->modelTime = (dfs_scalar_fn)dlsym(h, "dfs_train_model_time");
-  tr->coefX0 = (dfs_scalar_fn)dlsym(h, "dfs_train_coef_x0");
-  tr->coefEps = (dfs_scalar_fn)dlsym(h, "dfs_train_coef_eps");
-  tr->weight = (dfs_scalar_fn)dlsym(h, "dfs_train_weight");
-  tr->inputScale = (dfs_scalar_fn)dlsym(h, "dfs_train_input_scale");
+  tr->modelTime = (dfs_train_fn)dlsym(h, "dfs_train_model_time");
+  tr->coefX0 = (dfs_train_fn)dlsym(h, "dfs_train_coef_x0");
+  tr->coefEps = (dfs_train_fn)dlsym(h, "dfs_train_coef_eps");
+  tr->weight = (dfs_train_fn)dlsym(h, "dfs_train_weight");
+  tr->inputScale = (dfs_train_fn)dlsym(h, "dfs_train_input_scale");
   tr->alpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha");
   tr->sigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma");
+  tr->dalpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha_d");
+  tr->dsigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma_d");
   auto *manifest = (const char *)dlsym(h, "dfs_manifest");
   if (!tr->time || !tr->modelTime || !tr->coefX0 || !tr->coefEps || !tr->weight ||
-      !tr->inputScale || !tr->alpha ||
-      !tr->sigma || !manifest) {
+      !tr->inputScale || !manifest) {
     err = path + " is not a compiled Diffuse training spec (no dfs_train_* functions)";
     return nullptr;
   }
   tr->manifest = Manifest::parse(manifest);
+  const Manifest &m = tr->manifest;
+  if (m.str("process.kind") == "discrete") {
+    auto t = alphasCumprod(m.str("process.schedule"), m.num("process.beta_start"),
+                           m.num("process.beta_end"), (long)m.num("process.train_steps", 1000));
+    tr->acp.assign(t.begin(), t.end());
+  } else if (!tr->alpha || !tr->sigma || !tr->dalpha || !tr->dsigma) {
+    err = path + " has no compiled process functions";
+    return nullptr;
+  }
   return tr;
+}
+
+std::array<double, 4> CompiledTrainer::at(double t) const {
+  if (!acp.empty()) {
+    double a2 = acp[std::clamp((size_t)t, (size_t)0, acp.size() - 1)];
+    return {std::sqrt(a2), std::sqrt(1 - a2), NAN, NAN};
+  }
+  return {alpha(t), sigma(t), dalpha(t), dsigma(t)};
 }
 
 CompiledTrainer::~CompiledTrainer() {
@@ -56,8 +74,9 @@ void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int 
     // Per row: draw 0 is the time's (uniform, normal) pair, draw 1 the noise.
     uint64_t sample = step * (uint64_t)rows + (uint64_t)r;
     double t = tr.time(uniformDraw(seed, sample, 0), normal(seed, sample, 0, 0));
-    double a = tr.alpha(t), s = tr.sigma(t), cx = tr.coefX0(t), ce = tr.coefEps(t);
-    double scale = tr.inputScale(t);
+    auto [a, s, da, ds] = tr.at(t);
+    double cx = tr.coefX0(t, a, s, da, ds), ce = tr.coefEps(t, a, s, da, ds);
+    double scale = tr.inputScale(t, a, s, da, ds);
     normals(seed, sample, 1, dim, eps.data());
     for (int d = 0; d < dim; ++d) {
       double x = x0[r * dim + d];
@@ -66,8 +85,8 @@ void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int 
       out.target[r * dim + d] = cx * x + ce * eps[d];
     }
     out.t[r] = t;
-    out.tmodel[r] = tr.modelTime(t);
-    out.weight[r] = tr.weight(t);
+    out.tmodel[r] = tr.modelTime(t, a, s, da, ds);
+    out.weight[r] = tr.weight(t, a, s, da, ds);
   }
 }
 
@@ -158,15 +177,19 @@ int runTrainDemo(const CompiledTrainer &tr, const TrainDemoOptions &o, std::ostr
   const Manifest &m = tr.manifest;
   if (o.points > 0) {
     char line[512];
-    std::snprintf(line, sizeof line, "%-24s %-24s %-24s %-24s %-24s %-24s %-24s %s\n", "u", "n",
-                  "t", "t_model", "c_x0", "c_eps", "weight", "input_scale");
+    std::snprintf(line, sizeof line, "%-24s %-24s %-24s %-24s %-24s %-24s %-24s %-24s %-24s %s\n",
+                  "u", "n", "t", "t_model", "c_x0", "c_eps", "weight", "input_scale", "alpha",
+                  "sigma");
     os << line;
     for (long k = 0; k < o.points; ++k) {
       double u = (k + 0.5) / (double)o.points, n = normalQuantile(u), t = tr.time(u, n);
+      auto [a, s, da, ds] = tr.at(t);
       std::snprintf(line, sizeof line,
-                    "%-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %.17g\n", u,
-                    n, t, tr.modelTime(t), tr.coefX0(t), tr.coefEps(t), tr.weight(t),
-                    tr.inputScale(t));
+                    "%-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g %-24.17g "
+                    "%-24.17g %.17g\n",
+                    u, n, t, tr.modelTime(t, a, s, da, ds), tr.coefX0(t, a, s, da, ds),
+                    tr.coefEps(t, a, s, da, ds), tr.weight(t, a, s, da, ds),
+                    tr.inputScale(t, a, s, da, ds), a, s);
       os << line;
     }
     return 0;
@@ -180,7 +203,8 @@ int runTrainDemo(const CompiledTrainer &tr, const TrainDemoOptions &o, std::ostr
     lam.resize(b.t.size());
     scale.resize(b.t.size());
     for (size_t r = 0; r < b.t.size(); ++r) {
-      double a = tr.alpha(b.t[r]), s = tr.sigma(b.t[r]);
+      std::array<double, 4> p = tr.at(b.t[r]);
+      double a = p[0], s = p[1];
       lam[r] = std::log(a / s);
       scale[r] = 1 / std::sqrt(a * a + s * s);
     }

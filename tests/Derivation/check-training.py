@@ -1,5 +1,5 @@
 """Checks `diffuse train --points N` (u, n, t, t_model, c_x0, c_eps, weight,
-input_scale at N quantiles of the draw) for the specs of Inputs/train.dfs against the
+input_scale, alpha, sigma at N quantiles of the draw) for the specs of Inputs/train.dfs against the
 time distributions and loss weights as their papers state them, worked out
 by hand in each model's own output space. Usage: NAME < table"""
 import math
@@ -26,7 +26,19 @@ def vp_lambda(t):
     return math.log(a / s)
 
 
-def expected(u, n):  # (t, t_model, c_x0, c_eps, weight, input_scale)
+def ddpm_acp(k, b0=1e-4, b1=0.02, n=1000):  # alphas_cumprod in float64
+    acp = 1.0
+    for i in range(k + 1):
+        acp *= 1 - (b0 + (b1 - b0) * i / (n - 1))
+    return acp
+
+
+def expected(u, n, a=None, s=None):  # (t, t_model, c_x0, c_eps, weight, input_scale)
+    if name == "ddpm_table":  # uniform timestep index; the table is float32 (torch)
+        k = min(999, math.floor(u * 1000))
+        assert abs(a * a - ddpm_acp(k)) <= 1e-6 * ddpm_acp(k) + 1e-9, "alphas_cumprod"
+        snr = a * a / (s * s)  # the weight against the table's own alpha, sigma
+        return k, k, 0, 1, min(snr, 5) / snr, 1
     if name == "edm_precond":  # Karras et al. Table 1, sigma_data 0.5, sigma = t
         t = min(80.0, max(0.002, math.exp(-1.2 + 1.2 * n)))
         d = 0.5
@@ -75,7 +87,7 @@ for line in sys.stdin:
         continue
     u, n = float(f[0]), float(f[1])
     got = [float(x) for x in f[2:8]]
-    for g, w in zip(got, expected(u, n)):
+    for g, w in zip(got, expected(u, n, float(f[8]), float(f[9]))):
         worst = max(worst, abs(g - w) / max(abs(w), 1e-300) if w else abs(g))
     rows += 1
 ok = rows > 10 and worst < 1e-10

@@ -7,12 +7,15 @@
 // from the `diffuse.train` op, the process and the model:
 //
 //   dfs_train_time(u, n)      t from a uniform u in (0, 1) and a normal n
-//   dfs_train_model_time(t)   the network's time (the model's encoding)
-//   dfs_train_coef_x0(t)      target = c_x0(t) x0 + c_eps(t) eps:
-//   dfs_train_coef_eps(t)       eps (0, 1), x0 (1, 0), v (-sigma, alpha),
-//                               velocity (alpha', sigma')
-//   dfs_train_weight(t)       the loss weight in the model's output space
-//   dfs_train_input_scale(t)  the network's input is this times x_t (EDM's
+//                               (a timestep index floor(u N) of a beta table)
+// and, as functions of (t, alpha, sigma, alpha', sigma') at that t (which
+// the runtime evaluates: the compiled path, or the table):
+//   dfs_train_model_time      the network's time (the model's encoding)
+//   dfs_train_coef_x0         target = c_x0 x0 + c_eps eps:
+//   dfs_train_coef_eps          eps (0, 1), x0 (1, 0), v (-sigma, alpha),
+//                               velocity (alpha', sigma'), score (0, -1/sigma)
+//   dfs_train_weight          the loss weight in the model's output space
+//   dfs_train_input_scale     the network's input is this times x_t (EDM's
 //                               c_in / alpha; 1 for the other models)
 //
 // Note [Loss weights]. The weightings of the literature are stated for one
@@ -70,15 +73,15 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
     DictionaryAttr cfg = train.getConfig();
     auto process = symbols.lookup<ProcessOp>(cfg.getAs<FlatSymbolRefAttr>("process").getValue());
     auto model = symbols.lookup<ModelOp>(cfg.getAs<FlatSymbolRefAttr>("model").getValue());
-    if (!process || !model || process.getKind() != "path")
-      return train.emitError("a training spec needs a continuous-time process and a model");
+    if (!process || !model)
+      return train.emitError("a training spec needs a process and a model");
+    bool discrete = process.getKind() == "discrete";
     auto fnOf = [&](StringRef key) {
       auto ref = process.getConfig().getAs<FlatSymbolRefAttr>(key);
       return ref ? symbols.lookup<func::FuncOp>(ref.getValue()) : func::FuncOp();
     };
-    func::FuncOp alpha = fnOf("alpha"), sigma = fnOf("sigma"), dalpha = fnOf("dalpha"),
-                 dsigma = fnOf("dsigma"), tOfLambda = fnOf("t_of_lambda");
-    if (!alpha || !sigma || !dalpha || !dsigma)
+    func::FuncOp alpha = fnOf("alpha"), sigma = fnOf("sigma"), tOfLambda = fnOf("t_of_lambda");
+    if (!discrete && (!alpha || !sigma || !fnOf("dalpha") || !fnOf("dsigma")))
       return train.emitError("the process's alpha, sigma and their derivatives are missing");
     double lo = 0, hi = 1;
     if (auto dom = process.getConfig().getAs<ArrayAttr>("domain"); dom && dom.size() == 2) {
@@ -92,12 +95,19 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
     double param = cfg.getAs<FloatAttr>("param").getValueAsDouble();
     StringRef predicts = model.getPredicts();
 
+    // A beta table has no derivatives and no inverse; Plan.cpp rejects what
+    // needs them, this says so for IR written by hand.
+    bool needsDerivatives = predicts == "velocity" || weight == "likelihood";
+    if (discrete && (needsDerivatives || time != "uniform"))
+      return train.emitError("a beta table trains with time = uniform (a uniform timestep) and "
+                             "without velocity models or the likelihood weighting");
+
     // The log-SNR at both ends (importance sampling draws lambda between them).
     auto lambdaAt = [&](double t) {
       auto a = evaluate(alpha, t), s = evaluate(sigma, t);
       return a && s ? std::log(*a / *s) : NAN;
     };
-    double lamLo = lambdaAt(lo), lamHi = lambdaAt(hi);
+    double lamLo = discrete ? NAN : lambdaAt(lo), lamHi = discrete ? NAN : lambdaAt(hi);
     if ((time == "log_normal" || time == "importance") && !tOfLambda) {
       InFlightDiagnostic d = train.emitError()
                              << "time = " << time << " needs the inverse t(lambda) in closed form, "
@@ -130,9 +140,13 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       b.create<func::ReturnOp>(loc, body(e, entry->getArguments()));
     };
 
-    // t from the draw.
+    // t from the draw: a timestep index of a beta table, a process time else.
     define("dfs_train_time", 2, [&](ScalarBuilder &e, ValueRange in) -> Value {
       Value u = in[0], n = in[1];
+      if (discrete) { // floor(u N), as torch.randint(0, N)
+        double steps = (double)process.getConfig().getAs<IntegerAttr>("train_steps").getInt();
+        return e.min(e.cst(steps - 1), b.create<math::FloorOp>(loc, e.mulc(steps, u)));
+      }
       auto clamp = [&](Value t) { return e.max(e.cst(lo), e.min(e.cst(hi), t)); };
       Value z = e.addc(e.mulc(stdev, n), mean); // mean + std n
       if (time == "logit_normal") {
@@ -146,73 +160,74 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       return e.addc(e.mulc(hi - lo, u), lo);
     });
 
-    // The network's time.
-    define("dfs_train_model_time", 1, [&](ScalarBuilder &e, ValueRange in) -> Value {
-      Value t = in[0];
-      StringRef enc = model.getTimeEncoding();
-      if (enc == "sigma")
-        return e.div(e.inlineAt(sigma, t), e.inlineAt(alpha, t));
-      if (enc == "c_noise") // EDM: log(sigma/alpha) / 4
-        return e.mul(e.cst(0.25),
-                     b.create<math::LogOp>(loc, e.div(e.inlineAt(sigma, t), e.inlineAt(alpha, t))));
-      if (enc == "scaled") {
-        double off = 0;
-        if (auto o = model->getAttrOfType<FloatAttr>("time_offset"))
-          off = o.getValueAsDouble();
-        return e.add(e.mul(e.cst(model.getTimeScale().convertToDouble()), t), e.cst(off));
-      }
-      return t;
-    });
-
-    // EDM's preconditioning (Derive.cpp, Note [Coords]): u = sigma/alpha,
-    // n = sqrt(u^2 + d^2), c_in = 1/n, c_skip = d^2/n^2, c_out = u d/n.
+    // The rest are functions of (t, alpha, sigma, alpha', sigma') at the
+    // drawn time: the runtime evaluates the process there (the compiled
+    // alpha, sigma and derivatives of a path; the table of a beta table,
+    // whose derivatives are NaN and never read).
     double d = model->getAttrOfType<FloatAttr>("sigma_data")
                    ? model->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble()
                    : 0.0;
     struct Edm {
       Value u, n, cskip, cout;
     };
-    auto edm = [&](ScalarBuilder &e, Value t) {
-      Value u = e.div(e.inlineAt(sigma, t), e.inlineAt(alpha, t));
+    // EDM's preconditioning (Derive.cpp, Note [Coords]): u = sigma/alpha,
+    // n = sqrt(u^2 + d^2), c_in = 1/n, c_skip = d^2/n^2, c_out = u d/n.
+    auto edm = [&](ScalarBuilder &e, Value a, Value s) {
+      Value u = e.div(s, a);
       Value n = b.create<math::SqrtOp>(loc, e.add(e.mul(u, u), e.cst(d * d)));
       return Edm{u, n, e.div(e.cst(d * d), e.mul(n, n)), e.div(e.mul(u, e.cst(d)), n)};
     };
 
+    // The network's time.
+    define("dfs_train_model_time", 5, [&](ScalarBuilder &e, ValueRange in) -> Value {
+      Value t = in[0], a = in[1], s = in[2];
+      StringRef enc = model.getTimeEncoding();
+      if (enc == "sigma")
+        return e.div(s, a);
+      if (enc == "c_noise") // EDM: log(sigma/alpha) / 4
+        return e.mul(e.cst(0.25), b.create<math::LogOp>(loc, e.div(s, a)));
+      if (enc == "scaled") {
+        double off = 0;
+        if (auto o = model->getAttrOfType<FloatAttr>("time_offset"))
+          off = o.getValueAsDouble();
+        return e.add(e.mul(e.cst(model.getTimeScale().convertToDouble()), t), e.cst(off));
+      }
+      return t; // t, or the index of a beta table
+    });
+
     // The network's input is x_t times this (c_in / alpha for edm).
-    define("dfs_train_input_scale", 1, [&](ScalarBuilder &e, ValueRange in) -> Value {
+    define("dfs_train_input_scale", 5, [&](ScalarBuilder &e, ValueRange in) -> Value {
       if (predicts != "edm")
         return e.cst(1);
-      return e.div(e.cst(1), e.mul(edm(e, in[0]).n, e.inlineAt(alpha, in[0])));
+      return e.div(e.cst(1), e.mul(edm(e, in[1], in[2]).n, in[1]));
     });
 
     // The regression target's coefficients.
     auto coef = [&](bool x0Part) {
       return [&, x0Part](ScalarBuilder &e, ValueRange in) -> Value {
-        Value t = in[0];
+        Value a = in[1], s = in[2], da = in[3], ds = in[4];
         if (predicts == "edm") { // (x0 - c_skip (x0 + u eps)) / c_out
-          Edm c = edm(e, t);
+          Edm c = edm(e, a, s);
           return x0Part ? e.div(e.sub(e.cst(1), c.cskip), c.cout)
                         : e.neg(e.div(e.mul(c.cskip, c.u), c.cout));
         }
         if (predicts == "eps") return e.cst(x0Part ? 0 : 1);
         if (predicts == "score") // -eps / sigma
-          return x0Part ? e.cst(0) : e.div(e.cst(-1), e.inlineAt(sigma, t));
+          return x0Part ? e.cst(0) : e.div(e.cst(-1), s);
         if (predicts == "x0") return e.cst(x0Part ? 1 : 0);
         if (predicts == "v")
-          return x0Part ? e.neg(e.inlineAt(sigma, t)) : e.inlineAt(alpha, t);
-        return x0Part ? e.inlineAt(dalpha, t) : e.inlineAt(dsigma, t); // velocity
+          return x0Part ? e.neg(s) : a;
+        return x0Part ? da : ds; // velocity
       };
     };
-    define("dfs_train_coef_x0", 1, coef(true));
-    define("dfs_train_coef_eps", 1, coef(false));
+    define("dfs_train_coef_x0", 5, coef(true));
+    define("dfs_train_coef_eps", 5, coef(false));
 
     // The weight (Note [Loss weights]).
-    define("dfs_train_weight", 1, [&](ScalarBuilder &e, ValueRange in) -> Value {
-      Value t = in[0];
+    define("dfs_train_weight", 5, [&](ScalarBuilder &e, ValueRange in) -> Value {
       if (weight == "uniform")
         return e.cst(1);
-      Value a = e.inlineAt(alpha, t), s = e.inlineAt(sigma, t);
-      Value da = e.inlineAt(dalpha, t), ds = e.inlineAt(dsigma, t);
+      Value a = in[1], s = in[2], da = in[3], ds = in[4];
       Value snr = e.div(e.mul(a, a), e.mul(s, s));
       Value w0;
       if (weight == "snr") w0 = snr;
@@ -232,7 +247,7 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
       else if (predicts == "x0") bcoef = e.cst(1);
       else if (predicts == "score") bcoef = e.div(e.mul(s, s), a); // x0 = (x + s^2 score)/a
       else if (predicts == "v") bcoef = e.div(s, e.add(e.mul(a, a), e.mul(s, s)));
-      else if (predicts == "edm") bcoef = edm(e, t).cout;
+      else if (predicts == "edm") bcoef = edm(e, a, s).cout;
       else bcoef = e.div(s, e.sub(e.mul(da, s), e.mul(ds, a)));
       Value w = e.mul(w0, e.mul(bcoef, bcoef));
       if (time == "importance") { // divide by p(t) = |lambda'(t)| / |lambda(lo) - lambda(hi)|

@@ -38,10 +38,11 @@ def DeriveTraining : Pass<"diffuse-derive-training", "mlir::ModuleOp"> {
   let summary = "The scalar functions of a training step";
   let description = [{
     For every `diffuse.train`, writes `dfs_train_time(u, n)` (t from a
-    uniform and a normal draw), `dfs_train_model_time(t)`, the target's
-    coefficients `dfs_train_coef_x0(t)`, `dfs_train_coef_eps(t)` (target =
-    c_x0 x0 + c_eps eps for the model's prediction type) and
-    `dfs_train_weight(t)`, the named weighting converted from the x0 space
+    uniform and a normal draw; a timestep index of a beta table) and, as
+    functions of (t, alpha, sigma, alpha', sigma'), `dfs_train_model_time`,
+    `dfs_train_input_scale`, the target's coefficients `dfs_train_coef_x0`,
+    `dfs_train_coef_eps` (target = c_x0 x0 + c_eps eps for the model's
+    prediction type) and `dfs_train_weight`, the named weighting converted from the x0 space
     to the model's output space (and divided by the density of t for
     importance sampling). Runs after diffuse-differentiate and
     diffuse-invert-lambda, whose functions it inlines.

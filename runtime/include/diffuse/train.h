@@ -15,6 +15,7 @@
 
 #include "diffuse/runtime.h"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <ostream>
@@ -24,15 +25,22 @@
 namespace diffuse::rt {
 
 using dfs_draw_fn = double (*)(double, double);
+/// f(t, alpha, sigma, alpha', sigma') at the drawn time.
+using dfs_train_fn = double (*)(double, double, double, double, double);
 
 /// The entry points of one compiled training spec.
 struct CompiledTrainer {
-  dfs_draw_fn time = nullptr;                   // t from (uniform u, normal n)
-  dfs_scalar_fn modelTime = nullptr, coefX0 = nullptr, coefEps = nullptr, weight = nullptr;
-  dfs_scalar_fn inputScale = nullptr;           // the network's input is this times x_t
-  dfs_scalar_fn alpha = nullptr, sigma = nullptr;
+  dfs_draw_fn time = nullptr; // t (or a beta table's timestep index) from (uniform u, normal n)
+  dfs_train_fn modelTime = nullptr, coefX0 = nullptr, coefEps = nullptr, weight = nullptr;
+  dfs_train_fn inputScale = nullptr; // the network's input is this times x_t
+  /// A path's compiled alpha, sigma and derivatives (null for a beta table).
+  dfs_scalar_fn alpha = nullptr, sigma = nullptr, dalpha = nullptr, dsigma = nullptr;
+  std::vector<double> acp; // a beta table's alphas_cumprod (float32, as torch)
   Manifest manifest;
   void *handle = nullptr;
+
+  /// alpha, sigma, alpha', sigma' at t (NaN derivatives for a beta table).
+  std::array<double, 4> at(double t) const;
 
   /// Loads a shared object made from a `train` spec.
   static std::unique_ptr<CompiledTrainer> load(const std::string &path, std::string &err);

@@ -32,24 +32,25 @@ diffuse.train @sd3 {process = @rf, model = @flow, time = "logit_normal", mean = 
 // CHECK-NEXT:    %[[D:.*]] = arith.addf %[[E]]
 // CHECK-NEXT:    %[[T:.*]] = arith.divf %{{.*}}, %[[D]]
 // CHECK-NEXT:    return %[[T]]
-// The network takes t itself.
-// CHECK-LABEL: func.func @dfs_train_model_time(%arg0: f64) -> f64
+// The rest are functions of (t, alpha, sigma, alpha', sigma') at the drawn
+// t, which the runtime evaluates. The network takes t itself.
+// CHECK-LABEL: func.func @dfs_train_model_time(%arg0: f64, %arg1: f64, %arg2: f64, %arg3: f64, %arg4: f64) -> f64
 // CHECK-NEXT:    return %arg0
-// The velocity target alpha' x0 + sigma' eps = eps - x0.
-// CHECK-LABEL: func.func @dfs_train_coef_x0(%arg0: f64) -> f64
-// CHECK-NEXT:    %[[M:.*]] = arith.constant -1.000000e+00
-// CHECK-NEXT:    return %[[M]]
-// CHECK-LABEL: func.func @dfs_train_coef_eps(%arg0: f64) -> f64
-// CHECK-NEXT:    %[[O:.*]] = arith.constant 1.000000e+00
-// CHECK-NEXT:    return %[[O]]
-// SNR weight on x0, (1 - t)^2 / t^2, times b^2 with
-// b = sigma / (alpha' sigma - sigma' alpha) = t / (-t - (1 - t)).
-// CHECK-LABEL: func.func @dfs_train_weight(%arg0: f64) -> f64
-// CHECK:         %[[A:.*]] = arith.subf %{{.*}}, %arg0
-// CHECK-NEXT:    %[[A2:.*]] = arith.mulf %[[A]], %[[A]]
-// CHECK-NEXT:    %[[S2:.*]] = arith.mulf %arg0, %arg0
+// The velocity target alpha' x0 + sigma' eps.
+// CHECK-LABEL: func.func @dfs_train_coef_x0(
+// CHECK-NEXT:    return %arg3
+// CHECK-LABEL: func.func @dfs_train_coef_eps(
+// CHECK-NEXT:    return %arg4
+// SNR weight on x0, alpha^2 / sigma^2, times b^2 with
+// b = sigma / (alpha' sigma - sigma' alpha).
+// CHECK-LABEL: func.func @dfs_train_weight(
+// CHECK-NEXT:    %[[A2:.*]] = arith.mulf %arg1, %arg1
+// CHECK-NEXT:    %[[S2:.*]] = arith.mulf %arg2, %arg2
 // CHECK-NEXT:    %[[SNR:.*]] = arith.divf %[[A2]], %[[S2]]
-// CHECK:         %[[B:.*]] = arith.divf %arg0,
+// CHECK-NEXT:    %[[P:.*]] = arith.mulf %arg3, %arg2
+// CHECK-NEXT:    %[[Q:.*]] = arith.mulf %arg4, %arg1
+// CHECK-NEXT:    %[[D:.*]] = arith.subf %[[P]], %[[Q]]
+// CHECK-NEXT:    %[[B:.*]] = arith.divf %arg2, %[[D]]
 // CHECK-NEXT:    %[[B2:.*]] = arith.mulf %[[B]], %[[B]]
 // CHECK-NEXT:    %[[W:.*]] = arith.mulf %[[SNR]], %[[B2]]
 // CHECK-NEXT:    return %[[W]]
