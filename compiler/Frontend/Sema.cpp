@@ -20,7 +20,7 @@ const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver
 const std::vector<std::string> kMathFns = {"exp",  "log",   "sqrt",  "sin", "cos", "tan",  "tanh",
                                            "expm1", "log1p", "abs", "min", "max", "floor"};
 const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "score",
-                                              "alpha",   "sigma",  "lambda", "drift",
+                                              "alpha",   "sigma",  "lambda", "dlambda", "drift",
                                               "diffusion2", "noise", "at",   "at_lambda",
                                               "posterior_mean", "posterior_std"};
 
@@ -640,7 +640,8 @@ private:
       };
       if (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "score")
         return expect({Ty::Field, Ty::Time}, Ty::Field);
-      if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda" || e.name == "drift" ||
+      if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda" || e.name == "dlambda" ||
+          e.name == "drift" ||
           e.name == "diffusion2")
         return expect({Ty::Time}, Ty::Scalar);
       if (e.name == "noise")

@@ -270,7 +270,7 @@ private:
       if (e.name == "noise") return b.create<NoiseOp>(l, field());
       if (e.name == "at") return b.create<AtOp>(l, time(), toScalar(args[0], l), false);
       if (e.name == "at_lambda") return b.create<AtOp>(l, time(), toScalar(args[0], l), true);
-      if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda")
+      if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda" || e.name == "dlambda")
         return b.create<SchedOp>(l, f64(), args[0], e.name);
       if (e.name == "drift" || e.name == "diffusion2")
         return b.create<SchedOp>(l, f64(), args[0], e.name == "drift" ? "f" : "g2");

@@ -50,6 +50,21 @@ def closed(t):  # (f, g^2)
     raise SystemExit("unknown process " + name)
 
 
+def dlambda(t):  # d lambda / dt of the path, and the ve noise level tau = sigma/alpha
+    if name in ("vp_linear", "vp_sde"):
+        la = -0.25 * t * t * 19.9 - 0.05 * t
+        a = math.exp(la)
+        s2 = -math.expm1(2 * la)
+        return (-0.5 * t * 19.9 - 0.05) / s2, math.sqrt(s2) / a
+    if name == "ve_geometric":
+        return -math.log(50 / 0.01), 0.01 * (50 / 0.01) ** t
+    if name == "trig":
+        return -PI / math.sin(PI * t), math.tan(PI * t / 2)
+    if name == "rectified_flow":
+        return -1 / (1 - t) - 1 / t, t / (1 - t)
+    return None, None
+
+
 def probe(solver, t):
     out = tempfile.mkdtemp()
     subprocess.run([diffuse, "run", spec, "--set", f"probe.process={name}", "--set",
@@ -64,6 +79,14 @@ for t in (0.05, 0.3, 0.7, 0.95):
         got = probe(solver, t)
         err = abs(got - want) / max(abs(want), 1e-300) if want else abs(got)
         worst = max(worst, err)
+    want, tau = dlambda(t)
+    if want is not None:
+        got = probe("probe_dlambda", t)
+        worst = max(worst, abs(got - want) / abs(want))
+        # In ve coordinates lambda = -log tau: d lambda / d tau = -1/tau.
+        got = probe("probe_dlambda_ve", t)
+        worst = max(worst, abs(got + 1 / tau) * tau)
 ok = worst <= 1e-12
-print(f"{name}: f and g^2 at 4 times, worst relative error {worst:.1e}: {'ok' if ok else 'FAIL'}")
+print(f"{name}: f, g^2 (and d lambda/dt where known) at 4 times, worst relative error "
+      f"{worst:.1e}: {'ok' if ok else 'FAIL'}")
 sys.exit(0 if ok else 1)

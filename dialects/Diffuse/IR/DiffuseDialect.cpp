@@ -70,7 +70,8 @@ LogicalResult ModelOp::verify() {
 }
 
 LogicalResult SchedOp::verify() {
-  if (!isOneOf(getKind(), {"t", "alpha", "sigma", "lambda", "dalpha", "dsigma", "f", "g2"}))
+  if (!isOneOf(getKind(),
+               {"t", "alpha", "sigma", "lambda", "dlambda", "dalpha", "dsigma", "f", "g2"}))
     return emitOpError("unknown schedule scalar '") << getKind() << "'";
   return success();
 }

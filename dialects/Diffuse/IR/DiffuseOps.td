@@ -112,7 +112,8 @@ def Diffuse_SchedOp : Diffuse_Op<"sched", [Pure]> {
   let summary = "a schedule scalar at a time point, in the solver's coordinates";
   let description = [{
     `kind` is one of "t" (the solver's time value), "alpha", "sigma",
-    "lambda" (log(alpha/sigma)), "dalpha", "dsigma", and the coefficients
+    "lambda" (log(alpha/sigma)), "dlambda" (its derivative in the solver's
+    time), "dalpha", "dsigma", and the coefficients
     of the forward SDE dx = f x dt + g dW that has the process as its
     marginals: "f" and "g2" (g squared).
   }];

@@ -79,6 +79,9 @@ struct Deriver {
       // dy = sqrt(d tau^2 / d tau) dW: f = 0, g^2 = 2 tau.
       if (k == "f") return cst(0, l);
       if (k == "g2") return b.create<arith::MulFOp>(l, cst(2, l), point(t, "tau", l)).getResult();
+      // lambda = -log tau: d lambda / d tau = -1/tau.
+      if (k == "dlambda")
+        return b.create<arith::DivFOp>(l, cst(-1, l), point(t, "tau", l)).getResult();
       // lambda = log(1/tau)
       return b.create<arith::NegFOp>(l, b.create<math::LogOp>(l, point(t, "tau", l))).getResult();
     }
@@ -88,6 +91,13 @@ struct Deriver {
       if (failed(needDerivatives(op, "this schedule derivative")))
         return failure();
       return point(t, k == "dalpha" ? "da" : "ds", l);
+    }
+    if (k == "dlambda") { // a'/a - s'/s
+      if (failed(needDerivatives(op, "d lambda/dt")))
+        return failure();
+      Value fa = b.create<arith::DivFOp>(l, point(t, "da", l), point(t, "a", l));
+      Value fs = b.create<arith::DivFOp>(l, point(t, "ds", l), point(t, "s", l));
+      return b.create<arith::SubFOp>(l, fa, fs).getResult();
     }
     if (k == "f" || k == "g2") {
       // The SDE with these marginals: f = a'/a, g^2 = (s^2)' - 2 f s^2.
