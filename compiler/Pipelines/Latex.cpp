@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Pipelines/Pipeline.h"
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
+#include "dialects/Diffuse/Transforms/ScalarFunctions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -293,8 +294,7 @@ bool emitLatex(ModuleOp module, std::string &out, DiagEngine &) {
     process = symbols.lookup<ProcessOp>(str("process"));
   DictionaryAttr pcfg = process ? process.getConfig() : DictionaryAttr();
   auto funcOf = [&](StringRef key) {
-    auto ref = pcfg ? pcfg.getAs<FlatSymbolRefAttr>(key) : FlatSymbolRefAttr();
-    return ref ? symbols.lookup<func::FuncOp>(ref.getValue()) : func::FuncOp();
+    return process ? processFunction(process, key) : func::FuncOp();
   };
   auto marginals = pcfg ? pcfg.getAs<StringAttr>("marginals") : StringAttr();
   bool sde = marginals && funcOf("drift") && funcOf("diffusion");

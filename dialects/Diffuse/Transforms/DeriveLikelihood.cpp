@@ -25,7 +25,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
 #include "dialects/Diffuse/Transforms/Passes.h"
-#include "dialects/Diffuse/Transforms/ScalarEval.h"
+#include "dialects/Diffuse/Transforms/ScalarFunctions.h"
 
 namespace diffuse {
 #define GEN_PASS_DEF_DERIVELIKELIHOOD
@@ -48,12 +48,8 @@ struct DeriveLikelihoodPass : diffuse::impl::DeriveLikelihoodBase<DeriveLikeliho
       // An edm model sees a scaled input: not an affine map of x (not yet).
       if (!process || !model || process.getKind() != "path" || model.getPredicts() == "edm")
         continue;
-      auto fnOf = [&](StringRef key) {
-        auto ref = process.getConfig().getAs<FlatSymbolRefAttr>(key);
-        return ref ? symbols.lookup<func::FuncOp>(ref.getValue()) : func::FuncOp();
-      };
-      func::FuncOp alpha = fnOf("alpha"), sigma = fnOf("sigma"), dalpha = fnOf("dalpha"),
-                   dsigma = fnOf("dsigma");
+      func::FuncOp alpha = processFunction(process, "alpha"), sigma = processFunction(process, "sigma"), dalpha = processFunction(process, "dalpha"),
+                   dsigma = processFunction(process, "dsigma");
       if (!alpha || !sigma || !dalpha || !dsigma)
         continue;
       StringRef predicts = model.getPredicts();

@@ -42,7 +42,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
 #include "dialects/Diffuse/Transforms/Passes.h"
-#include "dialects/Diffuse/Transforms/ScalarEval.h"
+#include "dialects/Diffuse/Transforms/ScalarFunctions.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -76,12 +76,8 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
     if (!process || !model)
       return train.emitError("a training spec needs a process and a model");
     bool discrete = process.getKind() == "discrete";
-    auto fnOf = [&](StringRef key) {
-      auto ref = process.getConfig().getAs<FlatSymbolRefAttr>(key);
-      return ref ? symbols.lookup<func::FuncOp>(ref.getValue()) : func::FuncOp();
-    };
-    func::FuncOp alpha = fnOf("alpha"), sigma = fnOf("sigma"), tOfLambda = fnOf("t_of_lambda");
-    if (!discrete && (!alpha || !sigma || !fnOf("dalpha") || !fnOf("dsigma")))
+    func::FuncOp alpha = processFunction(process, "alpha"), sigma = processFunction(process, "sigma"), tOfLambda = processFunction(process, "t_of_lambda");
+    if (!discrete && (!alpha || !sigma || !processFunction(process, "dalpha") || !processFunction(process, "dsigma")))
       return train.emitError("the process's alpha, sigma and their derivatives are missing");
     double lo = 0, hi = 1;
     if (auto dom = process.getConfig().getAs<ArrayAttr>("domain"); dom && dom.size() == 2) {

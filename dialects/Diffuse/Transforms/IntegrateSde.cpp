@@ -33,7 +33,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
 #include "dialects/Diffuse/Transforms/Passes.h"
-#include "dialects/Diffuse/Transforms/ScalarEval.h"
+#include "dialects/Diffuse/Transforms/ScalarFunctions.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -343,15 +343,10 @@ std::optional<std::vector<Term>> integrateSum(const Sym &s) {
 // Emission
 //===----------------------------------------------------------------------===//
 
-class Emitter {
+/// ScalarBuilder with the exp-polynomial forms of this pass.
+class Emitter : public ScalarBuilder {
 public:
-  Emitter(OpBuilder &b, Location loc) : b(b), loc(loc) {}
-
-  Value cst(double v) { return b.create<arith::ConstantOp>(loc, b.getF64FloatAttr(v)); }
-  Value add(Value x, Value y) { return b.create<arith::AddFOp>(loc, x, y); }
-  Value mul(Value x, Value y) { return b.create<arith::MulFOp>(loc, x, y); }
-  Value div(Value x, Value y) { return b.create<arith::DivFOp>(loc, x, y); }
-  Value exp(Value x) { return b.create<math::ExpOp>(loc, x); }
+  using ScalarBuilder::ScalarBuilder;
 
   /// Horner's rule; a null Value for the zero polynomial.
   Value poly(const Poly &p, Value t) {
@@ -387,12 +382,6 @@ public:
     }
     return acc ? acc : cst(0);
   }
-
-  /// fn's body at `t`, inlined.
-  Value inlineAt(func::FuncOp fn, Value t) { return inlineScalarFunction(b, fn, t); }
-
-  OpBuilder &b;
-  Location loc;
 };
 
 /// Gauss-Legendre nodes and weights on [-1, 1].
@@ -484,7 +473,7 @@ struct Quadrature {
       Value g = e.inlineAt(this->g, tau);
       Value Fv = emitF(e, tau);
       Value term = e.mul(e.mul(e.cst(w[j] / 2), e.mul(g, g)),
-                         e.exp(e.mul(e.cst(2), e.b.create<arith::SubFOp>(e.loc, Ft, Fv))));
+                         e.exp(e.mul(e.cst(2), e.sub(Ft, Fv))));
       s = s ? e.add(s, term) : term;
     }
     return e.mul(s, t);
@@ -511,11 +500,7 @@ struct IntegrateSdePass : diffuse::impl::IntegrateSdeBase<IntegrateSdePass> {
   }
 
   LogicalResult integrate(ProcessOp proc, SymbolTable &symbols) {
-    auto lookup = [&](StringRef key) {
-      auto ref = proc.getConfig().getAs<FlatSymbolRefAttr>(key);
-      return ref ? symbols.lookup<func::FuncOp>(ref.getValue()) : func::FuncOp();
-    };
-    func::FuncOp f = lookup("drift"), g = lookup("diffusion");
+    func::FuncOp f = processFunction(proc, "drift"), g = processFunction(proc, "diffusion");
     if (!f || !g)
       return proc.emitError("sde process needs drift and diffusion functions");
     Location loc = proc.getLoc();

@@ -28,7 +28,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
 #include "dialects/Diffuse/Transforms/Passes.h"
-#include "dialects/Diffuse/Transforms/ScalarEval.h"
+#include "dialects/Diffuse/Transforms/ScalarFunctions.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -272,11 +272,7 @@ struct InvertLambdaPass : diffuse::impl::InvertLambdaBase<InvertLambdaPass> {
   }
 
   void run(ProcessOp proc, SymbolTable &symbols) {
-    auto lookup = [&](StringRef key) {
-      auto ref = proc.getConfig().getAs<FlatSymbolRefAttr>(key);
-      return ref ? symbols.lookup<func::FuncOp>(ref.getValue()) : func::FuncOp();
-    };
-    func::FuncOp alpha = lookup("alpha"), sigma = lookup("sigma");
+    func::FuncOp alpha = processFunction(proc, "alpha"), sigma = processFunction(proc, "sigma");
     OpBuilder b(proc);
     NamedAttrList config(proc.getConfig());
     auto record = [&](StringRef how) {

@@ -1,5 +1,5 @@
-//===- ScalarEval.cpp - evaluate scalar time functions at compile time -----===//
-#include "dialects/Diffuse/Transforms/ScalarEval.h"
+//===- ScalarFunctions.cpp - the process's scalar functions of time -------===//
+#include "dialects/Diffuse/Transforms/ScalarFunctions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -52,6 +52,13 @@ std::optional<llvm::DenseMap<Value, double>> evaluateAll(func::FuncOp fn, double
     v[op.getResult(0)] = r;
   }
   return std::nullopt;
+}
+
+func::FuncOp processFunction(ProcessOp process, llvm::StringRef key) {
+  auto ref = process.getConfig().getAs<FlatSymbolRefAttr>(key);
+  if (!ref)
+    return {};
+  return SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(process, ref);
 }
 
 Value inlineScalarFunction(OpBuilder &b, func::FuncOp fn, Value t) {

@@ -1,12 +1,16 @@
-//===- ScalarEval.h - evaluate scalar time functions at compile time -------===//
+//===- ScalarFunctions.h - the process's scalar functions of time ---------===//
 //
 // The process functions are straight-line bodies of arith/math ops on f64.
-// Passes that choose between formulas (a quadrature's size, an inverse's
-// branch) evaluate them in doubles with the same libm the compiled code uses.
+// The derivation passes find them from a `diffuse.process`, evaluate them in
+// doubles (with the same libm the compiled code uses) to choose between
+// formulas (a quadrature's size, an inverse's branch), inline them and write
+// new ones.
 //
 //===----------------------------------------------------------------------===//
-#ifndef DIFFUSE_TRANSFORMS_SCALAREVAL_H
-#define DIFFUSE_TRANSFORMS_SCALAREVAL_H
+#ifndef DIFFUSE_TRANSFORMS_SCALARFUNCTIONS_H
+#define DIFFUSE_TRANSFORMS_SCALARFUNCTIONS_H
+
+#include "dialects/Diffuse/IR/DiffuseDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -17,6 +21,10 @@
 #include <optional>
 
 namespace diffuse {
+
+/// The scalar function the process's config names under `key` ("alpha",
+/// "sigma", "dalpha", "drift", "t_of_lambda", ...), or null.
+mlir::func::FuncOp processFunction(ProcessOp process, llvm::StringRef key);
 
 /// Every value of `fn`'s body with its first argument set to `t`; nullopt if
 /// the body holds an op this evaluator does not know.
@@ -58,11 +66,11 @@ public:
     return inlineScalarFunction(b, fn, t);
   }
 
-private:
+protected:
   mlir::OpBuilder &b;
   mlir::Location loc;
 };
 
 } // namespace diffuse
 
-#endif
+#endif // DIFFUSE_TRANSFORMS_SCALARFUNCTIONS_H
