@@ -538,6 +538,31 @@ static bool checkStart(const SamplerPlan &plan, DiagEngine &diag) {
   return true;
 }
 
+/// The declaration of `kind` named `name` (the last one when empty), or an
+/// error located at the command-line option that names it.
+static const ast::Decl *findNamed(const ast::Module &m, const std::string &kind,
+                                  const std::string &name, const std::string &what,
+                                  const std::string &option, const std::string &addHint,
+                                  DiagEngine &diag) {
+  const ast::Decl *found = nullptr;
+  std::vector<std::string> names;
+  for (const auto &d : m.decls)
+    if (d.kind == kind) {
+      names.push_back(d.name);
+      if (name.empty() || d.name == name)
+        found = &d;
+    }
+  if (found)
+    return found;
+  if (names.empty())
+    diag.error(Loc{"<spec>", 0, 0}, "the spec declares no " + what, addHint);
+  else
+    diag.error(Loc{option, 0, 0}, "no " + what + " named '" + name + "'",
+               didYouMean(name, names).empty() ? "known: " + joinNames(names)
+                                               : didYouMean(name, names));
+  return nullptr;
+}
+
 static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   // Process.
   const ast::Decl &p = *plan.process;
@@ -652,24 +677,12 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
 
 bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
                  SamplerPlan &plan) {
-  const ast::Decl *s = nullptr;
-  std::vector<std::string> samplers;
-  for (const auto &d : m.decls)
-    if (d.kind == "sampler") {
-      samplers.push_back(d.name);
-      if (name.empty() || d.name == name)
-        s = &d;
-    }
-  if (!s) {
-    if (samplers.empty())
-      diag.error(Loc{"<spec>", 0, 0}, "the spec declares no sampler",
-                 "add sampler NAME { process = ... model = ... solver = ... grid = ... }");
-    else
-      diag.error(Loc{"--sampler", 0, 0}, "no sampler named '" + name + "'",
-                 didYouMean(name, samplers).empty() ? "known: " + joinNames(samplers)
-                                                    : didYouMean(name, samplers));
+  const ast::Decl *s = findNamed(m, "sampler", name, "sampler", "--sampler",
+                                 "add sampler NAME { process = ... model = ... solver = ... "
+                                 "grid = ... }",
+                                 diag);
+  if (!s)
     return false;
-  }
   plan.sampler = s;
   for (const auto &it : s->items) {
     const std::vector<std::string> keys = {"process", "model", "solver", "guidance",
@@ -730,24 +743,12 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
 
 bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
                SamplerPlan &plan) {
-  const ast::Decl *tr = nullptr;
-  std::vector<std::string> trains;
-  for (const auto &d : m.decls)
-    if (d.kind == "train") {
-      trains.push_back(d.name);
-      if (name.empty() || d.name == name)
-        tr = &d;
-    }
-  if (!tr) {
-    if (trains.empty())
-      diag.error(Loc{"<spec>", 0, 0}, "the spec declares no training spec",
-                 "add train NAME { process = ... model = ... time = uniform weight = uniform }");
-    else
-      diag.error(Loc{"--train", 0, 0}, "no training spec named '" + name + "'",
-                 didYouMean(name, trains).empty() ? "known: " + joinNames(trains)
-                                                  : didYouMean(name, trains));
+  const ast::Decl *tr = findNamed(m, "train", name, "training spec", "--train",
+                                  "add train NAME { process = ... model = ... time = uniform "
+                                  "weight = uniform }",
+                                  diag);
+  if (!tr)
     return false;
-  }
   plan.train = tr;
   const ast::Expr *pcall = nullptr;
   plan.process = refDecl(m, *tr, "process", "process", diag, &pcall);

@@ -179,19 +179,12 @@ int runLikelihoodDemo(const CompiledSampler &sampler, const LikelihoodDemoOption
   // Samples of the marginal at the domain's start, whose density is exact.
   auto [t0, t1] = runner.timeRange();
   Point p0 = runner.pointAt(t0), pT = runner.pointAt(t1);
-  std::vector<double> x((size_t)o.batch * D), z(D);
+  std::vector<double> x, e(D);
+  sampleMixture(mix, (long)o.batch, o.seed, 0, x);
   for (int64_t r = 0; r < o.batch; ++r) {
-    double u = uniformDraw(o.seed, (uint64_t)r, 2), acc = 0;
-    int k = 0;
-    for (; k + 1 < mix.components(); ++k)
-      if ((acc += mix.weights[k]) > u)
-        break;
-    normals(o.seed, (uint64_t)r, 3, D, z.data());
-    double e[8];
-    normals(o.seed, (uint64_t)r, 4, D, e);
+    normals(o.seed, (uint64_t)r, 4, D, e.data());
     for (int d = 0; d < D; ++d)
-      x[r * D + d] = p0[DFS_POINT_A] * (mix.means[k][d] + mix.stds[k] * z[d]) +
-                     p0[DFS_POINT_S] * e[d];
+      x[r * D + d] = p0[DFS_POINT_A] * x[r * D + d] + p0[DFS_POINT_S] * e[d];
   }
   LikelihoodOptions lo;
   lo.steps = o.steps;

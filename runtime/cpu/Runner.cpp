@@ -52,34 +52,40 @@ double Manifest::num(const std::string &key, double def) const {
   return it == kv.end() ? def : std::strtod(it->second.c_str(), nullptr);
 }
 
-std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, std::string &err) {
-  void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
+bool SharedObject::open(const std::string &path, std::string &err) {
+  handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle_)
     err = dlerror();
-    return nullptr;
-  }
+  return handle_ != nullptr;
+}
+
+void *SharedObject::symbol(const char *name) const { return dlsym(handle_, name); }
+
+SharedObject::~SharedObject() {
+  if (handle_)
+    dlclose(handle_);
+}
+
+std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, std::string &err) {
   auto s = std::make_unique<CompiledSampler>();
-  s->handle = h;
-  s->step = (dfs_step_fn)dlsym(h, "dfs_step");
-  auto *manifest = (const char *)dlsym(h, "dfs_manifest");
-  s->alpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha");
-  s->sigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma");
-  s->dalpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha_d");
-  s->dsigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma_d");
-  s->tOfLambda = (dfs_scalar_fn)dlsym(h, "dfs_process_t_of_lambda");
-  s->odeCoefX = (dfs_scalar_fn)dlsym(h, "dfs_ode_coef_x");
-  s->odeCoefNet = (dfs_scalar_fn)dlsym(h, "dfs_ode_coef_net");
+  if (!s->library.open(path, err))
+    return nullptr;
+  auto fn = [&](const char *name) { return (dfs_scalar_fn)s->library.symbol(name); };
+  s->step = (dfs_step_fn)s->library.symbol("dfs_step");
+  auto *manifest = (const char *)s->library.symbol("dfs_manifest");
+  s->alpha = fn("dfs_process_alpha");
+  s->sigma = fn("dfs_process_sigma");
+  s->dalpha = fn("dfs_process_alpha_d");
+  s->dsigma = fn("dfs_process_sigma_d");
+  s->tOfLambda = fn("dfs_process_t_of_lambda");
+  s->odeCoefX = fn("dfs_ode_coef_x");
+  s->odeCoefNet = fn("dfs_ode_coef_net");
   if (!s->step || !manifest) {
     err = path + " is not a compiled Diffuse sampler (no dfs_step/dfs_manifest)";
     return nullptr;
   }
   s->manifest = Manifest::parse(manifest);
   return s;
-}
-
-CompiledSampler::~CompiledSampler() {
-  if (handle)
-    dlclose(handle);
 }
 
 std::vector<float> alphasCumprod(const std::string &schedule, double betaStart, double betaEnd,

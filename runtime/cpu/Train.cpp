@@ -7,29 +7,27 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <dlfcn.h>
 
 namespace diffuse::rt {
 
 std::unique_ptr<CompiledTrainer> CompiledTrainer::load(const std::string &path, std::string &err) {
-  void *h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    err = dlerror();
-    return nullptr;
-  }
   auto tr = std::make_unique<CompiledTrainer>();
-  tr->handle = h;
-  tr->time = (dfs_draw_fn)dlsym(h, "dfs_train_time");
-  tr->modelTime = (dfs_train_fn)dlsym(h, "dfs_train_model_time");
-  tr->coefX0 = (dfs_train_fn)dlsym(h, "dfs_train_coef_x0");
-  tr->coefEps = (dfs_train_fn)dlsym(h, "dfs_train_coef_eps");
-  tr->weight = (dfs_train_fn)dlsym(h, "dfs_train_weight");
-  tr->inputScale = (dfs_train_fn)dlsym(h, "dfs_train_input_scale");
-  tr->alpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha");
-  tr->sigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma");
-  tr->dalpha = (dfs_scalar_fn)dlsym(h, "dfs_process_alpha_d");
-  tr->dsigma = (dfs_scalar_fn)dlsym(h, "dfs_process_sigma_d");
-  auto *manifest = (const char *)dlsym(h, "dfs_manifest");
+  if (!tr->library.open(path, err))
+    return nullptr;
+  const SharedObject &lib = tr->library;
+  auto train = [&](const char *name) { return (dfs_train_fn)lib.symbol(name); };
+  auto scalar = [&](const char *name) { return (dfs_scalar_fn)lib.symbol(name); };
+  tr->time = (dfs_draw_fn)lib.symbol("dfs_train_time");
+  tr->modelTime = train("dfs_train_model_time");
+  tr->coefX0 = train("dfs_train_coef_x0");
+  tr->coefEps = train("dfs_train_coef_eps");
+  tr->weight = train("dfs_train_weight");
+  tr->inputScale = train("dfs_train_input_scale");
+  tr->alpha = scalar("dfs_process_alpha");
+  tr->sigma = scalar("dfs_process_sigma");
+  tr->dalpha = scalar("dfs_process_alpha_d");
+  tr->dsigma = scalar("dfs_process_sigma_d");
+  auto *manifest = (const char *)lib.symbol("dfs_manifest");
   if (!tr->time || !tr->modelTime || !tr->coefX0 || !tr->coefEps || !tr->weight ||
       !tr->inputScale || !manifest) {
     err = path + " is not a compiled Diffuse training spec (no dfs_train_* functions)";
@@ -54,11 +52,6 @@ std::array<double, 4> CompiledTrainer::at(double t) const {
     return {std::sqrt(a2), std::sqrt(1 - a2), NAN, NAN};
   }
   return {alpha(t), sigma(t), dalpha(t), dsigma(t)};
-}
-
-CompiledTrainer::~CompiledTrainer() {
-  if (handle)
-    dlclose(handle);
 }
 
 void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int dim,
@@ -91,23 +84,6 @@ void makeTrainBatch(const CompiledTrainer &tr, const double *x0, long rows, int 
 }
 
 namespace {
-
-/// Data rows from a mixture, keyed by (seed, row).
-void drawData(const Mixture &m, long rows, uint64_t seed, uint64_t first, std::vector<double> &x) {
-  int D = m.dim;
-  x.resize((size_t)rows * D);
-  std::vector<double> z(D);
-  for (long r = 0; r < rows; ++r) {
-    double u = uniformDraw(seed, first + r, 2), acc = 0;
-    int k = 0;
-    for (; k + 1 < m.components(); ++k)
-      if ((acc += m.weights[k]) > u)
-        break;
-    normals(seed, first + r, 3, D, z.data());
-    for (int d = 0; d < D; ++d)
-      x[r * D + d] = m.means[k][d] + m.stds[k] * z[d];
-  }
-}
 
 /// The standard normal quantile, by bisection on erfc.
 double normalQuantile(double p) {
@@ -213,7 +189,7 @@ int runTrainDemo(const CompiledTrainer &tr, const TrainDemoOptions &o, std::ostr
   const long held = 4096;
   std::vector<double> x0, hlam, hscale, lam, scale, grad;
   TrainBatch hb, b;
-  drawData(mix, held, o.seed + 1, 0, x0);
+  sampleMixture(mix, held, o.seed + 1, 0, x0);
   makeTrainBatch(tr, x0.data(), held, D, o.seed + 1, 0, hb);
   features(hb, hlam, hscale);
   SmallModel model(D);
@@ -222,7 +198,7 @@ int runTrainDemo(const CompiledTrainer &tr, const TrainDemoOptions &o, std::ostr
   std::vector<double> mom(model.p.size(), 0.0), vel(model.p.size(), 0.0);
   const double b1 = 0.9, b2 = 0.999;
   for (long step = 0; step < o.steps; ++step) {
-    drawData(mix, o.batch, o.seed, (uint64_t)step * o.batch, x0);
+    sampleMixture(mix, o.batch, o.seed, (uint64_t)step * o.batch, x0);
     makeTrainBatch(tr, x0.data(), o.batch, D, o.seed, (uint64_t)step, b);
     features(b, lam, scale);
     weightedLoss(model, b, lam, scale, &grad);

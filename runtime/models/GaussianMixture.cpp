@@ -8,47 +8,67 @@
 //
 //===----------------------------------------------------------------------===//
 #include "diffuse/models.h"
+#include "diffuse/random.h"
 
 #include <cmath>
 #include <limits>
 
 namespace diffuse::rt {
 
+namespace {
+
+/// The responsibilities r_k (normalized; 0 for components of another class
+/// than `label` >= 0) and the variances v_k = a^2 s_k^2 + s^2 of the
+/// components of the marginal at x = a x0 + s eps.
+void responsibilities(const Mixture &m, const double *x, double a, double s, int label,
+                      double *r, double *v) {
+  const int D = m.dim, K = m.components();
+  double best = -std::numeric_limits<double>::infinity();
+  for (int k = 0; k < K; ++k) {
+    v[k] = a * a * m.stds[k] * m.stds[k] + s * s;
+    if (label >= 0 && m.classes[k] != label) {
+      r[k] = -std::numeric_limits<double>::infinity();
+      continue;
+    }
+    double d2 = 0;
+    for (int j = 0; j < D; ++j) {
+      double res = x[j] - a * m.means[k][j];
+      d2 += res * res;
+    }
+    r[k] = std::log(m.weights[k]) - 0.5 * d2 / v[k] - 0.5 * D * std::log(2 * M_PI * v[k]);
+    best = std::max(best, r[k]);
+  }
+  double total = 0;
+  for (int k = 0; k < K; ++k)
+    total += r[k] = std::isinf(r[k]) ? 0 : std::exp(r[k] - best);
+  for (int k = 0; k < K; ++k)
+    r[k] /= total;
+}
+
+/// Row i of a call's input, in float64 (rows repeat past call.x_rows).
+void readRow(const dfs_net_call &call, int64_t i, double *out) {
+  int64_t r = call.x_rows > 0 ? i % call.x_rows : i, D = call.dim;
+  for (int64_t j = 0; j < D; ++j)
+    out[j] = call.dtype == DFS_F32 ? ((const float *)call.x)[r * D + j]
+                                   : ((const double *)call.x)[r * D + j];
+}
+
+} // namespace
+
 void posteriorMean(const Mixture &m, const double *x, double a, double s, int label, double *x0,
                    double *eps) {
   const int D = m.dim, K = m.components();
-  double logits[64];
-  double best = -std::numeric_limits<double>::infinity();
-  for (int k = 0; k < K; ++k) {
-    if (label >= 0 && m.classes[k] != label) {
-      logits[k] = -std::numeric_limits<double>::infinity();
-      continue;
-    }
-    double v = a * a * m.stds[k] * m.stds[k] + s * s;
-    double d2 = 0;
-    for (int j = 0; j < D; ++j) {
-      double r = x[j] - a * m.means[k][j];
-      d2 += r * r;
-    }
-    logits[k] = std::log(m.weights[k]) - 0.5 * d2 / v - 0.5 * D * std::log(2 * M_PI * v);
-    best = std::max(best, logits[k]);
-  }
-  double total = 0;
-  for (int k = 0; k < K; ++k) {
-    logits[k] = std::isinf(logits[k]) ? 0 : std::exp(logits[k] - best);
-    total += logits[k];
-  }
+  double r[64], v[64];
+  responsibilities(m, x, a, s, label, r, v);
   for (int j = 0; j < D; ++j)
     x0[j] = eps[j] = 0;
   for (int k = 0; k < K; ++k) {
-    double r = logits[k] / total;
-    if (r == 0)
+    if (r[k] == 0)
       continue;
-    double v = a * a * m.stds[k] * m.stds[k] + s * s;
     for (int j = 0; j < D; ++j) {
       double res = x[j] - a * m.means[k][j];
-      x0[j] += r * (m.means[k][j] + a * m.stds[k] * m.stds[k] / v * res);
-      eps[j] += r * res / v;
+      x0[j] += r[k] * (m.means[k][j] + a * m.stds[k] * m.stds[k] / v[k] * res);
+      eps[j] += r[k] * res / v[k];
     }
   }
   for (int j = 0; j < D; ++j)
@@ -99,10 +119,7 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
   for (int64_t i = 0; i < call.batch; ++i) {
     TimeDecode td = decode_(call.t[i]);
     int label = call.labels ? call.labels[i] : -1;
-    int64_t r = call.x_rows > 0 ? i % call.x_rows : i;
-    for (int j = 0; j < D; ++j)
-      xr[j] = call.dtype == DFS_F32 ? ((const float *)call.x)[r * D + j]
-                                    : ((const double *)call.x)[r * D + j];
+    readRow(call, i, xr.data());
     // EDM: the input is c_in y with y = x/a and c_in = 1/sqrt(u^2 + d^2), u = s/a.
     double u = td.s / td.a, d = sigmaData_, norm = std::sqrt(u * u + d * d);
     if (out_ == Output::Edm)
@@ -129,6 +146,23 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
   }
 }
 
+void sampleMixture(const Mixture &m, long rows, uint64_t seed, uint64_t first,
+                   std::vector<double> &x) {
+  int D = m.dim;
+  x.resize((size_t)rows * D);
+  std::vector<double> z(D);
+  for (long r = 0; r < rows; ++r) {
+    double u = uniformDraw(seed, first + r, 2), acc = 0;
+    int k = 0;
+    for (; k + 1 < m.components(); ++k)
+      if ((acc += m.weights[k]) > u)
+        break;
+    normals(seed, first + r, 3, D, z.data());
+    for (int d = 0; d < D; ++d)
+      x[r * D + d] = m.means[k][d] + m.stds[k] * z[d];
+  }
+}
+
 double marginalLogDensity(const Mixture &m, const double *x, double a, double s) {
   Mixture mt = m;
   for (int k = 0; k < m.components(); ++k) {
@@ -144,43 +178,24 @@ double marginalLogDensity(const Mixture &m, const double *x, double a, double s)
 //   tr H = sum_k r_k (|d_k|^2 / v_k^2 - D / v_k) - |g|^2.
 bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace) {
   const int D = (int)call.dim, K = m_.components();
-  std::vector<double> xr(D), g(D), logits(K);
+  std::vector<double> xr(D), g(D), r(K), v(K);
   for (int64_t i = 0; i < call.batch; ++i) {
     TimeDecode td = decode_(call.t[i]);
     int label = call.labels ? call.labels[i] : -1;
-    int64_t row = call.x_rows > 0 ? i % call.x_rows : i;
-    for (int j = 0; j < D; ++j)
-      xr[j] = call.dtype == DFS_F32 ? ((const float *)call.x)[row * D + j]
-                                    : ((const double *)call.x)[row * D + j];
-    double best = -std::numeric_limits<double>::infinity();
-    for (int k = 0; k < K; ++k) {
-      logits[k] = -std::numeric_limits<double>::infinity();
-      if (label >= 0 && m_.classes[k] != label)
-        continue;
-      double v = td.a * td.a * m_.stds[k] * m_.stds[k] + td.s * td.s, d2 = 0;
-      for (int j = 0; j < D; ++j) {
-        double r = xr[j] - td.a * m_.means[k][j];
-        d2 += r * r;
-      }
-      logits[k] = std::log(m_.weights[k]) - 0.5 * d2 / v - 0.5 * D * std::log(2 * M_PI * v);
-      best = std::max(best, logits[k]);
-    }
-    double total = 0;
-    for (int k = 0; k < K; ++k)
-      total += logits[k] = std::isinf(logits[k]) ? 0 : std::exp(logits[k] - best);
+    readRow(call, i, xr.data());
+    responsibilities(m_, xr.data(), td.a, td.s, label, r.data(), v.data());
     double trH = 0;
     std::fill(g.begin(), g.end(), 0.0);
     for (int k = 0; k < K; ++k) {
-      double r = logits[k] / total;
-      if (r == 0)
+      if (r[k] == 0)
         continue;
-      double v = td.a * td.a * m_.stds[k] * m_.stds[k] + td.s * td.s, d2 = 0;
+      double d2 = 0;
       for (int j = 0; j < D; ++j) {
         double d = xr[j] - td.a * m_.means[k][j];
         d2 += d * d;
-        g[j] -= r * d / v;
+        g[j] -= r[k] * d / v[k];
       }
-      trH += r * (d2 / (v * v) - D / v);
+      trH += r[k] * (d2 / (v[k] * v[k]) - D / v[k]);
     }
     for (int j = 0; j < D; ++j)
       trH -= g[j] * g[j];

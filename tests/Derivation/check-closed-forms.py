@@ -1,7 +1,11 @@
 """Compares `diffuse schedule` output (alpha, sigma and the compiler's
 symbolic derivatives) with independent closed forms. Usage: NAME < table"""
 import math
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import dfstest  # noqa: E402
 
 name = sys.argv[1]
 PI = math.pi
@@ -62,10 +66,7 @@ def closed(t):
 
 
 worst, rows = 0.0, 0
-for line in sys.stdin:
-    f = line.split()
-    if not f or f[0] == "t":
-        continue
+for f in dfstest.table_rows(sys.stdin, "t"):
     t = float(f[0])
     got = [float(x) for x in f[1:5]]
     want = closed(t)

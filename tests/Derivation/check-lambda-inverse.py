@@ -3,7 +3,11 @@
 (DPM-Solver's NoiseScheduleVP.inverse_lambda for linear VP and cosine) and
 against the row's own t. Usage: NAME < table"""
 import math
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import dfstest  # noqa: E402
 
 name = sys.argv[1]
 PI = math.pi
@@ -49,10 +53,7 @@ def reference(lam):
 
 
 worst_ref, worst_self, rows = 0.0, 0.0, 0
-for line in sys.stdin:
-    f = line.split()
-    if not f or f[0] == "t":
-        continue
+for f in dfstest.table_rows(sys.stdin, "t"):
     t, lam, got = float(f[0]), float(f[5]), f[6]
     if got == "-":
         print(f"{name}: no closed-form inverse")

@@ -5,12 +5,10 @@ variance-preserving process, SMLD/NCSN's ancestral step for a variance-
 exploding one. Usage: check-posterior.py DIFFUSE PROBE_SPEC NAME"""
 import math
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from dfstest import read_npy
+import dfstest
 
 diffuse, spec, name = sys.argv[1:4]
 
@@ -40,11 +38,7 @@ def closed(s, t):  # (c0, c1, std) for x_t given x_s and x0, t < s
 
 
 def probe(solver, s, t):
-    out = tempfile.mkdtemp()
-    subprocess.run([diffuse, "run", spec, "--set", f"probe.process={name}", "--set",
-                    f"probe.solver={solver}", "--set", f"probe.grid=[{s!r}, {t!r}]",
-                    "--batch", "1", "--out", out], capture_output=True, check=True)
-    return read_npy(os.path.join(out, "samples.npy"))[0]
+    return dfstest.probe(diffuse, spec, name, solver, s, t)
 
 
 worst = 0.0

@@ -3,12 +3,10 @@ Inputs/sde-probe.dfs) against independent closed forms at several times of
 each process. Usage: check-sde.py DIFFUSE PROBE_SPEC NAME"""
 import math
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from dfstest import read_npy
+import dfstest
 
 diffuse, spec, name = sys.argv[1:4]
 PI = math.pi
@@ -66,11 +64,7 @@ def dlambda(t):  # d lambda / dt of the path, and the ve noise level tau = sigma
 
 
 def probe(solver, t):
-    out = tempfile.mkdtemp()
-    subprocess.run([diffuse, "run", spec, "--set", f"probe.process={name}", "--set",
-                    f"probe.solver={solver}", "--set", f"probe.grid=[{t!r}, {t / 2!r}]",
-                    "--batch", "1", "--out", out], capture_output=True, check=True)
-    return read_npy(os.path.join(out, "samples.npy"))[0]
+    return dfstest.probe(diffuse, spec, name, solver, t, t / 2)
 
 
 worst = 0.0

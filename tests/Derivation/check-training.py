@@ -3,7 +3,11 @@ input_scale, alpha, sigma at N quantiles of the draw) for the specs of Inputs/tr
 time distributions and loss weights as their papers state them, worked out
 by hand in each model's own output space. Usage: NAME < table"""
 import math
+import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import dfstest  # noqa: E402
 
 name = sys.argv[1]
 LO, HI = 0.001, 1.0  # vp_sde's domain
@@ -81,10 +85,7 @@ def expected_plain(u, n):  # (t, t_model, c_x0, c_eps, weight)
 
 
 worst, rows = 0.0, 0
-for line in sys.stdin:
-    f = line.split()
-    if not f or f[0] == "u":
-        continue
+for f in dfstest.table_rows(sys.stdin, "u"):
     u, n = float(f[0]), float(f[1])
     got = [float(x) for x in f[2:8]]
     for g, w in zip(got, expected(u, n, float(f[8]), float(f[9]))):

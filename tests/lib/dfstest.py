@@ -1,8 +1,12 @@
 """Helpers shared by the test scripts: float64 .npy files without numpy,
-and the order-of-convergence verdict."""
+one step of a probe solver, the rows of a printed table, and the
+order-of-convergence verdict."""
 import math
+import os
 import struct
+import subprocess
 import sys
+import tempfile
 
 
 def write_npy(path, rows):
@@ -23,6 +27,25 @@ def read_npy(path):
     hlen = struct.unpack("<H", data[8:10])[0]
     body = data[10 + hlen:]
     return struct.unpack("<%dd" % (len(body) // 8), body)
+
+
+def probe(diffuse, spec, process, solver, s, t):
+    """The value a one-step probe sampler (named `probe` in `spec`, batch 1)
+    returns for a step from s to t with the given process and solver."""
+    out = tempfile.mkdtemp()
+    subprocess.run([diffuse, "run", spec, "--set", f"probe.process={process}", "--set",
+                    f"probe.solver={solver}", "--set", f"probe.grid=[{s!r}, {t!r}]",
+                    "--batch", "1", "--out", out], capture_output=True, check=True)
+    return read_npy(os.path.join(out, "samples.npy"))[0]
+
+
+def table_rows(stream, first_header):
+    """The whitespace-separated fields of each row of a printed table, skipping
+    blank lines and the header (whose first field is `first_header`)."""
+    for line in stream:
+        f = line.split()
+        if f and f[0] != first_header:
+            yield f
 
 
 def report_order(solver, n, e1, e2, order, tol):

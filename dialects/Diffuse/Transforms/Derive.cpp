@@ -28,6 +28,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
 #include "dialects/Diffuse/Transforms/Passes.h"
+#include "dialects/Diffuse/Transforms/ScalarFunctions.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -123,19 +124,17 @@ struct Deriver {
     return {b.create<DivOp>(l, field(), x, a),
             b.create<arith::DivFOp>(l, point(t, "s", l), a).getResult()};
   }
-  double sigmaData() { return model->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble(); }
-  /// sqrt(u^2 + d^2).
-  Value edmNorm(Value u, Location l) {
-    double d = sigmaData();
-    return b.create<math::SqrtOp>(l, b.create<arith::AddFOp>(l, b.create<arith::MulFOp>(l, u, u),
-                                                             cst(d * d, l)));
+  EdmCoefficients edm(Value u, Location l) {
+    ScalarBuilder e(b, l);
+    return edmCoefficients(e, u,
+                           model->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble());
   }
 
   std::pair<Value, Value> evaluate(Value x, Value t, Location l) {
     Value xin = x;
     if (model.getPredicts() == "edm") {
       auto [y, u] = veState(x, t, l);
-      xin = b.create<DivOp>(l, field(), y, edmNorm(u, l)); // c_in y
+      xin = b.create<DivOp>(l, field(), y, edm(u, l).norm); // c_in y
     } else if (ve) {
       xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
     }
@@ -185,13 +184,9 @@ struct Deriver {
                             sc);
     } else if (pred == "edm") {
       auto [y, u] = veState(x, t, l);
-      double d = sigmaData();
-      Value norm = edmNorm(u, l);
-      Value n2 = b.create<arith::MulFOp>(l, norm, norm);
-      Value cskip = b.create<arith::DivFOp>(l, cst(d * d, l), n2);
-      Value cout = b.create<arith::DivFOp>(l, b.create<arith::MulFOp>(l, u, cst(d, l)), norm);
-      x0 = b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), y, cskip),
-                           b.create<MulOp>(l, field(), m, cout));
+      EdmCoefficients c = edm(u, l);
+      x0 = b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), y, c.cskip),
+                           b.create<MulOp>(l, field(), m, c.cout));
       if (want != "denoise")
         e = b.create<DivOp>(l, field(), b.create<SubOp>(l, field(), y, x0), u);
     } else if (pred == "v") {

@@ -166,12 +166,10 @@ struct DeriveTrainingPass : diffuse::impl::DeriveTrainingBase<DeriveTrainingPass
     struct Edm {
       Value u, n, cskip, cout;
     };
-    // EDM's preconditioning (Derive.cpp, Note [Coords]): u = sigma/alpha,
-    // n = sqrt(u^2 + d^2), c_in = 1/n, c_skip = d^2/n^2, c_out = u d/n.
     auto edm = [&](ScalarBuilder &e, Value a, Value s) {
       Value u = e.div(s, a);
-      Value n = b.create<math::SqrtOp>(loc, e.add(e.mul(u, u), e.cst(d * d)));
-      return Edm{u, n, e.div(e.cst(d * d), e.mul(n, n)), e.div(e.mul(u, e.cst(d)), n)};
+      EdmCoefficients c = edmCoefficients(e, u, d);
+      return Edm{u, c.norm, c.cskip, c.cout};
     };
 
     // The network's time.

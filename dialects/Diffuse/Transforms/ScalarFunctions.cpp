@@ -70,6 +70,11 @@ Value inlineScalarFunction(OpBuilder &b, func::FuncOp fn, Value t) {
   return map.lookup(body.getTerminator()->getOperand(0));
 }
 
+EdmCoefficients edmCoefficients(ScalarBuilder &e, Value u, double d) {
+  Value norm = e.sqrt(e.add(e.mul(u, u), e.cst(d * d)));
+  return {norm, e.div(e.cst(d * d), e.mul(norm, norm)), e.div(e.mul(u, e.cst(d)), norm)};
+}
+
 std::optional<double> evaluate(func::FuncOp fn, double t) {
   auto all = evaluateAll(fn, t);
   if (!all)

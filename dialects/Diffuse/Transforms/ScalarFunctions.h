@@ -58,6 +58,7 @@ public:
     return b.create<mlir::arith::MaximumFOp>(loc, x, y);
   }
   mlir::Value abs(mlir::Value x) { return b.create<mlir::math::AbsFOp>(loc, x); }
+  mlir::Value sqrt(mlir::Value x) { return b.create<mlir::math::SqrtOp>(loc, x); }
   /// x + c and c x, leaving out the identities (x + 0 does not fold).
   mlir::Value addc(mlir::Value x, double c) { return c == 0 ? x : add(cst(c), x); }
   mlir::Value mulc(double c, mlir::Value x) { return c == 1 ? x : mul(cst(c), x); }
@@ -70,6 +71,15 @@ protected:
   mlir::OpBuilder &b;
   mlir::Location loc;
 };
+
+/// EDM's preconditioning at the noise level u = sigma/alpha for data of
+/// standard deviation d (Karras et al. 2022, Table 1): n = sqrt(u^2 + d^2),
+/// c_in = 1/n, c_skip = d^2/n^2, c_out = u d/n. Derive and DeriveTraining use
+/// the same coefficients.
+struct EdmCoefficients {
+  mlir::Value norm, cskip, cout;
+};
+EdmCoefficients edmCoefficients(ScalarBuilder &e, mlir::Value u, double d);
 
 } // namespace diffuse
 

@@ -46,6 +46,11 @@ TimeDecode decodeDiscreteTimestep(const std::vector<double> &acp, double t);
 /// extrapolated from the end intervals (DPM-Solver's interpolate_fn).
 double interpolateLogAlpha(const std::vector<double> &logAlpha, double pos);
 
+/// `rows` draws from the mixture (its dim values each), keyed by (seed,
+/// first + row): draw 2 picks the component, draw 3 its normal.
+void sampleMixture(const Mixture &m, long rows, uint64_t seed, uint64_t first,
+                   std::vector<double> &x);
+
 /// log p_t(x) of the marginal x = a x0 + s eps, x0 ~ m (exact: a mixture).
 double marginalLogDensity(const Mixture &m, const double *x, double a, double s);
 

@@ -33,6 +33,22 @@ struct Manifest {
 /// The q-quantile of the Beta(a, b) distribution (the `beta` time grid).
 double betaQuantile(double q, double a, double b);
 
+/// A shared object made by `diffuse build --shared`, closed when destroyed.
+class SharedObject {
+public:
+  SharedObject() = default;
+  SharedObject(const SharedObject &) = delete;
+  SharedObject &operator=(const SharedObject &) = delete;
+  ~SharedObject();
+  /// dlopens `path`; false with dlerror() in `err`.
+  bool open(const std::string &path, std::string &err);
+  /// The address of `name`, or null.
+  void *symbol(const char *name) const;
+
+private:
+  void *handle_ = nullptr;
+};
+
 /// The entry points of one compiled sampler.
 struct CompiledSampler {
   dfs_step_fn step = nullptr;
@@ -42,11 +58,10 @@ struct CompiledSampler {
   /// The PF-ODE dx/dt = A(t) x + B(t) F(x, t) (diffuse-derive-likelihood), or null.
   dfs_scalar_fn odeCoefX = nullptr, odeCoefNet = nullptr;
   Manifest manifest;
-  void *handle = nullptr; // dlopen handle, if loaded from a shared object
+  SharedObject library; // open if loaded from a shared object
 
   /// Loads a shared object made by `diffuse build --shared`.
   static std::unique_ptr<CompiledSampler> load(const std::string &path, std::string &err);
-  ~CompiledSampler();
 };
 
 using Point = std::array<double, DFS_POINT_FIELDS>;

@@ -37,14 +37,13 @@ struct CompiledTrainer {
   dfs_scalar_fn alpha = nullptr, sigma = nullptr, dalpha = nullptr, dsigma = nullptr;
   std::vector<double> acp; // a beta table's alphas_cumprod (float32, as torch)
   Manifest manifest;
-  void *handle = nullptr;
+  SharedObject library;
 
   /// alpha, sigma, alpha', sigma' at t (NaN derivatives for a beta table).
   std::array<double, 4> at(double t) const;
 
   /// Loads a shared object made from a `train` spec.
   static std::unique_ptr<CompiledTrainer> load(const std::string &path, std::string &err);
-  ~CompiledTrainer();
 };
 
 /// One batch of training examples.
