@@ -352,7 +352,7 @@ private:
   }
 
   void checkSolver(const ast::Decl &d) {
-    checkKeys(d, {"coords"}, {"step"}, /*anyFunc=*/true);
+    checkKeys(d, {"coords", "adaptive"}, {"step"}, /*anyFunc=*/true);
     // Helper functions of scalars: name(a, b) = expression.
     solverFuncs_.clear();
     for (const auto &it : d.items)
@@ -453,6 +453,59 @@ private:
     if (!returned)
       diag.error(step->loc, "step of solver '" + d.name + "' never returns",
                  "end it with return <next state>");
+    if (const ast::Item *a = d.find("adaptive"))
+      checkAdaptive(*a->value);
+  }
+
+  /// adaptive = error_control(order = ..., error = STATE, ...): the step
+  /// size controller's settings and the state tensors it reads.
+  void checkAdaptive(const ast::Expr &e) {
+    const std::string usage = "write adaptive = error_control(order = 5, rtol = 1e-5, "
+                              "atol = 1e-5, error = <state tensor>)";
+    if (e.kind != ast::Expr::Call || e.name != "error_control") {
+      std::string hint = e.kind == ast::Expr::Call ? didYouMean(e.name, {"error_control"}) : "";
+      diag.error(e.loc, "an adaptive solver's controller is error_control(...)",
+                 hint.empty() ? usage : hint);
+      return;
+    }
+    const std::vector<std::string> numeric = {"order", "rtol",   "atol",     "safety",
+                                              "grow",  "shrink", "max_steps"};
+    const std::vector<std::string> tensors = {"error", "slope", "mid"};
+    std::vector<std::string> all = numeric;
+    all.insert(all.end(), tensors.begin(), tensors.end());
+    std::set<std::string> given;
+    for (const auto &a : e.args) {
+      if (a.name.empty()) {
+        diag.error(a.value->loc, "error_control takes named arguments", usage);
+        continue;
+      }
+      if (!contains(all, a.name)) {
+        std::string hint = didYouMean(a.name, all);
+        diag.error(a.nameLoc, "error_control has no argument '" + a.name + "'",
+                   hint.empty() ? "it takes: " + joinNames(all) : hint);
+        continue;
+      }
+      if (!given.insert(a.name).second) {
+        diag.error(a.nameLoc, "'" + a.name + "' is given twice", "remove one of them");
+        continue;
+      }
+      if (contains(tensors, a.name)) {
+        auto it = a.value->kind == ast::Expr::Ident ? stateTypes_.find(a.value->name)
+                                                    : stateTypes_.end();
+        if (it == stateTypes_.end() || it->second != Ty::Field)
+          diag.error(a.value->loc, "'" + a.name + "' must name a state tensor of the solver",
+                     "declare it with state NAME: tensor and assign it in the step");
+      }
+    }
+    if (!given.count("order"))
+      diag.error(e.loc, "error_control needs the order of the solution it keeps",
+                 "add order = 5 (the exponent of the step size update is 1/order)");
+    if (!given.count("error"))
+      diag.error(e.loc, "error_control needs the step's error estimate",
+                 "add error = <state tensor the step assigns its local error to>");
+    if (given.count("mid") && !given.count("slope"))
+      diag.error(e.loc, "dense output (mid) also needs the slope at both ends of a step",
+                 "add slope = <state tensor holding pf_ode at the step's start>");
   }
 
   /// Whether `e` depends on solver state (directly or through a name

@@ -52,6 +52,14 @@ struct SamplerPlan {
 
   std::string guidanceSpace = "output";
 
+  // Adaptive step size (the solver's `adaptive = error_control(...)`).
+  struct Adaptive {
+    bool on = false;
+    double order = 0, rtol = 1e-6, atol = 1e-6, safety = 0.9, grow = 10, shrink = 0.2;
+    double maxSteps = 100000;
+    int error = -1, slope = -1, mid = -1; // slots among the state tensors; -1: none
+  } adaptive;
+
   // Training (a `train` declaration; sampler, solver and grid are unset).
   const ast::Decl *train = nullptr;
   std::string trainTime = "uniform"; // uniform | logit_normal | log_normal | importance

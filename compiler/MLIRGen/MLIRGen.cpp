@@ -202,6 +202,21 @@ private:
         g.set(k, b.getF64FloatAttr(v));
       cfg.set("guidance", g.getDictionary(&ctx));
     }
+    if (plan.adaptive.on) {
+      const SamplerPlan::Adaptive &a = plan.adaptive;
+      NamedAttrList ad;
+      ad.set("order", b.getF64FloatAttr(a.order));
+      ad.set("rtol", b.getF64FloatAttr(a.rtol));
+      ad.set("atol", b.getF64FloatAttr(a.atol));
+      ad.set("safety", b.getF64FloatAttr(a.safety));
+      ad.set("grow", b.getF64FloatAttr(a.grow));
+      ad.set("shrink", b.getF64FloatAttr(a.shrink));
+      ad.set("max_steps", b.getF64FloatAttr(a.maxSteps));
+      ad.set("error", b.getI64IntegerAttr(a.error));
+      ad.set("slope", b.getI64IntegerAttr(a.slope));
+      ad.set("mid", b.getI64IntegerAttr(a.mid));
+      cfg.set("adaptive", ad.getDictionary(&ctx));
+    }
     b.create<SamplerOp>(loc(plan.sampler->nameLoc), plan.sampler->name, cfg.getDictionary(&ctx));
   }
 
@@ -555,8 +570,14 @@ private:
       }
     }
 
+    // An adaptive solver's controller also evaluates the probability-flow
+    // drift on its own (the first step size): one more variant, `return
+    // pf_ode(x, s)` with the state unchanged, that dfs_step runs when the
+    // step context's `drift` flag is set.
+    bool drift = plan.adaptive.on;
     for (size_t k = 0; k < paths.size(); ++k) {
-      std::string name = paths.size() == 1 ? "step" : "step_" + std::to_string(k);
+      std::string name =
+          paths.size() == 1 && !drift ? "step" : "step_" + std::to_string(k);
       auto func = b.create<func::FuncOp>(l, name, stepType);
       func->setAttr("diffuse.step", b.getI32IntegerAttr((int)k));
       OpBuilder::InsertionGuard guard(b);
@@ -569,7 +590,32 @@ private:
       const ast::Stmt *pending = nullptr;
       walk(step->body, paths[k], next, env, false, &pending);
     }
-    if (paths.size() > 1) {
+    if (drift) {
+      auto func = b.create<func::FuncOp>(l, "step_" + std::to_string(paths.size()), stepType);
+      func->setAttr("diffuse.step", b.getI32IntegerAttr((int)paths.size()));
+      func->setAttr("diffuse.drift", b.getUnitAttr());
+      OpBuilder::InsertionGuard guard(b);
+      Block *entry = func.addEntryBlock();
+      b.setInsertionPointToStart(entry);
+      std::map<std::string, Value> env = baseEnv(entry, step);
+      b.setInsertionPointToEnd(entry);
+      ast::Expr call;
+      call.kind = ast::Expr::Call;
+      call.loc = step->loc;
+      call.name = "pf_ode";
+      for (int i = 0; i < 2; ++i) {
+        auto id = std::make_shared<ast::Expr>();
+        id->kind = ast::Expr::Ident;
+        id->loc = step->loc;
+        id->name = step->params[i];
+        call.args.push_back({"", id, step->loc});
+      }
+      SmallVector<Value> results{mixed(call, env, plan.solverParams)};
+      for (const auto &n : stateNames)
+        results.push_back(env.at(n));
+      b.create<func::ReturnOp>(l, results);
+    }
+    if (paths.size() > 1 || drift) {
       auto func = b.create<func::FuncOp>(l, "select",
                                          b.getFunctionType({time(), time()}, {b.getI32Type()}));
       func->setAttr("diffuse.select", b.getUnitAttr());

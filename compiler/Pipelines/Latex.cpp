@@ -344,7 +344,7 @@ bool emitLatex(ModuleOp module, std::string &out, DiagEngine &) {
     os << "% ve coordinates: the state is x / alpha and the time tau = sigma / alpha.\n";
   for (auto f : module.getOps<func::FuncOp>()) {
     auto k = f->getAttrOfType<IntegerAttr>("diffuse.step");
-    if (!k)
+    if (!k || f->hasAttr("diffuse.drift")) // the adaptive controller's own evaluation
       continue;
     os << "% Step variant " << k.getInt() << " from s to t: F_theta is the network, S the state.\n"
        << "\\begin{align*}\n";

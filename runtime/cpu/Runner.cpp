@@ -291,7 +291,7 @@ void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) 
   size_t nf = (size_t)manifest().num("state.fields"), ns = (size_t)manifest().num("state.scalars");
   if (benchState_.pin.size() != nf || benchState_.sin.size() != ns + 1)
     benchState_.reset(nf, ns, (size_t)(batch_ * dim_));
-  static const std::array<double, DFS_CTX_FIELDS> c{1, 10, 0, 0};
+  static const std::array<double, DFS_CTX_FIELDS> c{1, 10, 0, 0, 0};
   sampler_.step(&head_, batch_ * dim_, x, out, s.data(), t.data(), c.data(),
                 benchState_.pin.data(), benchState_.pout.data(), benchState_.sin.data(),
                 benchState_.sout.data());
@@ -448,6 +448,8 @@ void Runner::hookModel(dfs_ctx *ctx, int32_t, int32_t guided, const void *in, co
 }
 
 bool Runner::run(std::vector<double> &x, std::string &err) {
+  if (manifest().has("adaptive.order"))
+    return runAdaptive(x, err);
   std::vector<Step> grid = buildGrid(err);
   if (grid.empty()) {
     if (err.empty())
@@ -482,7 +484,7 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
       if (o == bufs.size())
         bufs.emplace_back(x0.size());
       std::array<double, DFS_CTX_FIELDS> c{(double)i, steps, i == 0 ? 1.0 : 0.0,
-                                           i + 1 == grid.size() ? 1.0 : 0.0};
+                                           i + 1 == grid.size() ? 1.0 : 0.0, 0.0};
       sampler_.step(&head_, n, bufs[cur].data(), bufs[o].data(), grid[i].s.data(),
                     grid[i].t.data(), c.data(), state.pin.data(), state.pout.data(),
                     state.sin.data(), state.sout.data());

@@ -94,6 +94,7 @@ struct Lowering {
   LLVM::LLVMStructType ctxTy;
   int kernels = 0;
   int slots = 0;
+  static constexpr int DriftField = 4; // DFS_CTX_DRIFT in runtime/include/diffuse/abi.h
 
   explicit Lowering(ModuleOp m, Type elem)
       : ctx(m.getContext()), b(m.getContext()), module(m), elem(elem) {
@@ -229,8 +230,9 @@ struct Lowering {
     sel.erase();
   }
 
-  /// dfs_step calls the variant that dfs_select picks (or the only one).
-  void emitDispatcher(Location l, int variants) {
+  /// dfs_step calls the variant that dfs_select picks (or the only one);
+  /// with the step context's drift flag set, the drift variant instead.
+  void emitDispatcher(Location l, int variants, int driftVariant) {
     b.setInsertionPointToEnd(module.getBody());
     auto fn = b.create<func::FuncOp>(
         l, "dfs_step", b.getFunctionType({ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr}, {}));
@@ -240,6 +242,14 @@ struct Lowering {
     auto select = module.lookupSymbol<func::FuncOp>("dfs_select");
     Value k = b.create<func::CallOp>(l, select, ValueRange{args[4], args[5], args[6]})
                   .getResult(0);
+    if (driftVariant >= 0) {
+      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(DriftField));
+      Value flag = b.create<LLVM::LoadOp>(l, f64, gep(l, f64, args[6], idx));
+      Value zero = b.create<arith::ConstantOp>(l, b.getF64FloatAttr(0));
+      Value on = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNE, flag, zero);
+      Value kd = b.create<arith::ConstantOp>(l, b.getI32IntegerAttr(driftVariant));
+      k = b.create<arith::SelectOp>(l, on, kd, k);
+    }
     for (int v = 0; v < variants; ++v) {
       Value kv = b.create<arith::ConstantOp>(l, b.getI32IntegerAttr(v));
       Value eq = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, k, kv);
@@ -484,6 +494,10 @@ struct ConvertDiffuseToLLVMPass
     int stateFields = 0, stateScalars = 0;
     for (Type t : steps.front().getArgumentTypes().drop_front(3))
       (isa<FieldType>(t) ? stateFields : stateScalars)++;
+    int driftVariant = -1;
+    for (func::FuncOp f : steps)
+      if (f->hasAttr("diffuse.drift"))
+        driftVariant = cast<IntegerAttr>(f->getAttr("diffuse.step")).getInt();
     for (func::FuncOp f : steps) {
       int streams = 0;
       f.walk([&](KernelOp k) { streams += k.getInputs().size() + k.getResults().size(); });
@@ -495,7 +509,7 @@ struct ConvertDiffuseToLLVMPass
     }
     if (steps.size() > 1) {
       low.lowerSelect(select);
-      low.emitDispatcher(l, (int)steps.size());
+      low.emitDispatcher(l, (int)steps.size(), driftVariant);
     }
     low.emitManifest(stateFields, stateScalars);
   }

@@ -245,8 +245,11 @@ Mapping mapCase(const json &c) {
       m.sampler = "fm_euler";
     else if (method == "midpoint")
       m.sampler = "fm_midpoint";
-    else if (method == "dopri5")
-      return {"", "", {}, "adaptive step-size solvers (dopri5) are not in the language yet"};
+    else if (method == "dopri5") {
+      m.sampler = "fm_dopri5";
+      m.sets.push_back("fm_dopri5.solver=dopri5(rtol = " + num(getNum(cfg, "rtol", 1e-5)) +
+                       ", atol = " + num(getNum(cfg, "atol", 1e-5)) + ")");
+    }
     else
       return {"", "", {}, "flow_matching method '" + method + "' is not in stdlib yet"};
   } else if (name == "dpm-solver") {
@@ -445,7 +448,10 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
   } else if (peer == "k-diffusion") {
     g.t = c["sigmas"].get<std::vector<double>>();
   } else if (peer == "flow_matching") {
-    g.t = c["time_grid_used"].get<std::vector<double>>();
+    // Fixed-step methods: the grid torchdiffeq stepped over; dopri5: the
+    // requested times (it picks its own steps in between).
+    const json &used = c["time_grid_used"];
+    g.t = (used.is_null() ? c["peer_config"]["time_grid"] : used).get<std::vector<double>>();
   } else if (peer == "dpm-solver") {
     g.t = c["time_grid"].get<std::vector<double>>();
   }

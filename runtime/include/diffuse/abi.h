@@ -57,8 +57,18 @@ struct dfs_ctx {
   void (*parallel)(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args, int64_t n);
 };
 
-/* The step context: index of the step, number of steps, first (1/0), last (1/0). */
-enum { DFS_CTX_INDEX = 0, DFS_CTX_STEPS = 1, DFS_CTX_FIRST = 2, DFS_CTX_LAST = 3, DFS_CTX_FIELDS = 4 };
+/* The step context: index of the step, number of steps, first (1/0), last
+ * (1/0), and drift (1/0): for an adaptive solver (manifest `adaptive.*`),
+ * drift = 1 makes dfs_step write the probability-flow drift pf_ode(x, s)
+ * to `out` instead of stepping, leaving the state alone. */
+enum {
+  DFS_CTX_INDEX = 0,
+  DFS_CTX_STEPS = 1,
+  DFS_CTX_FIRST = 2,
+  DFS_CTX_LAST = 3,
+  DFS_CTX_DRIFT = 4,
+  DFS_CTX_FIELDS = 5
+};
 
 /* Solver state carried between steps: `state_in`/`state_out` are arrays of
  * state.fields buffers of n elements; `scalars_in`/`scalars_out` arrays of

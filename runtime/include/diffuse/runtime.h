@@ -171,6 +171,8 @@ private:
   static void hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                            int64_t n);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
+  /// run() for a solver with `adaptive` (runtime/cpu/Adaptive.cpp).
+  bool runAdaptive(std::vector<double> &x, std::string &err);
   /// The time where the monotone `f` reaches `target`, by bisection.
   double invertTime(const std::function<double(double)> &f, double target) const;
 
@@ -206,6 +208,8 @@ private:
     std::vector<double> sin, sout;
     void reset(size_t fields, size_t scalars, size_t n);
     void rotate();
+    /// Fresh output buffers again (a rejected adaptive step is redone).
+    void freshOutputs();
   };
   SolverState benchState_; // stepOnce's
   int64_t draws_ = 0;
