@@ -123,6 +123,7 @@ bool Runner::runAdaptive(std::vector<double> &xio, std::string &err) {
     const bool dense = mSlot >= 0 && sSlot >= 0;
     double t = t0;
     long accepted = 0, attempts = 0;
+    accepted_ = rejected_ = 0;
     while (dir * (tEnd - t) > 0) {
       if (++attempts > (long)maxSteps) {
         err = "the adaptive solver made " + std::to_string(attempts - 1) +
@@ -185,14 +186,16 @@ bool Runner::runAdaptive(std::vector<double> &xio, std::string &err) {
           x[i] = (T)total;
         }
         t = tEnd;
-        ++accepted;
+        accepted_ = ++accepted;
         break;
       }
       if (accept) {
         std::swap(x, y);
         t = tn;
-        ++accepted;
+        accepted_ = ++accepted;
         state.rotate();
+      } else {
+        ++rejected_;
       }
       double factor;
       if (ratio == 0) {

@@ -158,7 +158,11 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   bool guided = sampler.manifest.has("guidance.name");
-  os << "sampler '" << sampler.manifest.str("sampler") << "': " << grid.size() << " steps, "
+  std::string steps = runner.adaptive()
+                          ? std::to_string(runner.adaptiveAccepted()) + " adaptive steps (" +
+                                std::to_string(runner.adaptiveRejected()) + " redone)"
+                          : std::to_string(grid.size()) + " steps";
+  os << "sampler '" << sampler.manifest.str("sampler") << "': " << steps << ", "
      << runner.networkCalls() << " network calls, "
      << (runner.noiseDraws() ? std::to_string(runner.noiseDraws()) + " noise draws, " : "")
      << o.batch << " samples of " << what << " in " << ms << " ms\n";

@@ -159,6 +159,10 @@ public:
 
   bool isF32() const { return f32_; }
   int64_t networkCalls() const { return calls_; }
+  /// An adaptive solver's last run: steps accepted and redone.
+  int64_t adaptiveAccepted() const { return accepted_; }
+  int64_t adaptiveRejected() const { return rejected_; }
+  bool adaptive() const { return sampler_.manifest.has("adaptive.order"); }
   const Manifest &manifest() const { return sampler_.manifest; }
 
 private:
@@ -213,6 +217,7 @@ private:
   };
   SolverState benchState_; // stepOnce's
   int64_t draws_ = 0;
+  int64_t accepted_ = 0, rejected_ = 0;
   std::string noiseError_;
 };
 
