@@ -29,7 +29,7 @@ for line in out[:-1]:
     status, case, rest = m.groups()
     err = re.search(r"max_rel_err=(\S+)", rest)
     spec = re.search(r"via (compat/\S+) sampler ([^;\s]+)(.*)$", rest)
-    note = re.search(r"\((float32 noise[^)]*)\)", rest)
+    note = re.search(r"\((float32 (?:noise|midpoints)[^)]*)\)", rest)
     what = ""
     if spec:
         sets = [x.strip() for x in spec.group(3).split("; ") if x.strip()]

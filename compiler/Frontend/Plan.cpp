@@ -106,6 +106,7 @@ double evalProcessExpr(const ast::Decl &p, const ast::Expr &e,
       if (f == "log1p") return std::log1p(x);
       if (f == "abs") return std::fabs(x);
       if (f == "floor") return std::floor(x);
+      if (f == "f32") return (double)(float)x;
     }
     if (args.size() == 2 && f == "min") return std::min(args[0], args[1]);
     if (args.size() == 2 && f == "max") return std::max(args[0], args[1]);

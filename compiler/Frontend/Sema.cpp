@@ -18,7 +18,8 @@ namespace {
 const std::vector<std::string> kKinds = {"process", "model", "guidance", "solver", "sampler",
                                          "train"};
 const std::vector<std::string> kMathFns = {"exp",  "log",   "sqrt",  "sin", "cos", "tan",  "tanh",
-                                           "expm1", "log1p", "abs", "min", "max", "floor"};
+                                           "expm1", "log1p", "abs", "min", "max", "floor",
+                                           "f32"};
 const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "score",
                                               "alpha",   "sigma",  "lambda", "dlambda", "drift",
                                               "diffusion2", "noise", "at",   "at_lambda",

@@ -75,6 +75,9 @@ private:
     if (name == "log1p") return b.create<math::Log1pOp>(l, a[0]);
     if (name == "abs") return b.create<math::AbsFOp>(l, a[0]);
     if (name == "floor") return b.create<math::FloorOp>(l, a[0]);
+    if (name == "f32") // rounded to the nearest float32 (a peer's float32 schedule)
+      return b.create<arith::ExtFOp>(
+          l, f64(), b.create<arith::TruncFOp>(l, b.getF32Type(), a[0]).getResult());
     if (name == "min") return b.create<arith::MinimumFOp>(l, a[0], a[1]);
     if (name == "max") return b.create<arith::MaximumFOp>(l, a[0], a[1]);
     return {};

@@ -224,6 +224,8 @@ private:
     if (isa<math::AtanhOp>(op)) return fn("\\operatorname{artanh}", op->getOperand(0));
     if (isa<math::AbsFOp>(op)) return {"\\left|" + expr(op->getOperand(0)).s + "\\right|", 3};
     if (isa<math::FloorOp>(op)) return {"\\lfloor " + expr(op->getOperand(0)).s + " \\rfloor", 3};
+    if (isa<arith::TruncFOp>(op)) return fn("\\operatorname{f32}", op->getOperand(0));
+    if (isa<arith::ExtFOp>(op)) return expr(op->getOperand(0));
     if (isa<math::PowFOp>(op))
       return {"{" + wrap(expr(op->getOperand(0)), 3) + "}^{" + expr(op->getOperand(1)).s + "}", 3};
     if (isa<AbsOp>(op)) return {"\\left|" + expr(op->getOperand(0)).s + "\\right|", 3};

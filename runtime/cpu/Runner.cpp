@@ -364,6 +364,9 @@ double Runner::invertTime(const std::function<double(double)> &f, double target)
 void Runner::hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out) {
   auto *self = reinterpret_cast<Runner *>(ctx);
   Point p = byLambda ? self->pointAtLambda(value) : self->pointAtTau(value);
+  const auto &tmid = self->given_.tmid;
+  if (!byLambda && self->step_ < tmid.size() && std::isfinite(tmid[self->step_]))
+    p[DFS_POINT_TMODEL] = tmid[self->step_];
   std::copy(p.begin(), p.end(), out);
 }
 
@@ -478,6 +481,7 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
       return std::find(state.pin.begin(), state.pin.end(), p) != state.pin.end();
     };
     for (size_t i = 0; i < grid.size(); ++i) {
+      step_ = i;
       size_t o = 0;
       while (o < bufs.size() && (o == cur || held(bufs[o].data())))
         ++o;

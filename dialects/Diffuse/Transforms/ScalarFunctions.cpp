@@ -47,6 +47,8 @@ std::optional<llvm::DenseMap<Value, double>> evaluateAll(func::FuncOp fn, double
     else if (isa<math::AsinhOp>(op)) r = std::asinh(in(0));
     else if (isa<math::AbsFOp>(op)) r = std::fabs(in(0));
     else if (isa<math::FloorOp>(op)) r = std::floor(in(0));
+    else if (isa<arith::TruncFOp>(op)) r = (double)(float)in(0); // f32(x): the pair truncf, extf
+    else if (isa<arith::ExtFOp>(op)) r = in(0);
     else if (isa<math::PowFOp>(op)) r = std::pow(in(0), in(1));
     else return std::nullopt;
     v[op.getResult(0)] = r;

@@ -72,6 +72,10 @@ struct GivenGrid {
   std::vector<double> t;      // process times, in order of sampling
   std::vector<double> tmodel; // optional: the network's time at each t
   std::vector<double> sigma;  // optional: the state's VE sigma at each t
+  /// optional: per step, the network's time at the point between its grid
+  /// points (`at`), as the peer computed it (diffusers KDPM2's float32
+  /// interpolated timesteps); NaN: computed as usual.
+  std::vector<double> tmid;
 };
 
 /// Where noise() draws come from.
@@ -218,6 +222,7 @@ private:
   SolverState benchState_; // stepOnce's
   int64_t draws_ = 0;
   int64_t accepted_ = 0, rejected_ = 0;
+  size_t step_ = 0; // the step Runner::run is in (GivenGrid::tmid)
   std::string noiseError_;
 };
 
