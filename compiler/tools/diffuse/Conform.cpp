@@ -146,7 +146,9 @@ Mapping mapCase(const json &c) {
       if (algo != "dpmsolver++" && algo != "dpmsolver" && algo != "sde-dpmsolver++")
         return {"", "", {}, "DPMSolverMultistep algorithm_type " + algo +
                                 " is not in stdlib yet"};
-      if (cfg.value("solver_type", "midpoint") != "midpoint" || cfg.value("euler_at_final", false) ||
+      bool heunSde = algo == "sde-dpmsolver++" && cfg.value("solver_type", "midpoint") == "heun";
+      if ((cfg.value("solver_type", "midpoint") != "midpoint" && !heunSde) ||
+          cfg.value("euler_at_final", false) ||
           cfg.value("use_lu_lambdas", false) || cfg.value("thresholding", false))
         return {"", "", {}, "this DPMSolverMultistep configuration is not in stdlib yet"};
       m.sampler = "diffusers_dpmpp_2m";
@@ -156,7 +158,7 @@ Mapping mapCase(const json &c) {
                          ", lower_order_below = 15)");
       else if (algo == "sde-dpmsolver++")
         m.sets.push_back("diffusers_dpmpp_2m.solver=dpmpp_2m_sde(lower_order_final = " + lof +
-                         ", final_noise = 1)");
+                         ", final_noise = 1, heun = " + (heunSde ? "1" : "0") + ")");
       else
         m.sets.push_back("diffusers_dpmpp_2m.solver=" +
                          std::string(algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") +
@@ -218,6 +220,11 @@ Mapping mapCase(const json &c) {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       m.sampler = "kdiff_lms";
       m.sets.push_back("kdiff_lms.solver=lms(order = " + num(getNum(kw, "order", 4)) + ")");
+    } else if (fn == "sample_ipndm") {
+      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
+      m.sampler = "kdiff_ipndm";
+      m.sets.push_back("kdiff_ipndm.solver=ipndm(max_order = " + num(getNum(kw, "max_order", 4)) +
+                       ")");
     } else if (fn == "sample_dpm_2") {
       m.sampler = "kdiff_dpm_2";
     } else if (fn == "sample_dpm_2_ancestral" || fn == "sample_dpmpp_2s_ancestral") {
@@ -230,11 +237,13 @@ Mapping mapCase(const json &c) {
       m.sampler = "kdiff_dpmpp_2m";
     } else if (fn == "sample_dpmpp_2m_sde") {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      if (kw.value("solver_type", "midpoint") != "midpoint")
-        return {"", "", {}, "sample_dpmpp_2m_sde solver_type heun is not in stdlib yet"};
+      std::string type = kw.value("solver_type", "midpoint");
+      if (type != "midpoint" && type != "heun")
+        return {"", "", {}, "sample_dpmpp_2m_sde solver_type " + type + " is not in stdlib yet"};
       m.sampler = "kdiff_dpmpp_2m_sde";
       m.sets.push_back("kdiff_dpmpp_2m_sde.solver=dpmpp_2m_sde(eta = " + num(getNum(kw, "eta", 1)) +
-                       ", s_noise = " + num(getNum(kw, "s_noise", 1)) + ")");
+                       ", s_noise = " + num(getNum(kw, "s_noise", 1)) +
+                       ", heun = " + (type == "heun" ? "1" : "0") + ")");
     } else if (fn == "sample_euler_ancestral") {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       m.sampler = "kdiff_euler_ancestral";
