@@ -71,6 +71,9 @@ doubles that term and converges at third order, with about 11x smaller
 errors at 1280 steps.
 `rk4` is measured on the VE truth only: like `heun` it takes an Euler step into
 sigma = 0, which limits it to second order on the flow truth's grid.
+`ipndm` (Adams-Bashforth 4 with fixed-step coefficients, k-diffusion's
+iPNDM) is second order on the graded Karras grid: its coefficients ignore
+the changing step sizes and its warm-up starts with an Euler step.
 
 | truth | solver | N | rms error | 2N | rms error | order | expected |
 |---|---|---|---|---|---|---|---|

@@ -132,8 +132,10 @@ bool Runner::runAdaptive(std::vector<double> &xio, std::string &err) {
         return false;
       }
       double tn = t + dir * h;
-      if (!dense && dir * (tn - tEnd) >= 0)
+      if (!dense && dir * (tn - tEnd) >= 0) {
         tn = tEnd; // land on the end
+        h = std::fabs(tn - t);
+      }
       if (tn == t || !std::isfinite(tn)) {
         err = "the adaptive solver's step size underflowed at t = " + std::to_string(t) +
               "; the error estimate cannot be met (loosen rtol/atol)";

@@ -173,6 +173,9 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   std::vector<double> exact;
   if (runner.noiseDraws() > 0) {
     os << "(the sampler draws noise: there is no single exact solution to compare with)\n";
+  } else if (!guided && !(grid.front().s[DFS_POINT_A] > 0)) {
+    // The exact solution is integrated in x/alpha, which does not exist there.
+    os << "(the run starts at alpha = 0, pure noise: the exact solution is not computed)\n";
   } else if (!guided) {
     exact = exactSolution(mix, x0, o.batch, grid.front().s, grid.back().t, ve);
     double maxAbs = 0, sq = 0;
