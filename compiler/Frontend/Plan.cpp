@@ -677,7 +677,59 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   return true;
 }
 
-static bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag);
+/// The controller settings of `adaptive = error_control(...)` (Sema checked
+/// the names): constants over the solver's parameters, in range.
+static bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
+  SamplerPlan::Adaptive &a = plan.adaptive;
+  a.on = true;
+  std::vector<std::string> tensors;
+  if (const ast::Item *st = plan.solver->find("state"))
+    for (size_t k = 0; k < st->params.size(); ++k)
+      if (st->types[k] == "tensor")
+        tensors.push_back(st->params[k]);
+  for (const auto &arg : e.args) {
+    if (arg.value->kind == ast::Expr::Ident &&
+        (arg.name == "error" || arg.name == "slope" || arg.name == "mid")) {
+      int slot = int(std::find(tensors.begin(), tensors.end(), arg.value->name) - tensors.begin());
+      (arg.name == "error" ? a.error : arg.name == "slope" ? a.slope : a.mid) = slot;
+      continue;
+    }
+    double v = 0;
+    if (!evalConstant(*arg.value, plan.solverParams, diag, v))
+      return false;
+    struct Range {
+      const char *name;
+      double *field, lo, hi;
+      bool loOpen;
+      const char *why;
+    };
+    const Range ranges[] = {
+        {"order", &a.order, 1, 20, false, "the order of the solution the step keeps, 1 to 20"},
+        {"rtol", &a.rtol, 0, 1, false, "a relative tolerance, 0 to 1"},
+        {"atol", &a.atol, 0, 1e300, false, "an absolute tolerance, >= 0"},
+        {"safety", &a.safety, 0, 1, true, "a factor in (0, 1] that keeps steps below the estimate"},
+        {"grow", &a.grow, 1, 1e300, false, "the most a step may grow, >= 1"},
+        {"shrink", &a.shrink, 0, 1, true, "the most a step may shrink, in (0, 1]"},
+        {"max_steps", &a.maxSteps, 1, 1e9, false, "a step count, 1 to 1e9"},
+    };
+    for (const Range &r : ranges) {
+      if (arg.name != r.name)
+        continue;
+      if (!(v <= r.hi && (r.loOpen ? v > r.lo : v >= r.lo))) {
+        diag.error(arg.value->loc, std::string(r.name) + " = " + fmtNum(v) + " is out of range",
+                   std::string(r.name) + " is " + r.why);
+        return false;
+      }
+      *r.field = v;
+    }
+  }
+  if (a.rtol == 0 && a.atol == 0) {
+    diag.error(e.loc, "rtol and atol are both 0: no step would ever be accepted",
+               "give rtol or atol a positive value");
+    return false;
+  }
+  return true;
+}
 
 bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
                  SamplerPlan &plan) {
@@ -747,60 +799,6 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   if (!planGrid(*g->value, plan, diag, plan.grid))
     return false;
   return checkStart(plan, diag);
-}
-
-/// The controller settings of `adaptive = error_control(...)` (Sema checked
-/// the names): constants over the solver's parameters, in range.
-static bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
-  SamplerPlan::Adaptive &a = plan.adaptive;
-  a.on = true;
-  std::vector<std::string> tensors;
-  if (const ast::Item *st = plan.solver->find("state"))
-    for (size_t k = 0; k < st->params.size(); ++k)
-      if (st->types[k] == "tensor")
-        tensors.push_back(st->params[k]);
-  for (const auto &arg : e.args) {
-    if (arg.value->kind == ast::Expr::Ident &&
-        (arg.name == "error" || arg.name == "slope" || arg.name == "mid")) {
-      int slot = int(std::find(tensors.begin(), tensors.end(), arg.value->name) - tensors.begin());
-      (arg.name == "error" ? a.error : arg.name == "slope" ? a.slope : a.mid) = slot;
-      continue;
-    }
-    double v = 0;
-    if (!evalConstant(*arg.value, plan.solverParams, diag, v))
-      return false;
-    struct Range {
-      const char *name;
-      double *field, lo, hi;
-      bool loOpen;
-      const char *why;
-    };
-    const Range ranges[] = {
-        {"order", &a.order, 1, 20, false, "the order of the solution the step keeps, 1 to 20"},
-        {"rtol", &a.rtol, 0, 1, false, "a relative tolerance, 0 to 1"},
-        {"atol", &a.atol, 0, 1e300, false, "an absolute tolerance, >= 0"},
-        {"safety", &a.safety, 0, 1, true, "a factor in (0, 1] that keeps steps below the estimate"},
-        {"grow", &a.grow, 1, 1e300, false, "the most a step may grow, >= 1"},
-        {"shrink", &a.shrink, 0, 1, true, "the most a step may shrink, in (0, 1]"},
-        {"max_steps", &a.maxSteps, 1, 1e9, false, "a step count, 1 to 1e9"},
-    };
-    for (const Range &r : ranges) {
-      if (arg.name != r.name)
-        continue;
-      if (!(v <= r.hi && (r.loOpen ? v > r.lo : v >= r.lo))) {
-        diag.error(arg.value->loc, std::string(r.name) + " = " + fmtNum(v) + " is out of range",
-                   std::string(r.name) + " is " + r.why);
-        return false;
-      }
-      *r.field = v;
-    }
-  }
-  if (a.rtol == 0 && a.atol == 0) {
-    diag.error(e.loc, "rtol and atol are both 0: no step would ever be accepted",
-               "give rtol or atol a positive value");
-    return false;
-  }
-  return true;
 }
 
 bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,

@@ -600,22 +600,9 @@ private:
       OpBuilder::InsertionGuard guard(b);
       Block *entry = func.addEntryBlock();
       b.setInsertionPointToStart(entry);
-      std::map<std::string, Value> env = baseEnv(entry, step);
-      b.setInsertionPointToEnd(entry);
-      ast::Expr call;
-      call.kind = ast::Expr::Call;
-      call.loc = step->loc;
-      call.name = "pf_ode";
-      for (int i = 0; i < 2; ++i) {
-        auto id = std::make_shared<ast::Expr>();
-        id->kind = ast::Expr::Ident;
-        id->loc = step->loc;
-        id->name = step->params[i];
-        call.args.push_back({"", id, step->loc});
-      }
-      SmallVector<Value> results{mixed(call, env, plan.solverParams)};
-      for (const auto &n : stateNames)
-        results.push_back(env.at(n));
+      SmallVector<Value> results{
+          b.create<PfOdeOp>(l, field(), entry->getArgument(0), entry->getArgument(1))};
+      results.append(entry->args_begin() + 3, entry->args_end()); // the state, unchanged
       b.create<func::ReturnOp>(l, results);
     }
     if (paths.size() > 1 || drift) {

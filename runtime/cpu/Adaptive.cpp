@@ -29,15 +29,6 @@
 
 namespace diffuse::rt {
 
-void Runner::SolverState::freshOutputs() {
-  size_t next = 0;
-  for (auto &p : pout) {
-    while (std::find(pin.begin(), pin.end(), (void *)bufs[next].data()) != pin.end())
-      ++next;
-    p = bufs[next++].data();
-  }
-}
-
 namespace {
 
 /// sqrt(mean(v_i^2)) of v_i = num(i) / den(i), accumulated in double.
@@ -52,18 +43,9 @@ template <typename F> double rms(int64_t n, F term) {
 
 } // namespace
 
-bool Runner::runAdaptive(std::vector<double> &xio, std::string &err) {
-  std::vector<Step> grid = buildGrid(err);
-  if (grid.empty()) {
-    if (err.empty())
-      err = "the time grid is empty";
-    return false;
-  }
+template <typename T>
+bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std::string &err) {
   const int64_t n = batch_ * dim_;
-  if ((int64_t)xio.size() != n) {
-    err = "state has " + std::to_string(xio.size()) + " elements, expected " + std::to_string(n);
-    return false;
-  }
   const Manifest &m = manifest();
   const double order = m.num("adaptive.order"), rtol = m.num("adaptive.rtol"),
                atol = m.num("adaptive.atol"), safety = m.num("adaptive.safety"),
@@ -83,147 +65,134 @@ bool Runner::runAdaptive(std::vector<double> &xio, std::string &err) {
   SolverState state;
   state.reset(fields, scalars, (size_t)n);
 
-  auto loop = [&](auto &x0) -> bool {
-    using T = typename std::decay_t<decltype(x0)>::value_type;
-    std::vector<T> x = x0, y(n), f0(n), f1(n);
-    std::vector<void *> scratchOut(fields);
-    std::vector<double> scratchScalars(scalars + 1);
-    auto pointAt = [&](double tau) {
-      if (tau == t0)
-        return start;
-      if (tau == tEnd)
-        return end;
-      return pointAtTau(tau);
-    };
-    auto drift = [&](const T *in, T *out, double tau) {
-      Point p = pointAt(tau);
-      std::array<double, DFS_CTX_FIELDS> c{0, 0, 1, 0, 1};
-      scratchOut = state.pout;
-      sampler_.step(&head_, n, in, out, p.data(), p.data(), c.data(), state.pin.data(),
-                    scratchOut.data(), state.sin.data(), scratchScalars.data());
-    };
-    auto field = [&](std::vector<void *> &slots, int k) { return (T *)slots[(size_t)k]; };
-
-    // The first step size (Hairer, Norsett, Wanner, II.4).
-    drift(x.data(), f0.data(), t0);
-    auto scale0 = [&](int64_t i) { return atol + std::fabs((double)x[i]) * rtol; };
-    double d0 = rms(n, [&](int64_t i) { return (double)x[i] / scale0(i); });
-    double d1 = rms(n, [&](int64_t i) { return (double)f0[i] / scale0(i); });
-    double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
-    for (int64_t i = 0; i < n; ++i)
-      y[i] = (T)((double)x[i] + dir * h0 * (double)f0[i]);
-    drift(y.data(), f1.data(), t0 + dir * h0);
-    double d2 = rms(n, [&](int64_t i) { return ((double)f1[i] - (double)f0[i]) / scale0(i); }) / h0;
-    double h1 = d1 <= 1e-15 && d2 <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
-                                           : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
-    double h = std::min(100 * h0, h1);
-    if (sSlot >= 0)
-      std::memcpy(field(state.pin, sSlot), f0.data(), sizeof(T) * (size_t)n);
-
-    const bool dense = mSlot >= 0 && sSlot >= 0;
-    double t = t0;
-    long accepted = 0, attempts = 0;
-    accepted_ = rejected_ = 0;
-    while (dir * (tEnd - t) > 0) {
-      if (++attempts > (long)maxSteps) {
-        err = "the adaptive solver made " + std::to_string(attempts - 1) +
-              " step attempts without reaching the end (max_steps); loosen rtol/atol or raise "
-              "max_steps";
-        return false;
-      }
-      double tn = t + dir * h;
-      if (!dense && dir * (tn - tEnd) >= 0) {
-        tn = tEnd; // land on the end
-        h = std::fabs(tn - t);
-      }
-      if (tn == t || !std::isfinite(tn)) {
-        err = "the adaptive solver's step size underflowed at t = " + std::to_string(t) +
-              "; the error estimate cannot be met (loosen rtol/atol)";
-        return false;
-      }
-      bool reaches = dir * (tn - tEnd) >= 0;
-      Point ps = pointAt(t), pt = pointAt(tn);
-      std::array<double, DFS_CTX_FIELDS> c{(double)accepted, 0, accepted == 0 ? 1.0 : 0.0,
-                                           reaches ? 1.0 : 0.0, 0};
-      state.freshOutputs();
-      std::vector<void *> fresh = state.pout;
-      sampler_.step(&head_, n, x.data(), y.data(), ps.data(), pt.data(), c.data(),
-                    state.pin.data(), state.pout.data(), state.sin.data(), state.sout.data());
-      // A state kept equal to the step's input x (UniPC's x_last) points at
-      // x, whose buffer the next step overwrites: give it its own copy.
-      for (size_t k = 0; k < fields; ++k)
-        if (state.pout[k] == (void *)x.data()) {
-          std::memcpy(fresh[k], x.data(), sizeof(T) * (size_t)n);
-          state.pout[k] = fresh[k];
-        }
-      const T *e = field(state.pout, eSlot);
-      double ratio = rms(n, [&](int64_t i) {
-        double a = std::max(std::fabs((double)x[i]), std::fabs((double)y[i]));
-        return (double)e[i] / (atol + rtol * a);
-      });
-      if (!std::isfinite(ratio)) {
-        err = "the adaptive solver's error estimate is not finite at t = " + std::to_string(t);
-        return false;
-      }
-      bool accept = ratio <= 1;
-      if (accept && dense && dir * (tn - tEnd) >= 0) {
-        // Dense output at the end: the quartic through x (theta 0), mid
-        // (1/2) and y (1) with slopes f0, f1 (torchdiffeq's _interp_fit).
-        const T *s0 = field(state.pin, sSlot), *s1 = field(state.pout, sSlot),
-                *ym = field(state.pout, mSlot);
-        double dt = tn - t, th = (tEnd - t) / dt;
-        for (int64_t i = 0; i < n; ++i) {
-          double a0 = x[i], a1 = y[i], am = ym[i], g0 = s0[i], g1 = s1[i];
-          double qa = 2 * dt * (g1 - g0) - 8 * (a1 + a0) + 16 * am;
-          double qb = dt * (5 * g0 - 3 * g1) + 18 * a0 + 14 * a1 - 32 * am;
-          double qc = dt * (g1 - 4 * g0) - 11 * a0 - 5 * a1 + 16 * am;
-          double qd = dt * g0;
-          double total = a0 + th * qd, p = th;
-          p *= th;
-          total += p * qc;
-          p *= th;
-          total += p * qb;
-          p *= th;
-          total += p * qa;
-          x[i] = (T)total;
-        }
-        t = tEnd;
-        accepted_ = ++accepted;
-        break;
-      }
-      if (accept) {
-        std::swap(x, y);
-        t = tn;
-        accepted_ = ++accepted;
-        state.rotate();
-      } else {
-        ++rejected_;
-      }
-      double factor;
-      if (ratio == 0) {
-        factor = grow;
-      } else {
-        double lo = ratio < 1 ? 1.0 : shrink;
-        factor = std::min(grow, std::max(safety / std::pow(ratio, 1.0 / order), lo));
-      }
-      h *= factor;
-    }
-    x0.assign(x.begin(), x.end());
-    return true;
+  std::vector<T> x = x0, y(n), f0(n), f1(n);
+  std::vector<void *> scratchOut(fields);
+  std::vector<double> scratchScalars(scalars + 1);
+  auto pointAt = [&](double tau) {
+    if (tau == t0)
+      return start;
+    if (tau == tEnd)
+      return end;
+    return pointAtTau(tau);
   };
-  bool ok;
-  if (f32_) {
-    std::vector<float> xf(xio.begin(), xio.end());
-    ok = loop(xf);
-    xio.assign(xf.begin(), xf.end());
-  } else {
-    ok = loop(xio);
+  auto drift = [&](const T *in, T *out, double tau) {
+    Point p = pointAt(tau);
+    std::array<double, DFS_CTX_FIELDS> c{0, 0, 1, 0, 1};
+    scratchOut = state.pout;
+    sampler_.step(&head_, n, in, out, p.data(), p.data(), c.data(), state.pin.data(),
+                  scratchOut.data(), state.sin.data(), scratchScalars.data());
+  };
+  auto field = [&](std::vector<void *> &slots, int k) { return (T *)slots[(size_t)k]; };
+
+  // The first step size (Hairer, Norsett, Wanner, II.4).
+  drift(x.data(), f0.data(), t0);
+  auto scale0 = [&](int64_t i) { return atol + std::fabs((double)x[i]) * rtol; };
+  double d0 = rms(n, [&](int64_t i) { return (double)x[i] / scale0(i); });
+  double d1 = rms(n, [&](int64_t i) { return (double)f0[i] / scale0(i); });
+  double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = (T)((double)x[i] + dir * h0 * (double)f0[i]);
+  drift(y.data(), f1.data(), t0 + dir * h0);
+  double d2 = rms(n, [&](int64_t i) { return ((double)f1[i] - (double)f0[i]) / scale0(i); }) / h0;
+  double h1 = d1 <= 1e-15 && d2 <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
+                                         : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
+  double h = std::min(100 * h0, h1);
+  if (sSlot >= 0)
+    std::memcpy(field(state.pin, sSlot), f0.data(), sizeof(T) * (size_t)n);
+
+  const bool dense = mSlot >= 0 && sSlot >= 0;
+  double t = t0;
+  long accepted = 0, attempts = 0;
+  accepted_ = rejected_ = 0;
+  while (dir * (tEnd - t) > 0) {
+    if (++attempts > (long)maxSteps) {
+      err = "the adaptive solver made " + std::to_string(attempts - 1) +
+            " step attempts without reaching the end (max_steps); loosen rtol/atol or raise "
+            "max_steps";
+      return false;
+    }
+    double tn = t + dir * h;
+    if (!dense && dir * (tn - tEnd) >= 0) {
+      tn = tEnd; // land on the end
+      h = std::fabs(tn - t);
+    }
+    if (tn == t || !std::isfinite(tn)) {
+      err = "the adaptive solver's step size underflowed at t = " + std::to_string(t) +
+            "; the error estimate cannot be met (loosen rtol/atol)";
+      return false;
+    }
+    bool reaches = dir * (tn - tEnd) >= 0;
+    Point ps = pointAt(t), pt = pointAt(tn);
+    std::array<double, DFS_CTX_FIELDS> c{(double)accepted, 0, accepted == 0 ? 1.0 : 0.0,
+                                         reaches ? 1.0 : 0.0, 0};
+    state.freshOutputs();
+    std::vector<void *> fresh = state.pout;
+    sampler_.step(&head_, n, x.data(), y.data(), ps.data(), pt.data(), c.data(),
+                  state.pin.data(), state.pout.data(), state.sin.data(), state.sout.data());
+    // A state kept equal to the step's input x (UniPC's x_last) points at
+    // x, whose buffer the next step overwrites: give it its own copy.
+    for (size_t k = 0; k < fields; ++k)
+      if (state.pout[k] == (void *)x.data()) {
+        std::memcpy(fresh[k], x.data(), sizeof(T) * (size_t)n);
+        state.pout[k] = fresh[k];
+      }
+    const T *e = field(state.pout, eSlot);
+    double ratio = rms(n, [&](int64_t i) {
+      double a = std::max(std::fabs((double)x[i]), std::fabs((double)y[i]));
+      return (double)e[i] / (atol + rtol * a);
+    });
+    if (!std::isfinite(ratio)) {
+      err = "the adaptive solver's error estimate is not finite at t = " + std::to_string(t);
+      return false;
+    }
+    bool accept = ratio <= 1;
+    if (accept && dense && dir * (tn - tEnd) >= 0) {
+      // Dense output at the end: the quartic through x (theta 0), mid
+      // (1/2) and y (1) with slopes f0, f1 (torchdiffeq's _interp_fit).
+      const T *s0 = field(state.pin, sSlot), *s1 = field(state.pout, sSlot),
+              *ym = field(state.pout, mSlot);
+      double dt = tn - t, th = (tEnd - t) / dt;
+      for (int64_t i = 0; i < n; ++i) {
+        double a0 = x[i], a1 = y[i], am = ym[i], g0 = s0[i], g1 = s1[i];
+        double qa = 2 * dt * (g1 - g0) - 8 * (a1 + a0) + 16 * am;
+        double qb = dt * (5 * g0 - 3 * g1) + 18 * a0 + 14 * a1 - 32 * am;
+        double qc = dt * (g1 - 4 * g0) - 11 * a0 - 5 * a1 + 16 * am;
+        double qd = dt * g0;
+        double total = a0 + th * qd, p = th;
+        p *= th;
+        total += p * qc;
+        p *= th;
+        total += p * qb;
+        p *= th;
+        total += p * qa;
+        x[i] = (T)total;
+      }
+      t = tEnd;
+      accepted_ = ++accepted;
+      break;
+    }
+    if (accept) {
+      std::swap(x, y);
+      t = tn;
+      accepted_ = ++accepted;
+      state.rotate();
+    } else {
+      ++rejected_;
+    }
+    double factor;
+    if (ratio == 0) {
+      factor = grow;
+    } else {
+      double lo = ratio < 1 ? 1.0 : shrink;
+      factor = std::min(grow, std::max(safety / std::pow(ratio, 1.0 / order), lo));
+    }
+    h *= factor;
   }
-  if (ok && !noiseError_.empty()) {
-    err = noiseError_;
-    return false;
-  }
-  return ok;
+  x0.assign(x.begin(), x.end());
+  return true;
 }
+
+template bool Runner::runAdaptive(std::vector<double> &, const std::vector<Step> &, std::string &);
+template bool Runner::runAdaptive(std::vector<float> &, const std::vector<Step> &, std::string &);
 
 } // namespace diffuse::rt

@@ -277,13 +277,17 @@ void Runner::SolverState::reset(size_t fields, size_t scalars, size_t n) {
 
 void Runner::SolverState::rotate() {
   pin = pout;
+  freshOutputs();
+  std::swap(sin, sout);
+}
+
+void Runner::SolverState::freshOutputs() {
   size_t next = 0;
   for (auto &p : pout) {
     while (std::find(pin.begin(), pin.end(), (void *)bufs[next].data()) != pin.end())
       ++next;
     p = bufs[next++].data();
   }
-  std::swap(sin, sout);
 }
 
 void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) {
@@ -451,8 +455,6 @@ void Runner::hookModel(dfs_ctx *ctx, int32_t, int32_t guided, const void *in, co
 }
 
 bool Runner::run(std::vector<double> &x, std::string &err) {
-  if (manifest().has("adaptive.order"))
-    return runAdaptive(x, err);
   std::vector<Step> grid = buildGrid(err);
   if (grid.empty()) {
     if (err.empty())
@@ -465,13 +467,17 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
     return false;
   }
   const double steps = (double)grid.size();
-  SolverState state;
-  state.reset((size_t)manifest().num("state.fields"), (size_t)manifest().num("state.scalars"),
-              (size_t)n);
+  const bool adaptive = this->adaptive();
+  SolverState state; // runAdaptive keeps its own
+  if (!adaptive)
+    state.reset((size_t)manifest().num("state.fields"), (size_t)manifest().num("state.scalars"),
+                (size_t)n);
   // The step loop, on float64 or float32 state. A step may keep its input
   // x as state by pointing a state output at it (UniPC's x_last), so each
   // step writes into a buffer that is neither its x nor held by the state.
-  auto loop = [&](auto &x0) {
+  auto loop = [&](auto &x0) -> bool {
+    if (adaptive)
+      return runAdaptive(x0, grid, err);
     using Buf = std::decay_t<decltype(x0)>;
     std::vector<Buf> bufs;
     bufs.push_back(x0);
@@ -505,19 +511,21 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
       }
     }
     x0 = std::move(bufs[cur]);
+    return true;
   };
+  bool ok;
   if (f32_) {
     std::vector<float> xf(x.begin(), x.end());
-    loop(xf);
+    ok = loop(xf);
     x.assign(xf.begin(), xf.end());
   } else {
-    loop(x);
+    ok = loop(x);
   }
-  if (!noiseError_.empty()) {
+  if (ok && !noiseError_.empty()) {
     err = noiseError_;
     return false;
   }
-  return true;
+  return ok;
 }
 
 } // namespace diffuse::rt

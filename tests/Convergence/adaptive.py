@@ -8,41 +8,27 @@ at loose tolerances rejected steps can cost more than the tighter run.
 
 ve: sigma 80 -> 0.002 on the VE truth; flow: t 0 -> 1 on the CondOT truth.
 The grid is the two end points: the solver picks its own steps between."""
-import json
 import math
 import os
 import re
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from dfstest import read_npy, write_npy
+from dfstest import golden_truth, read_npy
 
 diffuse, spec, truth_dir, kind, solver, factor = sys.argv[1:7]
 factor = float(factor)
 tols = sys.argv[7:]
-if kind == "ve":
-    truth = json.load(open(os.path.join(truth_dir, "A_truth_ve_sigma80.json")))
-    start = truth["y_start"]
-    end = min(truth["trajectory"], key=lambda p: abs(p["sigma"] - 0.002))["y"]
-    grid = "[80, 0.002]"
-else:
-    truth = json.load(open(os.path.join(truth_dir, "A_truth_condot.json")))
-    start, end = truth["x_T"], truth["x_final_t1"]
-    grid = "[0, 1]"
-work = tempfile.mkdtemp()
-write_npy(os.path.join(work, "x.npy"), start)
-with open(os.path.join(work, "mixture.json"), "w") as f:
-    json.dump({"mixture": truth["mixture"]}, f)
-exact = [v for row in end for v in row]
+grid = "[80, 0.002]" if kind == "ve" else "[0, 1]"
+work, exact, batch = golden_truth(truth_dir, kind)
 
 ok = True
 prev_err = math.inf
 for tol in tols:
     cmd = [diffuse, "run", spec, "--set", f"q.solver={solver}(rtol = {tol}, atol = {tol})",
            "--set", "q.grid=" + grid, "--mixture", os.path.join(work, "mixture.json"),
-           "--x-init", os.path.join(work, "x.npy"), "--batch", str(len(start)), "--out", work]
+           "--x-init", os.path.join(work, "x.npy"), "--batch", str(batch), "--out", work]
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     calls = int(re.search(r"(\d+) network calls", r.stdout).group(1))
     got = read_npy(os.path.join(work, "samples.npy"))

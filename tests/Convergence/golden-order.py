@@ -10,15 +10,13 @@ ve: A_truth_ve_sigma80.json, Karras grid from sigma 80 to 0.002 (no final
 zero), compared with the exact state at sigma = 0.002. flow:
 A_truth_condot.json, uniform grid from t = 0 (noise) to 1 (data), compared
 with the exact state at t = 1."""
-import json
 import math
 import os
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from dfstest import read_npy, report_order, write_npy
+from dfstest import golden_truth, read_npy, report_order
 
 diffuse, spec, truth_dir, kind, solver, n, order = sys.argv[1:8]
 rest = sys.argv[8:]
@@ -27,27 +25,15 @@ if rest and not rest[0].startswith("--"):
     tol = float(rest.pop(0))
 n, order = int(n), float(order)
 
-
-if kind == "ve":
-    truth = json.load(open(os.path.join(truth_dir, "A_truth_ve_sigma80.json")))
-    start = truth["y_start"]
-    end = min(truth["trajectory"], key=lambda p: abs(p["sigma"] - 0.002))["y"]
-    grid = "karras(steps = %d, sigma_min = 0.002, sigma_max = 80, rho = 7, append_zero = 0)"
-else:
-    truth = json.load(open(os.path.join(truth_dir, "A_truth_condot.json")))
-    start, end = truth["x_T"], truth["x_final_t1"]
-    grid = "uniform(steps = %d)"
-work = tempfile.mkdtemp()
-write_npy(os.path.join(work, "x.npy"), start)
-with open(os.path.join(work, "mixture.json"), "w") as f:
-    json.dump({"mixture": truth["mixture"]}, f)
-exact = [v for row in end for v in row]
+grid = ("karras(steps = %d, sigma_min = 0.002, sigma_max = 80, rho = 7, append_zero = 0)"
+        if kind == "ve" else "uniform(steps = %d)")
+work, exact, batch = golden_truth(truth_dir, kind)
 
 
 def rms(steps):
     cmd = [diffuse, "run", spec, "--set", f"q.solver={solver}", "--set",
            "q.grid=" + grid % steps, "--mixture", os.path.join(work, "mixture.json"),
-           "--x-init", os.path.join(work, "x.npy"), "--batch", str(len(start)), "--out", work]
+           "--x-init", os.path.join(work, "x.npy"), "--batch", str(batch), "--out", work]
     subprocess.run(cmd + rest, capture_output=True, text=True, check=True)
     got = read_npy(os.path.join(work, "samples.npy"))
     return math.sqrt(sum((g - e) ** 2 for g, e in zip(got, exact)) / len(exact))

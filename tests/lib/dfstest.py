@@ -56,3 +56,23 @@ def report_order(solver, n, e1, e2, order, tol):
     print(f"{solver}: rms error {e1:.3e} at {n} steps, {e2:.3e} at {2 * n}: "
           f"order {observed:.2f}, expected {order:g}: {'ok' if ok else 'FAIL'}")
     sys.exit(0 if ok else 1)
+
+
+def golden_truth(truth_dir, kind):
+    """The exact ODE problem of ../shared/golden/truth, staged for `diffuse run`:
+    returns (work, exact, batch): `work` holds x.npy (the start state, batch
+    rows) and mixture.json, and `exact` is the flattened exact end state. ve: sigma 80
+    -> 0.002 (A_truth_ve_sigma80.json); flow: t 0 -> 1 (A_truth_condot.json)."""
+    import json
+    if kind == "ve":
+        truth = json.load(open(os.path.join(truth_dir, "A_truth_ve_sigma80.json")))
+        start = truth["y_start"]
+        end = min(truth["trajectory"], key=lambda p: abs(p["sigma"] - 0.002))["y"]
+    else:
+        truth = json.load(open(os.path.join(truth_dir, "A_truth_condot.json")))
+        start, end = truth["x_T"], truth["x_final_t1"]
+    work = tempfile.mkdtemp()
+    write_npy(os.path.join(work, "x.npy"), start)
+    with open(os.path.join(work, "mixture.json"), "w") as f:
+        json.dump({"mixture": truth["mixture"]}, f)
+    return work, [v for row in end for v in row], len(start)

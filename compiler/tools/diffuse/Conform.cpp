@@ -33,12 +33,19 @@ struct Mapping {
   std::string spec;    // file under stdlib/compat
   std::string sampler; // sampler name in it
   std::vector<std::string> sets;
-  std::string skip;    // non-empty: why the case is skipped
+  std::string skip; // non-empty: why the case is skipped
   /// Non-empty: the peer computes part of its schedule in float32 with its
   /// own libm, so the case is held to the peer's own float32 discrepancy
   /// (variants.f64_neutralized.diff_vs_final) instead of 1e-9; this says why.
   std::string float32Schedule;
 };
+
+/// A case the stdlib cannot express yet, and why.
+Mapping skipped(std::string why) {
+  Mapping m;
+  m.skip = std::move(why);
+  return m;
+}
 
 /// The shortest decimal that reads back as v.
 std::string num(double v) {
@@ -81,15 +88,15 @@ Mapping mapCase(const json &c) {
         m.sets.push_back("diffusers_ddim.solver=ddim(eta = " + num(getNum(sk, "eta", 0)) + ")");
     } else if (cls == "DDPMScheduler") {
       if (cfg.value("variance_type", "fixed_small") != "fixed_small")
-        return {"", "", {}, "DDPM variance_type " + cfg.value("variance_type", "") +
-                                " is not in stdlib yet"};
+        return skipped("DDPM variance_type " + cfg.value("variance_type", "") +
+                       " is not in stdlib yet");
       m.sampler = "diffusers_ddpm";
     } else if (cls == "EulerAncestralDiscreteScheduler") {
       m.sampler = "diffusers_euler_ancestral";
     } else if (cls == "EulerDiscreteScheduler") {
       if (getNum(sk, "s_churn", 0) != 0)
-        return {"", "", {}, "Euler with s_churn > 0 is stochastic; noise() is not in the "
-                            "language yet"};
+        return skipped("Euler with s_churn > 0 is stochastic; noise() is not in the "
+                       "language yet");
       m.sampler = "diffusers_euler";
     } else if (cls == "HeunDiscreteScheduler") {
       m.sampler = "diffusers_heun";
@@ -97,13 +104,13 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_kdpm2";
       m.float32Schedule = "float32 midpoints";
     } else if (cls == "KDPM2AncestralDiscreteScheduler") {
-      return {"", "", {}, "KDPM2AncestralDiscreteScheduler is not in stdlib yet"};
+      return skipped("KDPM2AncestralDiscreteScheduler is not in stdlib yet");
     } else if (cls == "DPMSolverSinglestepScheduler") {
       int order = cfg.value("solver_order", 2);
       if (cfg.value("algorithm_type", "") != "dpmsolver++" ||
           cfg.value("solver_type", "") != "midpoint" || !cfg.value("lower_order_final", true) ||
           cfg.value("final_sigmas_type", "zero") != "zero" || order < 1 || order > 3)
-        return {"", "", {}, "this DPMSolverSinglestep configuration is not in stdlib yet"};
+        return skipped("this DPMSolverSinglestep configuration is not in stdlib yet");
       m.sampler = "diffusers_dpmpp_singlestep";
       m.sets.push_back("diffusers_dpmpp_singlestep.solver=dpmpp_singlestep_grid(order = " +
                        std::to_string(order) + ")");
@@ -112,14 +119,14 @@ Mapping mapCase(const json &c) {
       if (cfg.value("algorithm_type", "deis") != "deis" ||
           cfg.value("solver_type", "logrho") != "logrho" || order < 1 || order > 3 ||
           cfg.value("thresholding", false))
-        return {"", "", {}, "this DEIS configuration is not in stdlib yet"};
+        return skipped("this DEIS configuration is not in stdlib yet");
       m.sampler = "diffusers_deis";
-      m.sets.push_back("diffusers_deis.solver=deis(order = " + std::to_string(order) +
-                       ", lower_order_final = " +
-                       (cfg.value("lower_order_final", true) ? "1" : "0") + ")");
+      m.sets.push_back(
+          "diffusers_deis.solver=deis(order = " + std::to_string(order) +
+          ", lower_order_final = " + (cfg.value("lower_order_final", true) ? "1" : "0") + ")");
     } else if (cls == "PNDMScheduler") {
       if (!cfg.value("skip_prk_steps", false))
-        return {"", "", {}, "PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet"};
+        return skipped("PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet");
       m.sampler = "diffusers_pndm";
     } else if (cls == "LMSDiscreteScheduler") {
       m.sampler = "diffusers_lms";
@@ -127,30 +134,28 @@ Mapping mapCase(const json &c) {
       int order = cfg.value("solver_order", 2);
       std::string type = cfg.value("solver_type", "bh2");
       if (order != 2 && order != 3)
-        return {"", "", {}, "UniPC solver_order " + std::to_string(order) + " is not in stdlib yet"};
+        return skipped("UniPC solver_order " + std::to_string(order) + " is not in stdlib yet");
       if (!cfg.value("predict_x0", true) || cfg.value("thresholding", false) ||
           (cfg.contains("disable_corrector") && !cfg["disable_corrector"].empty()) ||
           (type != "bh1" && type != "bh2"))
-        return {"", "", {}, "this UniPC configuration is not in stdlib yet"};
+        return skipped("this UniPC configuration is not in stdlib yet");
       m.sampler = "diffusers_unipc";
       m.sets.push_back("diffusers_unipc.solver=" + std::string(order == 3 ? "unipc3" : "unipc") +
-                       "(bh = " + type.substr(2) +
-                       ", lower_order_final = " +
+                       "(bh = " + type.substr(2) + ", lower_order_final = " +
                        (cfg.value("lower_order_final", true) ? "1" : "0") + ")");
     } else if (cls == "DPMSolverMultistepScheduler") {
       std::string algo = cfg.value("algorithm_type", "dpmsolver++");
       int order = cfg.value("solver_order", 2);
       if (order != 2 && !(order == 3 && algo == "dpmsolver++"))
-        return {"", "", {}, "DPMSolverMultistep solver_order " + std::to_string(order) +
-                                " with " + algo + " is not in stdlib yet"};
+        return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
+                       algo + " is not in stdlib yet");
       if (algo != "dpmsolver++" && algo != "dpmsolver" && algo != "sde-dpmsolver++")
-        return {"", "", {}, "DPMSolverMultistep algorithm_type " + algo +
-                                " is not in stdlib yet"};
+        return skipped("DPMSolverMultistep algorithm_type " + algo + " is not in stdlib yet");
       bool heunSde = algo == "sde-dpmsolver++" && cfg.value("solver_type", "midpoint") == "heun";
       if ((cfg.value("solver_type", "midpoint") != "midpoint" && !heunSde) ||
-          cfg.value("euler_at_final", false) ||
-          cfg.value("use_lu_lambdas", false) || cfg.value("thresholding", false))
-        return {"", "", {}, "this DPMSolverMultistep configuration is not in stdlib yet"};
+          cfg.value("euler_at_final", false) || cfg.value("use_lu_lambdas", false) ||
+          cfg.value("thresholding", false))
+        return skipped("this DPMSolverMultistep configuration is not in stdlib yet");
       m.sampler = "diffusers_dpmpp_2m";
       std::string lof = cfg.value("lower_order_final", true) ? "1" : "0";
       if (order == 3)
@@ -165,23 +170,23 @@ Mapping mapCase(const json &c) {
                          "(lower_order_final = " + lof + ")");
     } else if (cls == "FlowMatchEulerDiscreteScheduler") {
       if (cfg.value("stochastic_sampling", false))
-        return {"", "", {}, "stochastic FlowMatch sampling needs noise()"};
+        return skipped("stochastic FlowMatch sampling needs noise()");
       m.sampler = "diffusers_flowmatch_euler";
       m.spec = "compat/diffusers.dfs";
     } else {
-      return {"", "", {}, "diffusers " + cls + " is not in stdlib yet"};
+      return skipped("diffusers " + cls + " is not in stdlib yet");
     }
     if (cls != "FlowMatchEulerDiscreteScheduler") {
       if (cfg.value("clip_sample", false) || cfg.value("thresholding", false))
-        return {"", "", {}, "clip_sample/thresholding is not in the language yet"};
+        return skipped("clip_sample/thresholding is not in the language yet");
       if (cfg.value("rescale_betas_zero_snr", false))
-        return {"", "", {}, "zero-terminal-SNR rescaling is not in the language yet"};
+        return skipped("zero-terminal-SNR rescaling is not in the language yet");
       std::string sched = cfg.value("beta_schedule", "scaled_linear");
       std::string proc = sched == "linear" ? "sd_linear" : "sd_scaled_linear";
       if (cls == "DDPMScheduler")
         proc += "_to_one";
       if (sched != "linear" && sched != "scaled_linear")
-        return {"", "", {}, "beta_schedule " + sched + " is not in the language yet"};
+        return skipped("beta_schedule " + sched + " is not in the language yet");
       m.sets.push_back(m.sampler + ".process=" + proc);
       m.sets.push_back(proc + ".beta_start=" + num(cfg.value("beta_start", 0.0)));
       m.sets.push_back(proc + ".beta_end=" + num(cfg.value("beta_end", 0.0)));
@@ -193,7 +198,7 @@ Mapping mapCase(const json &c) {
       else if (pred == "sample")
         m.sets.push_back("unet.predicts=x0");
       else if (pred != "epsilon")
-        return {"", "", {}, "prediction_type " + pred + " is not supported"};
+        return skipped("prediction_type " + pred + " is not supported");
     }
   } else if (name == "k-diffusion") {
     std::string fn = peer.value("function", "");
@@ -201,18 +206,18 @@ Mapping mapCase(const json &c) {
     if (fn == "sample_euler") {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       if (getNum(kw, "s_churn", 0) != 0)
-        return {"", "", {}, "sample_euler with s_churn > 0 needs noise()"};
+        return skipped("sample_euler with s_churn > 0 needs noise()");
       m.sampler = "kdiff_euler";
     } else if (fn == "sample_heun") {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       if (getNum(kw, "s_churn", 0) != 0)
-        return {"", "", {}, "sample_heun with s_churn > 0 needs noise()"};
+        return skipped("sample_heun with s_churn > 0 needs noise()");
       m.sampler = "kdiff_heun";
     } else if (fn == "sample_dpmpp_3m_sde" || fn == "sample_dpmpp_sde") {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       std::string solver = fn.substr(7);
       if (fn == "sample_dpmpp_sde" && getNum(kw, "r", 0.5) != 0.5)
-        return {"", "", {}, "sample_dpmpp_sde with r != 1/2 is not in stdlib yet"};
+        return skipped("sample_dpmpp_sde with r != 1/2 is not in stdlib yet");
       m.sampler = "kdiff_" + solver;
       m.sets.push_back(m.sampler + ".solver=" + solver + "(eta = " + num(getNum(kw, "eta", 1)) +
                        ", s_noise = " + num(getNum(kw, "s_noise", 1)) + ")");
@@ -239,7 +244,7 @@ Mapping mapCase(const json &c) {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       std::string type = kw.value("solver_type", "midpoint");
       if (type != "midpoint" && type != "heun")
-        return {"", "", {}, "sample_dpmpp_2m_sde solver_type " + type + " is not in stdlib yet"};
+        return skipped("sample_dpmpp_2m_sde solver_type " + type + " is not in stdlib yet");
       m.sampler = "kdiff_dpmpp_2m_sde";
       m.sets.push_back("kdiff_dpmpp_2m_sde.solver=dpmpp_2m_sde(eta = " + num(getNum(kw, "eta", 1)) +
                        ", s_noise = " + num(getNum(kw, "s_noise", 1)) +
@@ -247,11 +252,11 @@ Mapping mapCase(const json &c) {
     } else if (fn == "sample_euler_ancestral") {
       const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
       m.sampler = "kdiff_euler_ancestral";
-      m.sets.push_back("kdiff_euler_ancestral.solver=euler_ancestral(eta = " +
-                       num(getNum(kw, "eta", 1)) + ", s_noise = " + num(getNum(kw, "s_noise", 1)) +
-                       ")");
+      m.sets.push_back(
+          "kdiff_euler_ancestral.solver=euler_ancestral(eta = " + num(getNum(kw, "eta", 1)) +
+          ", s_noise = " + num(getNum(kw, "s_noise", 1)) + ")");
     } else {
-      return {"", "", {}, "k-diffusion " + fn + " is not in stdlib yet"};
+      return skipped("k-diffusion " + fn + " is not in stdlib yet");
     }
   } else if (name == "flow_matching") {
     std::string method = cfg.value("method", "");
@@ -264,22 +269,21 @@ Mapping mapCase(const json &c) {
       m.sampler = "fm_dopri5";
       m.sets.push_back("fm_dopri5.solver=dopri5(rtol = " + num(getNum(cfg, "rtol", 1e-5)) +
                        ", atol = " + num(getNum(cfg, "atol", 1e-5)) + ")");
-    }
-    else
-      return {"", "", {}, "flow_matching method '" + method + "' is not in stdlib yet"};
+    } else
+      return skipped("flow_matching method '" + method + "' is not in stdlib yet");
   } else if (name == "dpm-solver") {
     const json &ns = cfg["NoiseScheduleVP"];
     const json &smp = cfg["sample"];
     std::string schedule = ns.value("schedule", "");
     if (schedule != "linear" && schedule != "discrete")
-      return {"", "", {}, "DPM-Solver schedule '" + schedule + "' is not in stdlib yet"};
+      return skipped("DPM-Solver schedule '" + schedule + "' is not in stdlib yet");
     std::string method = smp.value("method", "");
     if (method != "multistep" && method != "singlestep")
-      return {"", "", {}, "DPM-Solver method '" + method + "' is not in stdlib yet"};
+      return skipped("DPM-Solver method '" + method + "' is not in stdlib yet");
     std::string algo = cfg["DPM_Solver"].value("algorithm_type", "");
     if ((algo != "dpmsolver++" && algo != "dpmsolver") ||
         smp.value("solver_type", "dpmsolver") != "dpmsolver" || smp.value("denoise_to_zero", false))
-      return {"", "", {}, "this DPM-Solver configuration is not in stdlib yet"};
+      return skipped("this DPM-Solver configuration is not in stdlib yet");
     int order = smp.value("order", 2);
     std::string lof = smp.value("lower_order_final", true) ? "1" : "0";
     m.spec = "compat/dpm_solver.dfs";
@@ -287,27 +291,27 @@ Mapping mapCase(const json &c) {
     std::string args = "(lower_order_final = " + lof + ", lower_order_below = 10)";
     if (method == "singlestep") {
       if (order != 3 || algo != "dpmsolver++" || smp.value("skip_type", "") == "time_quadratic")
-        return {"", "", {}, "DPM-Solver singlestep order " + std::to_string(order) + " with " +
-                                algo + " is not in stdlib yet"};
+        return skipped("DPM-Solver singlestep order " + std::to_string(order) + " with " + algo +
+                       " is not in stdlib yet");
       // The repository's order pattern depends on the number of network calls mod 3.
       m.sets.push_back(m.sampler + ".solver=dpmpp_singlestep3(rem = " +
                        std::to_string(smp.value("steps", 0) % 3) + ", uniform_t = " +
                        (smp.value("skip_type", "") == "logSNR" ? "0" : "1") + ")");
     } else if (order == 2)
-      m.sets.push_back(m.sampler + ".solver=" +
-                       (algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") + args);
+      m.sets.push_back(m.sampler +
+                       ".solver=" + (algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") + args);
     else if (order == 3 && algo == "dpmsolver++")
       m.sets.push_back(m.sampler + ".solver=dpmpp_3m" + args);
     else
-      return {"", "", {}, "DPM-Solver multistep order " + std::to_string(order) + " with " +
-                              algo + " is not in stdlib yet"};
+      return skipped("DPM-Solver multistep order " + std::to_string(order) + " with " + algo +
+                     " is not in stdlib yet");
     m.sets.push_back(m.sampler + ".coords=native");
     if (schedule == "linear") {
       m.sets.push_back("vp_linear.beta_0=" + num(ns.value("continuous_beta_0", 0.1)));
       m.sets.push_back("vp_linear.beta_1=" + num(ns.value("continuous_beta_1", 20.0)));
     }
   } else {
-    return {"", "", {}, "unknown peer '" + name + "'"};
+    return skipped("unknown peer '" + name + "'");
   }
   if (guided)
     m.sets.push_back(m.sampler + ".guidance=cfg(w = " + w + ")");
@@ -376,9 +380,12 @@ std::function<rt::TimeDecode(double)> decoderOf(const json &c, const std::vector
 
 rt::Output outputOf(const json &c) {
   std::string o = c["model"].value("output", "");
-  if (o.rfind("epsilon", 0) == 0) return rt::Output::Eps;
-  if (o.rfind("v_prediction", 0) == 0) return rt::Output::V;
-  if (o.rfind("x0", 0) == 0) return rt::Output::X0;
+  if (o.rfind("epsilon", 0) == 0)
+    return rt::Output::Eps;
+  if (o.rfind("v_prediction", 0) == 0)
+    return rt::Output::V;
+  if (o.rfind("x0", 0) == 0)
+    return rt::Output::X0;
   return rt::Output::Velocity;
 }
 
@@ -563,15 +570,21 @@ int runConform(int argc, char **argv) {
   double tol = 1e-9;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--filter" && i + 1 < argc) filter = argv[++i];
-    else if (a == "--tol" && i + 1 < argc) tol = std::strtod(argv[++i], nullptr);
-    else if (a == "--set" && i + 1 < argc) userSets.push_back(argv[++i]);
-    else if (a == "-v") verbose = true;
-    else if (a == "--eager") eager = true;
+    if (a == "--filter" && i + 1 < argc)
+      filter = argv[++i];
+    else if (a == "--tol" && i + 1 < argc)
+      tol = std::strtod(argv[++i], nullptr);
+    else if (a == "--set" && i + 1 < argc)
+      userSets.push_back(argv[++i]);
+    else if (a == "-v")
+      verbose = true;
+    else if (a == "--eager")
+      eager = true;
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "error: unknown option '" << a << "'\n";
       return 2;
-    } else dir = a;
+    } else
+      dir = a;
   }
   std::error_code ec;
   if (dir.empty() || !fs::is_directory(dir, ec)) {

@@ -179,8 +179,9 @@ private:
   static void hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                            int64_t n);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
-  /// run() for a solver with `adaptive` (runtime/cpu/Adaptive.cpp).
-  bool runAdaptive(std::vector<double> &x, std::string &err);
+  /// run()'s loop for a solver with `adaptive` (runtime/cpu/Adaptive.cpp).
+  template <typename T>
+  bool runAdaptive(std::vector<T> &x, const std::vector<Step> &grid, std::string &err);
   /// The time where the monotone `f` reaches `target`, by bisection.
   double invertTime(const std::function<double(double)> &f, double target) const;
 
