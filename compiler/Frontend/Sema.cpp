@@ -23,14 +23,18 @@ const std::vector<std::string> kMathFns = {"exp",  "log",   "sqrt",  "sin", "cos
 const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "score",
                                               "alpha",   "sigma",  "lambda", "dlambda", "drift",
                                               "diffusion2", "noise", "at",   "at_lambda",
-                                              "posterior_mean", "posterior_std"};
+                                              "posterior_mean", "posterior_std",
+                                              "eps_uncond", "denoise_uncond"};
+/// Reductions over each sample's elements: one value per sample.
+const std::vector<std::string> kReductions = {"sum", "mean", "std", "norm", "dot", "quantile"};
 
-enum class Ty { Scalar, Field, Time, Bool, Error };
+enum class Ty { Scalar, Field, Sample, Time, Bool, Error };
 
 const char *tyName(Ty t) {
   switch (t) {
   case Ty::Scalar: return "a scalar";
   case Ty::Field: return "a tensor";
+  case Ty::Sample: return "a per-sample scalar";
   case Ty::Time: return "a time point";
   case Ty::Bool: return "a condition";
   default: return "an error";
@@ -80,7 +84,8 @@ private:
       bool ok = it.kind == ast::Item::Set     ? contains(keys, it.name)
                 : it.kind == ast::Item::State ? d.kind == "solver"
                                               : (anyFunc || contains(funcs, it.name));
-      if (it.kind == ast::Item::Proc && d.kind != "solver")
+      if (it.kind == ast::Item::Proc && d.kind != "solver" &&
+          !(d.kind == "guidance" && it.name == "combine"))
         ok = false;
       if (!ok) {
         std::vector<std::string> all = keys;
@@ -330,26 +335,111 @@ private:
   }
 
   void checkGuidance(const ast::Decl &d) {
-    checkKeys(d, {"combine", "space"}, {}, false);
+    checkKeys(d, {"combine", "space"}, {"combine", "active"}, false);
     const ast::Item *c = d.find("combine");
     if (!c) {
       diag.error(d.nameLoc, "guidance '" + d.name + "' has no combine rule",
                  "add combine = uncond + w * (cond - uncond)");
       return;
     }
-    std::map<std::string, Ty> env = {{"uncond", Ty::Field}, {"cond", Ty::Field}};
+    inGuidance_ = true;
+    std::map<std::string, Ty> env;
     for (auto &p : d.params)
       env[p.name] = Ty::Scalar;
-    Ty t = typeOf(*c->value, env);
-    if (t != Ty::Field && t != Ty::Error)
-      diag.error(c->value->loc, "the combine rule must give a tensor, not " +
-                                    std::string(tyName(t)),
-                 "combine the model evaluations 'uncond' and 'cond'");
+    if (c->kind == ast::Item::Set) {
+      env["uncond"] = env["cond"] = Ty::Field;
+      env["t"] = Ty::Time;
+    } else if (c->params.size() < 2 || c->params.size() > 3) {
+      diag.error(c->loc, "combine takes the unconditional and the conditional output, and "
+                         "optionally the time, got " + std::to_string(c->params.size()) +
+                         " argument" + (c->params.size() != 1 ? "s" : ""),
+                 "write combine(uncond, cond, t) { ... }");
+      inGuidance_ = false;
+      return;
+    } else {
+      env[c->params[0]] = env[c->params[1]] = Ty::Field;
+      if (c->params.size() == 3)
+        env[c->params[2]] = Ty::Time;
+    }
+    auto checkResult = [&](const ast::Expr &e, Ty t) {
+      if (t != Ty::Field && t != Ty::Error)
+        diag.error(e.loc, "the combine rule must give a tensor, not " + std::string(tyName(t)),
+                   "combine the model evaluations 'uncond' and 'cond'");
+    };
+    if (c->kind != ast::Item::Proc) {
+      checkResult(*c->value, typeOf(*c->value, env));
+    } else if (!checkCombine(c->body, env, *c, d)) {
+      diag.error(c->loc, "combine of guidance '" + d.name + "' never returns",
+                 "end it with return <guided output>");
+    }
+    if (const ast::Item *a = d.find("active")) {
+      std::map<std::string, Ty> aenv;
+      for (auto &p : d.params)
+        aenv[p.name] = Ty::Scalar;
+      if (a->params.size() != 1) {
+        diag.error(a->loc, "active takes the time of the network call, got " +
+                               std::to_string(a->params.size()) + " arguments",
+                   "write active(t) = <condition on t>");
+      } else {
+        aenv[a->params[0]] = Ty::Time;
+        Ty t = typeOf(*a->value, aenv);
+        if (t != Ty::Bool && t != Ty::Error)
+          diag.error(a->value->loc, "active must be a condition, not " + std::string(tyName(t)),
+                     "compare the time, e.g. active(t) = sigma(t) / alpha(t) < 5");
+      }
+    }
+    inGuidance_ = false;
     if (const ast::Item *s = d.find("space"))
-      if (s->value->kind != ast::Expr::Ident || s->value->name != "output")
-        diag.error(s->value->loc, "guidance in another space than the model's output is not "
-                                  "supported yet",
-                   "use space = output (the space of what the model predicts)");
+      if (s->value->kind != ast::Expr::Ident ||
+          (s->value->name != "output" && s->value->name != "x0" && s->value->name != "eps"))
+        diag.error(s->value->loc, "unknown guidance space",
+                   "use space = output (what the model predicts), x0 or eps");
+  }
+
+  /// The statements of a combine block: assignments, return, and `if` on
+  /// the guidance's parameters (decided at compile time). Returns whether
+  /// every path returns.
+  bool checkCombine(const std::vector<ast::Stmt> &body, std::map<std::string, Ty> env,
+                    const ast::Item &c, const ast::Decl &d) {
+    for (const auto &st : body) {
+      Ty t = typeOf(*st.value, env);
+      if (st.kind == ast::Stmt::Return) {
+        if (t != Ty::Field && t != Ty::Error)
+          diag.error(st.value->loc, "the combine rule must give a tensor, not " +
+                                        std::string(tyName(t)),
+                     "combine the model evaluations 'uncond' and 'cond'");
+        if (&st != &body.back())
+          diag.error((&st + 1)->loc, "statement after return is never run", "remove it");
+        return true;
+      }
+      if (st.kind == ast::Stmt::If) {
+        bool onParams = !ast::anyOf(*st.value, [&](const ast::Expr &x) {
+          return x.kind == ast::Expr::Ident &&
+                 std::none_of(d.params.begin(), d.params.end(),
+                              [&](const ast::Param &p) { return p.name == x.name; });
+        });
+        if (t != Ty::Bool && t != Ty::Error)
+          diag.error(st.value->loc, "the condition of 'if' must be a comparison, not " +
+                                        std::string(tyName(t)));
+        else if (t == Ty::Bool && !onParams)
+          diag.error(st.value->loc, "a combine rule branches on its parameters only",
+                     "to guide only at some times, add active(t) = <condition on t>");
+        bool rThen = checkCombine(st.thenBody, env, c, d);
+        bool rElse = checkCombine(st.elseBody, env, c, d);
+        if (rThen && rElse && st.hasElse)
+          return true;
+        // Names assigned in a branch keep their type after it (a parameter
+        // condition picks one branch, and both must type the name alike).
+        continue;
+      }
+      if (t == Ty::Bool)
+        diag.error(st.value->loc, "a condition cannot be stored in a variable");
+      else if (std::find(c.params.begin(), c.params.end(), st.name) != c.params.end())
+        diag.error(st.loc, "cannot assign to '" + st.name + "', an argument", "use a new name");
+      else
+        env[st.name] = t;
+    }
+    return false;
   }
 
   void checkSolver(const ast::Decl &d) {
@@ -641,22 +731,25 @@ private:
         return Ty::Error;
       }
       if (compare) {
-        if (a == Ty::Field || b == Ty::Field) {
-          diag.error(e.loc, "comparisons take scalars or times, not tensors",
+        if (a == Ty::Field || b == Ty::Field || a == Ty::Sample || b == Ty::Sample) {
+          diag.error(e.loc, std::string("comparisons take scalars or times, not ") +
+                                (a == Ty::Field || b == Ty::Field ? "tensors"
+                                                                  : "per-sample scalars"),
                      "a step's branch is chosen once per step, so it cannot depend on the state");
           return Ty::Error;
         }
         return Ty::Bool;
       }
       bool field = a == Ty::Field || b == Ty::Field;
-      if (e.op == '^' && field) {
-        diag.error(e.loc, "'^' takes scalars, not tensors", "multiply the tensor by itself");
+      bool sample = a == Ty::Sample || b == Ty::Sample;
+      if (e.op == '^' && (field || sample)) {
+        diag.error(e.loc, std::string("'^' takes scalars, not ") +
+                              (field ? "tensors" : "per-sample scalars"),
+                   field ? "multiply the tensor by itself" : "multiply the value by itself");
         return Ty::Error;
       }
-      if (e.op == '/' && b == Ty::Field && a != Ty::Field) {
-        // scalar / field is allowed (elementwise reciprocal scaling)
-      }
-      return field ? Ty::Field : Ty::Scalar;
+      // scalar / field is allowed (elementwise reciprocal scaling)
+      return field ? Ty::Field : sample ? Ty::Sample : Ty::Scalar;
     }
     case ast::Expr::List:
       diag.error(e.loc, "a list cannot be used here");
@@ -692,8 +785,24 @@ private:
         }
         return result;
       };
-      if (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "score")
+      static const std::vector<std::string> kStepOnly = {
+          "denoise", "eps",           "pf_ode",        "score",         "noise",
+          "at",      "at_lambda",     "posterior_mean", "posterior_std", "eps_uncond",
+          "denoise_uncond"};
+      if (inGuidance_ && contains(kStepOnly, e.name)) {
+        diag.error(e.loc, "'" + e.name + "' cannot be used in a guidance rule",
+                   "a guidance rule combines the two network outputs it is given");
+        return Ty::Error;
+      }
+      if (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "score" ||
+          e.name == "eps_uncond" || e.name == "denoise_uncond")
         return expect({Ty::Field, Ty::Time}, Ty::Field);
+      if (contains(kReductions, e.name)) {
+        std::vector<Ty> want = {Ty::Field};
+        if (e.name == "dot") want.push_back(Ty::Field);
+        if (e.name == "quantile") want.push_back(Ty::Scalar);
+        return expect(want, Ty::Sample);
+      }
       if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda" || e.name == "dlambda" ||
           e.name == "drift" ||
           e.name == "diffusion2")
@@ -707,8 +816,9 @@ private:
       if (e.name == "at" || e.name == "at_lambda")
         return expect({Ty::Scalar}, Ty::Time);
       // min, max and abs also work elementwise on tensors (x0 clamping).
-      if ((e.name == "min" || e.name == "max" || e.name == "abs") &&
-          std::find(args.begin(), args.end(), Ty::Field) != args.end()) {
+      bool anyField = std::find(args.begin(), args.end(), Ty::Field) != args.end();
+      bool anySample = std::find(args.begin(), args.end(), Ty::Sample) != args.end();
+      if ((e.name == "min" || e.name == "max" || e.name == "abs") && (anyField || anySample)) {
         size_t n = e.name == "abs" ? 1 : 2;
         if (args.size() != n) {
           diag.error(e.loc, "'" + e.name + "' takes " + std::to_string(n) + " argument" +
@@ -716,13 +826,13 @@ private:
           return Ty::Error;
         }
         for (size_t i = 0; i < n; ++i)
-          if (args[i] != Ty::Field && args[i] != Ty::Scalar && args[i] != Ty::Time) {
+          if (args[i] == Ty::Bool) {
             diag.error(e.args[i].value->loc, "argument " + std::to_string(i + 1) + " of '" +
                                                  e.name + "' must be a tensor or a scalar, not " +
                                                  tyName(args[i]));
             return Ty::Error;
           }
-        return Ty::Field;
+        return anyField ? Ty::Field : Ty::Sample;
       }
       if (contains(kMathFns, e.name)) {
         bool two = e.name == "min" || e.name == "max";
@@ -739,6 +849,7 @@ private:
         return expect(want, Ty::Scalar);
       }
       std::vector<std::string> cands = kPrimitives;
+      cands.insert(cands.end(), kReductions.begin(), kReductions.end());
       for (auto &[n, _] : solverFuncs_)
         cands.push_back(n);
       cands.insert(cands.end(), kMathFns.begin(), kMathFns.end());
@@ -758,6 +869,7 @@ private:
   std::set<std::string> tainted_;
   std::map<std::string, const ast::Item *> solverFuncs_;
   std::vector<std::string> funcStack_;
+  bool inGuidance_ = false; // no network calls, noise or solver times in a combine rule
 };
 
 } // namespace

@@ -17,6 +17,7 @@
 #include "mlir/IR/Builders.h"
 
 #include <cmath>
+#include <functional>
 #include <optional>
 
 using namespace mlir;
@@ -53,6 +54,8 @@ private:
   Type f64() { return b.getF64Type(); }
   Type field() { return FieldType::get(&ctx); }
   Type time() { return TimeType::get(&ctx); }
+  /// A field or a per-sample value: arithmetic on it is elementwise.
+  static bool tensorish(Value v) { return isa<FieldType, SampleType>(v.getType()); }
   Value cst(double v, Location l) { return b.create<arith::ConstantOp>(l, b.getF64FloatAttr(v)); }
 
   //===--- Scalar expressions (process functions) -------------------------===//
@@ -201,6 +204,10 @@ private:
       NamedAttrList g;
       g.set("name", b.getStringAttr(plan.guidance->name));
       g.set("combine", FlatSymbolRefAttr::get(&ctx, "dfs_guidance"));
+      if (plan.guidance->find("active"))
+        g.set("active", FlatSymbolRefAttr::get(&ctx, "dfs_guidance_active"));
+      const ast::Item *sp = plan.guidance->find("space");
+      g.set("space", b.getStringAttr(sp ? sp->value->name : "output"));
       for (auto &[k, v] : plan.guidanceParams)
         g.set(k, b.getF64FloatAttr(v));
       cfg.set("guidance", g.getDictionary(&ctx));
@@ -243,7 +250,7 @@ private:
       return cst(params.at(e.name), l);
     case ast::Expr::Neg: {
       Value v = toScalar(mixed(*e.ops[0], env, params), l);
-      if (isa<FieldType>(v.getType()))
+      if (tensorish(v))
         return b.create<NegOp>(l, field(), v);
       return b.create<arith::NegFOp>(l, v);
     }
@@ -268,7 +275,7 @@ private:
                                                : arith::CmpFPredicate::UNE;
         return b.create<arith::CmpFOp>(l, p, x, y);
       }
-      if (!isa<FieldType>(x.getType()) && !isa<FieldType>(y.getType()))
+      if (!tensorish(x) && !tensorish(y))
         return scalarBinary(e.op, x, y, l);
       switch (e.op) {
       case '+': return b.create<AddOp>(l, field(), x, y);
@@ -281,10 +288,18 @@ private:
       SmallVector<Value> args;
       for (auto &a : e.args)
         args.push_back(mixed(*a.value, env, params));
-      if (e.name == "denoise") return b.create<DenoiseOp>(l, field(), args[0], args[1]);
-      if (e.name == "eps") return b.create<EpsOp>(l, field(), args[0], args[1]);
-      if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1]);
-      if (e.name == "score") return b.create<ScoreOp>(l, field(), args[0], args[1]);
+      if (e.name == "denoise" || e.name == "denoise_uncond")
+        return b.create<DenoiseOp>(l, field(), args[0], args[1], e.name == "denoise_uncond");
+      if (e.name == "eps" || e.name == "eps_uncond")
+        return b.create<EpsOp>(l, field(), args[0], args[1], e.name == "eps_uncond");
+      if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1], false);
+      if (e.name == "score") return b.create<ScoreOp>(l, field(), args[0], args[1], false);
+      if (e.name == "sum" || e.name == "mean" || e.name == "std" || e.name == "norm" ||
+          e.name == "dot" || e.name == "quantile") {
+        Value q = e.name == "quantile" ? toScalar(args[1], l) : Value();
+        SmallVector<Value> ins(args.begin(), args.begin() + (e.name == "dot" ? 2 : 1));
+        return b.create<ReduceOp>(l, SampleType::get(&ctx), e.name, ins, q);
+      }
       if (e.name == "noise") return b.create<NoiseOp>(l, field());
       if (e.name == "at") return b.create<AtOp>(l, time(), toScalar(args[0], l), false);
       if (e.name == "at_lambda") return b.create<AtOp>(l, time(), toScalar(args[0], l), true);
@@ -295,9 +310,9 @@ private:
       if (e.name == "posterior_mean" || e.name == "posterior_std")
         return posterior(e.name == "posterior_mean", args, l);
       if ((e.name == "min" || e.name == "max" || e.name == "abs") &&
-          llvm::any_of(args, [](Value v) { return isa<FieldType>(v.getType()); })) {
+          llvm::any_of(args, tensorish)) {
         for (Value &a : args)
-          if (!isa<FieldType>(a.getType()))
+          if (!tensorish(a))
             a = toScalar(a, l);
         if (e.name == "abs") return b.create<AbsOp>(l, field(), args[0]);
         if (e.name == "min") return b.create<MinOp>(l, field(), args[0], args[1]);
@@ -352,19 +367,63 @@ private:
                            b.create<MulOp>(l, field(), args[0], c1));
   }
 
+  /// dfs_guidance(uncond, cond, t) -> field: the combine rule, inlined by
+  /// diffuse-derive at every network call; dfs_guidance_active(t) -> i1 when
+  /// the guidance has `active(t)`.
   void genGuidance() {
     const ast::Decl &g = *plan.guidance;
     const ast::Item *c = g.find("combine");
-    auto func = b.create<func::FuncOp>(loc(c->loc), "dfs_guidance",
-                                       b.getFunctionType({field(), field()}, {field()}));
+    auto func = b.create<func::FuncOp>(
+        loc(c->loc), "dfs_guidance", b.getFunctionType({field(), field(), time()}, {field()}));
     func.setPrivate();
-    OpBuilder::InsertionGuard guard(b);
-    Block *entry = func.addEntryBlock();
-    b.setInsertionPointToStart(entry);
-    std::map<std::string, Value> env = {{"uncond", entry->getArgument(0)},
-                                        {"cond", entry->getArgument(1)}};
-    Value r = mixed(*c->value, env, plan.guidanceParams);
-    b.create<func::ReturnOp>(loc(c->loc), r);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      Block *entry = func.addEntryBlock();
+      b.setInsertionPointToStart(entry);
+      std::vector<std::string> names = {"uncond", "cond", "t"};
+      for (size_t i = 0; i < c->params.size(); ++i)
+        names[i] = c->params[i];
+      std::map<std::string, Value> env;
+      for (unsigned i = 0; i < 3; ++i)
+        env[names[i]] = entry->getArgument(i);
+      Value r;
+      if (c->kind == ast::Item::Proc) {
+        // Branches are on parameters (Sema): follow the one they pick.
+        std::function<bool(const std::vector<ast::Stmt> &)> run =
+            [&](const std::vector<ast::Stmt> &body) {
+              for (const auto &st : body) {
+                if (st.kind == ast::Stmt::If) {
+                  if (run(constValue(*st.value, plan.guidanceParams).value_or(0) != 0
+                              ? st.thenBody
+                              : st.elseBody))
+                    return true;
+                  continue;
+                }
+                Value v = mixed(*st.value, env, plan.guidanceParams);
+                if (st.kind == ast::Stmt::Return) {
+                  r = v;
+                  return true;
+                }
+                env[st.name] = v;
+              }
+              return false;
+            };
+        run(c->body);
+      } else {
+        r = mixed(*c->value, env, plan.guidanceParams);
+      }
+      b.create<func::ReturnOp>(loc(c->loc), r);
+    }
+    if (const ast::Item *a = g.find("active")) {
+      auto act = b.create<func::FuncOp>(loc(a->loc), "dfs_guidance_active",
+                                        b.getFunctionType({time()}, {b.getI1Type()}));
+      act.setPrivate();
+      OpBuilder::InsertionGuard guard(b);
+      Block *entry = act.addEntryBlock();
+      b.setInsertionPointToStart(entry);
+      std::map<std::string, Value> env = {{a->params[0], entry->getArgument(0)}};
+      b.create<func::ReturnOp>(loc(a->loc), mixed(*a->value, env, plan.guidanceParams));
+    }
   }
 
   //===--- Steps with branches: one straight-line variant per path --------===//
@@ -376,12 +435,14 @@ private:
 
   /// The value of a condition that depends only on parameters, if it does:
   /// such a branch is resolved at compile time and makes no step variant.
-  std::optional<double> constValue(const ast::Expr &e) {
+  std::optional<double> constValue(const ast::Expr &e) { return constValue(e, plan.solverParams); }
+  std::optional<double> constValue(const ast::Expr &e, const std::map<std::string, double> &ps) {
+    auto constValue = [&](const ast::Expr &x) { return this->constValue(x, ps); };
     switch (e.kind) {
     case ast::Expr::Number:
       return e.number;
     case ast::Expr::Ident:
-      if (auto it = plan.solverParams.find(e.name); it != plan.solverParams.end())
+      if (auto it = ps.find(e.name); it != ps.end())
         return it->second;
       return std::nullopt;
     case ast::Expr::Neg:

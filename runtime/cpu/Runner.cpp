@@ -126,6 +126,8 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   head_.noise = &Runner::hookNoise;
   head_.point = &Runner::hookPoint;
   head_.parallel = &Runner::hookParallel;
+  head_.quantile = &Runner::hookQuantile;
+  head_.batch = batch_;
   int threads = (int)std::thread::hardware_concurrency();
   if (const char *e = std::getenv("DIFFUSE_THREADS"))
     threads = std::atoi(e);
@@ -261,6 +263,26 @@ Point Runner::pointAtSigma(double sigmaVe) const {
 void Runner::hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                           int64_t n) {
   reinterpret_cast<Runner *>(ctx)->pool_->run(n, task, args);
+}
+
+void Runner::hookQuantile(dfs_ctx *ctx, const void *a, double q, double *out) {
+  auto *self = reinterpret_cast<Runner *>(ctx);
+  int64_t d = self->dim_;
+  std::vector<double> v((size_t)d);
+  for (int64_t j = 0; j < self->batch_; ++j) {
+    for (int64_t e = 0; e < d; ++e)
+      v[(size_t)e] = self->f32_ ? (double)static_cast<const float *>(a)[j * d + e]
+                                : static_cast<const double *>(a)[j * d + e];
+    // torch.quantile: rank q (d - 1), lerp between the order statistics
+    // below and above it.
+    double rank = q * (double)(d - 1);
+    auto below = (size_t)std::floor(rank), above = (size_t)std::ceil(rank);
+    std::nth_element(v.begin(), v.begin() + (long)below, v.end());
+    double lo = v[below];
+    double hi = above == below ? lo : *std::min_element(v.begin() + (long)below + 1, v.end());
+    double w = rank - (double)below;
+    out[j] = w < 0.5 ? lo + w * (hi - lo) : hi - (hi - lo) * (1 - w);
+  }
 }
 
 void Runner::SolverState::reset(size_t fields, size_t scalars, size_t n) {

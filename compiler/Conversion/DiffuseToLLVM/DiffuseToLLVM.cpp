@@ -102,7 +102,8 @@ struct Lowering {
     i64 = b.getI64Type();
     i32 = b.getI32Type();
     f64 = b.getF64Type();
-    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr, ptr, ptr});
+    // dfs_ctx: six hooks, quantile, batch (runtime/include/diffuse/abi.h).
+    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64});
   }
 
   Value gep(Location l, Type elemTy, Value base, Value idx) {
@@ -124,16 +125,26 @@ struct Lowering {
     return result ? call.getResult() : Value();
   }
 
+  /// Whether a kernel reads per-sample values (it then also takes the
+  /// number of elements per sample).
+  static bool perSample(KernelOp k) {
+    return llvm::any_of(k.getInputs(), [](Value v) { return isa<SampleType>(v.getType()); });
+  }
+
   func::FuncOp outline(KernelOp k, Location l) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(module.getBody());
     unsigned nin = k.getInputs().size(), nout = k.getResults().size(),
              nco = k.getCoeffs().size();
+    bool samples = perSample(k);
     // Elements [begin, end) of the kernel; the runtime splits the range
-    // over its threads.
+    // over its threads. A kernel with per-sample inputs also takes the
+    // elements per sample, last.
     SmallVector<Type> args{i64, i64};
     args.append(nin + nout, ptr);
     args.append(nco, f64);
+    if (samples)
+      args.push_back(i64);
     int id = kernels++;
     auto fn = b.create<func::FuncOp>(l, "dfs_kernel_" + std::to_string(id),
                                      b.getFunctionType(args, {}));
@@ -142,15 +153,36 @@ struct Lowering {
       fn.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(), b.getUnitAttr());
     Block *entry = fn.addEntryBlock();
     b.setInsertionPointToStart(entry);
+    Block &body = k.getBody().front();
+    IRMapping map;
     Value one = b.create<arith::ConstantIndexOp>(l, 1);
     Value lb = b.create<arith::IndexCastOp>(l, b.getIndexType(), entry->getArgument(0));
     Value ub = b.create<arith::IndexCastOp>(l, b.getIndexType(), entry->getArgument(1));
+    if (samples) {
+      // for each sample j the range touches: load its values once, then
+      // loop over its elements in [max(begin, j D), min(end, (j + 1) D)).
+      Value d = b.create<arith::IndexCastOp>(l, b.getIndexType(), entry->getArguments().back());
+      Value jlo = b.create<arith::DivUIOp>(l, lb, d);
+      Value jhi = b.create<arith::DivUIOp>(
+          l, b.create<arith::SubIOp>(l, b.create<arith::AddIOp>(l, ub, d), one), d);
+      auto outer = b.create<scf::ForOp>(l, jlo, jhi, one);
+      b.setInsertionPoint(outer.getBody()->getTerminator());
+      Value j = outer.getInductionVar();
+      Value j64 = b.create<arith::IndexCastOp>(l, i64, j);
+      for (unsigned a = 0; a < nin; ++a)
+        if (isa<SampleType>(k.getInputs()[a].getType()))
+          map.map(body.getArgument(a),
+                  b.create<LLVM::LoadOp>(l, f64, gep(l, f64, entry->getArgument(2 + a), j64)));
+      Value start = b.create<arith::MulIOp>(l, j, d);
+      lb = b.create<arith::MaxUIOp>(l, lb, start);
+      ub = b.create<arith::MinUIOp>(l, ub, b.create<arith::AddIOp>(l, start, d));
+    }
     auto loop = b.create<scf::ForOp>(l, lb, ub, one);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     Value i = b.create<arith::IndexCastOp>(l, i64, loop.getInductionVar());
-    Block &body = k.getBody().front();
-    IRMapping map;
     for (unsigned j = 0; j < nin; ++j) {
+      if (isa<SampleType>(k.getInputs()[j].getType()))
+        continue;
       Value v = b.create<LLVM::LoadOp>(l, elem, gep(l, elem, entry->getArgument(2 + j), i));
       if (elem != f64)
         v = b.create<arith::ExtFOp>(l, f64, v);
@@ -179,14 +211,114 @@ struct Lowering {
     Block *te = task.addEntryBlock();
     b.setInsertionPointToStart(te);
     SmallVector<Value> callArgs{te->getArgument(1), te->getArgument(2)};
-    for (unsigned j = 0; j < nin + nout + nco; ++j) {
+    for (unsigned j = 0; j < nin + nout + nco + (samples ? 1 : 0); ++j) {
       Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
       Value slot = gep(l, i64, te->getArgument(0), idx);
-      callArgs.push_back(b.create<LLVM::LoadOp>(l, j < nin + nout ? ptr : f64, slot));
+      Type ty = j < nin + nout ? ptr : j < nin + nout + nco ? f64 : i64;
+      callArgs.push_back(b.create<LLVM::LoadOp>(l, ty, slot));
     }
     b.create<func::CallOp>(l, fn, callArgs);
     b.create<func::ReturnOp>(l);
     return task;
+  }
+
+  /// sum over e in [base, base + d) of term(e), accumulated in f64.
+  Value accumulate(Location l, Value base, Value d, function_ref<Value(Value)> term) {
+    Value zero = b.create<arith::ConstantOp>(l, b.getF64FloatAttr(0));
+    Value one = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1));
+    Value end = b.create<arith::AddIOp>(l, base, d);
+    auto loop = b.create<scf::ForOp>(l, base, end, one, ValueRange{zero});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value acc = b.create<arith::AddFOp>(l, loop.getRegionIterArgs()[0],
+                                        term(loop.getInductionVar()));
+    b.create<scf::YieldOp>(l, acc);
+    b.setInsertionPointAfter(loop);
+    return loop.getResult(0);
+  }
+
+  /// The task for a diffuse.reduce (all kinds but quantile): over samples
+  /// [begin, end), from 8-byte argument slots (inputs, output, elements per
+  /// sample), one f64 per sample.
+  func::FuncOp outlineReduce(ReduceOp r, Location l) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    unsigned nin = r.getInputs().size();
+    auto task = b.create<func::FuncOp>(l, "dfs_reduce_" + std::to_string(kernels++),
+                                       b.getFunctionType({ptr, i64, i64}, {}));
+    task.setPrivate();
+    Block *te = task.addEntryBlock();
+    b.setInsertionPointToStart(te);
+    auto slot = [&](unsigned j, Type ty) -> Value {
+      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
+      return b.create<LLVM::LoadOp>(l, ty, gep(l, i64, te->getArgument(0), idx));
+    };
+    SmallVector<Value> in;
+    for (unsigned j = 0; j < nin; ++j)
+      in.push_back(slot(j, ptr));
+    Value out = slot(nin, ptr), d = slot(nin + 1, i64);
+    Value one = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1));
+    auto loop = b.create<scf::ForOp>(l, te->getArgument(1), te->getArgument(2), one);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    Value j = loop.getInductionVar();
+    Value base = b.create<arith::MulIOp>(l, j, d);
+    auto load = [&](Value p, Value e) -> Value {
+      Value v = b.create<LLVM::LoadOp>(l, elem, gep(l, elem, p, e));
+      return elem != f64 ? b.create<arith::ExtFOp>(l, f64, v).getResult() : v;
+    };
+    StringRef kind = r.getKind();
+    Value df = b.create<arith::SIToFPOp>(l, f64, d);
+    Value result;
+    if (kind == "dot") {
+      result = accumulate(l, base, d, [&](Value e) -> Value {
+        return b.create<arith::MulFOp>(l, load(in[0], e), load(in[1], e));
+      });
+    } else if (kind == "norm") {
+      result = b.create<math::SqrtOp>(l, accumulate(l, base, d, [&](Value e) -> Value {
+        Value v = load(in[0], e);
+        return b.create<arith::MulFOp>(l, v, v);
+      }));
+    } else {
+      result = accumulate(l, base, d, [&](Value e) { return load(in[0], e); });
+      if (kind != "sum")
+        result = b.create<arith::DivFOp>(l, result, df);
+      if (kind == "std") { // two passes, as torch.std: sqrt(sum (a - mean)^2 / (d - 1))
+        Value mean = result;
+        Value ss = accumulate(l, base, d, [&](Value e) -> Value {
+          Value c = b.create<arith::SubFOp>(l, load(in[0], e), mean);
+          return b.create<arith::MulFOp>(l, c, c);
+        });
+        Value dm1 = b.create<arith::SubFOp>(
+            l, df, b.create<arith::ConstantOp>(l, b.getF64FloatAttr(1)));
+        result = b.create<math::SqrtOp>(l, b.create<arith::DivFOp>(l, ss, dm1));
+      }
+    }
+    b.create<LLVM::StoreOp>(l, result, gep(l, f64, out, j));
+    b.setInsertionPointToEnd(te);
+    b.create<func::ReturnOp>(l);
+    return task;
+  }
+
+  /// Stores `args` in 8-byte slots on the step's stack and has the runtime
+  /// run `task` over [0, count).
+  void runTask(Location l, Block *entry, Value ctxPtr, func::FuncOp task, ArrayRef<Value> args,
+               Value count) {
+    Value slots;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(entry);
+      Value cnt = b.create<LLVM::ConstantOp>(
+          l, i64, b.getI64IntegerAttr(std::max<int64_t>(1, (int64_t)args.size())));
+      slots = b.create<LLVM::AllocaOp>(l, ptr, i64, cnt);
+    }
+    for (auto [j, a] : llvm::enumerate(args)) {
+      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
+      b.create<LLVM::StoreOp>(l, a, gep(l, i64, slots, idx));
+    }
+    Value fnRef = b.create<func::ConstantOp>(l, task.getFunctionType(),
+                                             SymbolRefAttr::get(task.getSymNameAttr()));
+    Value fnPtr = b.create<UnrealizedConversionCastOp>(l, ptr, fnRef).getResult(0);
+    hook(l, ctxPtr, 5, Type(), {ctxPtr, fnPtr, slots, count});
   }
 
   /// One double of the step context array (index, steps, first, last).
@@ -262,6 +394,25 @@ struct Lowering {
     b.create<func::ReturnOp>(l);
   }
 
+  /// ctx->batch and n / batch, loaded once at the step's entry.
+  Value stepCtxPtr, stepN, stepBatch, stepPerSample;
+  Block *stepEntry = nullptr;
+  Value batchCount(Location l) {
+    if (!stepBatch) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(stepEntry);
+      Value slot = b.create<LLVM::GEPOp>(l, ptr, ctxTy, stepCtxPtr, ArrayRef<LLVM::GEPArg>{0, 7});
+      stepBatch = b.create<LLVM::LoadOp>(l, i64, slot);
+      b.setInsertionPointAfter(stepBatch.getDefiningOp());
+      stepPerSample = b.create<arith::DivSIOp>(l, stepN, stepBatch);
+    }
+    return stepBatch;
+  }
+  Value perSampleCount(Location l) {
+    batchCount(l);
+    return stepPerSample;
+  }
+
   LogicalResult lowerStep(func::FuncOp step, std::string name) {
     Location l = step.getLoc();
     b.setInsertionPoint(step);
@@ -274,6 +425,10 @@ struct Lowering {
     Value sin = entry->getArgument(9), sout = entry->getArgument(10);
     Value ctxPtr = entry->getArgument(0), n = entry->getArgument(1),
           out = entry->getArgument(3);
+    stepCtxPtr = ctxPtr;
+    stepN = n;
+    stepEntry = entry;
+    stepBatch = stepPerSample = Value();
     Block &old = step.getBody().front();
     IRMapping map;
     map.map(old.getArgument(0), entry->getArgument(2));
@@ -356,14 +511,22 @@ struct Lowering {
                         ? d->second
                         : hook(ol, ctxPtr, 0, ptr,
                                {ctxPtr, i32c(slots++, ol), i32c(guided ? 2 : 1, ol)});
+        Value flag = i32c(guided, ol), first = buf;
+        if (Value active = c.getActive()) {
+          // Outside the guidance's interval: only the conditional rows, into
+          // the second half; both results read them.
+          active = map.lookup(active);
+          flag = b.create<arith::ExtUIOp>(ol, i32, active);
+          first = b.create<LLVM::SelectOp>(ol, active, buf, gep(ol, elem, buf, n));
+        }
         hook(ol, ctxPtr, 1, Type(),
-             {ctxPtr, i32c(0, ol), i32c(guided, ol), map.lookup(c.getInput()),
-              map.lookup(c.getTime()), buf});
-        map.map(c.getOutputs()[0], buf);
+             {ctxPtr, i32c(0, ol), flag, map.lookup(c.getInput()), map.lookup(c.getTime()),
+              first});
+        map.map(c.getOutputs()[0], first);
         if (guided)
           map.map(c.getOutputs()[1], gep(ol, elem, buf, n));
       } else if (auto k = dyn_cast<KernelOp>(op)) {
-        SmallVector<Value> args{n};
+        SmallVector<Value> args;
         for (Value v : k.getInputs())
           args.push_back(map.lookup(v));
         for (Value r : k.getResults()) {
@@ -374,25 +537,26 @@ struct Lowering {
         }
         for (Value v : k.getCoeffs())
           args.push_back(map.lookup(v));
-        func::FuncOp task = outline(k, ol);
-        // Pack the arguments (all but n) into 8-byte slots on the stack and
-        // let the runtime run the task over [0, n), threaded when n is large.
-        unsigned nslots = std::max<unsigned>(1, args.size() - 1);
-        Value slots;
-        {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(entry);
-          Value cnt = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(nslots));
-          slots = b.create<LLVM::AllocaOp>(ol, ptr, i64, cnt);
+        if (perSample(k))
+          args.push_back(perSampleCount(ol));
+        // The runtime runs the kernel over [0, n), threaded when n is large.
+        runTask(ol, entry, ctxPtr, outline(k, ol), args, n);
+      } else if (auto r = dyn_cast<ReduceOp>(op)) {
+        // One f64 per sample: a scratch buffer of at least 8 * batch bytes.
+        Value buf = hook(ol, ctxPtr, 0, ptr,
+                         {ctxPtr, i32c(slots++, ol), i32c(elem == f64 ? 1 : 2, ol)});
+        if (r.getKind() == "quantile") {
+          hook(ol, ctxPtr, 6, Type(),
+               {ctxPtr, map.lookup(r.getInputs()[0]), map.lookup(r.getQ()), buf});
+        } else {
+          SmallVector<Value> args;
+          for (Value v : r.getInputs())
+            args.push_back(map.lookup(v));
+          args.push_back(buf);
+          args.push_back(perSampleCount(ol));
+          runTask(ol, entry, ctxPtr, outlineReduce(r, ol), args, batchCount(ol));
         }
-        for (unsigned j = 1; j < args.size(); ++j) {
-          Value idx = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(j - 1));
-          b.create<LLVM::StoreOp>(ol, args[j], gep(ol, i64, slots, idx));
-        }
-        Value fnRef = b.create<func::ConstantOp>(ol, task.getFunctionType(),
-                                                 SymbolRefAttr::get(task.getSymNameAttr()));
-        Value fnPtr = b.create<UnrealizedConversionCastOp>(ol, ptr, fnRef).getResult(0);
-        hook(ol, ctxPtr, 5, Type(), {ctxPtr, fnPtr, slots, n});
+        map.map(r.getResult(), buf);
       } else if (auto r = dyn_cast<func::ReturnOp>(op)) {
         int ks = 0;
         for (auto [j, operand] : llvm::enumerate(r.getOperands())) {

@@ -99,8 +99,20 @@ LogicalResult ModelCallOp::verify() {
 }
 
 template <typename Op> static LogicalResult verifyBinary(Op op) {
-  if (!isa<FieldType>(op.getLhs().getType()) && !isa<FieldType>(op.getRhs().getType()))
-    return op.emitOpError("needs at least one field operand; use arith for scalars");
+  if (op.getLhs().getType().isF64() && op.getRhs().getType().isF64())
+    return op.emitOpError("needs a field or per-sample operand; use arith for scalars");
+  return success();
+}
+
+LogicalResult ReduceOp::verify() {
+  StringRef k = getKind();
+  if (!isOneOf(k, {"sum", "mean", "std", "norm", "dot", "quantile"}))
+    return emitOpError("unknown reduction '") << k << "'";
+  unsigned want = k == "dot" ? 2 : 1;
+  if (getInputs().size() != want)
+    return emitOpError("'") << k << "' takes " << want << " field(s)";
+  if ((k == "quantile") != bool(getQ()))
+    return emitOpError(k == "quantile" ? "'quantile' needs q" : "only 'quantile' takes q");
   return success();
 }
 LogicalResult AddOp::verify() { return verifyBinary(*this); }

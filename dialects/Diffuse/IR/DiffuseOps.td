@@ -34,6 +34,9 @@ class Diffuse_Type<string name, string typeMnemonic> :
 def Diffuse_FieldType : Diffuse_Type<"Field", "field"> {
   let summary = "a state-shaped tensor (batch x dims) of the sampler's dtype";
 }
+def Diffuse_SampleType : Diffuse_Type<"Sample", "sample"> {
+  let summary = "one f64 per sample of the batch (a reduction over each sample's elements)";
+}
 def Diffuse_TimeType : Diffuse_Type<"Time", "time"> {
   let summary = "a point of the time grid: solver time, model time, alpha, sigma and derivatives";
 }
@@ -99,7 +102,11 @@ def Diffuse_ModelOp : Diffuse_Op<"model", [Symbol]> {
 
 class Diffuse_OracleOp<string mnemonic, string what> : Diffuse_Op<mnemonic, [Pure]> {
   let summary = what;
-  let arguments = (ins Diffuse_FieldType:$x, Diffuse_TimeType:$time);
+  let description = [{
+    With `uncond`, of a guided sampler's unconditional output alone (CFG++
+    renoises with it); the same network call as the guided value.
+  }];
+  let arguments = (ins Diffuse_FieldType:$x, Diffuse_TimeType:$time, UnitAttr:$uncond);
   let results = (outs Diffuse_FieldType:$result);
   let assemblyFormat = "$x `,` $time attr-dict";
 }
@@ -178,12 +185,16 @@ def Diffuse_ModelCallOp : Diffuse_Op<"model_call", [Pure]> {
     With `guided`, the runtime batches the unconditional and the conditional
     evaluation into one call of twice the batch and the op has two results
     (uncond, cond); otherwise one. Pure: two calls with the same input and
-    time are one call (CSE).
+    time are one call (CSE). A guided call with `active` false (guidance
+    limited to an interval of times) evaluates only the conditional rows,
+    and both results are that output.
   }];
   let arguments = (ins FlatSymbolRefAttr:$model, Diffuse_FieldType:$input,
-                       Diffuse_TimeType:$time, UnitAttr:$guided);
+                       Diffuse_TimeType:$time, Optional<I1>:$active, UnitAttr:$guided);
   let results = (outs Variadic<Diffuse_FieldType>:$outputs);
-  let assemblyFormat = "$model `(` $input `,` $time `)` attr-dict `:` type($outputs)";
+  let assemblyFormat = [{
+    $model `(` $input `,` $time `)` (`active` `(` $active^ `)`)? attr-dict `:` type($outputs)
+  }];
   let hasVerifier = 1;
 }
 
@@ -192,9 +203,9 @@ def Diffuse_ModelCallOp : Diffuse_Op<"model_call", [Pure]> {
 //===----------------------------------------------------------------------===//
 
 class Diffuse_BinaryOp<string mnemonic, string what> : Diffuse_Op<mnemonic, [Pure]> {
-  let summary = what # ", elementwise; either operand may be an f64 scalar";
-  let arguments = (ins AnyTypeOf<[Diffuse_FieldType, F64]>:$lhs,
-                       AnyTypeOf<[Diffuse_FieldType, F64]>:$rhs);
+  let summary = what # ", elementwise; an operand may be an f64 scalar or per-sample";
+  let arguments = (ins AnyTypeOf<[Diffuse_FieldType, Diffuse_SampleType, F64]>:$lhs,
+                       AnyTypeOf<[Diffuse_FieldType, Diffuse_SampleType, F64]>:$rhs);
   let results = (outs Diffuse_FieldType:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs)";
   let hasVerifier = 1;
@@ -208,16 +219,32 @@ def Diffuse_MaxOp : Diffuse_BinaryOp<"max", "maximum">;
 
 def Diffuse_NegOp : Diffuse_Op<"neg", [Pure]> {
   let summary = "elementwise negation";
-  let arguments = (ins Diffuse_FieldType:$operand);
+  let arguments = (ins AnyTypeOf<[Diffuse_FieldType, Diffuse_SampleType]>:$operand);
   let results = (outs Diffuse_FieldType:$result);
-  let assemblyFormat = "$operand attr-dict";
+  let assemblyFormat = "$operand attr-dict `:` type($operand)";
 }
 
 def Diffuse_AbsOp : Diffuse_Op<"abs", [Pure]> {
   let summary = "elementwise absolute value";
-  let arguments = (ins Diffuse_FieldType:$operand);
+  let arguments = (ins AnyTypeOf<[Diffuse_FieldType, Diffuse_SampleType]>:$operand);
   let results = (outs Diffuse_FieldType:$result);
-  let assemblyFormat = "$operand attr-dict";
+  let assemblyFormat = "$operand attr-dict `:` type($operand)";
+}
+
+def Diffuse_ReduceOp : Diffuse_Op<"reduce", [Pure, AttrSizedOperandSegments]> {
+  let summary = "a reduction over each sample's elements: one f64 per sample";
+  let description = [{
+    `kind` is "sum", "mean", "std" (two-pass, with Bessel's correction, as
+    torch.std), "norm" (Euclidean), "dot" (of two fields) or "quantile"
+    (of level `q`, linear interpolation between order statistics, as
+    torch.quantile). Accumulates in f64. A fusion boundary: its operands
+    are materialized first.
+  }];
+  let arguments = (ins StrAttr:$kind, Variadic<Diffuse_FieldType>:$inputs,
+                       Optional<F64>:$q);
+  let results = (outs Diffuse_SampleType:$result);
+  let assemblyFormat = "$kind $inputs (`q` `(` $q^ `)`)? attr-dict";
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -228,8 +255,9 @@ def Diffuse_KernelOp : Diffuse_Op<"kernel", [IsolatedFromAbove, AttrSizedOperand
   let summary = "one fused elementwise pass over fields";
   let description = [{
     Reads each input field once and writes each result once. The region's
-    block takes one f64 per input field element, then one f64 per scalar
-    coefficient, and yields one f64 per result:
+    block takes one f64 per input field element (a per-sample input gives
+    its sample's value), then one f64 per scalar coefficient, and yields one
+    f64 per result:
 
     ```mlir
     %y = diffuse.kernel ins(%x, %m : !diffuse.field, !diffuse.field)
@@ -241,7 +269,8 @@ def Diffuse_KernelOp : Diffuse_Op<"kernel", [IsolatedFromAbove, AttrSizedOperand
     }
     ```
   }];
-  let arguments = (ins Variadic<Diffuse_FieldType>:$inputs, Variadic<F64>:$coeffs);
+  let arguments = (ins Variadic<AnyTypeOf<[Diffuse_FieldType, Diffuse_SampleType]>>:$inputs,
+                       Variadic<F64>:$coeffs);
   let results = (outs Variadic<Diffuse_FieldType>:$results);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = [{

@@ -50,6 +50,8 @@ struct Deriver {
   ModelOp model;
   func::FuncOp guidance; // null when unguided
   bool ve;
+  func::FuncOp activeFn; // null unless the guidance has active(t)
+  std::string space;     // "output", "x0" or "eps"
 
   Value point(Value t, StringRef f, Location l) {
     return b.create<PointOp>(l, b.getF64Type(), t, f);
@@ -130,40 +132,10 @@ struct Deriver {
                            model->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble());
   }
 
-  std::pair<Value, Value> evaluate(Value x, Value t, Location l) {
-    Value xin = x;
-    if (model.getPredicts() == "edm") {
-      auto [y, u] = veState(x, t, l);
-      xin = b.create<DivOp>(l, field(), y, edm(u, l).norm); // c_in y
-    } else if (ve) {
-      xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
-    }
-    if (!guidance) {
-      auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t, false);
-      return {call.getOutputs()[0], xin};
-    }
-    auto call = b.create<ModelCallOp>(l, TypeRange{field(), field()}, model.getSymName(), xin, t, true);
-    IRMapping map;
-    Block &body = guidance.getBody().front();
-    map.map(body.getArgument(0), call.getOutputs()[0]);
-    map.map(body.getArgument(1), call.getOutputs()[1]);
-    for (Operation &op : body.without_terminator())
-      b.clone(op, map);
-    Value m = map.lookup(body.getTerminator()->getOperand(0));
-    return {m, xin};
-  }
-
-  FailureOr<Value> oracle(Operation *op, Value x, Value t, StringRef want) {
-    Location l = op->getLoc();
-    StringRef pred = model.getPredicts();
-    if (pred == "velocity" && failed(needDerivatives(op, "a velocity model")))
-      return failure();
-    if (want == "pf_ode" && !ve && failed(needDerivatives(op, "pf_ode in native coordinates")))
-      return failure();
-    auto [m, xin] = evaluate(x, t, l);
-    if (want == "pf_ode" && pred == "velocity" && !ve)
-      return m;
-
+  /// x0 and eps from a value of kind `pred` (see Note [Coords]); computes
+  /// only what `want` needs.
+  std::pair<Value, Value> decode(StringRef pred, Value m, Value x, Value xin, Value t,
+                                 Location l, StringRef want) {
     Value ac = ve ? cst(1, l) : point(t, "a", l);
     Value sc = ve ? point(t, "tau", l) : point(t, "s", l);
     Value x0, e;
@@ -213,6 +185,107 @@ struct Deriver {
                                           b.create<MulOp>(l, field(), xin, da)),
                           inv);
     }
+    return {x0, e};
+  }
+
+  /// Clones a one-block function's body at the insertion point with its
+  /// arguments bound to `args`, lowering the schedule ops it contains; returns
+  /// the value it returns.
+  FailureOr<Value> inlineBody(func::FuncOp f, ValueRange args) {
+    IRMapping map;
+    Block &body = f.getBody().front();
+    for (auto [formal, actual] : llvm::zip(body.getArguments(), args))
+      map.map(formal, actual);
+    for (Operation &op : body.without_terminator()) {
+      Operation *c = b.clone(op, map);
+      if (auto s = dyn_cast<SchedOp>(c)) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(c);
+        FailureOr<Value> v = sched(s);
+        if (failed(v))
+          return failure();
+        map.map(op.getResult(0), *v);
+        c->erase();
+      }
+    }
+    return map.lookup(body.getTerminator()->getOperand(0));
+  }
+
+  /// What the model's output becomes after guidance: the value, the network
+  /// input, and what the value is (the model's prediction, or the guidance
+  /// space's x0 or eps). With `uncond`, the unconditional output alone.
+  struct Evaluation {
+    Value m, xin;
+    std::string pred;
+  };
+  FailureOr<Evaluation> evaluate(Value x, Value t, Location l, bool uncond) {
+    Value xin = x;
+    std::string pred = model.getPredicts().str();
+    if (pred == "edm") {
+      auto [y, u] = veState(x, t, l);
+      xin = b.create<DivOp>(l, field(), y, edm(u, l).norm); // c_in y
+    } else if (ve) {
+      xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
+    }
+    // A rule that never reads the unconditional output needs one call.
+    bool oneCall = !guidance || guidance.getArgument(0).use_empty();
+    if (oneCall) {
+      auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t,
+                                        Value(), false);
+      Value m = call.getOutputs()[0];
+      if (!guidance || uncond)
+        return Evaluation{m, xin, pred};
+      m = inSpace(pred, m, x, xin, t, l);
+      FailureOr<Value> g = inlineBody(guidance, {m, m, t});
+      if (failed(g))
+        return failure();
+      return Evaluation{*g, xin, spacePred(pred)};
+    }
+    Value active;
+    if (activeFn) {
+      FailureOr<Value> a = inlineBody(activeFn, {t});
+      if (failed(a))
+        return failure();
+      active = *a;
+    }
+    auto call = b.create<ModelCallOp>(l, TypeRange{field(), field()}, model.getSymName(), xin,
+                                      t, active, true);
+    Value u = call.getOutputs()[0], c = call.getOutputs()[1];
+    if (uncond)
+      return Evaluation{u, xin, pred};
+    u = inSpace(pred, u, x, xin, t, l);
+    c = inSpace(pred, c, x, xin, t, l);
+    FailureOr<Value> g = inlineBody(guidance, {u, c, t});
+    if (failed(g))
+      return failure();
+    return Evaluation{*g, xin, spacePred(pred)};
+  }
+  /// A model output in the guidance's space.
+  Value inSpace(StringRef pred, Value m, Value x, Value xin, Value t, Location l) {
+    if (space == "x0")
+      return decode(pred, m, x, xin, t, l, "denoise").first;
+    if (space == "eps")
+      return decode(pred, m, x, xin, t, l, "eps").second;
+    return m;
+  }
+  std::string spacePred(const std::string &pred) {
+    return space == "x0" ? "x0" : space == "eps" ? "eps" : pred;
+  }
+
+  FailureOr<Value> oracle(Operation *op, Value x, Value t, StringRef want, bool uncond) {
+    Location l = op->getLoc();
+    StringRef modelPred = model.getPredicts();
+    if (modelPred == "velocity" && failed(needDerivatives(op, "a velocity model")))
+      return failure();
+    if (want == "pf_ode" && !ve && failed(needDerivatives(op, "pf_ode in native coordinates")))
+      return failure();
+    FailureOr<Evaluation> ev = evaluate(x, t, l, uncond);
+    if (failed(ev))
+      return failure();
+    if (want == "pf_ode" && ev->pred == "velocity" && !ve)
+      return ev->m;
+    auto [x0, e] = decode(ev->pred, ev->m, x, ev->xin, t, l, want);
+    Value sc = ve ? point(t, "tau", l) : point(t, "s", l);
     if (want == "denoise")
       return x0;
     if (want == "eps")
@@ -251,13 +324,20 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
       sampler.emitError("sampler needs a process, a model and a step function");
       return signalPassFailure();
     }
-    func::FuncOp guidance;
-    if (auto g = cfg.getAs<DictionaryAttr>("guidance"))
+    func::FuncOp guidance, active;
+    std::string space = "output";
+    if (auto g = cfg.getAs<DictionaryAttr>("guidance")) {
       guidance = symbols.lookup<func::FuncOp>(g.getAs<FlatSymbolRefAttr>("combine").getValue());
+      if (auto a = g.getAs<FlatSymbolRefAttr>("active"))
+        active = symbols.lookup<func::FuncOp>(a.getValue());
+      if (auto sp = g.getAs<StringAttr>("space"))
+        space = sp.getValue().str();
+    }
 
     OpBuilder b(module.getContext());
     auto coords = cfg.getAs<StringAttr>("coords");
-    Deriver d{b, sampler, process, model, guidance, coords && coords.getValue() == "ve"};
+    Deriver d{b,      sampler, process, model, guidance, coords && coords.getValue() == "ve",
+              active, space};
 
     bool failedAny = false;
     for (func::FuncOp step : steps)
@@ -267,13 +347,13 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
       if (auto s = dyn_cast<SchedOp>(op))
         r = d.sched(s);
       else if (auto o = dyn_cast<DenoiseOp>(op))
-        r = d.oracle(op, o.getX(), o.getTime(), "denoise");
+        r = d.oracle(op, o.getX(), o.getTime(), "denoise", o.getUncond());
       else if (auto o = dyn_cast<EpsOp>(op))
-        r = d.oracle(op, o.getX(), o.getTime(), "eps");
+        r = d.oracle(op, o.getX(), o.getTime(), "eps", o.getUncond());
       else if (auto o = dyn_cast<PfOdeOp>(op))
-        r = d.oracle(op, o.getX(), o.getTime(), "pf_ode");
+        r = d.oracle(op, o.getX(), o.getTime(), "pf_ode", o.getUncond());
       else if (auto o = dyn_cast<ScoreOp>(op))
-        r = d.oracle(op, o.getX(), o.getTime(), "score");
+        r = d.oracle(op, o.getX(), o.getTime(), "score", o.getUncond());
       else
         return;
       if (failed(r)) {
@@ -287,6 +367,8 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
       return signalPassFailure();
     if (guidance)
       guidance.erase();
+    if (active)
+      active.erase();
   }
 };
 

@@ -4,11 +4,12 @@
 //   1. Hoist: every scalar op of the step (it depends only on the time
 //      points) moves to the top of the function, so the per-step
 //      coefficients are computed once, on the host, before any tensor work.
-//   2. Partition the remaining ops at each `diffuse.model_call` and at the
-//      return: each segment is the field arithmetic between two network
-//      calls.
+//   2. Partition the remaining ops at each `diffuse.model_call`, at each
+//      `diffuse.reduce` (its operands must be in memory) and at the return:
+//      each segment is the field arithmetic between two such points.
 //   3. Each segment becomes one `diffuse.kernel`: its inputs are the fields
-//      defined outside the segment, its coefficients the f64 values it uses,
+//      (and per-sample values) defined outside the segment, its
+//      coefficients the f64 values it uses,
 //      its results the fields used after it. The body is the segment's ops
 //      rewritten elementwise (diffuse.add -> arith.addf, ...).
 //
@@ -55,7 +56,7 @@ void fuseSegment(OpBuilder &b, ArrayRef<Operation *> seg, Operation *before) {
     for (Value v : op->getOperands()) {
       if (v.getDefiningOp() && inSeg.count(v.getDefiningOp()))
         continue;
-      (isa<FieldType>(v.getType()) ? inputs : coeffs).insert(v);
+      (isa<FieldType, SampleType>(v.getType()) ? inputs : coeffs).insert(v);
     }
     for (Operation *user : op->getResult(0).getUsers())
       if (!inSeg.count(user)) {
@@ -110,7 +111,8 @@ struct FusePass : diffuse::impl::FuseBase<FusePass> {
     // 1. Hoist scalar ops to the top, keeping their order.
     Operation *hoistPoint = nullptr;
     for (Operation &op : llvm::make_early_inc_range(block)) {
-      bool scalar = op.getNumResults() == 1 && !isa<FieldType>(op.getResult(0).getType()) &&
+      bool scalar = op.getNumResults() == 1 &&
+                    !isa<FieldType, SampleType>(op.getResult(0).getType()) &&
                     !isa<ModelCallOp, KernelOp>(op) && op.getNumRegions() == 0;
       if (!scalar)
         continue;
@@ -132,7 +134,7 @@ struct FusePass : diffuse::impl::FuseBase<FusePass> {
         }
         continue;
       }
-      if (isa<ModelCallOp, func::ReturnOp>(op)) {
+      if (isa<ModelCallOp, ReduceOp, func::ReturnOp>(op)) {
         fuseSegment(b, seg, &op);
         seg.clear();
       }

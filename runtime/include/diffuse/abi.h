@@ -55,6 +55,13 @@ struct dfs_ctx {
   void (*point)(dfs_ctx *ctx, double value, int32_t by_lambda, double *out);
   /* Run task(args, begin, end) over [0, n), split over the runtime's threads. */
   void (*parallel)(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args, int64_t n);
+  /* The q-quantile of each sample's n / batch elements of `a` into
+   * out[batch] (linear interpolation between order statistics, as
+   * torch.quantile). */
+  void (*quantile)(dfs_ctx *ctx, const void *a, double q, double *out);
+  /* The number of samples: a step's n elements are batch rows of n / batch
+   * (per-sample reductions need it). */
+  int64_t batch;
 };
 
 /* The step context: index of the step, number of steps, first (1/0), last

@@ -178,6 +178,7 @@ private:
   static void hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out);
   static void hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                            int64_t n);
+  static void hookQuantile(dfs_ctx *ctx, const void *a, double q, double *out);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
   /// run()'s loop for a solver with `adaptive` (runtime/cpu/Adaptive.cpp).
   template <typename T>

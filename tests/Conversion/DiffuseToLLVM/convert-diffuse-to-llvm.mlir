@@ -33,7 +33,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK:         %[[TT:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[TS:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[DT:.*]] = arith.subf %[[TT]], %[[TS]]
-// CHECK:         llvm.getelementptr %arg0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, ptr, ptr, ptr, ptr, ptr)>
+// CHECK:         llvm.getelementptr %arg0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64)>
 // CHECK:         %[[BUF:.*]] = llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i32) -> !llvm.ptr
 // CHECK:         llvm.getelementptr %arg0[0, 1]
 // CHECK:         llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}, %arg2, %arg4, %[[BUF]])

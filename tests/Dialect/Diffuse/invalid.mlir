@@ -24,7 +24,7 @@ func.func @f(%t: !diffuse.time) -> f64 {
 // -----
 
 func.func @f(%a: f64, %b: f64) -> !diffuse.field {
-  // expected-error @below {{'diffuse.add' op needs at least one field operand; use arith for scalars}}
+  // expected-error @below {{'diffuse.add' op needs a field or per-sample operand; use arith for scalars}}
   %0 = diffuse.add %a, %b : f64, f64
   return %0 : !diffuse.field
 }

@@ -1,0 +1,128 @@
+"""Checks the stdlib guidance rules (stdlib/guidance/rules.dfs) and CFG++'s
+unconditional output against the peers' formulas, written out here in plain
+Python from their sources: diffusers' rescale_noise_cfg and
+_threshold_sample (torch.std, torch.quantile), the APG paper's
+normalized_guidance, and the guidance-interval rule. The inputs are the
+unconditional and conditional outputs Diffuse's own one-step samplers return
+(Inputs/guidance-rules.dfs) on a 16-D class-conditional mixture.
+
+usage: check-guidance.py DIFFUSE SPEC WORKDIR"""
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
+import dfstest  # noqa: E402
+
+diffuse, spec, work = sys.argv[1:4]
+D, B = 16, 4
+rng = random.Random(7)
+mix = {"dim": D, "weights": [0.3, 0.3, 0.4],
+       "means": [[rng.gauss(0, 1.5) for _ in range(D)] for _ in range(3)],
+       "stds": [0.3, 0.5, 0.4], "classes": [0, 1, 2]}
+os.makedirs(work, exist_ok=True)
+json.dump(mix, open(os.path.join(work, "mix.json"), "w"))
+dfstest.write_npy(os.path.join(work, "x.npy"), [[rng.gauss(0, 1) for _ in range(D)] for _ in range(B)])
+
+
+def run(sampler, *extra):
+    out = os.path.join(work, sampler)
+    p = subprocess.run([diffuse, "run", spec, "--sampler", sampler, "--mixture",
+                        os.path.join(work, "mix.json"), "--x-init", os.path.join(work, "x.npy"),
+                        "--batch", str(B), "--out", out, *extra], capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(p.stderr)
+    v = dfstest.read_npy(os.path.join(out, "samples.npy"))
+    calls = int(p.stdout.split(" network calls")[0].split()[-1])
+    return [list(v[i * D:(i + 1) * D]) for i in range(B)], calls
+
+
+def std(v):  # torch.std: two passes, Bessel's correction
+    m = sum(v) / len(v)
+    return math.sqrt(sum((a - m) ** 2 for a in v) / (len(v) - 1))
+
+
+def norm(v):
+    return math.sqrt(sum(a * a for a in v))
+
+
+def quantile(v, q):  # torch.quantile, linear
+    s = sorted(v)
+    rank = q * (len(s) - 1)
+    lo, hi = s[math.floor(rank)], s[math.ceil(rank)]
+    w = rank - math.floor(rank)
+    return lo + w * (hi - lo) if w < 0.5 else hi - (hi - lo) * (1 - w)
+
+
+def cfg(u, c, w):
+    return [a + w * (b - a) for a, b in zip(u, c)]
+
+
+def rescale(u, c, w, phi):  # diffusers.rescale_noise_cfg
+    g = cfg(u, c, w)
+    k = std(c) / std(g)
+    return [phi * (x * k) + (1 - phi) * x for x in g]
+
+
+def apg(u, c, w, eta, r):  # Sadat et al.'s normalized_guidance, no momentum
+    diff = [b - a for a, b in zip(u, c)]
+    capped = False
+    if r > 0:
+        f = min(1.0, r / norm(diff))
+        capped = f < 1
+        diff = [d * f for d in diff]
+    n = norm(c)
+    unit = [b / n for b in c]
+    dot = sum(d * e for d, e in zip(diff, unit))
+    par = [dot * e for e in unit]
+    return [b + (w - 1) * ((d - p) + eta * p) for b, d, p in zip(c, diff, par)], capped
+
+
+def threshold(x0, ratio, max_value):  # diffusers._threshold_sample
+    s = min(max(quantile([abs(v) for v in x0], ratio), 1.0), max_value)
+    return [min(max(v, -s), s) / s for v in x0], s > 1
+
+
+def compare(name, got, want, calls, note=""):
+    err = max(abs(a - b) / max(1.0, abs(b)) for g, w_ in zip(got, want) for a, b in zip(g, w_))
+    verdict = "ok" if err <= 1e-13 else "FAIL"
+    print(f"{name}: {calls} network call(s), max relative difference {err:.1e}{note}: {verdict}")
+    return verdict == "ok"
+
+
+eu, _ = run("eps_u")
+ec, _ = run("eps_c")
+xu, _ = run("x0_u")
+xc, _ = run("x0_c")
+ok = True
+got, n = run("cfg3")
+ok &= compare("cfg", got, [cfg(u, c, 3) for u, c in zip(eu, ec)], n)
+got, n = run("uncond_of_cfg3")
+ok &= compare("eps_uncond", got, eu, n)
+got, n = run("rescale")
+ok &= compare("cfg_rescale", got, [rescale(u, c, 5, 0.7) for u, c in zip(eu, ec)], n)
+got, n = run("projected")
+ok &= compare("apg", got, [apg(u, c, 5, 0.3, 0)[0] for u, c in zip(xu, xc)], n)
+got, n = run("projected_capped")
+ref = [apg(u, c, 5, 0.3, 0.4) for u, c in zip(xu, xc)]
+ok &= compare("apg r = 0.4", got, [r[0] for r in ref], n,
+              f" ({sum(r[1] for r in ref)} of {B} samples capped)")
+got, n = run("thresholded")
+ref = [threshold(cfg(u, c, 5), 0.9, 1.5) for u, c in zip(xu, xc)]
+ok &= compare("cfg_threshold", got, [r[0] for r in ref], n,
+              f" ({sum(r[1] for r in ref)} of {B} samples clipped)")
+got, n = run("threshold_only")
+ref = [threshold(c, 0.9, 1.5) for c in xc]
+ok &= compare("threshold", got, [r[0] for r in ref], n,
+              f" ({sum(r[1] for r in ref)} of {B} samples clipped)")
+# The first point is t = 0.8: sigma/alpha = tan(0.4 pi) = 3.08, inside
+# (0.28, 5.42]; below 3 it is outside and the output is the conditional one.
+got, n = run("limited")
+ok &= compare("cfg_interval inside", got, [cfg(u, c, 3) for u, c in zip(eu, ec)], n)
+got, n = run("limited", "--set",
+             "limited.guidance=cfg_interval(w = 3, sigma_lo = 0.28, sigma_hi = 3)")
+ok &= compare("cfg_interval outside", got, ec, n)
+sys.exit(0 if ok else 1)
