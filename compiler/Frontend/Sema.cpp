@@ -26,7 +26,8 @@ const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "sco
                                               "posterior_mean", "posterior_std",
                                               "eps_uncond", "denoise_uncond"};
 /// Reductions over each sample's elements: one value per sample.
-const std::vector<std::string> kReductions = {"sum", "mean", "std", "norm", "dot", "quantile"};
+const std::vector<std::string> kReductions = {"sum", "mean", "std", "norm", "dot", "quantile",
+                                              "batch_mean"};
 
 enum class Ty { Scalar, Field, Sample, Time, Bool, Error };
 
@@ -797,6 +798,8 @@ private:
       if (e.name == "denoise" || e.name == "eps" || e.name == "pf_ode" || e.name == "score" ||
           e.name == "eps_uncond" || e.name == "denoise_uncond")
         return expect({Ty::Field, Ty::Time}, Ty::Field);
+      if (e.name == "batch_mean")
+        return expect({Ty::Sample}, Ty::Sample);
       if (contains(kReductions, e.name)) {
         std::vector<Ty> want = {Ty::Field};
         if (e.name == "dot") want.push_back(Ty::Field);

@@ -295,7 +295,7 @@ private:
       if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1], false);
       if (e.name == "score") return b.create<ScoreOp>(l, field(), args[0], args[1], false);
       if (e.name == "sum" || e.name == "mean" || e.name == "std" || e.name == "norm" ||
-          e.name == "dot" || e.name == "quantile") {
+          e.name == "dot" || e.name == "quantile" || e.name == "batch_mean") {
         Value q = e.name == "quantile" ? toScalar(args[1], l) : Value();
         SmallVector<Value> ins(args.begin(), args.begin() + (e.name == "dot" ? 2 : 1));
         return b.create<ReduceOp>(l, SampleType::get(&ctx), e.name, ins, q);

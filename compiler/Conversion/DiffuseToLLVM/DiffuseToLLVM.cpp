@@ -299,6 +299,30 @@ struct Lowering {
     return task;
   }
 
+  /// out[j] = mean over the batch of v's per-sample values, for every j:
+  /// v is a per-sample buffer, or a field constant within each sample
+  /// (its first element per sample is read).
+  void batchMean(Location l, Value v, Value p, Value out) {
+    Value batch = batchCount(l);
+    bool sample = isa<SampleType>(v.getType());
+    Value stride = sample ? b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1)).getResult()
+                          : perSampleCount(l);
+    Value zero = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(0));
+    Value sum = accumulate(l, zero, batch, [&](Value j) -> Value {
+      Value idx = b.create<arith::MulIOp>(l, j, stride);
+      if (sample)
+        return b.create<LLVM::LoadOp>(l, f64, gep(l, f64, p, idx));
+      Value e = b.create<LLVM::LoadOp>(l, elem, gep(l, elem, p, idx));
+      return elem != f64 ? b.create<arith::ExtFOp>(l, f64, e).getResult() : e;
+    });
+    Value mean = b.create<arith::DivFOp>(l, sum, b.create<arith::SIToFPOp>(l, f64, batch));
+    Value one = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1));
+    auto loop = b.create<scf::ForOp>(l, zero, batch, one);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    b.create<LLVM::StoreOp>(l, mean, gep(l, f64, out, loop.getInductionVar()));
+  }
+
   /// Stores `args` in 8-byte slots on the step's stack and has the runtime
   /// run `task` over [0, count).
   void runTask(Location l, Block *entry, Value ctxPtr, func::FuncOp task, ArrayRef<Value> args,
@@ -545,7 +569,9 @@ struct Lowering {
         // One f64 per sample: a scratch buffer of at least 8 * batch bytes.
         Value buf = hook(ol, ctxPtr, 0, ptr,
                          {ctxPtr, i32c(slots++, ol), i32c(elem == f64 ? 1 : 2, ol)});
-        if (r.getKind() == "quantile") {
+        if (r.getKind() == "batch_mean") {
+          batchMean(ol, r.getInputs()[0], map.lookup(r.getInputs()[0]), buf);
+        } else if (r.getKind() == "quantile") {
           hook(ol, ctxPtr, 6, Type(),
                {ctxPtr, map.lookup(r.getInputs()[0]), map.lookup(r.getQ()), buf});
         } else {

@@ -106,8 +106,11 @@ template <typename Op> static LogicalResult verifyBinary(Op op) {
 
 LogicalResult ReduceOp::verify() {
   StringRef k = getKind();
-  if (!isOneOf(k, {"sum", "mean", "std", "norm", "dot", "quantile"}))
+  if (!isOneOf(k, {"sum", "mean", "std", "norm", "dot", "quantile", "batch_mean"}))
     return emitOpError("unknown reduction '") << k << "'";
+  for (Value v : getInputs())
+    if (k != "batch_mean" && !isa<FieldType>(v.getType()))
+      return emitOpError("'") << k << "' reduces fields";
   unsigned want = k == "dot" ? 2 : 1;
   if (getInputs().size() != want)
     return emitOpError("'") << k << "' takes " << want << " field(s)";

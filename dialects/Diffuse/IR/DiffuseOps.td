@@ -237,13 +237,16 @@ def Diffuse_ReduceOp : Diffuse_Op<"reduce", [Pure, AttrSizedOperandSegments]> {
     `kind` is "sum", "mean", "std" (two-pass, with Bessel's correction, as
     torch.std), "norm" (Euclidean), "dot" (of two fields) or "quantile"
     (of level `q`, linear interpolation between order statistics, as
-    torch.quantile). Accumulates in f64. A fusion boundary: its operands
-    are materialized first.
+    torch.quantile), or "batch_mean": the mean over the batch of a
+    per-sample value (a sample or a field constant within each sample),
+    the same for every sample. Accumulates in f64. A fusion boundary: its
+    operands are materialized first.
   }];
-  let arguments = (ins StrAttr:$kind, Variadic<Diffuse_FieldType>:$inputs,
+  let arguments = (ins StrAttr:$kind,
+                       Variadic<AnyTypeOf<[Diffuse_FieldType, Diffuse_SampleType]>>:$inputs,
                        Optional<F64>:$q);
   let results = (outs Diffuse_SampleType:$result);
-  let assemblyFormat = "$kind $inputs (`q` `(` $q^ `)`)? attr-dict";
+  let assemblyFormat = "$kind $inputs (`q` `(` $q^ `)`)? attr-dict `:` type($inputs)";
   let hasVerifier = 1;
 }
 
