@@ -85,6 +85,12 @@ std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, 
     return nullptr;
   }
   s->manifest = Manifest::parse(manifest);
+  if ((int)s->manifest.num("diffuse_abi") != DFS_ABI_VERSION) {
+    err = path + " was compiled for the runtime ABI " + s->manifest.str("diffuse_abi") +
+          ", this runtime has ABI " + std::to_string(DFS_ABI_VERSION) +
+          "; rebuild it with this diffuse";
+    return nullptr;
+  }
   return s;
 }
 

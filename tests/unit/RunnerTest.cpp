@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -132,4 +133,16 @@ TEST(Runner, StateCarriedWithoutCopiesMatchesEager) {
     worst = std::max(worst, std::fabs(a[i] - b[i]));
   EXPECT_LE(worst, 1e-12);
   EXPECT_TRUE(std::isfinite(a[0]));
+}
+
+TEST(Runner, RefusesASamplerBuiltForAnotherAbi) {
+  // A stand-in for a sampler built by an older diffuse: its manifest says ABI 1.
+  std::string src = writeSpec("old_abi.c", "void dfs_step(void) {}\n"
+                                           "const char dfs_manifest[] = \"diffuse_abi=1\\n\";\n");
+  std::string so = testing::TempDir() + "/old_abi.so";
+  ASSERT_EQ(std::system(("cc -shared -fPIC -o " + so + " " + src).c_str()), 0);
+  std::string err;
+  EXPECT_EQ(rt::CompiledSampler::load(so, err), nullptr);
+  EXPECT_EQ(err, so + " was compiled for the runtime ABI 1, this runtime has ABI 2; rebuild it "
+                      "with this diffuse");
 }

@@ -95,6 +95,7 @@ struct Lowering {
   int kernels = 0;
   int slots = 0;
   static constexpr int DriftField = 4; // DFS_CTX_DRIFT in runtime/include/diffuse/abi.h
+  static constexpr int kAbiVersion = 2; // DFS_ABI_VERSION there
 
   explicit Lowering(ModuleOp m, Type elem)
       : ctx(m.getContext()), b(m.getContext()), module(m), elem(elem) {
@@ -614,7 +615,7 @@ struct Lowering {
 
   void emitManifest(int stateFields, int stateScalars) {
     std::ostringstream os;
-    os << "diffuse_abi=1\n";
+    os << "diffuse_abi=" << kAbiVersion << "\n";
     os << "streams.max=" << maxStreams << "\n";
     os << "state.fields=" << stateFields << "\nstate.scalars=" << stateScalars << "\n";
     for (Operation &op : llvm::make_early_inc_range(*module.getBody())) {

@@ -25,6 +25,10 @@
 extern "C" {
 #endif
 
+/* The manifest's diffuse_abi: bumped when dfs_ctx or dfs_step change (2:
+ * dfs_ctx gained quantile and batch). */
+#define DFS_ABI_VERSION 2
+
 /* Layout of a grid point (all double). */
 enum {
   DFS_POINT_TAU = 0,    /* the solver's time value (t, or sigma/alpha in ve coords) */
