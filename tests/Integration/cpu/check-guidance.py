@@ -115,7 +115,7 @@ ref = [threshold(cfg(u, c, 5), 0.9, 1.5) for u, c in zip(xu, xc)]
 ok &= compare("cfg_threshold", got, [r[0] for r in ref], n,
               f" ({sum(r[1] for r in ref)} of {B} samples clipped)")
 got, n = run("threshold_only")
-ref = [threshold(c, 0.9, 1.5) for c in xc]
+ref = [threshold(c, 0.7, 1.5) for c in xc]
 ok &= compare("threshold", got, [r[0] for r in ref], n,
               f" ({sum(r[1] for r in ref)} of {B} samples clipped)")
 # The first point is t = 0.8: sigma/alpha = tan(0.4 pi) = 3.08, inside
