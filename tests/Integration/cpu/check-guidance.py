@@ -107,8 +107,8 @@ ok &= compare("cfg_rescale", got, [rescale(u, c, 5, 0.7) for u, c in zip(eu, ec)
 got, n = run("projected")
 ok &= compare("apg", got, [apg(u, c, 5, 0.3, 0)[0] for u, c in zip(xu, xc)], n)
 got, n = run("projected_capped")
-ref = [apg(u, c, 5, 0.3, 0.4) for u, c in zip(xu, xc)]
-ok &= compare("apg r = 0.4", got, [r[0] for r in ref], n,
+ref = [apg(u, c, 5, 0.3, 6.2) for u, c in zip(xu, xc)]
+ok &= compare("apg r = 6.2", got, [r[0] for r in ref], n,
               f" ({sum(r[1] for r in ref)} of {B} samples capped)")
 got, n = run("thresholded")
 ref = [threshold(cfg(u, c, 5), 0.9, 1.5) for u, c in zip(xu, xc)]
