@@ -61,6 +61,12 @@ bool SharedObject::open(const std::string &path, std::string &err) {
 
 void *SharedObject::symbol(const char *name) const { return dlsym(handle_, name); }
 
+ProcessFunctions ProcessFunctions::load(const SharedObject &lib) {
+  auto fn = [&](const char *name) { return (dfs_scalar_fn)lib.symbol(name); };
+  return {fn("dfs_process_alpha"), fn("dfs_process_sigma"), fn("dfs_process_alpha_d"),
+          fn("dfs_process_sigma_d")};
+}
+
 SharedObject::~SharedObject() {
   if (handle_)
     dlclose(handle_);
@@ -73,10 +79,7 @@ std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, 
   auto fn = [&](const char *name) { return (dfs_scalar_fn)s->library.symbol(name); };
   s->step = (dfs_step_fn)s->library.symbol("dfs_step");
   auto *manifest = (const char *)s->library.symbol("dfs_manifest");
-  s->alpha = fn("dfs_process_alpha");
-  s->sigma = fn("dfs_process_sigma");
-  s->dalpha = fn("dfs_process_alpha_d");
-  s->dsigma = fn("dfs_process_sigma_d");
+  static_cast<ProcessFunctions &>(*s) = ProcessFunctions::load(s->library);
   s->tOfLambda = fn("dfs_process_t_of_lambda");
   s->odeCoefX = fn("dfs_ode_coef_x");
   s->odeCoefNet = fn("dfs_ode_coef_net");

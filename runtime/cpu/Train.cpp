@@ -16,17 +16,13 @@ std::unique_ptr<CompiledTrainer> CompiledTrainer::load(const std::string &path, 
     return nullptr;
   const SharedObject &lib = tr->library;
   auto train = [&](const char *name) { return (dfs_train_fn)lib.symbol(name); };
-  auto scalar = [&](const char *name) { return (dfs_scalar_fn)lib.symbol(name); };
   tr->time = (dfs_draw_fn)lib.symbol("dfs_train_time");
   tr->modelTime = train("dfs_train_model_time");
   tr->coefX0 = train("dfs_train_coef_x0");
   tr->coefEps = train("dfs_train_coef_eps");
   tr->weight = train("dfs_train_weight");
   tr->inputScale = train("dfs_train_input_scale");
-  tr->alpha = scalar("dfs_process_alpha");
-  tr->sigma = scalar("dfs_process_sigma");
-  tr->dalpha = scalar("dfs_process_alpha_d");
-  tr->dsigma = scalar("dfs_process_sigma_d");
+  static_cast<ProcessFunctions &>(*tr) = ProcessFunctions::load(lib);
   auto *manifest = (const char *)lib.symbol("dfs_manifest");
   if (!tr->time || !tr->modelTime || !tr->coefX0 || !tr->coefEps || !tr->weight ||
       !tr->inputScale || !manifest) {
@@ -39,7 +35,7 @@ std::unique_ptr<CompiledTrainer> CompiledTrainer::load(const std::string &path, 
     auto t = alphasCumprod(m.str("process.schedule"), m.num("process.beta_start"),
                            m.num("process.beta_end"), (long)m.num("process.train_steps", 1000));
     tr->acp.assign(t.begin(), t.end());
-  } else if (!tr->alpha || !tr->sigma || !tr->dalpha || !tr->dsigma) {
+  } else if (!tr->complete()) {
     err = path + " has no compiled process functions";
     return nullptr;
   }

@@ -2,7 +2,9 @@
 //
 // Rewrites `diffuse.denoise/eps/pf_ode/sched` in the step function into
 // network calls, the guidance combine and the conversions that follow from
-// what the model predicts, in the sampler's coordinates. See Note [Coords].
+// what the model predicts, in the sampler's coordinates. See Note [Coords],
+// and Note [Guidance] in docs/design.md for the combine rule's space,
+// active(t) and the unconditional primitives.
 //
 // Note [Coords]
 // The process is x = a(t) x0 + s(t) eps. A solver works either in
@@ -227,35 +229,31 @@ struct Deriver {
     } else if (ve) {
       xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
     }
-    // A rule that never reads the unconditional output needs one call.
-    bool oneCall = !guidance || guidance.getArgument(0).use_empty();
-    if (oneCall) {
-      auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t,
-                                        Value(), false);
-      Value m = call.getOutputs()[0];
-      if (!guidance || uncond)
-        return Evaluation{m, xin, pred};
-      m = inSpace(pred, m, x, xin, t, l);
-      FailureOr<Value> g = inlineBody(guidance, {m, m, t});
-      if (failed(g))
-        return failure();
-      return Evaluation{*g, xin, spacePred(pred)};
+    // A rule that never reads the unconditional output needs one call; its
+    // output stands for both.
+    Value u, c;
+    if (!guidance || guidance.getArgument(0).use_empty()) {
+      u = c = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t, Value(),
+                                    false)
+                  .getOutputs()[0];
+    } else {
+      Value active;
+      if (activeFn) {
+        FailureOr<Value> a = inlineBody(activeFn, {t});
+        if (failed(a))
+          return failure();
+        active = *a;
+      }
+      auto call = b.create<ModelCallOp>(l, TypeRange{field(), field()}, model.getSymName(), xin,
+                                        t, active, true);
+      u = call.getOutputs()[0];
+      c = call.getOutputs()[1];
     }
-    Value active;
-    if (activeFn) {
-      FailureOr<Value> a = inlineBody(activeFn, {t});
-      if (failed(a))
-        return failure();
-      active = *a;
-    }
-    auto call = b.create<ModelCallOp>(l, TypeRange{field(), field()}, model.getSymName(), xin,
-                                      t, active, true);
-    Value u = call.getOutputs()[0], c = call.getOutputs()[1];
-    if (uncond)
+    if (!guidance || uncond)
       return Evaluation{u, xin, pred};
-    u = inSpace(pred, u, x, xin, t, l);
-    c = inSpace(pred, c, x, xin, t, l);
-    FailureOr<Value> g = inlineBody(guidance, {u, c, t});
+    Value us = inSpace(pred, u, x, xin, t, l);
+    Value cs = c == u ? us : inSpace(pred, c, x, xin, t, l);
+    FailureOr<Value> g = inlineBody(guidance, {us, cs, t});
     if (failed(g))
       return failure();
     return Evaluation{*g, xin, spacePred(pred)};

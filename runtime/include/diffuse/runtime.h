@@ -49,10 +49,18 @@ private:
   void *handle_ = nullptr;
 };
 
-/// The entry points of one compiled sampler.
-struct CompiledSampler {
-  dfs_step_fn step = nullptr;
+/// A compiled path's alpha, sigma and their derivatives
+/// (dfs_process_{alpha,sigma}{,_d}); null for a beta table.
+struct ProcessFunctions {
   dfs_scalar_fn alpha = nullptr, sigma = nullptr, dalpha = nullptr, dsigma = nullptr;
+  /// The four symbols of `lib`, those it lacks null.
+  static ProcessFunctions load(const SharedObject &lib);
+  bool complete() const { return alpha && sigma && dalpha && dsigma; }
+};
+
+/// The entry points of one compiled sampler.
+struct CompiledSampler : ProcessFunctions {
+  dfs_step_fn step = nullptr;
   /// t(lambda) in closed form (diffuse-invert-lambda), or null: then bisection.
   dfs_scalar_fn tOfLambda = nullptr;
   /// The PF-ODE dx/dt = A(t) x + B(t) F(x, t) (diffuse-derive-likelihood), or null.

@@ -29,12 +29,10 @@ using dfs_draw_fn = double (*)(double, double);
 using dfs_train_fn = double (*)(double, double, double, double, double);
 
 /// The entry points of one compiled training spec.
-struct CompiledTrainer {
+struct CompiledTrainer : ProcessFunctions {
   dfs_draw_fn time = nullptr; // t (or a beta table's timestep index) from (uniform u, normal n)
   dfs_train_fn modelTime = nullptr, coefX0 = nullptr, coefEps = nullptr, weight = nullptr;
   dfs_train_fn inputScale = nullptr; // the network's input is this times x_t
-  /// A path's compiled alpha, sigma and derivatives (null for a beta table).
-  dfs_scalar_fn alpha = nullptr, sigma = nullptr, dalpha = nullptr, dsigma = nullptr;
   std::vector<double> acp; // a beta table's alphas_cumprod (float32, as torch)
   Manifest manifest;
   SharedObject library;
