@@ -236,10 +236,13 @@ bool checkSde(const ast::Decl &p, const SamplerPlan &plan, DiagEngine &diag) {
 }
 
 /// Binds a declaration's parameters: defaults, then the call's arguments.
+/// A parameter typed `model` (a guidance's) takes a model's name: into
+/// `models` when given.
 bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
-                std::map<std::string, double> &out) {
+                std::map<std::string, double> &out,
+                std::map<std::string, const ast::Expr *> *models = nullptr) {
   for (const auto &p : d.params)
-    if (p.defaultValue) {
+    if (p.defaultValue && p.type != "model") {
       double v;
       if (!evalConstant(*p.defaultValue, out, diag, v))
         return false;
@@ -266,6 +269,12 @@ bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
         diag.error(a.value->loc, d.kind + " '" + d.name + "' has no parameter '" + name + "'",
                    didYouMean(name, names));
         return false;
+      }
+      auto prm = std::find_if(d.params.begin(), d.params.end(),
+                              [&](const ast::Param &p) { return p.name == name; });
+      if (prm->type == "model" && models) {
+        (*models)[name] = a.value.get();
+        continue;
       }
       double v;
       if (!evalConstant(*a.value, {}, diag, v))
@@ -565,6 +574,9 @@ static const ast::Decl *findNamed(const ast::Module &m, const std::string &kind,
   return nullptr;
 }
 
+static bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag,
+                      ModelPlan &mp);
+
 static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   // Process.
   const ast::Decl &p = *plan.process;
@@ -626,52 +638,222 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   }
 
   // Model.
-  const ast::Decl &md = *plan.model;
+  ModelPlan mp;
+  if (!planModel(*plan.model, plan, diag, mp))
+    return false;
+  plan.predicts = mp.predicts;
+  plan.sigmaData = mp.sigmaData;
+  plan.timeEncoding = mp.timeEncoding;
+  plan.timeScale = mp.timeScale;
+  plan.timeOffset = mp.timeOffset;
+  plan.conditional = mp.conditional;
+  plan.shape = mp.shape;
+  plan.dtype = mp.dtype;
+  if (plan.predicts == "class_grad") {
+    diag.error(plan.model->find("predicts")->value->loc,
+               "model '" + plan.model->name +
+                   "' predicts a classifier's gradient, which cannot be sampled from",
+               "use it in a guidance rule (a parameter `classifier: model`) and give the "
+               "sampler a model of the data");
+    return false;
+  }
+  return true;
+}
+
+/// A model declaration, for the process `plan` has resolved.
+static bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag,
+                      ModelPlan &mp) {
+  const ast::Decl &p = *plan.process;
+  mp.decl = &md;
   const ast::Expr &pred = *md.find("predicts")->value;
-  plan.predicts = pred.name;
-  plan.timeEncoding = plan.processKind == "discrete" ? "index" : "t";
-  if (plan.predicts == "edm") {
+  mp.predicts = pred.name;
+  mp.timeEncoding = plan.processKind == "discrete" ? "index" : "t";
+  if (mp.predicts == "edm") {
     for (const auto &a : pred.args)
-      if (a.name == "sigma_data" && !evalConstant(*a.value, {}, diag, plan.sigmaData))
+      if (a.name == "sigma_data" && !evalConstant(*a.value, {}, diag, mp.sigmaData))
         return false;
-    if (!(plan.sigmaData > 0)) {
-      diag.error(pred.loc, "sigma_data must be > 0 (here " + fmtNum(plan.sigmaData) + ")",
+    if (!(mp.sigmaData > 0)) {
+      diag.error(pred.loc, "sigma_data must be > 0 (here " + fmtNum(mp.sigmaData) + ")",
                  "sigma_data is the data's standard deviation (0.5 in EDM)");
       return false;
     }
-    plan.timeEncoding = "c_noise";
+    mp.timeEncoding = "c_noise";
   }
   if (const ast::Item *t = md.find("time")) {
-    plan.timeEncoding = t->value->name;
+    mp.timeEncoding = t->value->name;
     if (t->value->kind == ast::Expr::Call &&
-        (!evalConstant(*t->value->args[0].value, {}, diag, plan.timeScale) ||
+        (!evalConstant(*t->value->args[0].value, {}, diag, mp.timeScale) ||
          (t->value->args.size() > 1 &&
-          !evalConstant(*t->value->args[1].value, {}, diag, plan.timeOffset))))
+          !evalConstant(*t->value->args[1].value, {}, diag, mp.timeOffset))))
       return false;
   }
   if (const ast::Item *c = md.find("cond"))
-    plan.conditional = c->value->name == "class";
+    mp.conditional = c->value->name == "class";
   for (const auto &prm : md.params)
     if (prm.name == "x") {
-      plan.shape = prm.shape;
+      mp.shape = prm.shape;
       if (!prm.type.empty())
-        plan.dtype = prm.type;
+        mp.dtype = prm.type;
     }
-  if (plan.dtype != "f64" && plan.dtype != "f32") {
-    diag.error(md.nameLoc, "unknown element type '" + plan.dtype + "'", "use f64 or f32");
+  if (mp.dtype != "f64" && mp.dtype != "f32") {
+    diag.error(md.nameLoc, "unknown element type '" + mp.dtype + "'", "use f64 or f32");
     return false;
   }
-  if (plan.timeEncoding == "index" && !plan.interpolate.empty()) {
+  if (mp.timeEncoding == "index" && !plan.interpolate.empty()) {
     diag.error(md.find("time") ? md.find("time")->value->loc : md.nameLoc,
                "time = index needs integer timesteps, but '" + p.name +
                    "' interpolates in continuous time",
                "use time = scaled(1000, -1) (DPM-Solver's discrete model wrapper)");
     return false;
   }
-  if (plan.timeEncoding == "index" && plan.processKind != "discrete") {
+  if (mp.timeEncoding == "index" && plan.processKind != "discrete") {
     diag.error(md.find("time")->value->loc,
                "time = index needs a discrete process, but '" + p.name + "' is a Gaussian path",
                "use time = t or time = scaled(1000)");
+    return false;
+  }
+  return true;
+}
+
+/// The guidance's evaluations (Sema checked their form), their models
+/// resolved through the sampler's model and the guidance's model arguments,
+/// and checked to be callable together. See Note [Evaluations] in
+/// docs/design.md.
+static bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
+                            const std::map<std::string, const ast::Expr *> &args,
+                            const ast::Expr &at, DiagEngine &diag) {
+  const ast::Decl &g = *plan.guidance;
+  const ast::Decl &main = *plan.model;
+  std::vector<const ast::Item *> items = guidanceEvaluations(g);
+  if (const ast::Item *sp = g.find("space"))
+    plan.guidanceSpace = sp->value->name;
+  if (items.empty()) {
+    if (!plan.conditional) {
+      diag.error(at.loc, "guidance needs a conditional model, but model '" + main.name +
+                             "' has no cond",
+                 "add cond = class to model '" + main.name + "'");
+      return false;
+    }
+    plan.evaluations = {{"uncond", &main, -1}, {"cond", &main, 0}};
+    return true;
+  }
+  // The model each model parameter names.
+  std::map<std::string, const ast::Decl *> bound;
+  for (const auto &p : g.params) {
+    if (p.type != "model")
+      continue;
+    auto a = args.find(p.name);
+    if (a == args.end()) {
+      diag.error(at.loc, "guidance '" + g.name + "' needs a model for '" + p.name + "'",
+                 "write guidance = " + g.name + "(" + p.name + " = <name of a model>)");
+      return false;
+    }
+    const ast::Expr &e = *a->second;
+    const ast::Decl *d = e.kind == ast::Expr::Ident ? findDecl(m, e.name) : nullptr;
+    if (!d || d->kind != "model") {
+      std::vector<std::string> cands;
+      for (const auto &x : m.decls)
+        if (x.kind == "model")
+          cands.push_back(x.name);
+      std::string hint = didYouMean(e.kind == ast::Expr::Ident ? e.name : "", cands);
+      diag.error(e.loc, "'" + p.name + "' of guidance '" + g.name + "' must name a model",
+                 hint.empty() ? "known models: " + joinNames(cands) : hint);
+      return false;
+    }
+    bound[p.name] = d;
+  }
+  for (const ast::Item *it : items) {
+    const ast::Expr &call = *it->value;
+    EvalPlan ev{it->name, call.name == "model" ? &main : bound.at(call.name), -1};
+    const ast::Expr &c = *call.args[0].value;
+    if (c.kind == ast::Expr::Ident && c.name == "cond")
+      ev.cond = 0;
+    else if (c.kind == ast::Expr::Call)
+      ev.cond = (int)c.args[0].value->number;
+    plan.evaluations.push_back(ev);
+  }
+  // Every model evaluated, with what it predicts and how it takes time.
+  std::map<const ast::Decl *, ModelPlan> plans;
+  ModelPlan mainPlan;
+  mainPlan.decl = &main;
+  mainPlan.predicts = plan.predicts;
+  mainPlan.sigmaData = plan.sigmaData;
+  mainPlan.timeEncoding = plan.timeEncoding;
+  mainPlan.timeScale = plan.timeScale;
+  mainPlan.timeOffset = plan.timeOffset;
+  mainPlan.conditional = plan.conditional;
+  mainPlan.shape = plan.shape;
+  mainPlan.dtype = plan.dtype;
+  plans[&main] = mainPlan;
+  auto where = [&](const EvalPlan &ev) -> const ast::Expr & {
+    for (const ast::Item *it : items)
+      if (it->name == ev.name)
+        return *it->value;
+    return at;
+  };
+  for (const EvalPlan &ev : plan.evaluations) {
+    if (!plans.count(ev.model)) {
+      ModelPlan mp;
+      if (!planModel(*ev.model, plan, diag, mp))
+        return false;
+      plans[ev.model] = mp;
+      plan.guideModels.push_back(mp);
+    }
+    const ModelPlan &mp = plans[ev.model];
+    if (ev.cond >= 0 && !mp.conditional) {
+      diag.error(where(ev).loc,
+                 "evaluation '" + ev.name + "' conditions model '" + ev.model->name +
+                     "', which has no cond",
+                 "add cond = class to model '" + ev.model->name + "', or evaluate it with none");
+      return false;
+    }
+    if (ev.model == &main)
+      continue;
+    // One network time and one input for every model (Note [Evaluations]).
+    std::string why;
+    if (mp.timeEncoding != plan.timeEncoding || mp.timeScale != plan.timeScale ||
+        mp.timeOffset != plan.timeOffset)
+      why = "takes its time as " + mp.timeEncoding + ", the sampler's model '" + main.name +
+            "' as " + plan.timeEncoding;
+    else if (mp.dtype != plan.dtype || mp.shape != plan.shape)
+      why = "has another input shape or element type than the sampler's model '" + main.name +
+            "'";
+    else if ((mp.predicts == "edm") != (plan.predicts == "edm") ||
+             (mp.predicts == "edm" && mp.sigmaData != plan.sigmaData))
+      why = "takes another input scaling (edm's c_in) than the sampler's model '" + main.name +
+            "'";
+    if (!why.empty()) {
+      diag.error(where(ev).loc, "model '" + ev.model->name + "' " + why,
+                 "the models of one guidance rule are called on the same input and time; "
+                 "declare them alike");
+      return false;
+    }
+    if (plan.guidanceSpace == "output" && mp.predicts != "class_grad" &&
+        mp.predicts != plan.predicts) {
+      diag.error(where(ev).loc,
+                 "model '" + ev.model->name + "' predicts " + mp.predicts +
+                     ", the sampler's model '" + main.name + "' " + plan.predicts +
+                     ": their outputs cannot be combined as they are",
+                 "combine them as x0 or eps: add space = x0 (or eps) to guidance '" + g.name +
+                     "'");
+      return false;
+    }
+    if (g.find("active")) {
+      diag.error(where(ev).loc,
+                 "guidance '" + g.name + "' has active(t), which needs every evaluation to "
+                 "call 'model'",
+                 "guide with a second model at every time, or limit the rule's effect in "
+                 "combine");
+      return false;
+    }
+  }
+  if (g.find("active") &&
+      std::none_of(plan.evaluations.begin(), plan.evaluations.end(),
+                   [&](const EvalPlan &ev) { return ev.model == &main && ev.cond == 0; })) {
+    diag.error(g.find("active")->loc,
+               "active(t) needs an evaluation model(cond): what the sampler sees outside "
+               "the interval",
+               "add cond = model(cond) to guidance '" + g.name + "'");
     return false;
   }
   return true;
@@ -751,6 +933,7 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   if (diag.errorCount())
     return false;
   const ast::Expr *pcall = nullptr, *scall = nullptr, *gcall = nullptr;
+  std::map<std::string, const ast::Expr *> guideArgs; // model parameters of the guidance
   plan.process = refDecl(m, *s, "process", "process", diag, &pcall);
   plan.model = refDecl(m, *s, "model", "model", diag, nullptr);
   plan.solver = refDecl(m, *s, "solver", "solver", diag, &scall);
@@ -762,18 +945,14 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
 
   if (!bindParams(*plan.process, pcall, diag, plan.processParams) ||
       !bindParams(*plan.solver, scall, diag, plan.solverParams) ||
-      (plan.guidance && !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams)))
+      (plan.guidance &&
+       !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams, &guideArgs)))
     return false;
 
   if (!planProcessAndModel(plan, diag))
     return false;
-  const ast::Decl &md = *plan.model;
-  if (plan.guidance && !plan.conditional) {
-    diag.error(s->find("guidance")->value->loc,
-               "guidance needs a conditional model, but model '" + md.name + "' has no cond",
-               "add cond = class to model '" + md.name + "'");
+  if (plan.guidance && !planEvaluations(m, plan, guideArgs, *s->find("guidance")->value, diag))
     return false;
-  }
 
   // Solver coordinates (the sampler may override the solver's).
   if (const ast::Item *c = plan.solver->find("coords"))

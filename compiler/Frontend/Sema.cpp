@@ -82,7 +82,10 @@ private:
                    "remove one of them");
         continue;
       }
-      bool ok = it.kind == ast::Item::Set     ? contains(keys, it.name)
+      // A guidance's other settings are its evaluations, NAME = MODEL(COND).
+      bool ok = it.kind == ast::Item::Set     ? contains(keys, it.name) ||
+                                                (d.kind == "guidance" &&
+                                                 it.value->kind == ast::Expr::Call)
                 : it.kind == ast::Item::State ? d.kind == "solver"
                                               : (anyFunc || contains(funcs, it.name));
       if (it.kind == ast::Item::Proc && d.kind != "solver" &&
@@ -92,8 +95,10 @@ private:
         std::vector<std::string> all = keys;
         all.insert(all.end(), funcs.begin(), funcs.end());
         std::string hint = didYouMean(it.name, all);
-        diag.error(it.loc, "'" + it.name + "' is not a setting of a " + d.kind,
-                   hint.empty() ? "a " + d.kind + " takes: " + joinNames(all) : hint);
+        if (hint.empty())
+          hint = "a " + d.kind + " takes: " + joinNames(all) +
+                 (d.kind == "guidance" ? ", and evaluations NAME = model(cond)" : "");
+        diag.error(it.loc, "'" + it.name + "' is not a setting of a " + d.kind, hint);
       }
     }
   }
@@ -246,10 +251,12 @@ private:
   void checkModel(const ast::Decl &d) {
     checkKeys(d, {"predicts", "time", "cond"}, {}, false);
     const ast::Item *p = d.find("predicts");
-    const std::vector<std::string> preds = {"eps", "x0", "v", "velocity", "score", "edm"};
+    const std::vector<std::string> preds = {"eps",   "x0",  "v",         "velocity",
+                                            "score", "edm", "class_grad"};
     if (!p) {
       diag.error(d.nameLoc, "model '" + d.name + "' does not say what it predicts",
-                 "add predicts = eps (or x0, v, velocity, score, edm(sigma_data = 0.5))");
+                 "add predicts = eps (or x0, v, velocity, score, edm(sigma_data = 0.5), "
+                 "class_grad)");
     } else if (p->value->kind == ast::Expr::Call && p->value->name == "edm") {
       // EDM's preconditioned network F: x0 = c_skip y + c_out F(c_in y, c_noise).
       for (const auto &a : p->value->args)
@@ -263,7 +270,8 @@ private:
       std::string got = p->value->kind == ast::Expr::Ident ? p->value->name : "";
       diag.error(p->value->loc, "unknown prediction type '" + got + "'",
                  didYouMean(got, preds).empty()
-                     ? "use one of: eps, x0, v, velocity, score, edm(sigma_data = 0.5)"
+                     ? "use one of: eps, x0, v, velocity, score, edm(sigma_data = 0.5), "
+                       "class_grad"
                      : didYouMean(got, preds));
     }
     if (const ast::Item *t = d.find("time")) {
@@ -343,24 +351,34 @@ private:
                  "add combine = uncond + w * (cond - uncond)");
       return;
     }
+    std::vector<std::string> evals = checkEvaluations(d);
     inGuidance_ = true;
     std::map<std::string, Ty> env;
     for (auto &p : d.params)
-      env[p.name] = Ty::Scalar;
+      if (p.type != "model")
+        env[p.name] = Ty::Scalar;
+    size_t n = evals.empty() ? 2 : evals.size();
     if (c->kind == ast::Item::Set) {
-      env["uncond"] = env["cond"] = Ty::Field;
+      for (const std::string &e : evals.empty() ? std::vector<std::string>{"uncond", "cond"}
+                                                : evals)
+        env[e] = Ty::Field;
       env["t"] = Ty::Time;
-    } else if (c->params.size() < 2 || c->params.size() > 3) {
-      diag.error(c->loc, "combine takes the unconditional and the conditional output, and "
-                         "optionally the time, got " + std::to_string(c->params.size()) +
-                         " argument" + (c->params.size() != 1 ? "s" : ""),
-                 "write combine(uncond, cond, t) { ... }");
+    } else if (c->params.size() < n || c->params.size() > n + 1) {
+      std::string what = evals.empty()
+                             ? "the unconditional and the conditional output"
+                             : "the " + std::to_string(n) + " evaluations (" + joinNames(evals) + ")";
+      diag.error(c->loc, "combine takes " + what + ", and optionally the time, got " +
+                             std::to_string(c->params.size()) + " argument" +
+                             (c->params.size() != 1 ? "s" : ""),
+                 evals.empty() ? "write combine(uncond, cond, t) { ... }"
+                               : "write combine(" + joinNames(evals) + ", t) { ... }");
       inGuidance_ = false;
       return;
     } else {
-      env[c->params[0]] = env[c->params[1]] = Ty::Field;
-      if (c->params.size() == 3)
-        env[c->params[2]] = Ty::Time;
+      for (size_t i = 0; i < n; ++i)
+        env[c->params[i]] = Ty::Field;
+      if (c->params.size() == n + 1)
+        env[c->params[n]] = Ty::Time;
     }
     auto checkResult = [&](const ast::Expr &e, Ty t) {
       if (t != Ty::Field && t != Ty::Error)
@@ -376,7 +394,8 @@ private:
     if (const ast::Item *a = d.find("active")) {
       std::map<std::string, Ty> aenv;
       for (auto &p : d.params)
-        aenv[p.name] = Ty::Scalar;
+        if (p.type != "model")
+          aenv[p.name] = Ty::Scalar;
       if (a->params.size() != 1) {
         diag.error(a->loc, "active takes the time of the network call, got " +
                                std::to_string(a->params.size()) + " arguments",
@@ -395,6 +414,58 @@ private:
           (s->value->name != "output" && s->value->name != "x0" && s->value->name != "eps"))
         diag.error(s->value->loc, "unknown guidance space",
                    "use space = output (what the model predicts), x0 or eps");
+  }
+
+  /// A guidance's evaluations `NAME = MODEL(COND)`: MODEL is `model` (the
+  /// sampler's) or a parameter declared `NAME: model`; COND is none, cond or
+  /// cond(K). Returns their names.
+  std::vector<std::string> checkEvaluations(const ast::Decl &d) {
+    std::vector<std::string> slots = {"model"}, names;
+    for (const auto &p : d.params) {
+      if (p.type == "model") {
+        if (p.defaultValue)
+          diag.error(p.defaultValue->loc, "a model parameter has no default",
+                     "remove '= ...'; the sampler names the model: " + d.name + "(" + p.name +
+                         " = <model>)");
+        slots.push_back(p.name);
+      } else if (!p.type.empty()) {
+        diag.error(p.loc, "a guidance parameter is a number or a model, not '" + p.type + "'",
+                   "write " + p.name + " = <default> or " + p.name + ": model");
+      }
+    }
+    for (const ast::Item *it : guidanceEvaluations(d)) {
+      const ast::Expr &e = *it->value;
+      if (e.kind != ast::Expr::Call)
+        continue; // reported as an unknown setting
+      names.push_back(it->name);
+      if (!contains(slots, e.name)) {
+        std::string hint = didYouMean(e.name, slots);
+        diag.error(e.loc, "'" + e.name + "' is not a model of guidance '" + d.name + "'",
+                   hint.empty() ? "evaluate model (the sampler's) or a parameter declared "
+                                  "NAME: model"
+                                : hint);
+        continue;
+      }
+      auto isCond = [](const ast::Expr &c) {
+        if (c.kind == ast::Expr::Ident)
+          return c.name == "none" || c.name == "cond";
+        return c.kind == ast::Expr::Call && c.name == "cond" && c.args.size() == 1 &&
+               c.args[0].name.empty() && c.args[0].value->kind == ast::Expr::Number &&
+               c.args[0].value->isInt && c.args[0].value->number < 1000;
+      };
+      if (e.args.size() != 1 || !e.args[0].name.empty() || !isCond(*e.args[0].value))
+        diag.error(e.args.empty() ? e.loc : e.args[0].value->loc,
+                   "an evaluation takes one condition",
+                   "write " + e.name + "(none) (unconditional), " + e.name +
+                       "(cond) (the class labels) or " + e.name + "(cond(1)) (label set 1)");
+    }
+    for (const std::string &n : names)
+      if (n == "t" || std::any_of(d.params.begin(), d.params.end(),
+                                  [&](const ast::Param &p) { return p.name == n; }))
+        diag.error(d.find(n)->loc, "evaluation '" + n + "' hides a name of guidance '" +
+                                       d.name + "'",
+                   "rename the evaluation");
+    return names;
   }
 
   /// The statements of a combine block: assignments, return, and `if` on

@@ -20,6 +20,26 @@ struct GridPlan {
   std::string target = "next"; // next | prev (diffusers DDIM/PNDM: t - train_steps/steps)
 };
 
+/// A model declaration resolved: what it predicts and how it takes time.
+struct ModelPlan {
+  const ast::Decl *decl = nullptr;
+  std::string predicts;     // eps | x0 | v | velocity | score | edm | class_grad
+  double sigmaData = 0.5;   // edm: c_skip, c_out, c_in use it
+  std::string timeEncoding; // t | index | sigma | scaled | c_noise
+  double timeScale = 1;
+  double timeOffset = 0;
+  bool conditional = false;
+  std::vector<long> shape;  // per-sample shape of x, if declared
+  std::string dtype = "f64";
+};
+
+/// One network evaluation a guidance rule combines: `name = MODEL(COND)`.
+struct EvalPlan {
+  std::string name;
+  const ast::Decl *model = nullptr;
+  int cond = -1; // -1: none; k: the k-th label set (cond = cond(0))
+};
+
 struct SamplerPlan {
   const ast::Decl *sampler = nullptr;
   const ast::Decl *process = nullptr;
@@ -51,6 +71,11 @@ struct SamplerPlan {
   std::string dtype = "f64";
 
   std::string guidanceSpace = "output";
+  /// The guidance's evaluations in the combine rule's argument order
+  /// (without declared ones: uncond = model(none), cond = model(cond)), and
+  /// the models other than the sampler's that they call.
+  std::vector<EvalPlan> evaluations;
+  std::vector<ModelPlan> guideModels;
 
   // Adaptive step size (the solver's `adaptive = error_control(...)`).
   struct Adaptive {

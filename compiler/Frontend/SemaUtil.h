@@ -33,6 +33,16 @@ inline const ast::Decl *findDecl(const ast::Module &m, const std::string &name) 
   return nullptr;
 }
 
+/// A guidance's declared evaluations, `NAME = MODEL(COND)`: its settings
+/// other than combine and space, in order.
+inline std::vector<const ast::Item *> guidanceEvaluations(const ast::Decl &g) {
+  std::vector<const ast::Item *> out;
+  for (const auto &it : g.items)
+    if (it.kind == ast::Item::Set && it.name != "combine" && it.name != "space")
+      out.push_back(&it);
+  return out;
+}
+
 /// Reports anything but `native` or `ve` as coordinates.
 void checkCoords(const ast::Expr &e, DiagEngine &diag);
 

@@ -163,14 +163,27 @@ private:
   }
 
   void genModel() {
-    const ast::Decl &m = *plan.model;
+    ModelPlan main;
+    main.decl = plan.model;
+    main.predicts = plan.predicts;
+    main.sigmaData = plan.sigmaData;
+    main.timeEncoding = plan.timeEncoding;
+    main.timeScale = plan.timeScale;
+    main.timeOffset = plan.timeOffset;
+    main.conditional = plan.conditional;
+    genModel(main);
+    for (const ModelPlan &mp : plan.guideModels)
+      genModel(mp);
+  }
+  void genModel(const ModelPlan &mp) {
+    const ast::Decl &m = *mp.decl;
     auto op = b.create<ModelOp>(loc(m.nameLoc), b.getStringAttr(m.name),
-                                b.getStringAttr(plan.predicts), b.getStringAttr(plan.timeEncoding),
-                                b.getF64FloatAttr(plan.timeScale), b.getBoolAttr(plan.conditional));
-    if (plan.timeOffset != 0)
-      op->setAttr("time_offset", b.getF64FloatAttr(plan.timeOffset));
-    if (plan.predicts == "edm")
-      op->setAttr("sigma_data", b.getF64FloatAttr(plan.sigmaData));
+                                b.getStringAttr(mp.predicts), b.getStringAttr(mp.timeEncoding),
+                                b.getF64FloatAttr(mp.timeScale), b.getBoolAttr(mp.conditional));
+    if (mp.timeOffset != 0)
+      op->setAttr("time_offset", b.getF64FloatAttr(mp.timeOffset));
+    if (mp.predicts == "edm")
+      op->setAttr("sigma_data", b.getF64FloatAttr(mp.sigmaData));
   }
 
   void genTrain() {
@@ -210,6 +223,13 @@ private:
       g.set("space", b.getStringAttr(sp ? sp->value->name : "output"));
       for (auto &[k, v] : plan.guidanceParams)
         g.set(k, b.getF64FloatAttr(v));
+      SmallVector<Attribute> models, conds;
+      for (const EvalPlan &e : plan.evaluations) {
+        models.push_back(FlatSymbolRefAttr::get(&ctx, e.model->name));
+        conds.push_back(b.getI64IntegerAttr(e.cond));
+      }
+      g.set("eval_models", b.getArrayAttr(models));
+      g.set("eval_conds", b.getArrayAttr(conds));
       cfg.set("guidance", g.getDictionary(&ctx));
     }
     if (plan.adaptive.on) {
@@ -373,18 +393,24 @@ private:
   void genGuidance() {
     const ast::Decl &g = *plan.guidance;
     const ast::Item *c = g.find("combine");
-    auto func = b.create<func::FuncOp>(
-        loc(c->loc), "dfs_guidance", b.getFunctionType({field(), field(), time()}, {field()}));
+    // The arguments: the evaluations in order, then t.
+    std::vector<std::string> names;
+    for (const EvalPlan &e : plan.evaluations)
+      names.push_back(e.name);
+    names.push_back("t");
+    SmallVector<Type> argTys(plan.evaluations.size(), field());
+    argTys.push_back(time());
+    auto func = b.create<func::FuncOp>(loc(c->loc), "dfs_guidance",
+                                       b.getFunctionType(argTys, {field()}));
     func.setPrivate();
     {
       OpBuilder::InsertionGuard guard(b);
       Block *entry = func.addEntryBlock();
       b.setInsertionPointToStart(entry);
-      std::vector<std::string> names = {"uncond", "cond", "t"};
       for (size_t i = 0; i < c->params.size(); ++i)
         names[i] = c->params[i];
       std::map<std::string, Value> env;
-      for (unsigned i = 0; i < 3; ++i)
+      for (unsigned i = 0; i < names.size(); ++i)
         env[names[i]] = entry->getArgument(i);
       Value r;
       if (c->kind == ast::Item::Proc) {

@@ -55,7 +55,8 @@ std::string number(double v) {
 
 class Printer {
 public:
-  Printer(std::ostream &os, bool ve) : os(os), ve(ve) {}
+  Printer(std::ostream &os, bool ve, std::string mainModel)
+      : os(os), ve(ve), mainModel(std::move(mainModel)) {}
 
   /// alpha(t) = ..., from a function of one f64 argument named `t`.
   void scalarFunction(func::FuncOp f, const std::string &lhs, const std::string &arg = "t") {
@@ -110,6 +111,7 @@ public:
 private:
   std::ostream &os;
   bool ve;
+  std::string mainModel; // the sampler's model; others are named in F_{...}
   llvm::DenseMap<Value, Tex> names;
   llvm::DenseSet<Value> shared;
   std::vector<std::string> lets;
@@ -120,6 +122,13 @@ private:
   }
 
   std::string name(const std::string &base) { return base + "_{" + std::to_string(++counter) + "}"; }
+  /// An identifier as LaTeX text (underscores escaped).
+  static std::string texIdent(StringRef id) {
+    std::string s;
+    for (char c : id)
+      s += c == '_' ? std::string("\\_") : std::string(1, c);
+    return s;
+  }
 
   std::string timeName(Value t) { return expr(t).s; }
 
@@ -236,13 +245,20 @@ private:
       return {"\\max\\left(" + expr(op->getOperand(0)).s + ", " + expr(op->getOperand(1)).s +
                   "\\right)", 3};
     if (auto m = dyn_cast<ModelCallOp>(op)) {
-      // Name both outputs of a guided call at once.
+      // Name every output of a call at once: F_theta for the sampler's
+      // model, F_{name} for another one; the condition after the time.
       std::string x = expr(m.getInput()).s, t = timeName(m.getTime());
-      std::string base = "F_{\\theta}\\left(" + x + ", " + t;
+      bool own = m.getModel() == mainModel;
+      std::string base = (own ? std::string("F_{\\theta}") : "F_{\\mathrm{" + texIdent(m.getModel()) + "}}") +
+                         "\\left(" + x + ", " + t;
       auto outs = m.getOutputs();
       for (auto [i, o] : llvm::enumerate(outs)) {
         std::string n = name("m");
-        std::string arg = outs.size() == 1 ? "" : i == 0 ? ", \\varnothing" : ", c";
+        int32_t c = m.getConds()[i];
+        std::string arg = outs.size() == 1 && own ? ""
+                          : c < 0               ? ", \\varnothing"
+                          : c == 0              ? ", c"
+                                                : ", c_{" + std::to_string(c) + "}";
         lets.push_back(n + " &= " + base + arg + "\\right)");
         names[o] = Tex{n, 3};
       }
@@ -286,7 +302,7 @@ bool emitLatex(ModuleOp module, std::string &out, DiagEngine &) {
   os << "% Diffuse: sampler " << (sampler ? sampler.getSymName().str() : "?") << ", process "
      << str("process") << ", model " << str("model") << ", solver " << str("solver")
      << ", coordinates " << str("coords") << "\n";
-  Printer p(os, ve);
+  Printer p(os, ve, str("model"));
   SymbolTable symbols(module);
   // A process declared as an SDE shows its declaration and how its
   // marginals were found (diffuse-integrate-sde); a quadrature's alpha and

@@ -128,7 +128,7 @@ std::vector<float> alphasCumprod(const std::string &schedule, double betaStart, 
 }
 
 Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int64_t dim)
-    : sampler_(sampler), net_(net), batch_(batch), dim_(dim) {
+    : sampler_(sampler), nets_{&net}, batch_(batch), dim_(dim) {
   head_.buffer = &Runner::hookBuffer;
   head_.model = &Runner::hookModel;
   head_.copy = &Runner::hookCopy;
@@ -145,7 +145,6 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   const Manifest &m = sampler.manifest;
   f32_ = m.str("dtype") == "f32";
   ve_ = m.str("coords") == "ve";
-  guided_ = m.has("guidance.name");
   if (m.str("process.kind") == "discrete") {
     auto acp = alphasCumprod(m.str("process.schedule"), m.num("process.beta_start"),
                              m.num("process.beta_end"), (long)m.num("process.train_steps", 1000));
@@ -455,34 +454,66 @@ void Runner::hookCopy(dfs_ctx *ctx, void *dst, const void *src) {
   std::memcpy(dst, src, (size_t)(self->batch_ * self->dim_) * (self->f32_ ? 4 : 8));
 }
 
-void Runner::hookModel(dfs_ctx *ctx, int32_t, int32_t guided, const void *in, const double *point,
-                       void *out) {
+void Runner::hookModel(dfs_ctx *ctx, int32_t model, int32_t count, const int32_t *conds,
+                       const void *in, const double *point, void *out) {
   auto *self = reinterpret_cast<Runner *>(ctx);
+  Network &net = *self->nets_[(size_t)model]; // run() checked that it is there
   int64_t n = self->batch_ * self->dim_;
-  int64_t rows = guided ? 2 * self->batch_ : self->batch_;
+  int64_t rows = count * self->batch_;
   size_t esz = self->f32_ ? 4 : 8;
   const void *x = in;
   int64_t xRows = rows;
-  if (guided && self->net_.acceptsRepeatedRows()) {
-    // One call on [x; x] (unconditional rows first, then conditional)
-    // without materializing it: the network reads row i from row i mod batch.
+  if (count > 1 && net.acceptsRepeatedRows()) {
+    // One call on [x; x; ...] without materializing it: the network reads
+    // row i from row i mod batch.
     xRows = self->batch_;
-  } else if (guided) {
-    self->staging_.resize((size_t)(2 * n));
-    std::memcpy(self->staging_.data(), in, n * esz);
-    std::memcpy((char *)self->staging_.data() + n * esz, in, n * esz);
+  } else if (count > 1) {
+    self->staging_.resize((size_t)(count * n));
+    for (int32_t j = 0; j < count; ++j)
+      std::memcpy((char *)self->staging_.data() + j * n * esz, in, n * esz);
     x = self->staging_.data();
   }
   self->times_.assign((size_t)rows, point[DFS_POINT_TMODEL]);
   self->callLabels_.assign((size_t)rows, -1);
-  bool conditional = self->sampler_.manifest.num("model.conditional") != 0;
-  if (conditional && !self->labels_.empty())
-    for (int64_t i = 0; i < self->batch_; ++i)
-      self->callLabels_[(size_t)(guided ? self->batch_ + i : i)] = self->labels_[(size_t)i];
+  for (int32_t j = 0; j < count; ++j)
+    if (conds[j] >= 0 && (size_t)conds[j] < self->labels_.size() &&
+        !self->labels_[(size_t)conds[j]].empty())
+      std::copy(self->labels_[(size_t)conds[j]].begin(), self->labels_[(size_t)conds[j]].end(),
+                self->callLabels_.begin() + j * self->batch_);
   dfs_net_call call{rows, self->dim_, self->f32_ ? DFS_F32 : DFS_F64, x, self->times_.data(),
                     self->callLabels_.data(), out, 0, xRows};
-  self->net_.evaluate(call);
+  net.evaluate(call);
   ++self->calls_;
+}
+
+std::string Runner::checkInputs() const {
+  const Manifest &m = sampler_.manifest;
+  long models = (long)m.num("models", 1);
+  for (long k = 1; k < models; ++k)
+    if ((size_t)k >= nets_.size() || !nets_[(size_t)k])
+      return "the sampler's guidance calls model '" +
+             m.str("model." + std::to_string(k) + ".name") +
+             "', but no network was given for it (Runner::setNetwork(" + std::to_string(k) +
+             ", ...))";
+  // Label sets the guidance evaluates (cond(k)); set 0 may be absent (an
+  // unconditional call then), but not a later one once set 0 is given.
+  std::string conds = m.str("guidance.eval_conds");
+  for (size_t i = 0; i < conds.size();) {
+    size_t j = conds.find(',', i);
+    long c = std::strtol(conds.substr(i, j - i).c_str(), nullptr, 10);
+    if (c > 0 && !labels_.empty() && ((size_t)c >= labels_.size() || labels_[(size_t)c].empty()))
+      return "the sampler's guidance evaluates label set " + std::to_string(c) + " (cond(" +
+             std::to_string(c) + ")), but only " + std::to_string(labels_.size()) +
+             " label set(s) were given";
+    if (j == std::string::npos)
+      break;
+    i = j + 1;
+  }
+  for (const auto &l : labels_)
+    if (!l.empty() && (int64_t)l.size() != batch_)
+      return "a label set has " + std::to_string(l.size()) + " labels for a batch of " +
+             std::to_string(batch_);
+  return "";
 }
 
 bool Runner::run(std::vector<double> &x, std::string &err) {
@@ -497,6 +528,8 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
     err = "state has " + std::to_string(x.size()) + " elements, expected " + std::to_string(n);
     return false;
   }
+  if (err = checkInputs(); !err.empty())
+    return false;
   const double steps = (double)grid.size();
   const bool adaptive = this->adaptive();
   SolverState state; // runAdaptive keeps its own

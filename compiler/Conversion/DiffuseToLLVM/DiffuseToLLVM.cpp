@@ -95,7 +95,18 @@ struct Lowering {
   int kernels = 0;
   int slots = 0;
   static constexpr int DriftField = 4; // DFS_CTX_DRIFT in runtime/include/diffuse/abi.h
-  static constexpr int kAbiVersion = 2; // DFS_ABI_VERSION there
+  static constexpr int kAbiVersion = 3; // DFS_ABI_VERSION there
+  /// The models a sampler calls: the sampler's own first (index 0), then the
+  /// others its guidance evaluates, in the order of the module.
+  SmallVector<StringRef> models;
+  int modelIndex(StringRef name) {
+    auto it = llvm::find(models, name);
+    if (it == models.end()) {
+      models.push_back(name);
+      return (int)models.size() - 1;
+    }
+    return int(it - models.begin());
+  }
 
   explicit Lowering(ModuleOp m, Type elem)
       : ctx(m.getContext()), b(m.getContext()), module(m), elem(elem) {
@@ -528,28 +539,52 @@ struct Lowering {
       } else if (auto nz = dyn_cast<NoiseOp>(op)) {
         map.map(nz.getResult(), hook(ol, ctxPtr, 3, ptr, {ctxPtr, i32c(slots++, ol)}));
       } else if (auto c = dyn_cast<ModelCallOp>(op)) {
-        bool guided = c.getGuided();
-        // An unguided output kept as state is written by the network
+        ArrayRef<int32_t> conds = c.getConds();
+        int nc = (int)conds.size();
+        // A one-condition output kept as state is written by the network
         // straight into the state buffer.
         auto d = dest.find(c.getOutputs()[0]);
-        Value buf = !guided && d != dest.end() && stateDest.count(d->second)
+        Value buf = nc == 1 && d != dest.end() && stateDest.count(d->second)
                         ? d->second
-                        : hook(ol, ctxPtr, 0, ptr,
-                               {ctxPtr, i32c(slots++, ol), i32c(guided ? 2 : 1, ol)});
-        Value flag = i32c(guided, ol), first = buf;
+                        : hook(ol, ctxPtr, 0, ptr, {ctxPtr, i32c(slots++, ol), i32c(nc, ol)});
+        // The conditions, on the stack.
+        Value condv;
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(entry);
+          Value len = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(nc));
+          condv = b.create<LLVM::AllocaOp>(ol, ptr, i32, len);
+        }
+        for (int k = 0; k < nc; ++k)
+          b.create<LLVM::StoreOp>(ol, i32c(conds[k], ol), gep(ol, i32, condv, i32c(k, ol)));
+        auto block = [&](int k) {
+          if (k == 0)
+            return buf;
+          Value kc = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(k));
+          return gep(ol, elem, buf, b.create<LLVM::MulOp>(ol, n, kc));
+        };
+        SmallVector<Value> outs;
+        for (int k = 0; k < nc; ++k)
+          outs.push_back(block(k));
+        Value count = i32c(nc, ol), condp = condv, first = buf;
         if (Value active = c.getActive()) {
-          // Outside the guidance's interval: only the conditional rows, into
-          // the second half; both results read them.
+          // Outside the guidance's interval: only label set 0, into its own
+          // block, which every result then reads.
           active = map.lookup(active);
-          flag = b.create<arith::ExtUIOp>(ol, i32, active);
-          first = b.create<LLVM::SelectOp>(ol, active, buf, gep(ol, elem, buf, n));
+          int p = int(llvm::find(conds, 0) - conds.begin());
+          Value only = outs[p];
+          count = b.create<LLVM::SelectOp>(ol, active, count, i32c(1, ol));
+          condp = b.create<LLVM::SelectOp>(ol, active, condv, gep(ol, i32, condv, i32c(p, ol)));
+          for (int k = 0; k < nc; ++k)
+            if (k != p)
+              outs[k] = b.create<LLVM::SelectOp>(ol, active, outs[k], only);
+          first = outs[0]; // where the call writes: the whole buffer, or only
         }
         hook(ol, ctxPtr, 1, Type(),
-             {ctxPtr, i32c(0, ol), flag, map.lookup(c.getInput()), map.lookup(c.getTime()),
-              first});
-        map.map(c.getOutputs()[0], first);
-        if (guided)
-          map.map(c.getOutputs()[1], gep(ol, elem, buf, n));
+             {ctxPtr, i32c(modelIndex(c.getModel()), ol), count, condp,
+              map.lookup(c.getInput()), map.lookup(c.getTime()), first});
+        for (int k = 0; k < nc; ++k)
+          map.map(c.getOutputs()[k], outs[k]);
       } else if (auto k = dyn_cast<KernelOp>(op)) {
         SmallVector<Value> args;
         for (Value v : k.getInputs())
@@ -618,6 +653,7 @@ struct Lowering {
     os << "diffuse_abi=" << kAbiVersion << "\n";
     os << "streams.max=" << maxStreams << "\n";
     os << "state.fields=" << stateFields << "\nstate.scalars=" << stateScalars << "\n";
+    os << "models=" << models.size() << "\n";
     for (Operation &op : llvm::make_early_inc_range(*module.getBody())) {
       if (auto s = dyn_cast<SamplerOp>(op)) {
         os << "sampler=" << s.getSymName().str() << "\n";
@@ -630,14 +666,18 @@ struct Lowering {
            << "\n";
         dict(os, "process.", p.getConfig());
       } else if (auto m = dyn_cast<ModelOp>(op)) {
-        os << "model.name=" << m.getSymName().str() << "\nmodel.predicts="
-           << m.getPredicts().str() << "\nmodel.time=" << m.getTimeEncoding().str()
-           << "\nmodel.time_scale=" << attrText(m.getTimeScaleAttr())
-           << "\nmodel.conditional=" << (m.getConditional() ? 1 : 0) << "\n";
+        // The sampler's model is model.*, the K-th other one model.K.*.
+        int k = modelIndex(m.getSymName());
+        std::string pre = k == 0 ? "model." : "model." + std::to_string(k) + ".";
+        os << pre << "name=" << m.getSymName().str() << "\n"
+           << pre << "predicts=" << m.getPredicts().str() << "\n"
+           << pre << "time=" << m.getTimeEncoding().str() << "\n"
+           << pre << "time_scale=" << attrText(m.getTimeScaleAttr()) << "\n"
+           << pre << "conditional=" << (m.getConditional() ? 1 : 0) << "\n";
         if (auto off = m->getAttrOfType<FloatAttr>("time_offset"))
-          os << "model.time_offset=" << attrText(off) << "\n";
+          os << pre << "time_offset=" << attrText(off) << "\n";
         if (auto sd = m->getAttrOfType<FloatAttr>("sigma_data"))
-          os << "model.sigma_data=" << attrText(sd) << "\n";
+          os << pre << "sigma_data=" << attrText(sd) << "\n";
       } else {
         continue;
       }
@@ -660,6 +700,11 @@ struct ConvertDiffuseToLLVMPass
     Type elem = elementType == "f32" ? Type(Float32Type::get(&getContext()))
                                      : Type(Float64Type::get(&getContext()));
     Lowering low(module, elem);
+    for (auto s : module.getOps<SamplerOp>())
+      if (auto m = s.getConfig().getAs<FlatSymbolRefAttr>("model"))
+        low.modelIndex(m.getValue());
+    for (auto m : module.getOps<ModelOp>())
+      low.modelIndex(m.getSymName());
     SmallVector<func::FuncOp> steps;
     func::FuncOp select;
     for (auto f : module.getOps<func::FuncOp>()) {

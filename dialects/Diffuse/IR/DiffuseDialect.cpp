@@ -92,9 +92,19 @@ LogicalResult PointOp::verify() {
 }
 
 LogicalResult ModelCallOp::verify() {
-  unsigned expected = getGuided() ? 2 : 1;
-  if (getOutputs().size() != expected)
-    return emitOpError("expects ") << expected << " result(s)";
+  ArrayRef<int32_t> conds = getConds();
+  if (conds.empty())
+    return emitOpError("needs at least one condition");
+  if (getOutputs().size() != conds.size())
+    return emitOpError("expects ") << conds.size() << " result(s), one per condition";
+  for (auto [i, c] : llvm::enumerate(conds)) {
+    if (c < -1)
+      return emitOpError("condition ") << c << " is neither -1 (none) nor a label set";
+    if (llvm::is_contained(conds.drop_front(i + 1), c))
+      return emitOpError("evaluates condition ") << c << " twice";
+  }
+  if (getActive() && !llvm::is_contained(conds, 0))
+    return emitOpError("with 'active' needs condition 0 (what an inactive call evaluates)");
   return success();
 }
 

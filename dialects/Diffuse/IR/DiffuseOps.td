@@ -180,20 +180,23 @@ def Diffuse_PointOp : Diffuse_Op<"point", [Pure]> {
 }
 
 def Diffuse_ModelCallOp : Diffuse_Op<"model_call", [Pure]> {
-  let summary = "one network call at a time point";
+  let summary = "one network call at a time point, for one or more conditions";
   let description = [{
-    With `guided`, the runtime batches the unconditional and the conditional
-    evaluation into one call of twice the batch and the op has two results
-    (uncond, cond); otherwise one. Pure: two calls with the same input and
-    time are one call (CSE). A guided call with `active` false (guidance
-    limited to an interval of times) evaluates only the conditional rows,
-    and both results are that output.
+    `conds` lists the evaluations the call makes, one result each: -1 is
+    the unconditional evaluation (no class label), k >= 0 the k-th label
+    set. The runtime batches them into one call of `conds.size()` times the
+    batch, in that order. Pure: two calls with the same model, input, time
+    and conditions are one call (CSE). With `active` false (guidance
+    limited to an interval of times) the call evaluates only the label set
+    0 and every result is that output.
   }];
   let arguments = (ins FlatSymbolRefAttr:$model, Diffuse_FieldType:$input,
-                       Diffuse_TimeType:$time, Optional<I1>:$active, UnitAttr:$guided);
+                       Diffuse_TimeType:$time, Optional<I1>:$active,
+                       DenseI32ArrayAttr:$conds);
   let results = (outs Variadic<Diffuse_FieldType>:$outputs);
   let assemblyFormat = [{
-    $model `(` $input `,` $time `)` (`active` `(` $active^ `)`)? attr-dict `:` type($outputs)
+    $model `(` $input `,` $time `)` (`active` `(` $active^ `)`)? `conds` $conds attr-dict `:`
+    type($outputs)
   }];
   let hasVerifier = 1;
 }

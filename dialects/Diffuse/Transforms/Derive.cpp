@@ -54,6 +54,14 @@ struct Deriver {
   bool ve;
   func::FuncOp activeFn; // null unless the guidance has active(t)
   std::string space;     // "output", "x0" or "eps"
+  /// The guidance's evaluations, in the order of the combine rule's
+  /// arguments: the model each calls and its condition (-1: none, k: the
+  /// k-th label set). See Note [Evaluations] in docs/design.md.
+  struct Eval {
+    ModelOp model;
+    int32_t cond;
+  };
+  SmallVector<Eval> evals;
 
   Value point(Value t, StringRef f, Location l) {
     return b.create<PointOp>(l, b.getF64Type(), t, f);
@@ -229,31 +237,73 @@ struct Deriver {
     } else if (ve) {
       xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
     }
-    // A rule that never reads the unconditional output needs one call; its
-    // output stands for both.
-    Value u, c;
-    if (!guidance || guidance.getArgument(0).use_empty()) {
-      u = c = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t, Value(),
-                                    false)
-                  .getOutputs()[0];
-    } else {
-      Value active;
-      if (activeFn) {
-        FailureOr<Value> a = inlineBody(activeFn, {t});
-        if (failed(a))
-          return failure();
-        active = *a;
-      }
-      auto call = b.create<ModelCallOp>(l, TypeRange{field(), field()}, model.getSymName(), xin,
-                                        t, active, true);
-      u = call.getOutputs()[0];
-      c = call.getOutputs()[1];
+    if (!guidance) {
+      int32_t cond = model.getConditional() ? 0 : -1;
+      auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t,
+                                        Value(), b.getDenseI32ArrayAttr({cond}));
+      return Evaluation{call.getOutputs()[0], xin, pred};
     }
-    if (!guidance || uncond)
-      return Evaluation{u, xin, pred};
-    Value us = inSpace(pred, u, x, xin, t, l);
-    Value cs = c == u ? us : inSpace(pred, c, x, xin, t, l);
-    FailureOr<Value> g = inlineBody(guidance, {us, cs, t});
+    // One call per model for the evaluations the rule reads (all of them
+    // for the unconditional primitives, so that CSE makes them one call).
+    SmallVector<Value> outs(evals.size());
+    SmallVector<ModelOp> models;
+    for (const Eval &e : evals)
+      if (!llvm::is_contained(models, e.model))
+        models.push_back(e.model);
+    Value active;
+    if (activeFn) {
+      FailureOr<Value> a = inlineBody(activeFn, {t});
+      if (failed(a))
+        return failure();
+      active = *a;
+    }
+    for (ModelOp m : models) {
+      SmallVector<int32_t> conds;
+      SmallVector<unsigned> which;
+      for (auto [i, e] : llvm::enumerate(evals))
+        if (e.model == m && !guidance.getArgument(i).use_empty() &&
+            !llvm::is_contained(conds, e.cond)) {
+          conds.push_back(e.cond);
+          which.push_back(i);
+        }
+      if (conds.empty())
+        continue;
+      SmallVector<Type> types(conds.size(), field());
+      auto call = b.create<ModelCallOp>(l, types, m.getSymName(), xin, t,
+                                        m == model ? active : Value(),
+                                        b.getDenseI32ArrayAttr(conds));
+      for (auto [i, e] : llvm::enumerate(evals))
+        if (e.model == m)
+          for (auto [k, c] : llvm::enumerate(conds))
+            if (c == e.cond)
+              outs[i] = call.getOutputs()[k];
+    }
+    if (uncond) {
+      for (auto [i, e] : llvm::enumerate(evals))
+        if (e.model == model && e.cond == -1 && outs[i])
+          return Evaluation{outs[i], xin, pred};
+      // The rule reads no unconditional evaluation: the prediction before
+      // the rule, as an unguided sampler would see it.
+      for (auto [i, e] : llvm::enumerate(evals))
+        if (e.model == model && e.cond == 0 && outs[i])
+          return Evaluation{outs[i], xin, pred};
+      auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t,
+                                        Value(), b.getDenseI32ArrayAttr({0}));
+      return Evaluation{call.getOutputs()[0], xin, pred};
+    }
+    SmallVector<Value> args;
+    for (auto [i, e] : llvm::enumerate(evals)) {
+      Value m = outs[i];
+      if (!m) { // never read: any value of the type will do
+        args.push_back(x);
+        continue;
+      }
+      std::string p = e.model.getPredicts().str();
+      // A classifier's gradient is given to the rule as it is.
+      args.push_back(p == "class_grad" ? m : inSpace(p, m, x, xin, t, l));
+    }
+    args.push_back(t);
+    FailureOr<Value> g = inlineBody(guidance, args);
     if (failed(g))
       return failure();
     return Evaluation{*g, xin, spacePred(pred)};
@@ -324,7 +374,22 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
     }
     func::FuncOp guidance, active;
     std::string space = "output";
+    SmallVector<Deriver::Eval> evals;
     if (auto g = cfg.getAs<DictionaryAttr>("guidance")) {
+      auto ms = g.getAs<ArrayAttr>("eval_models");
+      auto cs = g.getAs<ArrayAttr>("eval_conds");
+      if (!ms || !cs || ms.size() != cs.size()) {
+        sampler.emitError("guidance needs eval_models and eval_conds of one length");
+        return signalPassFailure();
+      }
+      for (auto [m, c] : llvm::zip(ms, cs)) {
+        auto op = symbols.lookup<ModelOp>(cast<FlatSymbolRefAttr>(m).getValue());
+        if (!op) {
+          sampler.emitError("guidance evaluates an unknown model ") << m;
+          return signalPassFailure();
+        }
+        evals.push_back({op, (int32_t)cast<IntegerAttr>(c).getInt()});
+      }
       guidance = symbols.lookup<func::FuncOp>(g.getAs<FlatSymbolRefAttr>("combine").getValue());
       if (auto a = g.getAs<FlatSymbolRefAttr>("active"))
         active = symbols.lookup<func::FuncOp>(a.getValue());
@@ -335,7 +400,11 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
     OpBuilder b(module.getContext());
     auto coords = cfg.getAs<StringAttr>("coords");
     Deriver d{b,      sampler, process, model, guidance, coords && coords.getValue() == "ve",
-              active, space};
+              active, space,   evals};
+    if (guidance && guidance.getNumArguments() != evals.size() + 1) {
+      guidance.emitError("the combine rule takes ") << evals.size() << " evaluations and t";
+      return signalPassFailure();
+    }
 
     bool failedAny = false;
     for (func::FuncOp step : steps)

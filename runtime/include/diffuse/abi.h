@@ -26,8 +26,9 @@ extern "C" {
 #endif
 
 /* The manifest's diffuse_abi: bumped when dfs_ctx or dfs_step change (2:
- * dfs_ctx gained quantile and batch). */
-#define DFS_ABI_VERSION 2
+ * dfs_ctx gained quantile and batch; 3: the model hook takes a list of
+ * conditions instead of a guided flag). */
+#define DFS_ABI_VERSION 3
 
 /* Layout of a grid point (all double). */
 enum {
@@ -46,10 +47,13 @@ typedef struct dfs_ctx dfs_ctx;
 struct dfs_ctx {
   /* A scratch buffer of mult * n elements for slot `slot`, allocated once. */
   void *(*buffer)(dfs_ctx *ctx, int32_t slot, int32_t mult);
-  /* One network call at grid point `point`: input of n elements; output of
-   * n elements, or 2n (unconditional then conditional) when `guided`. */
-  void (*model)(dfs_ctx *ctx, int32_t model, int32_t guided, const void *input,
-                const double *point, void *output);
+  /* One call of network `model` (0: the sampler's model; k: manifest
+   * model.k.*) at grid point `point` on `count` evaluations of the same
+   * input of n elements: evaluation j has condition conds[j] (-1: none, the
+   * unconditional rows; k >= 0: the k-th set of class labels) and writes
+   * elements [j n, (j + 1) n) of `output`. */
+  void (*model)(dfs_ctx *ctx, int32_t model, int32_t count, const int32_t *conds,
+                const void *input, const double *point, void *output);
   /* Copy n elements. */
   void (*copy)(dfs_ctx *ctx, void *dst, const void *src);
   /* The next draw of standard normal noise (n elements) in scratch slot `slot`. */

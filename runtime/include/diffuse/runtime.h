@@ -130,7 +130,22 @@ public:
   void setAlphasCumprod(std::vector<double> acp) { acp_ = std::move(acp); }
   /// Replaces the log-alpha table of a process with `interpolate = log_alpha`.
   void setLogAlphaTable(std::vector<double> la) { logAlpha_ = std::move(la); }
-  void setLabels(std::vector<int32_t> labels) { labels_ = std::move(labels); }
+  /// The class labels (one per sample) of label set `set`: what a call with
+  /// condition `cond` (set 0) or `cond(k)` (set k) gives the network.
+  void setLabels(std::vector<int32_t> labels, int set = 0) {
+    if (labels_.size() <= (size_t)set)
+      labels_.resize((size_t)set + 1);
+    labels_[(size_t)set] = std::move(labels);
+  }
+  /// The network for model `model` of the manifest (model.K.*): a model
+  /// other than the sampler's that its guidance evaluates.
+  void setNetwork(int model, Network &net) {
+    if (nets_.size() <= (size_t)model)
+      nets_.resize((size_t)model + 1, nullptr);
+    nets_[(size_t)model] = &net;
+  }
+  /// What the sampler needs and was not given (a network, a label set), or "".
+  std::string checkInputs() const;
   void setGivenGrid(GivenGrid g) { given_ = std::move(g); }
   /// Threads for the kernels (default: DIFFUSE_THREADS, else the cores) and
   /// the element count below which a kernel runs on one thread.
@@ -179,8 +194,8 @@ public:
 
 private:
   static void *hookBuffer(dfs_ctx *ctx, int32_t slot, int32_t mult);
-  static void hookModel(dfs_ctx *ctx, int32_t model, int32_t guided, const void *in,
-                        const double *point, void *out);
+  static void hookModel(dfs_ctx *ctx, int32_t model, int32_t count, const int32_t *conds,
+                        const void *in, const double *point, void *out);
   static void hookCopy(dfs_ctx *ctx, void *dst, const void *src);
   static void *hookNoise(dfs_ctx *ctx, int32_t slot);
   static void hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out);
@@ -196,14 +211,13 @@ private:
 
   dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
   const CompiledSampler &sampler_;
-  Network &net_;
+  std::vector<Network *> nets_; // by model index; [0] the sampler's
   int64_t batch_, dim_;
   bool f32_ = false;
   bool ve_ = false;
-  bool guided_ = false;
   std::vector<double> acp_;
   std::vector<double> logAlpha_; // interpolate = log_alpha: 0.5 cumsum log(1 - beta), float64
-  std::vector<int32_t> labels_;
+  std::vector<std::vector<int32_t>> labels_; // by label set
   GivenGrid given_;
   std::map<int, std::vector<double>> buffers_; // doubles; f32 uses the first half
   std::vector<double> staging_;

@@ -18,7 +18,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
   %tt = diffuse.point "tau" %t
   %ts = diffuse.point "tau" %s
   %dt = arith.subf %tt, %ts : f64
-  %m = diffuse.model_call @net(%x, %s) : !diffuse.field
+  %m = diffuse.model_call @net(%x, %s) conds [0] : !diffuse.field
   %r = diffuse.kernel ins(%m, %x : !diffuse.field, !diffuse.field) coeffs(%dt : f64) -> !diffuse.field {
   ^bb0(%me: f64, %xe: f64, %c: f64):
     %0 = arith.mulf %c, %me : f64
@@ -36,7 +36,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK:         llvm.getelementptr %arg0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64)>
 // CHECK:         %[[BUF:.*]] = llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i32) -> !llvm.ptr
 // CHECK:         llvm.getelementptr %arg0[0, 1]
-// CHECK:         llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}, %arg2, %arg4, %[[BUF]])
+// CHECK:         llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}, %{{.*}}, %arg2, %arg4, %[[BUF]])
 // The kernel's arguments go into 8-byte slots; the output is %out itself.
 // CHECK:         llvm.store %[[BUF]], %{{.*}} : !llvm.ptr, !llvm.ptr
 // CHECK:         llvm.store %arg2, %{{.*}} : !llvm.ptr, !llvm.ptr
@@ -54,7 +54,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK:           llvm.store
 // CHECK-LABEL: func.func private @dfs_task_0(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64)
 // CHECK:         call @dfs_kernel_0(%arg1, %arg2,
-// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=2\0Astreams.max=3\0Astate.fields=0\0Astate.scalars=0\0Aprocess.name=rf\0Aprocess.kind=path
+// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=3\0Astreams.max=3\0Astate.fields=0\0Astate.scalars=0\0Amodels=1\0Aprocess.name=rf\0Aprocess.kind=path
 // CHECK-SAME:    model.predicts=velocity
 // CHECK-SAME:    grid.kind=uniform
 // CHECK-NOT:   diffuse.

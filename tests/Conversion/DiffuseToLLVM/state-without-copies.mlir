@@ -17,7 +17,7 @@ func.func @s(%t: f64) -> f64 {
   return %t : f64
 }
 func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time, %prev: !diffuse.field, %prev2: !diffuse.field, %old_x: !diffuse.field) -> (!diffuse.field, !diffuse.field, !diffuse.field, !diffuse.field) attributes {diffuse.step = 0 : i32} {
-  %d = diffuse.model_call @net(%x, %s) : !diffuse.field
+  %d = diffuse.model_call @net(%x, %s) conds [0] : !diffuse.field
   %h = diffuse.point "tau" %t
   %k = diffuse.kernel ins(%x, %prev2 : !diffuse.field, !diffuse.field) coeffs(%h : f64) -> !diffuse.field {
   ^bb0(%a: f64, %b: f64, %c: f64):
@@ -37,7 +37,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time, %prev:
 // CHECK: %[[SLOT2:[0-9]+]] = llvm.getelementptr %arg8[%{{[0-9]+}}] : (!llvm.ptr, i64) -> !llvm.ptr, !llvm.ptr
 // The network (ctx slot 1) writes into the state buffer:
 // CHECK: llvm.getelementptr %arg0[0, 1]
-// CHECK: llvm.call %{{[0-9]+}}(%arg0, %{{[0-9]+}}, %{{[0-9]+}}, %arg2, %arg4, %[[D]])
+// CHECK: llvm.call %{{[0-9]+}}(%arg0, %{{[0-9]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %arg2, %arg4, %[[D]])
 // CHECK-NOT: llvm.getelementptr %arg0[0, 2]
 // %prev's output slot points at its input buffer, the last one at x:
 // CHECK: llvm.store %[[PREVIN]], %[[SLOT1]] : !llvm.ptr, !llvm.ptr

@@ -21,7 +21,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK:         %[[DT:.*]] = arith.subf %[[TT]], %[[TS]]
 // CHECK:         %[[A:.*]] = diffuse.point "a" %arg1
 // CHECK:         %[[IN:.*]] = diffuse.mul %arg0, %[[A]]
-// CHECK:         %[[M:.*]] = diffuse.model_call @unet(%[[IN]], %arg1) : !diffuse.field
+// CHECK:         %[[M:.*]] = diffuse.model_call @unet(%[[IN]], %arg1) conds [-1] : !diffuse.field
 // CHECK:         %[[U:.*]] = diffuse.mul %[[DT]], %[[M]]
 // CHECK:         diffuse.add %arg0, %[[U]]
 

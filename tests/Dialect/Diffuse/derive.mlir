@@ -6,14 +6,14 @@
 
 diffuse.process @sd "discrete" {beta_end = 1.200000e-02 : f64, beta_start = 8.5e-4 : f64, final_alpha = "first", schedule = "scaled_linear", train_steps = 1000 : i64}
 diffuse.model @unet predicts "eps" time "index" {conditional = true}
-func.func private @dfs_guidance(%u: !diffuse.field, %c: !diffuse.field) -> !diffuse.field {
+func.func private @dfs_guidance(%u: !diffuse.field, %c: !diffuse.field, %tg: !diffuse.time) -> !diffuse.field {
   %w = arith.constant 5.000000e+00 : f64
   %0 = diffuse.sub %c, %u : !diffuse.field, !diffuse.field
   %1 = diffuse.mul %w, %0 : f64, !diffuse.field
   %2 = diffuse.add %u, %1 : !diffuse.field, !diffuse.field
   return %2 : !diffuse.field
 }
-diffuse.sampler @s {coords = "native", dtype = "f64", grid = {kind = "leading", steps = 1.0e+01 : f64, target = "next"}, guidance = {combine = @dfs_guidance, name = "cfg", w = 5.0 : f64}, model = @unet, process = @sd, solver = "ddim"}
+diffuse.sampler @s {coords = "native", dtype = "f64", grid = {kind = "leading", steps = 1.0e+01 : f64, target = "next"}, guidance = {combine = @dfs_guidance, eval_conds = [-1, 0], eval_models = [@unet, @unet], name = "cfg", w = 5.0 : f64}, model = @unet, process = @sd, solver = "ddim"}
 func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field attributes {diffuse.step = 0 : i32} {
   %0 = diffuse.denoise %x, %s
   %1 = diffuse.eps %x, %s
@@ -27,7 +27,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 
 // CHECK-NOT:   func.func private @dfs_guidance
 // CHECK-LABEL: func.func @step
-// CHECK:         %[[CALL:.*]]:2 = diffuse.model_call @unet(%arg0, %arg1) {guided} : !diffuse.field, !diffuse.field
+// CHECK:         %[[CALL:.*]]:2 = diffuse.model_call @unet(%arg0, %arg1) conds [-1, 0] : !diffuse.field, !diffuse.field
 // CHECK-NOT:     diffuse.model_call
 // CHECK:         %[[D:.*]] = diffuse.sub %[[CALL]]#1, %[[CALL]]#0
 // CHECK:         %[[G:.*]] = diffuse.add %[[CALL]]#0

@@ -8,7 +8,7 @@
 func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !diffuse.field attributes {diffuse.step = 0 : i32} {
   %as = diffuse.point "a" %s
   %in0 = diffuse.mul %x, %as : !diffuse.field, f64
-  %m0 = diffuse.model_call @net(%in0, %s) : !diffuse.field
+  %m0 = diffuse.model_call @net(%in0, %s) conds [0] : !diffuse.field
   %ts = diffuse.point "tau" %s
   %tt = diffuse.point "tau" %t
   %dt = arith.subf %tt, %ts : f64
@@ -16,7 +16,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
   %x1 = diffuse.add %x, %u : !diffuse.field, !diffuse.field
   %at = diffuse.point "a" %t
   %in1 = diffuse.mul %x1, %at : !diffuse.field, f64
-  %m1 = diffuse.model_call @net(%in1, %t) : !diffuse.field
+  %m1 = diffuse.model_call @net(%in1, %t) conds [0] : !diffuse.field
   %half = arith.constant 0.5 : f64
   %h = arith.mulf %dt, %half : f64
   %sum = diffuse.add %m0, %m1 : !diffuse.field, !diffuse.field

@@ -32,8 +32,24 @@ func.func @f(%a: f64, %b: f64) -> !diffuse.field {
 // -----
 
 func.func @f(%x: !diffuse.field, %t: !diffuse.time) {
-  // expected-error @below {{'diffuse.model_call' op expects 2 result(s)}}
-  %0 = diffuse.model_call @m(%x, %t) {guided} : !diffuse.field
+  // expected-error @below {{'diffuse.model_call' op expects 2 result(s), one per condition}}
+  %0 = diffuse.model_call @m(%x, %t) conds [-1, 0] : !diffuse.field
+  return
+}
+
+// -----
+
+func.func @f(%x: !diffuse.field, %t: !diffuse.time) {
+  // expected-error @below {{'diffuse.model_call' op evaluates condition 0 twice}}
+  %0:2 = diffuse.model_call @m(%x, %t) conds [0, 0] : !diffuse.field, !diffuse.field
+  return
+}
+
+// -----
+
+func.func @f(%x: !diffuse.field, %t: !diffuse.time, %a: i1) {
+  // expected-error @below {{'diffuse.model_call' op with 'active' needs condition 0 (what an inactive call evaluates)}}
+  %0 = diffuse.model_call @m(%x, %t) active(%a) conds [-1] : !diffuse.field
   return
 }
 
