@@ -6,10 +6,24 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <sstream>
 
 namespace diffuse::rt {
+
+namespace {
+std::vector<std::string> split(const std::string &s, char sep) {
+  std::vector<std::string> out;
+  if (s.empty())
+    return out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, sep);)
+    out.push_back(item);
+  return out;
+}
+} // namespace
 
 std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x, int64_t batch,
                                   const Point &from, const Point &to, bool ve) {
@@ -107,10 +121,53 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   net.setSigmaData(sampler.manifest.num("model.sigma_data", 0.5));
   Runner runner(sampler, net, o.batch, D);
   self = &runner;
-  std::vector<int32_t> labels(o.batch);
-  for (int64_t i = 0; i < o.batch; ++i)
-    labels[i] = (int32_t)(i % 2);
-  runner.setLabels(labels);
+  // The guidance's other models: analytic networks of the same mixture, or
+  // of the one --mixture-for names.
+  const Manifest &mf = sampler.manifest;
+  std::vector<std::unique_ptr<GaussianMixtureNetwork>> others;
+  std::vector<std::string> called;
+  for (long k = 1; k < (long)mf.num("models", 1); ++k) {
+    std::string pre = "model." + std::to_string(k) + ".", name = mf.str(pre + "name");
+    called.push_back(name);
+    Mixture mk = mix;
+    if (auto it = o.mixtureFor.find(name); it != o.mixtureFor.end()) {
+      std::string err;
+      if (!loadMixture(it->second, mk, err)) {
+        os << "error: " << err << "\n";
+        return 1;
+      }
+      if (mk.dim != D) {
+        os << "error: the mixture of model '" << name << "' (" << it->second << ") has "
+           << mk.dim << " dimensions, the data " << D << "\n";
+        return 1;
+      }
+    }
+    others.push_back(std::make_unique<GaussianMixtureNetwork>(
+        mk, decode, outputFor(mf.str(pre + "predicts"))));
+    others.back()->setSigmaData(mf.num(pre + "sigma_data", 0.5));
+    runner.setNetwork((int)k, *others.back());
+  }
+  for (const auto &[name, file] : o.mixtureFor)
+    if (std::find(called.begin(), called.end(), name) == called.end()) {
+      os << "error: --mixture-for names model '" << name << "', which the sampler's guidance "
+         << "does not call" << (called.empty() ? "" : " (it calls: ");
+      for (size_t i = 0; i < called.size(); ++i)
+        os << (i ? ", " : "") << called[i];
+      os << (called.empty() ? "" : ")") << "\n";
+      return 1;
+    }
+  // Label sets: as many as the guidance evaluates (cond(k)), at least one.
+  size_t sets = std::max<size_t>(1, o.labels.size());
+  for (const std::string &c : split(mf.str("guidance.eval_conds"), ','))
+    sets = std::max(sets, (size_t)std::max(0L, std::strtol(c.c_str(), nullptr, 10) + 1));
+  for (size_t k = 0; k < sets; ++k) {
+    std::vector<int32_t> labels((size_t)o.batch);
+    for (int64_t i = 0; i < o.batch; ++i)
+      labels[(size_t)i] = k < o.labels.size()
+                              ? o.labels[k][(size_t)i % o.labels[k].size()]
+                              : (int32_t)((i + (int64_t)k) % 2);
+    runner.setLabels(labels, (int)k);
+  }
   runner.setNoise(std::make_shared<PhiloxNoise>(o.seed));
   std::string err;
   auto grid = runner.buildGrid(err);

@@ -110,6 +110,7 @@ Output outputFor(const std::string &predicts) {
   if (predicts == "velocity") return Output::Velocity;
   if (predicts == "edm") return Output::Edm;
   if (predicts == "score") return Output::Score;
+  if (predicts == "class_grad") return Output::ClassGrad;
   return Output::Eps;
 }
 
@@ -126,11 +127,20 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
       for (int j = 0; j < D; ++j)
         xr[j] *= td.a * norm;
     posteriorMean(m_, xr.data(), td.a, td.s, label, x0.data(), eps.data());
+    if (out_ == Output::ClassGrad) {
+      // grad log p_t(y | x) = grad log p_t(x | y) - grad log p_t(x)
+      //                     = (eps_uncond - eps_y) / s; 0 without a label.
+      std::vector<double> x0u(D), epsU(D);
+      posteriorMean(m_, xr.data(), td.a, td.s, -1, x0u.data(), epsU.data());
+      for (int j = 0; j < D; ++j)
+        x0[j] = label < 0 ? 0.0 : (epsU[j] - eps[j]) / td.s;
+    }
     for (int j = 0; j < D; ++j) {
       double o;
       switch (out_) {
       case Output::Eps: o = eps[j]; break;
-      case Output::X0: o = x0[j]; break;
+      case Output::X0:
+      case Output::ClassGrad: o = x0[j]; break;
       case Output::V: o = td.a * eps[j] - td.s * x0[j]; break;
       case Output::Score: o = -eps[j] / td.s; break;
       case Output::Edm: // (x0 - c_skip y) / c_out
@@ -206,6 +216,7 @@ bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace)
     case Output::V: c1 = -s / a, c2 = -(a * s + s * s * s / a); break; // a eps - s x0
     case Output::Score: c1 = 0, c2 = 1; break;                          // g
     case Output::Edm: return false; // its input is scaled: not d out / d x
+    case Output::ClassGrad: return false;
     default: c1 = td.da / a, c2 = td.da * s * s / a - td.ds * s; break; // a' x0 + s' eps
     }
     trace[i] = c1 * D + c2 * trH;

@@ -48,6 +48,9 @@ int usage(std::ostream &os, int rc) {
         "           [--x-data D.npy]          (img2img: D noised to the grid's start, see strength)\n"
         "                                  compile, load and sample the built-in 2-D mixture\n"
         "                                  (or the mixture of M.json, e.g. a golden case)\n"
+        "           [--labels 0,1,...]     a label set (cond, then cond(1), ...), cycled over\n"
+        "                                  the batch; default: set k gives sample i (i + k) % 2\n"
+        "           [--mixture-for NAME=M.json]  the data another model of the guidance knows\n"
         "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives, lambda and\n"
         "                                  the closed-form t(lambda) of the sampler's process\n"
         "                                  (compiled), at N points\n"
@@ -79,6 +82,8 @@ struct Args {
   bool pointsSet = false, batchSet = false;
   double lr = 0.01;
   uint64_t seed = 0;
+  std::vector<std::string> labels;      // --labels, one per label set
+  std::vector<std::string> mixtureFor; // --mixture-for NAME=FILE
   CompileOptions copts;
 };
 
@@ -104,6 +109,8 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--set") { if (!next(v)) return false; a.copts.overrides.push_back(v); }
     else if (s == "--out") { if (!next(a.outDir)) return false; }
     else if (s == "--mixture") { if (!next(a.mixture)) return false; }
+    else if (s == "--labels") { if (!next(v)) return false; a.labels.push_back(v); }
+    else if (s == "--mixture-for") { if (!next(v)) return false; a.mixtureFor.push_back(v); }
     else if (s == "--points") { if (!next(v)) return false; a.points = std::atol(v.c_str()); a.pointsSet = true; }
     else if (s == "--steps") { if (!next(v)) return false; a.steps = std::atol(v.c_str()); a.stepsSet = true; }
     else if (s == "--probes") { if (!next(v)) return false; a.probes = std::atol(v.c_str()); }
@@ -430,5 +437,35 @@ int main(int argc, char **argv) {
   }
   o.xInit = a.xInit;
   o.xData = a.xData;
+  for (const std::string &l : a.labels) {
+    std::vector<int32_t> set;
+    std::stringstream ss(l);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      char *end = nullptr;
+      long v = std::strtol(item.c_str(), &end, 10);
+      if (item.empty() || *end || v < 0 || v > 1000000) {
+        std::cerr << "error: --labels takes class labels (integers >= 0) separated by commas, "
+                     "got '" << l << "'\n";
+        return 2;
+      }
+      set.push_back((int32_t)v);
+    }
+    if (set.empty()) {
+      std::cerr << "error: --labels takes class labels (integers >= 0) separated by commas, "
+                   "got nothing\n";
+      return 2;
+    }
+    o.labels.push_back(set);
+  }
+  for (const std::string &m : a.mixtureFor) {
+    size_t eq = m.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
+      std::cerr << "error: --mixture-for takes NAME=FILE.json (a model's name and its "
+                   "mixture), got '" << m << "'\n";
+      return 2;
+    }
+    o.mixtureFor[m.substr(0, eq)] = m.substr(eq + 1);
+  }
   return rt::runDemo(*sampler, o, std::cout);
 }

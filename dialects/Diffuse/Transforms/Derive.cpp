@@ -299,8 +299,13 @@ struct Deriver {
         continue;
       }
       std::string p = e.model.getPredicts().str();
-      // A classifier's gradient is given to the rule as it is.
-      args.push_back(p == "class_grad" ? m : inSpace(p, m, x, xin, t, l));
+      // A classifier's gradient, d log p(y | x) / dx of the network input,
+      // is given to the rule with respect to the solver's state (times
+      // alpha in ve coordinates, where the state is x / alpha).
+      if (p == "class_grad")
+        args.push_back(ve ? b.create<MulOp>(l, field(), m, point(t, "a", l)).getResult() : m);
+      else
+        args.push_back(inSpace(p, m, x, xin, t, l));
     }
     args.push_back(t);
     FailureOr<Value> g = inlineBody(guidance, args);

@@ -5,6 +5,7 @@
 #include "diffuse/models.h"
 #include "diffuse/runtime.h"
 
+#include <map>
 #include <ostream>
 
 namespace diffuse::rt {
@@ -23,6 +24,12 @@ struct DemoOptions {
   std::string xData;   // .npy, optional: data to noise to the first grid point (img2img;
                        // not together with xInit)
   std::string mixture; // JSON, optional (default: the built-in 2-D ring)
+  /// Label sets (cond, cond(1), ...), each cycled over the batch; a set not
+  /// given labels sample i with (i + k) % 2.
+  std::vector<std::vector<int32_t>> labels;
+  /// The mixture file of another model the guidance calls, by model name
+  /// (default: the data's own mixture).
+  std::map<std::string, std::string> mixtureFor;
 };
 
 /// Samples the built-in 2-D ring mixture (or `mixture`) with a compiled
