@@ -652,7 +652,8 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   if (plan.predicts == "class_grad") {
     diag.error(plan.model->find("predicts")->value->loc,
                "model '" + plan.model->name +
-                   "' predicts a classifier's gradient, which cannot be sampled from",
+                   "' predicts a classifier's gradient: it can guide a sampler, not be its "
+                   "model",
                "use it in a guidance rule (a parameter `classifier: model`) and give the "
                "sampler a model of the data");
     return false;
@@ -811,10 +812,16 @@ static bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
       continue;
     // One network time and one input for every model (Note [Evaluations]).
     std::string why;
+    auto encoding = [](const ModelPlan &x) {
+      if (x.timeEncoding != "scaled")
+        return x.timeEncoding;
+      return "scaled(" + fmtNum(x.timeScale) +
+             (x.timeOffset != 0 ? ", " + fmtNum(x.timeOffset) : std::string()) + ")";
+    };
     if (mp.timeEncoding != plan.timeEncoding || mp.timeScale != plan.timeScale ||
         mp.timeOffset != plan.timeOffset)
-      why = "takes its time as " + mp.timeEncoding + ", the sampler's model '" + main.name +
-            "' as " + plan.timeEncoding;
+      why = "takes its time as " + encoding(mp) + ", the sampler's model '" + main.name +
+            "' as " + encoding(mainPlan);
     else if (mp.dtype != plan.dtype || mp.shape != plan.shape)
       why = "has another input shape or element type than the sampler's model '" + main.name +
             "'";
@@ -853,7 +860,7 @@ static bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
     diag.error(g.find("active")->loc,
                "active(t) needs an evaluation model(cond): what the sampler sees outside "
                "the interval",
-               "add cond = model(cond) to guidance '" + g.name + "'");
+               "add an evaluation such as c = model(cond) to guidance '" + g.name + "'");
     return false;
   }
   return true;

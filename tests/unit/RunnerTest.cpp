@@ -30,11 +30,13 @@ std::string writeSpec(const std::string &name, const std::string &text) {
   return path;
 }
 
-std::unique_ptr<rt::CompiledSampler> compile(const std::string &path, bool eager = false) {
+std::unique_ptr<rt::CompiledSampler> compile(const std::string &path, bool eager = false,
+                                             const std::string &sampler = "") {
   CompileOptions o;
   o.specPath = path;
   o.importPaths = {stdlibDir()};
   o.eager = eager;
+  o.samplerName = sampler;
   DiagEngine diag(std::cerr);
   return compileAndLoad(o, diag);
 }
@@ -145,4 +147,44 @@ TEST(Runner, RefusesASamplerBuiltForAnotherAbi) {
   EXPECT_EQ(rt::CompiledSampler::load(so, err), nullptr);
   EXPECT_EQ(err, so + " was compiled for the runtime ABI 1, this runtime has ABI 3; rebuild it "
                       "with this diffuse");
+}
+
+TEST(Runner, SaysWhichNetworkOrLabelSetAGuidanceLacks) {
+  // Composable guidance over label sets 0 and 1, and autoguidance with a
+  // second model: the runner refuses to start without what they evaluate.
+  std::string path = writeSpec("evals.dfs", R"(
+import "solvers/euler.dfs"
+import "guidance/evaluations.dfs"
+process rf { alpha(t) = 1 - t  sigma(t) = t  domain = [0.001, 0.999] }
+model v(x: f64[2]) { predicts = velocity  cond = class }
+model small(x: f64[2]) { predicts = velocity  cond = class }
+sampler both { process = rf  model = v  solver = euler  guidance = compose  grid = uniform(steps = 2) }
+sampler auto { process = rf  model = v  solver = euler  guidance = autoguidance(guide = small)  grid = uniform(steps = 2) }
+)");
+  auto s = compile(path, false, "both");
+  ASSERT_TRUE(s);
+  struct Null : rt::Network {
+    void evaluate(const dfs_net_call &) override {}
+  } null;
+  std::vector<double> x(4, 0.5);
+  std::string err;
+  rt::Runner r(*s, null, 2, 2);
+  r.setLabels({0, 1});
+  EXPECT_FALSE(r.run(x, err));
+  EXPECT_EQ(err, "the sampler's guidance evaluates label set 1 (cond(1)), but only 1 label "
+                 "set(s) were given");
+  r.setLabels({1, 0}, 1);
+  EXPECT_TRUE(r.run(x, err)) << err;
+  r.setLabels({1, 0, 1}, 1);
+  EXPECT_FALSE(r.run(x, err));
+  EXPECT_EQ(err, "a label set has 3 labels for a batch of 2");
+
+  auto a = compile(path, false, "auto");
+  ASSERT_TRUE(a);
+  rt::Runner ra(*a, null, 2, 2);
+  EXPECT_FALSE(ra.run(x, err));
+  EXPECT_EQ(err, "the sampler's guidance calls model 'small', but no network was given for it "
+                 "(Runner::setNetwork(1, ...))");
+  ra.setNetwork(1, null);
+  EXPECT_TRUE(ra.run(x, err)) << err;
 }
