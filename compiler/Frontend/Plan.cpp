@@ -583,21 +583,51 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   if (const ast::Item *disc = p.find("discrete")) {
     plan.processKind = "discrete";
     plan.schedule = disc->value->name;
-    std::map<std::string, double> a = {
-        {"beta_start", 0}, {"beta_end", 0}, {"train_steps", 1000}};
+    const bool table = plan.schedule == "table", cosine = plan.schedule == "squaredcos_cap_v2";
+    std::map<std::string, double> a = {{"train_steps", 1000}};
+    if (!table && !cosine)
+      a["beta_start"] = a["beta_end"] = 0;
     for (const auto &arg : disc->value->args) {
-      if (!a.count(arg.name)) {
+      if (table && arg.name == "betas" && arg.value->kind == ast::Expr::List) {
+        for (const auto &v : arg.value->ops) {
+          double beta = 0;
+          if (!evalConstant(*v, plan.processParams, diag, beta))
+            return false;
+          if (!(beta > 0 && beta < 1)) {
+            diag.error(v->loc, "a beta must be in (0, 1) (here " + fmtNum(beta) + ")",
+                       "beta_n is the variance added at step n");
+            return false;
+          }
+          plan.betas.push_back(beta);
+        }
+        continue;
+      }
+      if (!a.count(arg.name) || (table && arg.name == "train_steps")) {
+        std::vector<std::string> names = {"train_steps"};
+        if (a.count("beta_start"))
+          names = {"beta_start", "beta_end", "train_steps"};
         diag.error(arg.value->loc, "unknown beta-table argument '" + arg.name + "'",
-                   "use beta_start, beta_end, train_steps");
+                   table ? "write table(betas = [beta_0, beta_1, ...])"
+                         : "use " + joinNames(names));
         return false;
       }
       if (!evalConstant(*arg.value, plan.processParams, diag, a[arg.name]))
         return false;
     }
-    plan.betaStart = a["beta_start"];
-    plan.betaEnd = a["beta_end"];
+    if (table) {
+      if (plan.betas.size() < 2 || plan.betas.size() > 100000) {
+        diag.error(disc->value->loc, "a beta table needs 2 to 100000 betas (here " +
+                                         std::to_string(plan.betas.size()) + ")",
+                   "write table(betas = [beta_0, beta_1, ...])");
+        return false;
+      }
+      a["train_steps"] = (double)plan.betas.size();
+    }
+    plan.betaStart = a.count("beta_start") ? a["beta_start"] : 0;
+    plan.betaEnd = a.count("beta_end") ? a["beta_end"] : 0;
     plan.trainSteps = (long)a["train_steps"];
-    if (!(plan.betaStart > 0 && plan.betaEnd > plan.betaStart && plan.betaEnd < 1)) {
+    if (!table && !cosine &&
+        !(plan.betaStart > 0 && plan.betaEnd > plan.betaStart && plan.betaEnd < 1)) {
       diag.error(disc->value->loc, "beta_start and beta_end must satisfy 0 < beta_start < "
                                    "beta_end < 1");
       return false;
@@ -606,8 +636,21 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
       diag.error(disc->value->loc, "train_steps must be between 2 and 100000");
       return false;
     }
-    if (const ast::Item *ip = p.find("interpolate"))
+    if (const ast::Item *z = p.find("zero_terminal_snr"))
+      plan.zeroTerminalSnr = z->value->name == "true";
+    if (const ast::Item *ip = p.find("interpolate")) {
       plan.interpolate = ip->value->name;
+      if ((plan.schedule != "linear" && plan.schedule != "scaled_linear") ||
+          plan.zeroTerminalSnr) {
+        diag.error(ip->value->loc,
+                   "interpolate = log_alpha takes a linear or scaled_linear table, not " +
+                       std::string(plan.zeroTerminalSnr ? "a zero-terminal-SNR one"
+                                                        : plan.schedule),
+                   "DPM-Solver's continuous-time table is defined for those two; remove "
+                   "interpolate to use integer timesteps");
+        return false;
+      }
+    }
     if (const ast::Item *fa = p.find("final_alpha")) {
       if (fa->value->kind != ast::Expr::Ident ||
           (fa->value->name != "first" && fa->value->name != "one")) {
@@ -649,6 +692,15 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   plan.conditional = mp.conditional;
   plan.shape = mp.shape;
   plan.dtype = mp.dtype;
+  if (plan.zeroTerminalSnr &&
+      (plan.predicts == "eps" || plan.predicts == "score" || plan.predicts == "edm")) {
+    diag.error(plan.model->find("predicts")->value->loc,
+               "model '" + plan.model->name + "' predicts " + plan.predicts + ", but '" + p.name +
+                   "' has zero terminal SNR: at its last timestep alpha = 0 and x0 cannot be "
+                   "recovered from " + plan.predicts,
+               "use a model that predicts v (as Lin et al. 2024 train them) or x0");
+    return false;
+  }
   if (plan.predicts == "class_grad") {
     diag.error(plan.model->find("predicts")->value->loc,
                "model '" + plan.model->name +

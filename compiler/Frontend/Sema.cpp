@@ -104,7 +104,7 @@ private:
   }
 
   void checkProcess(const ast::Decl &d) {
-    checkKeys(d, {"discrete", "final_alpha", "domain", "interpolate"},
+    checkKeys(d, {"discrete", "final_alpha", "domain", "interpolate", "zero_terminal_snr"},
               {"alpha", "sigma", "drift", "diffusion"}, /*anyFunc=*/true);
     if (const ast::Item *ip = d.find("interpolate"))
       if (ip->value->kind != ast::Expr::Ident || ip->value->name != "log_alpha")
@@ -123,10 +123,26 @@ private:
                    "remove alpha(t)/sigma(t) and drift(t)/diffusion(t), or remove 'discrete' "
                    "for a Gaussian path or an SDE");
       const ast::Expr &e = *disc->value;
-      if (e.kind != ast::Expr::Call || (e.name != "linear" && e.name != "scaled_linear"))
+      const std::vector<std::string> kinds = {"linear", "scaled_linear", "squaredcos_cap_v2",
+                                              "sigmoid", "table"};
+      if (e.kind != ast::Expr::Call || !contains(kinds, e.name))
         diag.error(e.loc, "unknown beta schedule",
-                   "write discrete = linear(beta_start = ..., beta_end = ..., train_steps = ...)"
-                   " or scaled_linear(...)");
+                   "write discrete = linear(beta_start = ..., beta_end = ..., train_steps = ...), "
+                   "scaled_linear(...), sigmoid(...), squaredcos_cap_v2(train_steps = ...) or "
+                   "table(betas = [...])");
+      if (const ast::Item *z = d.find("zero_terminal_snr"))
+        if (z->value->kind != ast::Expr::Ident ||
+            (z->value->name != "true" && z->value->name != "false"))
+          diag.error(z->value->loc, "zero_terminal_snr must be true or false",
+                     "true rescales the table so that alpha is 0 at the last timestep (Lin et "
+                     "al. 2024, diffusers' rescale_betas_zero_snr)");
+      return;
+    }
+    if (const ast::Item *z = d.find("zero_terminal_snr")) {
+      diag.error(z->loc, "zero_terminal_snr rescales a beta table, but '" + d.name +
+                             "' has none",
+                 "declare the process with discrete = ..., or give a path whose alpha(t) "
+                 "reaches 0");
       return;
     }
     // An SDE dx = drift(t) x dt + diffusion(t) dW: the compiler derives its

@@ -53,9 +53,11 @@ struct SamplerPlan {
 
   // Process.
   std::string processKind; // path | sde | discrete
-  std::string schedule;    // discrete: linear | scaled_linear
+  std::string schedule;    // discrete: linear | scaled_linear | squaredcos_cap_v2 | sigmoid | table
   double betaStart = 0, betaEnd = 0;
   long trainSteps = 1000;
+  std::vector<double> betas;    // table: the betas themselves
+  bool zeroTerminalSnr = false; // discrete: rescaled so that alpha = 0 at the last timestep
   std::string finalAlpha = "first"; // discrete: alpha^2 at t < 0: first (acp[0]) | one
   double tMin = 0, tMax = 1;        // path domain
 

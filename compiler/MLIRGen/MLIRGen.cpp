@@ -155,6 +155,10 @@ private:
       cfg.set("beta_start", b.getF64FloatAttr(plan.betaStart));
       cfg.set("beta_end", b.getF64FloatAttr(plan.betaEnd));
       cfg.set("train_steps", b.getI64IntegerAttr(plan.trainSteps));
+      if (!plan.betas.empty())
+        cfg.set("betas", b.getF64ArrayAttr(plan.betas));
+      if (plan.zeroTerminalSnr)
+        cfg.set("zero_terminal_snr", b.getI64IntegerAttr(1));
       cfg.set("final_alpha", b.getStringAttr(plan.finalAlpha));
       if (!plan.interpolate.empty())
         cfg.set("interpolate", b.getStringAttr(plan.interpolate));

@@ -90,10 +90,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   const int D = mix.dim;
   std::vector<double> acp;
   if (sampler.manifest.str("process.kind") == "discrete") {
-    auto t = alphasCumprod(sampler.manifest.str("process.schedule"),
-                           sampler.manifest.num("process.beta_start"),
-                           sampler.manifest.num("process.beta_end"),
-                           (long)sampler.manifest.num("process.train_steps", 1000));
+    auto t = alphasCumprod(sampler.manifest);
     acp.assign(t.begin(), t.end());
   }
   std::string pred = sampler.manifest.str("model.predicts");

@@ -97,8 +97,10 @@ std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, 
   return s;
 }
 
-std::vector<float> alphasCumprod(const std::string &schedule, double betaStart, double betaEnd,
-                                 long n) {
+BetaTable betaTable(const Manifest &m) {
+  const std::string schedule = m.str("process.schedule");
+  const double betaStart = m.num("process.beta_start"), betaEnd = m.num("process.beta_end");
+  const long n = (long)m.num("process.train_steps", 1000);
   // torch.linspace(start, end, n, dtype=float32): step in float32, the
   // first half counted from start and the second half from end.
   auto linspace = [&](float a, float b) {
@@ -109,22 +111,69 @@ std::vector<float> alphasCumprod(const std::string &schedule, double betaStart, 
       v[i] = i < half ? a + step * (float)i : b - step * (float)(n - 1 - i);
     return v;
   };
-  std::vector<float> betas;
+  BetaTable t;
+  std::vector<float> &betas = t.betas;
   if (schedule == "scaled_linear") {
-    betas = linspace(std::sqrt((float)betaStart), std::sqrt((float)betaEnd));
+    // beta_start ** 0.5 in Python (float64), then a float32 linspace.
+    betas = linspace((float)std::sqrt(betaStart), (float)std::sqrt(betaEnd));
     for (float &b : betas)
       b = b * b;
+  } else if (schedule == "squaredcos_cap_v2") {
+    // diffusers' betas_for_alpha_bar (cosine, max_beta 0.999), in float64
+    // and then made a float32 tensor.
+    auto alphaBar = [](double u) {
+      double c = std::cos((u + 0.008) / 1.008 * M_PI / 2);
+      return c * c;
+    };
+    for (long i = 0; i < n; ++i)
+      betas.push_back((float)std::min(
+          1 - alphaBar((double)(i + 1) / (double)n) / alphaBar((double)i / (double)n), 0.999));
+  } else if (schedule == "sigmoid") {
+    // sigmoid(linspace(-6, 6)) * (end - start) + start, in float32.
+    betas = linspace(-6.0f, 6.0f);
+    for (float &b : betas)
+      b = 1.0f / (1.0f + std::exp(-b)) * (float)(betaEnd - betaStart) + (float)betaStart;
+  } else if (schedule == "table") {
+    std::stringstream ss(m.str("process.betas"));
+    for (std::string item; std::getline(ss, item, ',');)
+      betas.push_back((float)std::strtod(item.c_str(), nullptr));
   } else {
     betas = linspace((float)betaStart, (float)betaEnd);
   }
   // torch's CPU cumprod accumulates float32 input in double.
-  std::vector<float> acp(n);
-  double prod = 1.0;
-  for (long i = 0; i < n; ++i) {
-    prod *= (double)(1.0f - betas[i]);
-    acp[i] = (float)prod;
+  auto cumprod = [](const std::vector<float> &a) {
+    std::vector<float> out(a.size());
+    double prod = 1.0;
+    for (size_t i = 0; i < a.size(); ++i)
+      out[i] = (float)(prod *= (double)a[i]);
+    return out;
+  };
+  auto alphas = [](const std::vector<float> &b) {
+    std::vector<float> a(b.size());
+    for (size_t i = 0; i < b.size(); ++i)
+      a[i] = 1.0f - b[i];
+    return a;
+  };
+  if (m.num("process.zero_terminal_snr") != 0) {
+    // diffusers' rescale_zero_terminal_snr (Lin et al. 2024, algorithm 1),
+    // in float32: shift sqrt(alphas_cumprod) to end at 0, scale it to keep
+    // its start, and recover the betas.
+    std::vector<float> root = cumprod(alphas(betas));
+    for (float &r : root)
+      r = std::sqrt(r);
+    float first = root.front(), last = root.back();
+    float scale = first / (first - last);
+    for (float &r : root)
+      r = (r - last) * scale;
+    std::vector<float> bar(root.size());
+    for (size_t i = 0; i < root.size(); ++i)
+      bar[i] = root[i] * root[i];
+    betas[0] = 1.0f - bar[0];
+    for (size_t i = 1; i < bar.size(); ++i)
+      betas[i] = 1.0f - bar[i] / bar[i - 1];
   }
-  return acp;
+  t.alphasCumprod = cumprod(alphas(betas));
+  return t;
 }
 
 Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int64_t dim)
@@ -146,9 +195,12 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   f32_ = m.str("dtype") == "f32";
   ve_ = m.str("coords") == "ve";
   if (m.str("process.kind") == "discrete") {
-    auto acp = alphasCumprod(m.str("process.schedule"), m.num("process.beta_start"),
-                             m.num("process.beta_end"), (long)m.num("process.train_steps", 1000));
+    auto acp = alphasCumprod(m);
     acp_.assign(acp.begin(), acp.end());
+    // In ve coordinates sigma/alpha would be infinite where alpha = 0:
+    // diffusers' k-style schedulers set that alphas_cumprod to 2^-24.
+    if (ve_ && m.num("process.zero_terminal_snr") != 0)
+      acp_.back() = std::ldexp(1.0, -24);
     if (m.str("process.interpolate") == "log_alpha") {
       // DPM-Solver's discrete schedule: float64 betas, log alpha = 0.5 cumsum log(1 - beta).
       long n = (long)m.num("process.train_steps", 1000);

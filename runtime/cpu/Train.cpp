@@ -32,8 +32,7 @@ std::unique_ptr<CompiledTrainer> CompiledTrainer::load(const std::string &path, 
   tr->manifest = Manifest::parse(manifest);
   const Manifest &m = tr->manifest;
   if (m.str("process.kind") == "discrete") {
-    auto t = alphasCumprod(m.str("process.schedule"), m.num("process.beta_start"),
-                           m.num("process.beta_end"), (long)m.num("process.train_steps", 1000));
+    auto t = alphasCumprod(m);
     tr->acp.assign(t.begin(), t.end());
   } else if (!tr->complete()) {
     err = path + " has no compiled process functions";

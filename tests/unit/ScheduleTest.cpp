@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 using namespace diffuse::rt;
 
@@ -15,6 +16,22 @@ using namespace diffuse::rt;
 // agree to float32 rounding but not bit for bit (torch 1.13's CPU kernels
 // round differently in some entries), which is why `diffuse conform` takes
 // the table from each case, as the golden README asks.
+static std::vector<float> alphasCumprod(const std::string &schedule, double b0, double b1,
+                                        long n) {
+  auto text = [](double v) {
+    std::ostringstream os;
+    os.precision(17);
+    os << v;
+    return os.str();
+  };
+  Manifest m;
+  m.kv = {{"process.schedule", schedule},
+          {"process.beta_start", text(b0)},
+          {"process.beta_end", text(b1)},
+          {"process.train_steps", std::to_string(n)}};
+  return diffuse::rt::alphasCumprod(m);
+}
+
 static void compareWithGolden(const char *file, const char *schedule, double b0, double b1) {
   std::string path = std::string(DIFFUSE_GOLDEN_DIR) + "/diffusers/" + file;
   if (!std::filesystem::exists(path))

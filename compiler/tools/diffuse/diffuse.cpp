@@ -53,7 +53,8 @@ int usage(std::ostream &os, int rc) {
         "           [--mixture-for NAME=M.json]  the data another model of the guidance knows\n"
         "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives, lambda and\n"
         "                                  the closed-form t(lambda) of the sampler's process\n"
-        "                                  (compiled), at N points\n"
+        "                                  (compiled), at N points; of a beta table, beta and\n"
+        "                                  alphas_cumprod at N timesteps\n"
         "  grid SPEC                       print the sampler's time grid, step by step\n"
         "  likelihood SPEC [--steps N] [--probes K] [--batch B] [--seed S]\n"
         "                                  PF-ODE log-likelihood (RK4, exact divergence or K\n"
@@ -375,14 +376,30 @@ int main(int argc, char **argv) {
   if (cmd == "schedule") {
     // The compiled process functions (alpha, sigma and the symbolic
     // derivatives), evaluated over the domain.
-    if (sampler->manifest.str("process.kind") != "path" || !sampler->alpha) {
-      std::cerr << "error: schedule prints Gaussian-path processes; '"
-                << sampler->manifest.str("process.name") << "' is a beta table\n";
-      return 1;
-    }
     if (a.points < 2 || a.points > 100000) {
       std::cerr << "error: --points must be between 2 and 100000\n";
       return 2;
+    }
+    if (sampler->manifest.str("process.kind") == "discrete") {
+      // A beta table: at N timesteps spread over the table (all of them
+      // when N is at least its length), beta_n and alphas_cumprod as the
+      // runtime computes them (float32, as diffusers), alpha and sigma.
+      rt::BetaTable bt = rt::betaTable(sampler->manifest);
+      long size = (long)bt.betas.size(), shown = std::min<long>(a.points, size);
+      std::printf("%-8s %-16s %-16s %-24s %s\n", "n", "beta", "alphas_cumprod", "alpha",
+                  "sigma");
+      for (long i = 0; i < shown; ++i) {
+        long k = shown == size ? i : (long)std::llround((double)i * (size - 1) / (shown - 1));
+        double acp = bt.alphasCumprod[(size_t)k];
+        std::printf("%-8ld %-16.9g %-16.9g %-24.17g %.17g\n", k, (double)bt.betas[(size_t)k], acp,
+                    std::sqrt(acp), std::sqrt(1 - acp));
+      }
+      return 0;
+    }
+    if (sampler->manifest.str("process.kind") != "path" || !sampler->alpha) {
+      std::cerr << "error: schedule prints Gaussian paths and beta tables; '"
+                << sampler->manifest.str("process.name") << "' is neither\n";
+      return 1;
     }
     std::stringstream ss(sampler->manifest.str("process.domain", "0,1"));
     std::string lo, hi;

@@ -52,8 +52,12 @@ LogicalResult ProcessOp::verify() {
   }
   if (getKind() == "discrete") {
     auto sched = getConfig().getAs<StringAttr>("schedule");
-    if (!sched || !isOneOf(sched.getValue(), {"linear", "scaled_linear"}))
-      return emitOpError("discrete process needs schedule 'linear' or 'scaled_linear'");
+    if (!sched || !isOneOf(sched.getValue(), {"linear", "scaled_linear", "squaredcos_cap_v2",
+                                              "sigmoid", "table"}))
+      return emitOpError("discrete process needs schedule 'linear', 'scaled_linear', "
+                         "'squaredcos_cap_v2', 'sigmoid' or 'table'");
+    if ((sched.getValue() == "table") != bool(getConfig().getAs<ArrayAttr>("betas")))
+      return emitOpError("a 'table' schedule, and only it, lists its betas");
     return success();
   }
   return emitOpError("kind must be 'path', 'sde' or 'discrete', got '") << getKind() << "'";

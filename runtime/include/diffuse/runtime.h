@@ -118,9 +118,15 @@ struct Step {
   Point s, t;
 };
 
-/// The discrete process's alphas_cumprod, as torch computes it in float32.
-std::vector<float> alphasCumprod(const std::string &schedule, double betaStart, double betaEnd,
-                                 long trainSteps);
+/// A discrete process's beta table and alphas_cumprod, as diffusers computes
+/// them in float32 (torch): linear, scaled_linear, squaredcos_cap_v2,
+/// sigmoid or an explicit table (manifest process.schedule, .betas), then
+/// rescaled to zero terminal SNR when process.zero_terminal_snr is set.
+struct BetaTable {
+  std::vector<float> betas, alphasCumprod;
+};
+BetaTable betaTable(const Manifest &m);
+inline std::vector<float> alphasCumprod(const Manifest &m) { return betaTable(m).alphasCumprod; }
 
 class Runner {
 public:
