@@ -179,17 +179,24 @@ Mapping mapCase(const json &c) {
     if (cls != "FlowMatchEulerDiscreteScheduler") {
       if (cfg.value("clip_sample", false) || cfg.value("thresholding", false))
         return skipped("clip_sample/thresholding is not in the language yet");
-      if (cfg.value("rescale_betas_zero_snr", false))
-        return skipped("zero-terminal-SNR rescaling is not in the language yet");
       std::string sched = cfg.value("beta_schedule", "scaled_linear");
       std::string proc = sched == "linear" ? "sd_linear" : "sd_scaled_linear";
       if (cls == "DDPMScheduler")
         proc += "_to_one";
-      if (sched != "linear" && sched != "scaled_linear")
+      if (sched != "linear" && sched != "scaled_linear" && sched != "squaredcos_cap_v2" &&
+          sched != "sigmoid")
         return skipped("beta_schedule " + sched + " is not in the language yet");
       m.sets.push_back(m.sampler + ".process=" + proc);
       m.sets.push_back(proc + ".beta_start=" + num(cfg.value("beta_start", 0.0)));
       m.sets.push_back(proc + ".beta_end=" + num(cfg.value("beta_end", 0.0)));
+      std::string steps = num(cfg.value("num_train_timesteps", 1000.0));
+      if (sched == "squaredcos_cap_v2")
+        m.sets.push_back(proc + ".discrete=squaredcos_cap_v2(train_steps = " + steps + ")");
+      else if (sched == "sigmoid")
+        m.sets.push_back(proc + ".discrete=sigmoid(beta_start = beta_start, beta_end = "
+                                "beta_end, train_steps = " + steps + ")");
+      if (cfg.value("rescale_betas_zero_snr", false))
+        m.sets.push_back(proc + ".zero_terminal_snr=true");
       if (cfg.value("set_alpha_to_one", false))
         m.sets.push_back(proc + ".final_alpha=one");
       std::string pred = cfg.value("prediction_type", "epsilon");
