@@ -692,6 +692,7 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   plan.conditional = mp.conditional;
   plan.shape = mp.shape;
   plan.dtype = mp.dtype;
+  plan.modelPlan = mp;
   if (plan.zeroTerminalSnr &&
       (plan.predicts == "eps" || plan.predicts == "score" || plan.predicts == "edm")) {
     diag.error(plan.model->find("predicts")->value->loc,
@@ -827,16 +828,7 @@ static bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
   }
   // Every model evaluated, with what it predicts and how it takes time.
   std::map<const ast::Decl *, ModelPlan> plans;
-  ModelPlan mainPlan;
-  mainPlan.decl = &main;
-  mainPlan.predicts = plan.predicts;
-  mainPlan.sigmaData = plan.sigmaData;
-  mainPlan.timeEncoding = plan.timeEncoding;
-  mainPlan.timeScale = plan.timeScale;
-  mainPlan.timeOffset = plan.timeOffset;
-  mainPlan.conditional = plan.conditional;
-  mainPlan.shape = plan.shape;
-  mainPlan.dtype = plan.dtype;
+  const ModelPlan &mainPlan = plan.modelPlan;
   plans[&main] = mainPlan;
   auto where = [&](const EvalPlan &ev) -> const ast::Expr & {
     for (const ast::Item *it : items)

@@ -78,6 +78,7 @@ struct SamplerPlan {
   /// the models other than the sampler's that they call.
   std::vector<EvalPlan> evaluations;
   std::vector<ModelPlan> guideModels;
+  ModelPlan modelPlan; // the sampler's model (the fields above are its copies)
 
   // Adaptive step size (the solver's `adaptive = error_control(...)`).
   struct Adaptive {

@@ -167,15 +167,7 @@ private:
   }
 
   void genModel() {
-    ModelPlan main;
-    main.decl = plan.model;
-    main.predicts = plan.predicts;
-    main.sigmaData = plan.sigmaData;
-    main.timeEncoding = plan.timeEncoding;
-    main.timeScale = plan.timeScale;
-    main.timeOffset = plan.timeOffset;
-    main.conditional = plan.conditional;
-    genModel(main);
+    genModel(plan.modelPlan);
     for (const ModelPlan &mp : plan.guideModels)
       genModel(mp);
   }
