@@ -414,8 +414,9 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
       diag.error(a.value->loc, "grid arguments are named", "write steps = 20");
       return false;
     }
-    // target and strength: any family
-    if (a.name != "target" && a.name != "strength" && !contains(family->args, a.name)) {
+    // target, strength and repeat: any family
+    if (a.name != "target" && a.name != "strength" && a.name != "repeat" &&
+        !contains(family->args, a.name)) {
       std::string hint = didYouMean(a.name, family->args);
       diag.error(a.nameLoc, "grid '" + g.kind + "' has no argument '" + a.name + "'",
                  !hint.empty()           ? hint
@@ -439,6 +440,11 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
     if (a.name == "strength" && !(v > 0 && v <= 1)) {
       diag.error(a.value->loc, "strength is in (0, 1]",
                  "img2img: 1 starts from pure noise, smaller values from noised data");
+      return false;
+    }
+    if (a.name == "repeat" && !(v >= 1 && v <= 10000 && v == std::floor(v))) {
+      diag.error(a.value->loc, "repeat is a whole number of steps per level, 1 to 10000",
+                 "annealed Langevin dynamics takes repeat = T steps at each noise level");
       return false;
     }
     if (a.name == "append_zero" && v != 0 && v != 1) {

@@ -221,6 +221,17 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
     }
     out.erase(out.begin(), out.end() - (long)keep);
   }
+  // repeat = T (annealed Langevin): T steps at each step's start level, the
+  // first T - 1 from s to s, the last from s to t.
+  if (long repeat = (long)m.num("grid.repeat", 1); repeat > 1) {
+    std::vector<Step> rep;
+    for (const Step &st : out) {
+      for (long k = 1; k < repeat; ++k)
+        rep.push_back({st.s, st.s});
+      rep.push_back(st);
+    }
+    out = std::move(rep);
+  }
   return out;
 }
 

@@ -84,4 +84,41 @@ err = max(abs(a - b) / max(1.0, abs(b)) for g, w in zip(got, want) for a, b in z
 ok = err <= 1e-12
 print(f"pc_langevin against score_sde's PC sampler: max relative difference {err:.0e} "
       f"(<= 1e-12: {'ok' if ok else 'FAIL'})")
-sys.exit(0 if ok else 1)
+
+# Annealed Langevin dynamics (Song & Ermon 2019, algorithm 1) at the levels
+# of the grid (read from `diffuse grid`), two steps each, with the noise
+# draws recovered as differences of running sums (k steps of x + noise()
+# from x = 0).
+grid = subprocess.run([diffuse, "grid", spec, "--sampler", "annealed"], capture_output=True,
+                      text=True, check=True).stdout
+levels = [float(row.split()[1]) for row in grid.splitlines()[1:] if row.strip()]
+dfstest.write_npy(os.path.join(work, "zero.npy"), [[0.0] * D for _ in range(B)])
+
+
+def drawn(k):  # the sum of the first k draws
+    if k == 0:
+        return [[0.0] * D for _ in range(B)]
+    out = os.path.join(work, f"sum{k}")
+    subprocess.run([diffuse, "run", spec, "--sampler", "draws", "--set",
+                    f"draws.grid=uniform(steps = {k})", "--mixture",
+                    os.path.join(work, "mix.json"), "--x-init", os.path.join(work, "zero.npy"),
+                    "--batch", str(B), "--out", out], capture_output=True, check=True)
+    v = dfstest.read_npy(os.path.join(out, "samples.npy"))
+    return [list(v[i * D:(i + 1) * D]) for i in range(B)]
+
+
+sums = [drawn(k) for k in range(len(levels) + 1)]
+x = x_init
+for k, sigma in enumerate(levels):
+    a = 0.001 * (sigma / 0.2) ** 2
+    z = [[b - c for b, c in zip(rb, rc)] for rb, rc in zip(sums[k + 1], sums[k])]
+    x = [[v + a / 2 * g + math.sqrt(a) * n for v, g, n in zip(row, score(row, sigma), zr)]
+         for row, zr in zip(x, z)]
+got, line = run("annealed")
+print(line.split(" in ")[0])
+err = max(abs(a - b) / max(1.0, abs(b)) for g, w in zip(got, x) for a, b in zip(g, w))
+ok2 = err <= 1e-12
+print(f"annealed_langevin against Song & Ermon's algorithm 1 at levels "
+      f"{', '.join(f'{v:.3g}' for v in levels)}: max relative difference {err:.0e} "
+      f"(<= 1e-12: {'ok' if ok2 else 'FAIL'})")
+sys.exit(0 if ok and ok2 else 1)
