@@ -76,3 +76,38 @@ def golden_truth(truth_dir, kind):
     with open(os.path.join(work, "mixture.json"), "w") as f:
         json.dump({"mixture": truth["mixture"]}, f)
     return work, [v for row in end for v in row], len(start)
+
+
+def class_mixture(work, dim=16, batch=4, seed=7):
+    """Writes work/mix.json, a 3-component mixture in `dim` dimensions with
+    one class per component, and work/x.npy, `batch` standard-normal states,
+    both drawn from random.Random(seed); returns the mixture."""
+    import json
+    import random
+    rng = random.Random(seed)
+    mix = {"dim": dim, "weights": [0.3, 0.3, 0.4],
+           "means": [[rng.gauss(0, 1.5) for _ in range(dim)] for _ in range(3)],
+           "stds": [0.3, 0.5, 0.4], "classes": [0, 1, 2]}
+    os.makedirs(work, exist_ok=True)
+    with open(os.path.join(work, "mix.json"), "w") as f:
+        json.dump(mix, f)
+    write_npy(os.path.join(work, "x.npy"), [[rng.gauss(0, 1) for _ in range(dim)]
+                                            for _ in range(batch)])
+    return mix
+
+
+def run_samples(diffuse, spec, work, sampler, batch, *extra, data="mix.json", out=None):
+    """`diffuse run` of `sampler` from work/x.npy on the mixture work/`data`:
+    the samples as rows, and the number of network calls it reports. Exits
+    with the tool's output if it fails."""
+    out = out or os.path.join(work, sampler)
+    p = subprocess.run([diffuse, "run", spec, "--sampler", sampler, "--mixture",
+                        os.path.join(work, data), "--x-init", os.path.join(work, "x.npy"),
+                        "--batch", str(batch), "--out", out, *extra], capture_output=True,
+                       text=True)
+    if p.returncode:
+        sys.exit(p.stdout + p.stderr)
+    v = read_npy(os.path.join(out, "samples.npy"))
+    dim = len(v) // batch
+    calls = int(p.stdout.split(" network calls")[0].split()[-1])
+    return [list(v[i * dim:(i + 1) * dim]) for i in range(batch)], calls

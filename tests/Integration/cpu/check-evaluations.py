@@ -9,8 +9,6 @@ section 3.2) and must agree with it to rounding in both coordinates.
 usage: check-evaluations.py DIFFUSE SPEC WORKDIR"""
 import json
 import os
-import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
@@ -18,27 +16,14 @@ import dfstest  # noqa: E402
 
 diffuse, spec, work = sys.argv[1:4]
 D, B = 16, 4
-rng = random.Random(7)
-mix = {"dim": D, "weights": [0.3, 0.3, 0.4],
-       "means": [[rng.gauss(0, 1.5) for _ in range(D)] for _ in range(3)],
-       "stds": [0.3, 0.5, 0.4], "classes": [0, 1, 2]}
+mix = dfstest.class_mixture(work, D, B)
 weak = dict(mix, stds=[1.5 * s for s in mix["stds"]])
-os.makedirs(work, exist_ok=True)
-json.dump(mix, open(os.path.join(work, "mix.json"), "w"))
 json.dump(weak, open(os.path.join(work, "weak.json"), "w"))
-dfstest.write_npy(os.path.join(work, "x.npy"), [[rng.gauss(0, 1) for _ in range(D)] for _ in range(B)])
 
 
 def run(sampler, *extra, data="mix.json"):
-    out = os.path.join(work, sampler + str(len(extra)))
-    p = subprocess.run([diffuse, "run", spec, "--sampler", sampler, "--mixture",
-                        os.path.join(work, data), "--x-init", os.path.join(work, "x.npy"),
-                        "--batch", str(B), "--out", out, *extra], capture_output=True, text=True)
-    if p.returncode:
-        sys.exit(p.stdout + p.stderr)
-    v = dfstest.read_npy(os.path.join(out, "samples.npy"))
-    calls = int(p.stdout.split(" network calls")[0].split()[-1])
-    return [list(v[i * D:(i + 1) * D]) for i in range(B)], calls
+    return dfstest.run_samples(diffuse, spec, work, sampler, B, *extra, data=data,
+                               out=os.path.join(work, sampler + str(len(extra))))
 
 
 def compare(name, got, want, calls, tol=0.0):

@@ -7,11 +7,8 @@ unconditional and conditional outputs Diffuse's own one-step samplers return
 (Inputs/guidance-rules.dfs) on a 16-D class-conditional mixture.
 
 usage: check-guidance.py DIFFUSE SPEC WORKDIR"""
-import json
 import math
 import os
-import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
@@ -19,25 +16,11 @@ import dfstest  # noqa: E402
 
 diffuse, spec, work = sys.argv[1:4]
 D, B = 16, 4
-rng = random.Random(7)
-mix = {"dim": D, "weights": [0.3, 0.3, 0.4],
-       "means": [[rng.gauss(0, 1.5) for _ in range(D)] for _ in range(3)],
-       "stds": [0.3, 0.5, 0.4], "classes": [0, 1, 2]}
-os.makedirs(work, exist_ok=True)
-json.dump(mix, open(os.path.join(work, "mix.json"), "w"))
-dfstest.write_npy(os.path.join(work, "x.npy"), [[rng.gauss(0, 1) for _ in range(D)] for _ in range(B)])
+dfstest.class_mixture(work, D, B)
 
 
 def run(sampler, *extra):
-    out = os.path.join(work, sampler)
-    p = subprocess.run([diffuse, "run", spec, "--sampler", sampler, "--mixture",
-                        os.path.join(work, "mix.json"), "--x-init", os.path.join(work, "x.npy"),
-                        "--batch", str(B), "--out", out, *extra], capture_output=True, text=True)
-    if p.returncode:
-        sys.exit(p.stderr)
-    v = dfstest.read_npy(os.path.join(out, "samples.npy"))
-    calls = int(p.stdout.split(" network calls")[0].split()[-1])
-    return [list(v[i * D:(i + 1) * D]) for i in range(B)], calls
+    return dfstest.run_samples(diffuse, spec, work, sampler, B, *extra)
 
 
 def std(v):  # torch.std: two passes, Bessel's correction
