@@ -13,18 +13,6 @@
 
 namespace diffuse::rt {
 
-namespace {
-std::vector<std::string> split(const std::string &s, char sep) {
-  std::vector<std::string> out;
-  if (s.empty())
-    return out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, sep);)
-    out.push_back(item);
-  return out;
-}
-} // namespace
-
 std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x, int64_t batch,
                                   const Point &from, const Point &to, bool ve) {
   const int D = m.dim;
@@ -155,8 +143,8 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     }
   // Label sets: as many as the guidance evaluates (cond(k)), at least one.
   size_t sets = std::max<size_t>(1, o.labels.size());
-  for (const std::string &c : split(mf.str("guidance.eval_conds"), ','))
-    sets = std::max(sets, (size_t)std::max(0L, std::strtol(c.c_str(), nullptr, 10) + 1));
+  for (double c : mf.nums("guidance.eval_conds"))
+    sets = std::max(sets, (size_t)std::max(0.0, c + 1));
   for (size_t k = 0; k < sets; ++k) {
     std::vector<int32_t> labels((size_t)o.batch);
     for (int64_t i = 0; i < o.batch; ++i)

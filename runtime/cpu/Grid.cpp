@@ -79,9 +79,7 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
     }
     ts = given_.t;
   } else if (kind == "list") {
-    std::stringstream ss(m.str("grid.times"));
-    for (std::string v; std::getline(ss, v, ',');)
-      ts.push_back(std::strtod(v.c_str(), nullptr));
+    ts = m.nums("grid.times");
   } else if (kind == "uniform" || kind == "logsnr") {
     double lo = m.num("grid.from", NAN), hi = m.num("grid.to", NAN);
     auto snr = [&](double t) {

@@ -52,6 +52,14 @@ double Manifest::num(const std::string &key, double def) const {
   return it == kv.end() ? def : std::strtod(it->second.c_str(), nullptr);
 }
 
+std::vector<double> Manifest::nums(const std::string &key) const {
+  std::vector<double> out;
+  std::stringstream ss(str(key));
+  for (std::string v; std::getline(ss, v, ',');)
+    out.push_back(std::strtod(v.c_str(), nullptr));
+  return out;
+}
+
 bool SharedObject::open(const std::string &path, std::string &err) {
   handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle_)
@@ -95,85 +103,6 @@ std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, 
     return nullptr;
   }
   return s;
-}
-
-BetaTable betaTable(const Manifest &m) {
-  const std::string schedule = m.str("process.schedule");
-  const double betaStart = m.num("process.beta_start"), betaEnd = m.num("process.beta_end");
-  const long n = (long)m.num("process.train_steps", 1000);
-  // torch.linspace(start, end, n, dtype=float32): step in float32, the
-  // first half counted from start and the second half from end.
-  auto linspace = [&](float a, float b) {
-    std::vector<float> v(n);
-    float step = (b - a) / (float)(n - 1);
-    long half = n / 2;
-    for (long i = 0; i < n; ++i)
-      v[i] = i < half ? a + step * (float)i : b - step * (float)(n - 1 - i);
-    return v;
-  };
-  BetaTable t;
-  std::vector<float> &betas = t.betas;
-  if (schedule == "scaled_linear") {
-    // beta_start ** 0.5 in Python (float64), then a float32 linspace.
-    betas = linspace((float)std::sqrt(betaStart), (float)std::sqrt(betaEnd));
-    for (float &b : betas)
-      b = b * b;
-  } else if (schedule == "squaredcos_cap_v2") {
-    // diffusers' betas_for_alpha_bar (cosine, max_beta 0.999), in float64
-    // and then made a float32 tensor.
-    auto alphaBar = [](double u) {
-      double c = std::cos((u + 0.008) / 1.008 * M_PI / 2);
-      return c * c;
-    };
-    for (long i = 0; i < n; ++i)
-      betas.push_back((float)std::min(
-          1 - alphaBar((double)(i + 1) / (double)n) / alphaBar((double)i / (double)n), 0.999));
-  } else if (schedule == "sigmoid") {
-    // sigmoid(linspace(-6, 6)) * (end - start) + start, in float32.
-    betas = linspace(-6.0f, 6.0f);
-    for (float &b : betas)
-      b = 1.0f / (1.0f + std::exp(-b)) * (float)(betaEnd - betaStart) + (float)betaStart;
-  } else if (schedule == "table") {
-    std::stringstream ss(m.str("process.betas"));
-    for (std::string item; std::getline(ss, item, ',');)
-      betas.push_back((float)std::strtod(item.c_str(), nullptr));
-  } else {
-    betas = linspace((float)betaStart, (float)betaEnd);
-  }
-  // torch's CPU cumprod accumulates float32 input in double.
-  auto cumprod = [](const std::vector<float> &a) {
-    std::vector<float> out(a.size());
-    double prod = 1.0;
-    for (size_t i = 0; i < a.size(); ++i)
-      out[i] = (float)(prod *= (double)a[i]);
-    return out;
-  };
-  auto alphas = [](const std::vector<float> &b) {
-    std::vector<float> a(b.size());
-    for (size_t i = 0; i < b.size(); ++i)
-      a[i] = 1.0f - b[i];
-    return a;
-  };
-  if (m.num("process.zero_terminal_snr") != 0) {
-    // diffusers' rescale_zero_terminal_snr (Lin et al. 2024, algorithm 1),
-    // in float32: shift sqrt(alphas_cumprod) to end at 0, scale it to keep
-    // its start, and recover the betas.
-    std::vector<float> root = cumprod(alphas(betas));
-    for (float &r : root)
-      r = std::sqrt(r);
-    float first = root.front(), last = root.back();
-    float scale = first / (first - last);
-    for (float &r : root)
-      r = (r - last) * scale;
-    std::vector<float> bar(root.size());
-    for (size_t i = 0; i < root.size(); ++i)
-      bar[i] = root[i] * root[i];
-    betas[0] = 1.0f - bar[0];
-    for (size_t i = 1; i < bar.size(); ++i)
-      betas[i] = 1.0f - bar[i] / bar[i - 1];
-  }
-  t.alphasCumprod = cumprod(alphas(betas));
-  return t;
 }
 
 Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int64_t dim)
@@ -425,11 +354,10 @@ std::pair<double, double> Runner::timeRange() const {
   const Manifest &m = sampler_.manifest;
   if (m.str("process.kind") == "discrete")
     return {1.0 / (double)logAlpha_.size(), 1.0};
-  std::vector<double> dom;
-  std::stringstream ss(m.str("process.domain", "0,1"));
-  for (std::string v; std::getline(ss, v, ',');)
-    dom.push_back(std::strtod(v.c_str(), nullptr));
-  return {dom.at(0), dom.at(1)};
+  std::vector<double> dom = m.nums("process.domain");
+  if (dom.size() != 2)
+    return {0.0, 1.0};
+  return {dom[0], dom[1]};
 }
 
 double Runner::invertTime(const std::function<double(double)> &f, double target) const {
@@ -549,17 +477,12 @@ std::string Runner::checkInputs() const {
              ", ...))";
   // Label sets the guidance evaluates (cond(k)); set 0 may be absent (an
   // unconditional call then), but not a later one once set 0 is given.
-  std::string conds = m.str("guidance.eval_conds");
-  for (size_t i = 0; i < conds.size();) {
-    size_t j = conds.find(',', i);
-    long c = std::strtol(conds.substr(i, j - i).c_str(), nullptr, 10);
-    if (c > 0 && !labels_.empty() && ((size_t)c >= labels_.size() || labels_[(size_t)c].empty()))
+  for (double cd : m.nums("guidance.eval_conds")) {
+    size_t c = cd > 0 ? (size_t)cd : 0;
+    if (c > 0 && !labels_.empty() && (c >= labels_.size() || labels_[c].empty()))
       return "the sampler's guidance evaluates label set " + std::to_string(c) + " (cond(" +
              std::to_string(c) + ")), but only " + std::to_string(labels_.size()) +
              " label set(s) were given";
-    if (j == std::string::npos)
-      break;
-    i = j + 1;
   }
   for (const auto &l : labels_)
     if (!l.empty() && (int64_t)l.size() != batch_)

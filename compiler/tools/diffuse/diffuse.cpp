@@ -398,14 +398,11 @@ int main(int argc, char **argv) {
     }
     if (sampler->manifest.str("process.kind") != "path" || !sampler->alpha) {
       std::cerr << "error: schedule prints Gaussian paths and beta tables; '"
-                << sampler->manifest.str("process.name") << "' is neither\n";
+                << sampler->manifest.str("process.name") << "' has no compiled alpha(t) and sigma(t)\n";
       return 1;
     }
-    std::stringstream ss(sampler->manifest.str("process.domain", "0,1"));
-    std::string lo, hi;
-    std::getline(ss, lo, ',');
-    std::getline(ss, hi, ',');
-    double t0 = std::strtod(lo.c_str(), nullptr), t1 = std::strtod(hi.c_str(), nullptr);
+    std::vector<double> dom = sampler->manifest.nums("process.domain");
+    double t0 = dom.size() == 2 ? dom[0] : 0, t1 = dom.size() == 2 ? dom[1] : 1;
     // The last column is the compiled closed-form inverse t(lambda) applied
     // to the row's lambda ("-" where the process has none).
     std::printf("%-24s %-24s %-24s %-24s %-24s %-24s %s\n", "t", "alpha", "sigma", "dalpha/dt",

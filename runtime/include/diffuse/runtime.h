@@ -27,6 +27,8 @@ struct Manifest {
   static Manifest parse(const char *text);
   std::string str(const std::string &key, const std::string &def = "") const;
   double num(const std::string &key, double def = 0) const;
+  /// A comma-separated list of numbers (empty when the key is absent).
+  std::vector<double> nums(const std::string &key) const;
   bool has(const std::string &key) const { return kv.count(key) != 0; }
 };
 
