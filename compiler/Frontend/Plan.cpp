@@ -323,168 +323,8 @@ const ast::Decl *refDecl(const ast::Module &m, const ast::Decl &sampler, const s
   return d;
 }
 
-/// The grid families, their named arguments, and whether they space
-/// continuous time (sigma families included) or a discrete process's
-/// integer timesteps.
-struct GridFamily {
-  const char *name;
-  std::vector<std::string> args;
-  enum Time { Continuous, Discrete, Any } time;
-};
-
-const std::vector<GridFamily> &gridFamilies() {
-  static const std::vector<GridFamily> families = {
-      {"given", {}, GridFamily::Any},
-      {"uniform",
-       {"steps", "from", "to", "shift", "seq_len", "base_shift", "max_shift", "base_seq_len",
-        "max_seq_len"},
-       GridFamily::Continuous},
-      {"logsnr", {"steps", "from", "to"}, GridFamily::Continuous},
-      {"karras", {"steps", "sigma_min", "sigma_max", "rho", "append_zero"},
-       GridFamily::Continuous},
-      {"exponential", {"steps", "sigma_min", "sigma_max", "append_zero"}, GridFamily::Continuous},
-      {"polyexponential", {"steps", "sigma_min", "sigma_max", "rho", "append_zero"},
-       GridFamily::Continuous},
-      {"vp", {"steps", "beta_d", "beta_min", "eps_s", "append_zero"}, GridFamily::Continuous},
-      {"beta", {"steps", "sigma_min", "sigma_max", "alpha", "beta", "append_zero"},
-       GridFamily::Continuous},
-      {"leading", {"steps", "offset"}, GridFamily::Discrete},
-      {"trailing", {"steps"}, GridFamily::Discrete},
-      {"linspace", {"steps"}, GridFamily::Discrete},
-  };
-  return families;
-}
-
-/// `grid = [t0, t1, ...]`: the process times themselves, at least two,
-/// finite and strictly monotone.
-bool planGridList(const ast::Expr &e, DiagEngine &diag, GridPlan &g) {
-  g.kind = "list";
-  if (e.ops.size() < 2) {
-    diag.error(e.loc, "a grid list needs at least two times", "write grid = [1.0, 0.5, 0.0]");
-    return false;
-  }
-  for (const auto &op : e.ops) {
-    double v;
-    if (!evalConstant(*op, {}, diag, v))
-      return false;
-    if (!g.times.empty() && (v == g.times.back() ||
-                             (g.times.size() >= 2 &&
-                              (v > g.times.back()) != (g.times[1] > g.times[0])))) {
-      diag.error(op->loc, "grid times must be strictly increasing or strictly decreasing",
-                 "list each time once, in the order of sampling");
-      return false;
-    }
-    g.times.push_back(v);
-  }
-  g.args["steps"] = (double)(g.times.size() - 1);
-  return true;
-}
-
-bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, GridPlan &g) {
-  if (e.kind == ast::Expr::List)
-    return planGridList(e, diag, g);
-  std::vector<std::string> kinds;
-  const GridFamily *family = nullptr;
-  for (const auto &f : gridFamilies()) {
-    kinds.push_back(f.name);
-    if (e.name == f.name)
-      family = &f;
-  }
-  g.kind = e.name;
-  if ((e.kind != ast::Expr::Ident && e.kind != ast::Expr::Call) || !family) {
-    std::string hint = didYouMean(e.name, kinds);
-    diag.error(e.loc, "unknown time grid '" + e.name + "'",
-               hint.empty() ? "use one of: " + joinNames(kinds) + ", or a list of times" : hint);
-    return false;
-  }
-  bool discrete = plan.processKind == "discrete";
-  if (discrete && plan.interpolate.empty() && family->time == GridFamily::Continuous) {
-    diag.error(e.loc, "grid '" + g.kind + "' needs continuous time, but the process has integer "
-                      "timesteps",
-               "use leading, trailing or linspace (or interpolate = log_alpha in the process)");
-    return false;
-  }
-  if (family->time == GridFamily::Discrete && !discrete) {
-    diag.error(e.loc, "grid '" + g.kind + "' spaces the timesteps of a discrete process",
-               "use uniform, karras or exponential for a continuous-time process");
-    return false;
-  }
-  for (const auto &a : e.args) {
-    if (a.name.empty()) {
-      diag.error(a.value->loc, "grid arguments are named", "write steps = 20");
-      return false;
-    }
-    // target, strength and repeat: any family
-    if (a.name != "target" && a.name != "strength" && a.name != "repeat" &&
-        !contains(family->args, a.name)) {
-      std::string hint = didYouMean(a.name, family->args);
-      diag.error(a.nameLoc, "grid '" + g.kind + "' has no argument '" + a.name + "'",
-                 !hint.empty()           ? hint
-                 : family->args.empty() ? "it takes no arguments"
-                                         : "its arguments: " + joinNames(family->args));
-      return false;
-    }
-    if (a.name == "target") {
-      if (a.value->kind != ast::Expr::Ident || (a.value->name != "next" && a.value->name != "prev")) {
-        diag.error(a.value->loc, "unknown step target",
-                   "use target = next (the next grid time) or target = prev "
-                   "(diffusers: t - train_steps / steps)");
-        return false;
-      }
-      g.target = a.value->name;
-      continue;
-    }
-    double v;
-    if (!evalConstant(*a.value, {}, diag, v))
-      return false;
-    if (a.name == "strength" && !(v > 0 && v <= 1)) {
-      diag.error(a.value->loc, "strength is in (0, 1]",
-                 "img2img: 1 starts from pure noise, smaller values from noised data");
-      return false;
-    }
-    if (a.name == "repeat" && !(v >= 1 && v <= 10000 && v == std::floor(v))) {
-      diag.error(a.value->loc, "repeat is a whole number of steps per level, 1 to 10000",
-                 "annealed Langevin dynamics takes repeat = T steps at each noise level");
-      return false;
-    }
-    if (a.name == "append_zero" && v != 0 && v != 1) {
-      diag.error(a.value->loc, "append_zero is 0 or 1",
-                 "append_zero = 0 ends the grid at sigma_min");
-      return false;
-    }
-    if ((a.name == "shift" || a.name == "rho" || a.name == "sigma_min" ||
-         a.name == "sigma_max" || (g.kind == "beta" && (a.name == "alpha" || a.name == "beta"))) &&
-        !(v > 0)) {
-      diag.error(a.value->loc, a.name + " must be positive");
-      return false;
-    }
-    g.args[a.name] = v;
-  }
-  if (g.kind != "given" && !g.args.count("steps")) {
-    diag.error(e.loc, "grid '" + g.kind + "' needs a number of steps", "add steps = N");
-    return false;
-  }
-  if (g.args.count("steps") && (g.args["steps"] < 1 || g.args["steps"] > 1e6 ||
-                                g.args["steps"] != std::floor(g.args["steps"]))) {
-    diag.error(e.loc, "steps must be a whole number from 1 to 1000000");
-    return false;
-  }
-  if (g.target == "prev" && !discrete) {
-    diag.error(e.loc, "target = prev needs a discrete process");
-    return false;
-  }
-  if (g.args.count("shift") && g.args.count("seq_len")) {
-    diag.error(e.loc, "give either shift or seq_len, not both",
-               "seq_len derives the shift from the image size (resolution-dependent shift)");
-    return false;
-  }
-  return true;
-}
-
 } // namespace
 
-/// The process and the model of a sampler or training spec (resolved and
-/// their parameters bound): their kinds, domain, checks and time encoding.
 /// Whether any statement or helper function of `solver` calls one of `names`.
 static bool solverCalls(const ast::Decl &solver, const std::vector<std::string> &names) {
   auto calls = [&](const ast::Expr &e) {
@@ -580,9 +420,63 @@ static const ast::Decl *findNamed(const ast::Module &m, const std::string &kind,
   return nullptr;
 }
 
+/// A model declaration, for the process `plan` has resolved.
 static bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag,
-                      ModelPlan &mp);
+                      ModelPlan &mp) {
+  const ast::Decl &p = *plan.process;
+  mp.decl = &md;
+  const ast::Expr &pred = *md.find("predicts")->value;
+  mp.predicts = pred.name;
+  mp.timeEncoding = plan.processKind == "discrete" ? "index" : "t";
+  if (mp.predicts == "edm") {
+    for (const auto &a : pred.args)
+      if (a.name == "sigma_data" && !evalConstant(*a.value, {}, diag, mp.sigmaData))
+        return false;
+    if (!(mp.sigmaData > 0)) {
+      diag.error(pred.loc, "sigma_data must be > 0 (here " + fmtNum(mp.sigmaData) + ")",
+                 "sigma_data is the data's standard deviation (0.5 in EDM)");
+      return false;
+    }
+    mp.timeEncoding = "c_noise";
+  }
+  if (const ast::Item *t = md.find("time")) {
+    mp.timeEncoding = t->value->name;
+    if (t->value->kind == ast::Expr::Call &&
+        (!evalConstant(*t->value->args[0].value, {}, diag, mp.timeScale) ||
+         (t->value->args.size() > 1 &&
+          !evalConstant(*t->value->args[1].value, {}, diag, mp.timeOffset))))
+      return false;
+  }
+  if (const ast::Item *c = md.find("cond"))
+    mp.conditional = c->value->name == "class";
+  for (const auto &prm : md.params)
+    if (prm.name == "x") {
+      mp.shape = prm.shape;
+      if (!prm.type.empty())
+        mp.dtype = prm.type;
+    }
+  if (mp.dtype != "f64" && mp.dtype != "f32") {
+    diag.error(md.nameLoc, "unknown element type '" + mp.dtype + "'", "use f64 or f32");
+    return false;
+  }
+  if (mp.timeEncoding == "index" && !plan.interpolate.empty()) {
+    diag.error(md.find("time") ? md.find("time")->value->loc : md.nameLoc,
+               "time = index needs integer timesteps, but '" + p.name +
+                   "' interpolates in continuous time",
+               "use time = scaled(1000, -1) (DPM-Solver's discrete model wrapper)");
+    return false;
+  }
+  if (mp.timeEncoding == "index" && plan.processKind != "discrete") {
+    diag.error(md.find("time")->value->loc,
+               "time = index needs a discrete process, but '" + p.name + "' is a Gaussian path",
+               "use time = t or time = scaled(1000)");
+    return false;
+  }
+  return true;
+}
 
+/// The process and the model of a sampler or training spec (resolved and
+/// their parameters bound): their kinds, domain, checks and time encoding.
 static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   // Process.
   const ast::Decl &p = *plan.process;
@@ -715,61 +609,6 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
                    "model",
                "use it in a guidance rule (a parameter `classifier: model`) and give the "
                "sampler a model of the data");
-    return false;
-  }
-  return true;
-}
-
-/// A model declaration, for the process `plan` has resolved.
-static bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag,
-                      ModelPlan &mp) {
-  const ast::Decl &p = *plan.process;
-  mp.decl = &md;
-  const ast::Expr &pred = *md.find("predicts")->value;
-  mp.predicts = pred.name;
-  mp.timeEncoding = plan.processKind == "discrete" ? "index" : "t";
-  if (mp.predicts == "edm") {
-    for (const auto &a : pred.args)
-      if (a.name == "sigma_data" && !evalConstant(*a.value, {}, diag, mp.sigmaData))
-        return false;
-    if (!(mp.sigmaData > 0)) {
-      diag.error(pred.loc, "sigma_data must be > 0 (here " + fmtNum(mp.sigmaData) + ")",
-                 "sigma_data is the data's standard deviation (0.5 in EDM)");
-      return false;
-    }
-    mp.timeEncoding = "c_noise";
-  }
-  if (const ast::Item *t = md.find("time")) {
-    mp.timeEncoding = t->value->name;
-    if (t->value->kind == ast::Expr::Call &&
-        (!evalConstant(*t->value->args[0].value, {}, diag, mp.timeScale) ||
-         (t->value->args.size() > 1 &&
-          !evalConstant(*t->value->args[1].value, {}, diag, mp.timeOffset))))
-      return false;
-  }
-  if (const ast::Item *c = md.find("cond"))
-    mp.conditional = c->value->name == "class";
-  for (const auto &prm : md.params)
-    if (prm.name == "x") {
-      mp.shape = prm.shape;
-      if (!prm.type.empty())
-        mp.dtype = prm.type;
-    }
-  if (mp.dtype != "f64" && mp.dtype != "f32") {
-    diag.error(md.nameLoc, "unknown element type '" + mp.dtype + "'", "use f64 or f32");
-    return false;
-  }
-  if (mp.timeEncoding == "index" && !plan.interpolate.empty()) {
-    diag.error(md.find("time") ? md.find("time")->value->loc : md.nameLoc,
-               "time = index needs integer timesteps, but '" + p.name +
-                   "' interpolates in continuous time",
-               "use time = scaled(1000, -1) (DPM-Solver's discrete model wrapper)");
-    return false;
-  }
-  if (mp.timeEncoding == "index" && plan.processKind != "discrete") {
-    diag.error(md.find("time")->value->loc,
-               "time = index needs a discrete process, but '" + p.name + "' is a Gaussian path",
-               "use time = t or time = scaled(1000)");
     return false;
   }
   return true;

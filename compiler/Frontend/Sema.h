@@ -14,7 +14,7 @@
 namespace diffuse {
 
 struct GridPlan {
-  std::string kind; // a family of gridFamilies() (Plan.cpp), or "list"
+  std::string kind; // a family of gridFamilies() (PlanGrid.cpp), or "list"
   std::map<std::string, double> args;
   std::vector<double> times; // list: the process times, in sampling order
   std::string target = "next"; // next | prev (diffusers DDIM/PNDM: t - train_steps/steps)

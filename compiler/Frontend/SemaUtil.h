@@ -3,6 +3,7 @@
 #define DIFFUSE_FRONTEND_SEMAUTIL_H
 
 #include "compiler/Frontend/AST.h"
+#include "compiler/Frontend/Sema.h"
 
 #include <algorithm>
 #include <string>
@@ -42,6 +43,10 @@ inline std::vector<const ast::Item *> guidanceEvaluations(const ast::Decl &g) {
       out.push_back(&it);
   return out;
 }
+
+/// The sampler's `grid = ...` as a GridPlan (PlanGrid.cpp); false after
+/// reporting an error.
+bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, GridPlan &g);
 
 /// Reports anything but `native` or `ve` as coordinates.
 void checkCoords(const ast::Expr &e, DiagEngine &diag);
