@@ -58,6 +58,13 @@ bool evalConstant(const ast::Expr &e, const std::map<std::string, double> &env, 
   }
 }
 
+std::string fmtNum(double v) {
+  std::ostringstream os;
+  os.precision(6);
+  os << v;
+  return os.str();
+}
+
 namespace {
 
 /// Evaluates a process function body at a time: numbers, parameters, the
@@ -120,13 +127,6 @@ double evalProcessExpr(const ast::Decl &p, const ast::Expr &e,
   }
   default: return NAN;
   }
-}
-
-std::string fmtNum(double v) {
-  std::ostringstream os;
-  os.precision(6);
-  os << v;
-  return os.str();
 }
 
 /// What the mathematics needs of a Gaussian path over its domain, checked
@@ -809,6 +809,42 @@ static bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag
   return true;
 }
 
+/// RePaint (Lugmayr et al. 2022): `inpaint = true` keeps the known data
+/// where the mask is 1, and the grid's resampling jumps (jump_length,
+/// jump_n_sample) take the state back up the noise levels. Both are
+/// variants of any solver, with two limits: a jump would break a solver's
+/// history, and an adaptive solver uses only the grid's end points.
+static bool planInpaint(const ast::Decl &sampler, SamplerPlan &plan, DiagEngine &diag) {
+  if (const ast::Item *in = sampler.find("inpaint")) {
+    const ast::Expr &v = *in->value;
+    if (v.kind != ast::Expr::Ident || (v.name != "true" && v.name != "false")) {
+      diag.error(v.loc, "inpaint must be true or false",
+                 "true keeps the run's data where its mask is 1 (diffuse run --x-data D.npy "
+                 "--mask M.npy) and generates the rest");
+      return false;
+    }
+    plan.inpaint = v.name == "true";
+  }
+  bool jumps = plan.grid.args.count("jump_length") != 0;
+  const ast::Item *state = plan.solver->find("state");
+  if (jumps && state) {
+    diag.error(sampler.find("grid")->value->loc,
+               "resampling jumps need a solver without state, but '" + plan.solver->name +
+                   "' carries " + joinNames(state->params) + " between steps",
+               "after a jump its history would belong to other noise levels; use a one-step "
+               "solver (ddim, ddpm, euler, heun, ...)");
+    return false;
+  }
+  if ((jumps || plan.inpaint) && plan.adaptive.on) {
+    diag.error(jumps ? sampler.find("grid")->value->loc : sampler.find("inpaint")->value->loc,
+               std::string(jumps ? "resampling jumps" : "inpainting") + " cannot be used with '" +
+                   plan.solver->name + "', which chooses its own steps",
+               "an adaptive solver uses only the grid's end points; use a fixed-step solver");
+    return false;
+  }
+  return true;
+}
+
 bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
                  SamplerPlan &plan) {
   const ast::Decl *s = findNamed(m, "sampler", name, "sampler", "--sampler",
@@ -819,8 +855,8 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
     return false;
   plan.sampler = s;
   for (const auto &it : s->items) {
-    const std::vector<std::string> keys = {"process", "model", "solver", "guidance",
-                                           "grid",    "coords"};
+    const std::vector<std::string> keys = {"process", "model",  "solver", "guidance",
+                                           "grid",    "coords", "inpaint"};
     if (!contains(keys, it.name) || it.kind != ast::Item::Set)
       diag.error(it.loc, "'" + it.name + "' is not a setting of a sampler",
                  didYouMean(it.name, keys).empty() ? "a sampler takes: " + joinNames(keys)
@@ -872,6 +908,8 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
     return false;
   }
   if (!planGrid(*g->value, plan, diag, plan.grid))
+    return false;
+  if (!planInpaint(*s, plan, diag))
     return false;
   return checkStart(plan, diag);
 }

@@ -108,9 +108,10 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
       diag.error(a.value->loc, "grid arguments are named", "write steps = 20");
       return false;
     }
-    // target, strength and repeat: any family
-    if (a.name != "target" && a.name != "strength" && a.name != "repeat" &&
-        !contains(family->args, a.name)) {
+    // target, strength, repeat and the resampling jumps: any family
+    static const std::vector<std::string> kAnyFamily = {"target", "strength", "repeat",
+                                                        "jump_length", "jump_n_sample"};
+    if (!contains(kAnyFamily, a.name) && !contains(family->args, a.name)) {
       std::string hint = didYouMean(a.name, family->args);
       diag.error(a.nameLoc, "grid '" + g.kind + "' has no argument '" + a.name + "'",
                  !hint.empty()           ? hint
@@ -141,6 +142,15 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
                  "annealed Langevin dynamics takes repeat = T steps at each noise level");
       return false;
     }
+    if ((a.name == "jump_length" || a.name == "jump_n_sample") &&
+        !(v >= 1 && v <= 1000 && v == std::floor(v))) {
+      diag.error(a.value->loc, a.name + " is a whole number from 1 to 1000",
+                 a.name == "jump_length"
+                     ? "RePaint goes back jump_length steps at a time (10 in the paper)"
+                     : "RePaint passes each jump jump_n_sample times (10 in the paper; 1: "
+                       "no resampling)");
+      return false;
+    }
     if (a.name == "append_zero" && v != 0 && v != 1) {
       diag.error(a.value->loc, "append_zero is 0 or 1",
                  "append_zero = 0 ends the grid at sigma_min");
@@ -161,6 +171,18 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
   if (g.args.count("steps") && (g.args["steps"] < 1 || g.args["steps"] > 1e6 ||
                                 g.args["steps"] != std::floor(g.args["steps"]))) {
     diag.error(e.loc, "steps must be a whole number from 1 to 1000000");
+    return false;
+  }
+  if (g.args.count("jump_length") != g.args.count("jump_n_sample")) {
+    diag.error(e.loc, "resampling jumps need both jump_length and jump_n_sample",
+               "e.g. jump_length = 10, jump_n_sample = 10 (RePaint's schedule)");
+    return false;
+  }
+  if (g.args.count("jump_length") && g.args.count("steps") &&
+      g.args["jump_length"] >= g.args["steps"]) {
+    diag.error(e.loc, "jump_length " + fmtNum(g.args["jump_length"]) +
+                          " leaves no room for a jump in " + fmtNum(g.args["steps"]) + " steps",
+               "a jump goes back jump_length steps; make it smaller than steps");
     return false;
   }
   if (g.target == "prev" && !discrete) {

@@ -50,6 +50,7 @@ struct SamplerPlan {
   std::map<std::string, double> processParams, solverParams, guidanceParams;
   std::string coords = "native";
   GridPlan grid;
+  bool inpaint = false; // keep the run's data where its mask is 1 (RePaint)
 
   // Process.
   std::string processKind; // path | sde | discrete

@@ -51,6 +51,9 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
 /// Reports anything but `native` or `ve` as coordinates.
 void checkCoords(const ast::Expr &e, DiagEngine &diag);
 
+/// A number as a message shows it (6 significant digits).
+std::string fmtNum(double v);
+
 } // namespace diffuse
 
 #endif

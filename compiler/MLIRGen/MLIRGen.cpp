@@ -228,6 +228,8 @@ private:
       g.set("eval_conds", b.getArrayAttr(conds));
       cfg.set("guidance", g.getDictionary(&ctx));
     }
+    if (plan.inpaint)
+      cfg.set("inpaint", b.getI64IntegerAttr(1));
     if (plan.adaptive.on) {
       const SamplerPlan::Adaptive &a = plan.adaptive;
       NamedAttrList ad;
@@ -543,6 +545,8 @@ private:
         continue;
       }
       Value v = mixed(*s.value, env, plan.solverParams);
+      if (s.kind == ast::Stmt::Return && plan.inpaint)
+        v = keepKnown(v, env.at(plan.solver->find("step")->params[2]), loc(s.loc));
       if (s.kind == ast::Stmt::Assign) {
         if (std::find(stateNames.begin(), stateNames.end(), s.name) != stateNames.end())
           newState[s.name] = v; // for the next step; reads keep the old value
@@ -595,6 +599,56 @@ private:
     env["index"] = b.create<StepCtxOp>(l, f64(), "index");
     env["steps"] = b.create<StepCtxOp>(l, f64(), "steps");
     return env;
+  }
+
+  //===--- RePaint: inpainting and resampling jumps ----------------------===//
+  //
+  // Both wrap any solver. With `inpaint = true` every step's result x_t is
+  // replaced, where the run's mask is 1, by the known data noised to t with
+  // a fresh draw: m (alpha_t x0 + sigma_t z) + (1 - m) x_t (Lugmayr et al.
+  // 2022, algorithm 1, lines 5 and 8; in ve coordinates alpha_t = 1 and
+  // sigma_t = tau_t). A grid with resampling jumps has steps that go up the
+  // noise levels; `select` sends those to one more variant, the process's
+  // own forward transition q(x_t | x_s), derived from alpha and sigma:
+  // x_t = r x_s + sqrt(sigma_t^2 - r^2 sigma_s^2) z with r = alpha_t /
+  // alpha_s.
+
+  Value keepKnown(Value x, Value t, Location l) {
+    Value data = b.create<InputOp>(l, field(), "data");
+    Value mask = b.create<InputOp>(l, field(), "mask");
+    Value a = b.create<SchedOp>(l, f64(), t, "alpha");
+    Value sg = b.create<SchedOp>(l, f64(), t, "sigma");
+    Value z = b.create<NoiseOp>(l, field());
+    Value known = b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), a, data),
+                                  b.create<MulOp>(l, field(), sg, z));
+    Value one = b.create<arith::ConstantOp>(l, b.getF64FloatAttr(1.0));
+    Value rest = b.create<SubOp>(l, field(), one, mask);
+    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), mask, known),
+                           b.create<MulOp>(l, field(), rest, x));
+  }
+
+  /// The variant for a step that goes up the noise levels (a jump).
+  void genRenoise(FunctionType stepType, int index, Location l) {
+    auto func = b.create<func::FuncOp>(l, "step_" + std::to_string(index), stepType);
+    func->setAttr("diffuse.step", b.getI32IntegerAttr(index));
+    func->setAttr("diffuse.renoise", b.getUnitAttr());
+    OpBuilder::InsertionGuard guard(b);
+    Block *entry = func.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value x = entry->getArgument(0), s = entry->getArgument(1), t = entry->getArgument(2);
+    auto sched = [&](Value at, const char *kind) { return b.create<SchedOp>(l, f64(), at, kind); };
+    Value r = b.create<arith::DivFOp>(l, sched(t, "alpha"), sched(s, "alpha"));
+    Value st = sched(t, "sigma"), ss = b.create<arith::MulFOp>(l, r, sched(s, "sigma"));
+    Value var = b.create<arith::SubFOp>(l, b.create<arith::MulFOp>(l, st, st),
+                                        b.create<arith::MulFOp>(l, ss, ss));
+    // Rounding must not make an exact transition's variance negative.
+    Value zero = b.create<arith::ConstantOp>(l, b.getF64FloatAttr(0.0));
+    Value sd = b.create<math::SqrtOp>(l, b.create<arith::MaximumFOp>(l, var, zero));
+    Value z = b.create<NoiseOp>(l, field());
+    SmallVector<Value> results{b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), r, x),
+                                               b.create<MulOp>(l, field(), sd, z))};
+    results.append(entry->args_begin() + 3, entry->args_end()); // the state, unchanged
+    b.create<func::ReturnOp>(l, results);
   }
 
   /// Emits the decision tree of `select` from the prefix `decisions`.
@@ -661,9 +715,10 @@ private:
     // pf_ode(x, s)` with the state unchanged, that dfs_step runs when the
     // step context's `drift` flag is set.
     bool drift = plan.adaptive.on;
+    bool jumps = plan.grid.args.count("jump_length") != 0; // never with drift (Plan)
     for (size_t k = 0; k < paths.size(); ++k) {
       std::string name =
-          paths.size() == 1 && !drift ? "step" : "step_" + std::to_string(k);
+          paths.size() == 1 && !drift && !jumps ? "step" : "step_" + std::to_string(k);
       auto func = b.create<func::FuncOp>(l, name, stepType);
       func->setAttr("diffuse.step", b.getI32IntegerAttr((int)k));
       OpBuilder::InsertionGuard guard(b);
@@ -688,7 +743,9 @@ private:
       results.append(entry->args_begin() + 3, entry->args_end()); // the state, unchanged
       b.create<func::ReturnOp>(l, results);
     }
-    if (paths.size() > 1 || drift) {
+    if (jumps)
+      genRenoise(stepType, (int)paths.size(), loc(plan.sampler->find("grid")->value->loc));
+    if (paths.size() > 1 || drift || jumps) {
       auto func = b.create<func::FuncOp>(l, "select",
                                          b.getFunctionType({time(), time()}, {b.getI32Type()}));
       func->setAttr("diffuse.select", b.getUnitAttr());
@@ -696,7 +753,31 @@ private:
       Block *entry = func.addEntryBlock();
       b.setInsertionPointToEnd(entry);
       // select(s, t) sees the step's time arguments; the state is not an argument.
-      Value v = selectTree(step, entry, {}, paths);
+      auto solverTree = [&]() -> Value {
+        if (paths.size() > 1 || drift)
+          return selectTree(step, entry, {}, paths);
+        return b.create<arith::ConstantOp>(l, b.getI32IntegerAttr(0));
+      };
+      Value v;
+      if (jumps) {
+        // A step to a noisier point (lower log-SNR) is a jump up.
+        Value up = b.create<arith::CmpFOp>(
+            l, arith::CmpFPredicate::OLT,
+            b.create<SchedOp>(l, f64(), entry->getArgument(1), "lambda"),
+            b.create<SchedOp>(l, f64(), entry->getArgument(0), "lambda"));
+        auto ifOp = b.create<scf::IfOp>(l, TypeRange{b.getI32Type()}, up, /*withElse=*/true);
+        {
+          OpBuilder::InsertionGuard g2(b);
+          b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+          b.create<scf::YieldOp>(
+              l, Value(b.create<arith::ConstantOp>(l, b.getI32IntegerAttr((int)paths.size()))));
+          b.setInsertionPointToStart(&ifOp.getElseRegion().front());
+          b.create<scf::YieldOp>(l, solverTree());
+        }
+        v = ifOp.getResult(0);
+      } else {
+        v = solverTree();
+      }
       b.create<func::ReturnOp>(l, v);
     }
   }

@@ -150,7 +150,7 @@ private:
     Tex t = compute(v);
     Operation *def = v.getDefiningOp();
     if (shared.count(v) && def &&
-        !isa<PointOp, arith::ConstantOp, ModelCallOp, NoiseOp, AtOp, StepCtxOp>(def)) {
+        !isa<PointOp, arith::ConstantOp, ModelCallOp, NoiseOp, InputOp, AtOp, StepCtxOp>(def)) {
       std::string n = name("v");
       lets.push_back(n + " &= " + t.s);
       t = Tex{n, 3};
@@ -277,6 +277,8 @@ private:
     }
     if (auto c = dyn_cast<StepCtxOp>(op))
       return {"\\mathrm{" + c.getName().str() + "}", 3};
+    if (auto in = dyn_cast<InputOp>(op)) // the kept data and its mask
+      return {in.getName() == "data" ? "x_0^{\\mathrm{known}}" : "m", 3};
     return {"\\mathrm{" + op->getName().getStringRef().str() + "}", 3};
   }
 };

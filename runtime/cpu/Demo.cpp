@@ -155,6 +155,51 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   }
   runner.setNoise(std::make_shared<PhiloxNoise>(o.seed));
   std::string err;
+  const int64_t n = o.batch * D;
+  if (!o.noise.empty()) {
+    // Replayed draws (a peer's own noise): [draws, batch, D] or [draws, batch x D].
+    NpyArray z;
+    if (!readNpy(o.noise, z, err) || z.shape.empty() || z.data.size() % (size_t)n != 0) {
+      os << "error: "
+         << (err.empty() ? o.noise + " must hold draws x batch x " + std::to_string(D) +
+                               " values (batch " + std::to_string(o.batch) + ")"
+                         : err)
+         << "\n";
+      return 1;
+    }
+    std::vector<std::vector<double>> draws;
+    for (size_t k = 0; k < z.data.size(); k += (size_t)n)
+      draws.emplace_back(z.data.begin() + (long)k, z.data.begin() + (long)k + n);
+    runner.setNoise(std::make_shared<ReplayNoise>(std::move(draws)));
+  }
+  // Inpainting (inpaint = true): the known data and its mask.
+  const std::string name = sampler.manifest.str("sampler");
+  bool inpaint = sampler.manifest.num("inpaint") != 0;
+  if (!inpaint && !o.mask.empty()) {
+    os << "error: --mask is for a sampler that inpaints (inpaint = true), and '" << name
+       << "' does not\n";
+    return 1;
+  }
+  if (!inpaint && !o.xInit.empty() && !o.xData.empty()) {
+    os << "error: --x-init gives the initial state and --x-data the data to noise; use one of "
+          "them\n";
+    return 1;
+  }
+  std::vector<double> mask;
+  if (inpaint) {
+    if (o.xData.empty() || o.mask.empty()) {
+      os << "error: sampler '" << name << "' inpaints: give --x-data D.npy (the known data) "
+         << "and --mask M.npy (1 where the data is kept, 0 where it is generated)\n";
+      return 1;
+    }
+    NpyArray d, mk;
+    if (!readNpy(o.xData, d, err) || !runner.setInput(DFS_INPUT_DATA, d.data, err) ||
+        !readNpy(o.mask, mk, err) || !runner.setInput(DFS_INPUT_MASK, mk.data, err)) {
+      os << "error: " << err << "\n";
+      return 1;
+    }
+    mask = mk.data;
+  }
   auto grid = runner.buildGrid(err);
   if (grid.empty()) {
     os << "error: " << err << "\n";
@@ -165,24 +210,34 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   // alpha x0 + sigma z at the first grid point with x0 = 0 (pure noise) or
   // the data of --x-data (img2img; in ve coordinates x0 + tau z).
   std::vector<double> x((size_t)(o.batch * D));
-  auto readState = [&](const std::string &path, std::vector<double> &out) {
+  // A state of batch x D values (the data may also be D values every sample shares).
+  auto readState = [&](const std::string &path, std::vector<double> &out, bool shared) {
     NpyArray arr;
-    if (!readNpy(path, arr, err) || arr.data.size() != x.size()) {
+    if (!readNpy(path, arr, err) || (arr.data.size() != x.size() &&
+                                      !(shared && arr.data.size() == (size_t)D))) {
       os << "error: "
-         << (err.empty() ? path + " must hold batch x " + std::to_string(D) + " values" : err)
+         << (err.empty() ? path + " must hold batch x " + std::to_string(D) + " values" +
+                               (shared ? " (or " + std::to_string(D) + ")" : "")
+                         : err)
          << "\n";
       return false;
     }
-    out = arr.data;
+    out.resize(x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      out[i] = arr.data[i % arr.data.size()];
     return true;
   };
   if (!o.xInit.empty()) {
-    if (!readState(o.xInit, x))
+    if (!readState(o.xInit, x, false))
       return 1;
   } else {
     std::vector<double> data(x.size(), 0.0);
-    if (!o.xData.empty() && !readState(o.xData, data))
+    if (!o.xData.empty() && !readState(o.xData, data, true))
       return 1;
+    // An inpainting run knows the data only where its mask is 1.
+    for (size_t i = 0; i < mask.size(); ++i)
+      for (size_t j = i; j < data.size(); j += mask.size())
+        data[j] *= mask[i];
     const Point &p0 = grid.front().s;
     double a = ve ? 1.0 : p0[DFS_POINT_A], s = ve ? p0[DFS_POINT_TAU] : p0[DFS_POINT_S];
     for (int64_t i = 0; i < o.batch; ++i) {

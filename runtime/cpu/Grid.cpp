@@ -8,6 +8,7 @@
 #include "diffuse/runtime.h"
 
 #include <cmath>
+#include <map>
 #include <sstream>
 
 namespace diffuse::rt {
@@ -218,6 +219,32 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
       return {};
     }
     out.erase(out.begin(), out.end() - (long)keep);
+  }
+  // RePaint's resampling jumps (Lugmayr et al. 2022; diffusers'
+  // RePaintScheduler.set_timesteps): walking down the N steps, after the
+  // step at level k (counted from the clean end, 0 the last) for k = 0, L,
+  // 2L, ... < N - L, go back up L levels, jump_n_sample - 1 times per k.
+  // Going up is each step's own pair reversed (the compiled `select` sends
+  // it to the forward transition).
+  if (m.has("grid.jump_length")) {
+    long L = (long)m.num("grid.jump_length"), n = (long)out.size();
+    std::map<long, long> jumps;
+    for (long j = 0; j < n - L; j += L)
+      jumps[j] = (long)m.num("grid.jump_n_sample") - 1;
+    std::vector<Step> walk;
+    for (long k = n; k >= 1;) {
+      --k;
+      walk.push_back(out[(size_t)(n - 1 - k)]);
+      if (auto it = jumps.find(k); it != jumps.end() && it->second > 0) {
+        --it->second;
+        for (long u = 0; u < L; ++u) {
+          const Step &down = out[(size_t)(n - 1 - (k + u))];
+          walk.push_back({down.t, down.s});
+        }
+        k += L;
+      }
+    }
+    out = std::move(walk);
   }
   // repeat = T (annealed Langevin): T steps at each step's start level, the
   // first T - 1 from s to s, the last from s to t.

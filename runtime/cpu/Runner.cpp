@@ -115,6 +115,7 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   head_.parallel = &Runner::hookParallel;
   head_.quantile = &Runner::hookQuantile;
   head_.batch = batch_;
+  head_.input = &Runner::hookInput;
   int threads = (int)std::thread::hardware_concurrency();
   if (const char *e = std::getenv("DIFFUSE_THREADS"))
     threads = std::atoi(e);
@@ -466,8 +467,37 @@ void Runner::hookModel(dfs_ctx *ctx, int32_t model, int32_t count, const int32_t
   ++self->calls_;
 }
 
+bool Runner::setInput(int which, const std::vector<double> &values, std::string &err) {
+  const char *what = which == DFS_INPUT_DATA ? "the known data" : "the mask";
+  size_t n = (size_t)(batch_ * dim_);
+  if (values.size() != n && values.size() != (size_t)dim_) {
+    err = std::string(what) + " has " + std::to_string(values.size()) + " values; give " +
+          std::to_string(dim_) + " (one for every sample) or batch x " + std::to_string(dim_) +
+          " = " + std::to_string(n);
+    return false;
+  }
+  std::vector<double> &in = inputs_[(size_t)which];
+  in.assign(n, 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    double v = values[values.size() == n ? i : i % (size_t)dim_];
+    if (f32_)
+      reinterpret_cast<float *>(in.data())[i] = (float)v;
+    else
+      in[i] = v;
+  }
+  return true;
+}
+
+const void *Runner::hookInput(dfs_ctx *ctx, int32_t which) {
+  return reinterpret_cast<Runner *>(ctx)->inputs_[(size_t)which].data();
+}
+
 std::string Runner::checkInputs() const {
   const Manifest &m = sampler_.manifest;
+  if (m.num("inpaint") != 0 && (inputs_[DFS_INPUT_DATA].empty() || inputs_[DFS_INPUT_MASK].empty()))
+    return std::string("the sampler inpaints, but no ") +
+           (inputs_[DFS_INPUT_DATA].empty() ? "known data" : "mask") +
+           " was given (Runner::setInput; diffuse run --x-data D.npy --mask M.npy)";
   long models = (long)m.num("models", 1);
   for (long k = 1; k < models; ++k)
     if ((size_t)k >= nets_.size() || !nets_[(size_t)k])

@@ -95,7 +95,7 @@ struct Lowering {
   int kernels = 0;
   int slots = 0;
   static constexpr int DriftField = 4; // DFS_CTX_DRIFT in runtime/include/diffuse/abi.h
-  static constexpr int kAbiVersion = 3; // DFS_ABI_VERSION there
+  static constexpr int kAbiVersion = 4; // DFS_ABI_VERSION there
   /// The models a sampler calls: the sampler's own first (index 0), then the
   /// others its guidance evaluates, in the order of the module.
   SmallVector<StringRef> models;
@@ -114,8 +114,8 @@ struct Lowering {
     i64 = b.getI64Type();
     i32 = b.getI32Type();
     f64 = b.getF64Type();
-    // dfs_ctx: six hooks, quantile, batch (runtime/include/diffuse/abi.h).
-    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64});
+    // dfs_ctx: six hooks, quantile, batch, input (runtime/include/diffuse/abi.h).
+    ctxTy = LLVM::LLVMStructType::getLiteral(ctx, {ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, ptr});
   }
 
   Value gep(Location l, Type elemTy, Value base, Value idx) {
@@ -538,6 +538,9 @@ struct Lowering {
         map.map(at.getResult(), pt);
       } else if (auto nz = dyn_cast<NoiseOp>(op)) {
         map.map(nz.getResult(), hook(ol, ctxPtr, 3, ptr, {ctxPtr, i32c(slots++, ol)}));
+      } else if (auto in = dyn_cast<InputOp>(op)) {
+        int which = in.getName() == "data" ? 0 : 1; // DFS_INPUT_DATA, DFS_INPUT_MASK
+        map.map(in.getResult(), hook(ol, ctxPtr, 8, ptr, {ctxPtr, i32c(which, ol)}));
       } else if (auto c = dyn_cast<ModelCallOp>(op)) {
         ArrayRef<int32_t> conds = c.getConds();
         int nc = (int)conds.size();

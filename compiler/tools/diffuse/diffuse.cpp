@@ -46,6 +46,8 @@ int usage(std::ostream &os, int rc) {
         "object)\n"
         "  run SPEC [--out DIR] [--batch N] [--seed S] [--mixture M.json] [--x-init X.npy]\n"
         "           [--x-data D.npy]          (img2img: D noised to the grid's start, see strength)\n"
+        "           [--mask M.npy]         an inpainting sampler's mask: 1 keeps --x-data there\n"
+        "           [--noise Z.npy]        draws x batch x dim normals for noise(), replayed\n"
         "                                  compile, load and sample the built-in 2-D mixture\n"
         "                                  (or the mixture of M.json, e.g. a golden case)\n"
         "           [--labels 0,1,...]     a label set (cond, then cond(1), ...), cycled over\n"
@@ -75,7 +77,7 @@ int usage(std::ostream &os, int rc) {
 }
 
 struct Args {
-  std::string command, spec, out, emit, outDir = ".", mixture, xInit, xData;
+  std::string command, spec, out, emit, outDir = ".", mixture, xInit, xData, mask, noise;
   bool shared = false;
   int64_t batch = 1000;
   long points = 11, steps = 2000, probes = 0;
@@ -118,6 +120,8 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--lr") { if (!next(v)) return false; a.lr = std::strtod(v.c_str(), nullptr); }
     else if (s == "--x-init") { if (!next(a.xInit)) return false; }
     else if (s == "--x-data") { if (!next(a.xData)) return false; }
+    else if (s == "--mask") { if (!next(a.mask)) return false; }
+    else if (s == "--noise") { if (!next(a.noise)) return false; }
     else if (s == "--batch") { if (!next(v)) return false; a.batch = std::atol(v.c_str()); a.batchSet = true; }
     else if (s == "--seed") { if (!next(v)) return false; a.seed = std::strtoull(v.c_str(), nullptr, 10); }
     else if (!s.empty() && s[0] == '-') {
@@ -444,13 +448,10 @@ int main(int argc, char **argv) {
   o.seed = a.seed;
   o.outDir = a.outDir;
   o.mixture = a.mixture;
-  if (!a.xInit.empty() && !a.xData.empty()) {
-    std::cerr << "error: --x-init gives the initial state and --x-data the data to noise; "
-                 "use one of them\n";
-    return 2;
-  }
   o.xInit = a.xInit;
   o.xData = a.xData;
+  o.mask = a.mask;
+  o.noise = a.noise;
   for (const std::string &l : a.labels) {
     std::vector<int32_t> set;
     std::stringstream ss(l);

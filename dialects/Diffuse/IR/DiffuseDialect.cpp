@@ -89,6 +89,12 @@ LogicalResult StepCtxOp::verify() {
   return success();
 }
 
+LogicalResult InputOp::verify() {
+  if (!isOneOf(getName(), {"data", "mask"}))
+    return emitOpError("unknown input '") << getName() << "' (data or mask)";
+  return success();
+}
+
 LogicalResult PointOp::verify() {
   if (!isOneOf(getField(), {"tau", "tmodel", "a", "s", "da", "ds"}))
     return emitOpError("unknown point field '") << getField() << "'";

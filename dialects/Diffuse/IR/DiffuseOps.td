@@ -154,6 +154,20 @@ def Diffuse_NoiseOp : Diffuse_Op<"noise"> {
   let assemblyFormat = "attr-dict";
 }
 
+def Diffuse_InputOp : Diffuse_Op<"input", [Pure]> {
+  let summary = "a tensor given to the run, state-shaped: the known data or its mask";
+  let description = [{
+    `name` is "data" (the clean data x0 an inpainting sampler keeps) or
+    "mask" (1 where the data is kept, 0 where it is generated). The runtime
+    holds both for the whole run (`Runner::setInput`); the compiled code
+    reads them through the context's `input` hook.
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs Diffuse_FieldType:$result);
+  let assemblyFormat = "$name attr-dict";
+  let hasVerifier = 1;
+}
+
 def Diffuse_StepCtxOp : Diffuse_Op<"step_ctx", [Pure]> {
   let summary = "the step context: first, last (i1), index, steps (f64)";
   let arguments = (ins StrAttr:$name);

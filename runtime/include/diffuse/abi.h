@@ -27,8 +27,15 @@ extern "C" {
 
 /* The manifest's diffuse_abi: bumped when dfs_ctx or dfs_step change (2:
  * dfs_ctx gained quantile and batch; 3: the model hook takes a list of
- * conditions instead of a guided flag). */
-#define DFS_ABI_VERSION 3
+ * conditions instead of a guided flag; 4: dfs_ctx gained input). */
+#define DFS_ABI_VERSION 4
+
+/* The tensors a run is given besides its start (the `input` hook). */
+enum {
+  DFS_INPUT_DATA = 0, /* the clean data an inpainting sampler keeps (x0) */
+  DFS_INPUT_MASK = 1, /* 1 where the data is kept, 0 where it is generated */
+  DFS_INPUTS = 2
+};
 
 /* Layout of a grid point (all double). */
 enum {
@@ -70,6 +77,9 @@ struct dfs_ctx {
   /* The number of samples: a step's n elements are batch rows of n / batch
    * (per-sample reductions need it). */
   int64_t batch;
+  /* The run's input tensor `which` (DFS_INPUT_*), n elements, constant over
+   * the run (manifest `inpaint`). */
+  const void *(*input)(dfs_ctx *ctx, int32_t which);
 };
 
 /* The step context: index of the step, number of steps, first (1/0), last

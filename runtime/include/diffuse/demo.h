@@ -22,7 +22,9 @@ struct DemoOptions {
   std::string outDir = ".";
   std::string xInit;   // .npy, optional: the initial state itself
   std::string xData;   // .npy, optional: data to noise to the first grid point (img2img;
-                       // not together with xInit)
+                       // not together with xInit), and an inpainting sampler's known data
+  std::string mask;    // .npy: an inpainting sampler's mask (1: keep the data)
+  std::string noise;   // .npy, optional: draws x batch x dim normals that noise() replays
   std::string mixture; // JSON, optional (default: the built-in 2-D ring)
   /// Label sets (cond, cond(1), ...), each cycled over the batch; a set not
   /// given labels sample i with (i + k) % 2.

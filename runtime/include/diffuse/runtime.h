@@ -152,6 +152,10 @@ public:
       nets_.resize((size_t)model + 1, nullptr);
     nets_[(size_t)model] = &net;
   }
+  /// Input tensor `which` (DFS_INPUT_DATA, DFS_INPUT_MASK) of an inpainting
+  /// sampler (manifest `inpaint`): batch x dim values, or dim values that
+  /// every sample shares. Returns false (and says why) on a wrong size.
+  bool setInput(int which, const std::vector<double> &values, std::string &err);
   /// What the sampler needs and was not given (a network, a label set), or "".
   std::string checkInputs() const;
   void setGivenGrid(GivenGrid g) { given_ = std::move(g); }
@@ -210,6 +214,7 @@ private:
   static void hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                            int64_t n);
   static void hookQuantile(dfs_ctx *ctx, const void *a, double q, double *out);
+  static const void *hookInput(dfs_ctx *ctx, int32_t which);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
   /// run()'s loop for a solver with `adaptive` (runtime/cpu/Adaptive.cpp).
   template <typename T>
@@ -226,6 +231,8 @@ private:
   std::vector<double> acp_;
   std::vector<double> logAlpha_; // interpolate = log_alpha: 0.5 cumsum log(1 - beta), float64
   std::vector<std::vector<int32_t>> labels_; // by label set
+  /// DFS_INPUT_*: n values each, in the sampler's dtype (f32 packs the first half).
+  std::vector<std::vector<double>> inputs_ = std::vector<std::vector<double>>(DFS_INPUTS);
   GivenGrid given_;
   std::map<int, std::vector<double>> buffers_; // doubles; f32 uses the first half
   std::vector<double> staging_;

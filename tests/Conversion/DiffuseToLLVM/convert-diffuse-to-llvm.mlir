@@ -33,7 +33,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK:         %[[TT:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[TS:.*]] = llvm.load %{{.*}} : !llvm.ptr -> f64
 // CHECK:         %[[DT:.*]] = arith.subf %[[TT]], %[[TS]]
-// CHECK:         llvm.getelementptr %arg0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64)>
+// CHECK:         llvm.getelementptr %arg0[0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, ptr)>
 // CHECK:         %[[BUF:.*]] = llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}) : !llvm.ptr, (!llvm.ptr, i32, i32) -> !llvm.ptr
 // CHECK:         llvm.getelementptr %arg0[0, 1]
 // CHECK:         llvm.call %{{.*}}(%arg0, %{{.*}}, %{{.*}}, %{{.*}}, %arg2, %arg4, %[[BUF]])
@@ -54,7 +54,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK:           llvm.store
 // CHECK-LABEL: func.func private @dfs_task_0(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64)
 // CHECK:         call @dfs_kernel_0(%arg1, %arg2,
-// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=3\0Astreams.max=3\0Astate.fields=0\0Astate.scalars=0\0Amodels=1\0Aprocess.name=rf\0Aprocess.kind=path
+// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=4\0Astreams.max=3\0Astate.fields=0\0Astate.scalars=0\0Amodels=1\0Aprocess.name=rf\0Aprocess.kind=path
 // CHECK-SAME:    model.predicts=velocity
 // CHECK-SAME:    grid.kind=uniform
 // CHECK-NOT:   diffuse.
