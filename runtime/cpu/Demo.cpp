@@ -156,6 +156,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   runner.setNoise(std::make_shared<PhiloxNoise>(o.seed));
   std::string err;
   const int64_t n = o.batch * D;
+  size_t replayed = 0; // draws given by --noise
   if (!o.noise.empty()) {
     // Replayed draws (a peer's own noise): [draws, batch, D] or [draws, batch x D].
     NpyArray z;
@@ -168,6 +169,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
       return 1;
     }
     std::vector<std::vector<double>> draws;
+    replayed = z.data.size() / (size_t)n;
     for (size_t k = 0; k < z.data.size(); k += (size_t)n)
       draws.emplace_back(z.data.begin() + (long)k, z.data.begin() + (long)k + n);
     runner.setNoise(std::make_shared<ReplayNoise>(std::move(draws)));
@@ -250,7 +252,11 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   std::vector<double> x0 = x;
   auto t0 = std::chrono::steady_clock::now();
   if (!runner.run(x, err)) {
-    os << "error: " << err << "\n";
+    os << "error: " << err;
+    if (replayed && err.rfind("the noise source has no draw", 0) == 0)
+      os << ": " << o.noise << " holds " << replayed << " draws of batch x " << D
+         << "; the run needs more";
+    os << "\n";
     return 1;
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

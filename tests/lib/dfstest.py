@@ -111,3 +111,18 @@ def run_samples(diffuse, spec, work, sampler, batch, *extra, data="mix.json", ou
     dim = len(v) // batch
     calls = int(p.stdout.split(" network calls")[0].split()[-1])
     return [list(v[i * dim:(i + 1) * dim]) for i in range(batch)], calls
+
+
+def mixture_denoise(mix, x, a, s):
+    """E[x0 | x] for x = a x0 + s eps, x0 from an isotropic Gaussian mixture
+    ({"weights", "means", "stds"}), eps standard normal: one row x."""
+    logs, means = [], []
+    for w, mu, sd in zip(mix["weights"], mix["means"], mix["stds"]):
+        var = a * a * sd * sd + s * s
+        d2 = sum((v - a * m) ** 2 for v, m in zip(x, mu))
+        logs.append(math.log(w) - 0.5 * len(x) * math.log(2 * math.pi * var) - d2 / (2 * var))
+        means.append([m + a * sd * sd / var * (v - a * m) for v, m in zip(x, mu)])
+    top = max(logs)
+    r = [math.exp(v - top) for v in logs]
+    total = sum(r)
+    return [sum(r[k] * means[k][i] for k in range(len(r))) / total for i in range(len(x))]

@@ -39,16 +39,7 @@ def run(sampler):
 
 
 def score(x, sigma):  # of x = x0 + sigma eps, x0 from the mixture
-    logs, grads = [], []
-    for w, mu, sd in zip(mix["weights"], mix["means"], mix["stds"]):
-        var = sd * sd + sigma * sigma
-        d2 = sum((a - m) ** 2 for a, m in zip(x, mu))
-        logs.append(math.log(w) - 0.5 * D * math.log(2 * math.pi * var) - d2 / (2 * var))
-        grads.append([(m - a) / var for a, m in zip(x, mu)])
-    top = max(logs)
-    r = [math.exp(v - top) for v in logs]
-    total = sum(r)
-    return [sum(r[k] * grads[k][i] for k in range(len(r))) / total for i in range(D)]
+    return [(m - a) / (sigma * sigma) for a, m in zip(x, dfstest.mixture_denoise(mix, x, 1, sigma))]
 
 
 def norm(v):
