@@ -602,6 +602,15 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
                "use a model that predicts v (as Lin et al. 2024 train them) or x0");
     return false;
   }
+  if (plan.predicts == "degradation") {
+    diag.error(plan.model->find("predicts")->value->loc,
+               "model '" + plan.model->name +
+                   "' is a degradation operator: a solver can call it, but it cannot be a "
+                   "sampler's model",
+               "give it to a solver that takes a model parameter (solver = cold(D = " +
+                   plan.model->name + ")) and give the sampler a restoration model");
+    return false;
+  }
   if (plan.predicts == "class_grad") {
     diag.error(plan.model->find("predicts")->value->loc,
                "model '" + plan.model->name +
@@ -610,6 +619,77 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
                "use it in a guidance rule (a parameter `classifier: model`) and give the "
                "sampler a model of the data");
     return false;
+  }
+  return true;
+}
+
+/// Why model `mp` cannot be called on the input and time point the
+/// sampler's model is called on (one network time per grid point), or "".
+static std::string differentCall(const ModelPlan &mp, const SamplerPlan &plan) {
+  const ModelPlan &main = plan.modelPlan;
+  auto encoding = [](const ModelPlan &x) {
+    if (x.timeEncoding != "scaled")
+      return x.timeEncoding;
+    return "scaled(" + fmtNum(x.timeScale) +
+           (x.timeOffset != 0 ? ", " + fmtNum(x.timeOffset) : std::string()) + ")";
+  };
+  const std::string &name = main.decl->name;
+  if (mp.timeEncoding != main.timeEncoding || mp.timeScale != main.timeScale ||
+      mp.timeOffset != main.timeOffset)
+    return "takes its time as " + encoding(mp) + ", the sampler's model '" + name + "' as " +
+           encoding(main);
+  if (mp.dtype != main.dtype || mp.shape != main.shape)
+    return "has another input shape or element type than the sampler's model '" + name + "'";
+  if ((mp.predicts == "edm") != (main.predicts == "edm") ||
+      (mp.predicts == "edm" && mp.sigmaData != main.sigmaData))
+    return "takes another input scaling (edm's c_in) than the sampler's model '" + name + "'";
+  return "";
+}
+
+/// The models a solver takes as parameters (`D: model`, bound by the
+/// sampler's `solver = cold(D = blur)`): degradation operators the step
+/// calls on a tensor and a time point, unconverted (cold diffusion).
+static bool planSolverModels(const ast::Module &m, SamplerPlan &plan,
+                             const std::map<std::string, const ast::Expr *> &args,
+                             const ast::Expr &at, DiagEngine &diag) {
+  const ast::Decl &sv = *plan.solver;
+  for (const auto &p : sv.params) {
+    if (p.type != "model")
+      continue;
+    auto a = args.find(p.name);
+    if (a == args.end()) {
+      diag.error(at.loc, "solver '" + sv.name + "' needs a model for '" + p.name + "'",
+                 "write solver = " + sv.name + "(" + p.name + " = <name of a model>)");
+      return false;
+    }
+    const ast::Expr &e = *a->second;
+    const ast::Decl *d = e.kind == ast::Expr::Ident ? findDecl(m, e.name) : nullptr;
+    if (!d || d->kind != "model") {
+      std::vector<std::string> cands;
+      for (const auto &x : m.decls)
+        if (x.kind == "model")
+          cands.push_back(x.name);
+      std::string hint = didYouMean(e.kind == ast::Expr::Ident ? e.name : "", cands);
+      diag.error(e.loc, "'" + p.name + "' of solver '" + sv.name + "' must name a model",
+                 hint.empty() ? "known models: " + joinNames(cands) : hint);
+      return false;
+    }
+    ModelPlan mp;
+    if (!planModel(*d, plan, diag, mp))
+      return false;
+    std::string why = mp.predicts != "degradation"
+                          ? "predicts " + mp.predicts + "; a solver calls only degradation "
+                            "operators (predicts = degradation)"
+                          : differentCall(mp, plan);
+    if (!why.empty()) {
+      diag.error(e.loc, "model '" + d->name + "' " + why,
+                 mp.predicts != "degradation"
+                     ? "give the solver a model declared with predicts = degradation"
+                     : "a solver's models are called on the sampler's input and time; declare "
+                       "them alike");
+      return false;
+    }
+    plan.solverModels[p.name] = mp;
   }
   return true;
 }
@@ -699,25 +779,15 @@ static bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
     }
     if (ev.model == &main)
       continue;
+    if (mp.predicts == "degradation") {
+      diag.error(where(ev).loc,
+                 "model '" + ev.model->name + "' is a degradation operator; a guidance rule "
+                 "combines predictions",
+                 "call it from a solver that takes it as a parameter (stdlib/solvers/cold.dfs)");
+      return false;
+    }
     // One network time and one input for every model (Note [Evaluations]).
-    std::string why;
-    auto encoding = [](const ModelPlan &x) {
-      if (x.timeEncoding != "scaled")
-        return x.timeEncoding;
-      return "scaled(" + fmtNum(x.timeScale) +
-             (x.timeOffset != 0 ? ", " + fmtNum(x.timeOffset) : std::string()) + ")";
-    };
-    if (mp.timeEncoding != plan.timeEncoding || mp.timeScale != plan.timeScale ||
-        mp.timeOffset != plan.timeOffset)
-      why = "takes its time as " + encoding(mp) + ", the sampler's model '" + main.name +
-            "' as " + encoding(mainPlan);
-    else if (mp.dtype != plan.dtype || mp.shape != plan.shape)
-      why = "has another input shape or element type than the sampler's model '" + main.name +
-            "'";
-    else if ((mp.predicts == "edm") != (plan.predicts == "edm") ||
-             (mp.predicts == "edm" && mp.sigmaData != plan.sigmaData))
-      why = "takes another input scaling (edm's c_in) than the sampler's model '" + main.name +
-            "'";
+    std::string why = differentCall(mp, plan);
     if (!why.empty()) {
       diag.error(where(ev).loc, "model '" + ev.model->name + "' " + why,
                  "the models of one guidance rule are called on the same input and time; "
@@ -875,8 +945,9 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   if (!plan.process || !plan.model || !plan.solver || diag.errorCount())
     return false;
 
+  std::map<std::string, const ast::Expr *> solverModelArgs; // model parameters of the solver
   if (!bindParams(*plan.process, pcall, diag, plan.processParams) ||
-      !bindParams(*plan.solver, scall, diag, plan.solverParams) ||
+      !bindParams(*plan.solver, scall, diag, plan.solverParams, &solverModelArgs) ||
       (plan.guidance &&
        !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams, &guideArgs)))
     return false;
@@ -884,6 +955,8 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   if (!planProcessAndModel(plan, diag))
     return false;
   if (plan.guidance && !planEvaluations(m, plan, guideArgs, *s->find("guidance")->value, diag))
+    return false;
+  if (!planSolverModels(m, plan, solverModelArgs, *s->find("solver")->value, diag))
     return false;
 
   // Solver coordinates (the sampler may override the solver's).

@@ -68,6 +68,7 @@ public:
       else if (d.kind == "guidance") checkGuidance(d);
       else if (d.kind == "solver") checkSolver(d);
       else if (d.kind == "train") checkTrain(d);
+      solverModels_.clear();
     }
     return diag.errorCount() == 0;
   }
@@ -267,12 +268,12 @@ private:
   void checkModel(const ast::Decl &d) {
     checkKeys(d, {"predicts", "time", "cond"}, {}, false);
     const ast::Item *p = d.find("predicts");
-    const std::vector<std::string> preds = {"eps",   "x0",  "v",         "velocity",
-                                            "score", "edm", "class_grad"};
+    const std::vector<std::string> preds = {"eps",   "x0",  "v",          "velocity",
+                                            "score", "edm", "class_grad", "degradation"};
     if (!p) {
       diag.error(d.nameLoc, "model '" + d.name + "' does not say what it predicts",
                  "add predicts = eps (or x0, v, velocity, score, edm(sigma_data = 0.5), "
-                 "class_grad)");
+                 "class_grad, degradation)");
     } else if (p->value->kind == ast::Expr::Call && p->value->name == "edm") {
       // EDM's preconditioned network F: x0 = c_skip y + c_out F(c_in y, c_noise).
       for (const auto &a : p->value->args)
@@ -287,7 +288,7 @@ private:
       diag.error(p->value->loc, "unknown prediction type '" + got + "'",
                  didYouMean(got, preds).empty()
                      ? "use one of: eps, x0, v, velocity, score, edm(sigma_data = 0.5), "
-                       "class_grad"
+                       "class_grad, degradation"
                      : didYouMean(got, preds));
     }
     if (const ast::Item *t = d.find("time")) {
@@ -532,6 +533,21 @@ private:
 
   void checkSolver(const ast::Decl &d) {
     checkKeys(d, {"coords", "adaptive"}, {"step"}, /*anyFunc=*/true);
+    // Parameters typed `model` are modules the step calls on a tensor and a
+    // time point (a cold-diffusion degradation operator).
+    solverModels_.clear();
+    for (const auto &p : d.params) {
+      if (p.type == "model") {
+        if (p.defaultValue)
+          diag.error(p.defaultValue->loc, "a model parameter has no default",
+                     "remove '= ...'; the sampler names the model: " + d.name + "(" + p.name +
+                         " = <model>)");
+        solverModels_.insert(p.name);
+      } else if (!p.type.empty()) {
+        diag.error(p.loc, "a solver parameter is a number or a model, not '" + p.type + "'",
+                   "write " + p.name + " = <default> or " + p.name + ": model");
+      }
+    }
     // Helper functions of scalars: name(a, b) = expression.
     solverFuncs_.clear();
     for (const auto &it : d.items)
@@ -545,7 +561,8 @@ private:
     for (const auto &[name, it] : solverFuncs_) {
       std::map<std::string, Ty> fenv;
       for (auto &p : d.params)
-        fenv[p.name] = Ty::Scalar;
+        if (p.type != "model")
+          fenv[p.name] = Ty::Scalar;
       for (const auto &p : it->params)
         fenv[p] = Ty::Scalar;
       funcStack_ = {name};
@@ -605,7 +622,8 @@ private:
                                      {"index", Ty::Scalar},
                                      {"steps", Ty::Scalar}};
     for (auto &p : d.params)
-      env[p.name] = Ty::Scalar;
+      if (p.type != "model")
+        env[p.name] = Ty::Scalar;
     std::set<std::string> fixed = {step->params[0], step->params[1], step->params[2],
                                    "first", "last", "index", "steps"};
     stateTypes_.clear();
@@ -938,10 +956,14 @@ private:
         std::vector<Ty> want(f->second->params.size(), Ty::Scalar);
         return expect(want, Ty::Scalar);
       }
+      // A model parameter of the solver: its network on a tensor at a time point.
+      if (solverModels_.count(e.name))
+        return expect({Ty::Field, Ty::Time}, Ty::Field);
       std::vector<std::string> cands = kPrimitives;
       cands.insert(cands.end(), kReductions.begin(), kReductions.end());
       for (auto &[n, _] : solverFuncs_)
         cands.push_back(n);
+      cands.insert(cands.end(), solverModels_.begin(), solverModels_.end());
       cands.insert(cands.end(), kMathFns.begin(), kMathFns.end());
       std::string hint = didYouMean(e.name, cands);
       diag.error(e.loc, "unknown function '" + e.name + "'",
@@ -958,6 +980,7 @@ private:
   std::map<std::string, Ty> stateTypes_;
   std::set<std::string> tainted_;
   std::map<std::string, const ast::Item *> solverFuncs_;
+  std::set<std::string> solverModels_; // the solver's parameters typed `model`
   std::vector<std::string> funcStack_;
   bool inGuidance_ = false; // no network calls, noise or solver times in a combine rule
 };

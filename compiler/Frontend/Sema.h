@@ -80,6 +80,8 @@ struct SamplerPlan {
   std::vector<EvalPlan> evaluations;
   std::vector<ModelPlan> guideModels;
   ModelPlan modelPlan; // the sampler's model (the fields above are its copies)
+  /// The solver's model parameters (degradation operators), by parameter name.
+  std::map<std::string, ModelPlan> solverModels;
 
   // Adaptive step size (the solver's `adaptive = error_control(...)`).
   struct Adaptive {

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <set>
 
 using namespace mlir;
 
@@ -170,6 +171,10 @@ private:
     genModel(plan.modelPlan);
     for (const ModelPlan &mp : plan.guideModels)
       genModel(mp);
+    std::set<const ast::Decl *> done;
+    for (const auto &[_, mp] : plan.solverModels)
+      if (done.insert(mp.decl).second)
+        genModel(mp);
   }
   void genModel(const ModelPlan &mp) {
     const ast::Decl &m = *mp.decl;
@@ -319,6 +324,14 @@ private:
         return b.create<ReduceOp>(l, SampleType::get(&ctx), e.name, ins, q);
       }
       if (e.name == "noise") return b.create<NoiseOp>(l, field());
+      if (auto sm = plan.solverModels.find(e.name); sm != plan.solverModels.end()) {
+        // A solver's model parameter: its network's raw output (a degradation).
+        const ModelPlan &mp = sm->second;
+        auto call = b.create<ModelCallOp>(l, TypeRange{field()}, mp.decl->name, args[0], args[1],
+                                          Value(),
+                                          ArrayRef<int32_t>{mp.conditional ? 0 : -1});
+        return call.getOutputs()[0];
+      }
       if (e.name == "at") return b.create<AtOp>(l, time(), toScalar(args[0], l), false);
       if (e.name == "at_lambda") return b.create<AtOp>(l, time(), toScalar(args[0], l), true);
       if (e.name == "alpha" || e.name == "sigma" || e.name == "lambda" || e.name == "dlambda")
@@ -576,7 +589,7 @@ private:
       return x.kind == ast::Expr::Call &&
              (x.name == "denoise" || x.name == "eps" || x.name == "pf_ode" ||
               x.name == "score" || x.name == "posterior_mean" || x.name == "noise" ||
-              x.name == "at" || x.name == "at_lambda");
+              x.name == "at" || x.name == "at_lambda" || plan.solverModels.count(x.name));
     });
   }
 

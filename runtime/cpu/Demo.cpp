@@ -274,7 +274,13 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     logp += mix.logDensity(&x[(size_t)(i * D)]);
   os << "mean log-density of the samples under the data: " << logp / o.batch << "\n";
   std::vector<double> exact;
-  if (runner.noiseDraws() > 0) {
+  bool degrades = false; // a solver with a degradation operator (cold diffusion)
+  for (long k = 1; k < (long)mf.num("models", 1); ++k)
+    degrades |= mf.str("model." + std::to_string(k) + ".predicts") == "degradation";
+  if (degrades) {
+    os << "(cold diffusion: the steps invert a degradation operator, not the probability-flow "
+          "ODE)\n";
+  } else if (runner.noiseDraws() > 0) {
     os << "(the sampler draws noise: there is no single exact solution to compare with)\n";
   } else if (!guided && !(grid.front().s[DFS_POINT_A] > 0)) {
     // The exact solution is integrated in x/alpha, which does not exist there.

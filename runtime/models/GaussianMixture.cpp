@@ -10,6 +10,7 @@
 #include "diffuse/models.h"
 #include "diffuse/random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -111,6 +112,7 @@ Output outputFor(const std::string &predicts) {
   if (predicts == "edm") return Output::Edm;
   if (predicts == "score") return Output::Score;
   if (predicts == "class_grad") return Output::ClassGrad;
+  if (predicts == "degradation") return Output::Degradation;
   return Output::Eps;
 }
 
@@ -126,7 +128,10 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
     if (out_ == Output::Edm)
       for (int j = 0; j < D; ++j)
         xr[j] *= td.a * norm;
-    posteriorMean(m_, xr.data(), td.a, td.s, label, x0.data(), eps.data());
+    if (out_ == Output::Degradation)
+      std::fill(x0.begin(), x0.end(), 0.0); // the fade below needs no posterior
+    else
+      posteriorMean(m_, xr.data(), td.a, td.s, label, x0.data(), eps.data());
     if (out_ == Output::ClassGrad) {
       // grad log p_t(y | x) = grad log p_t(x | y) - grad log p_t(x)
       //                     = (eps_uncond - eps_y) / s; 0 without a label.
@@ -143,6 +148,7 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
       case Output::ClassGrad: o = x0[j]; break;
       case Output::V: o = td.a * eps[j] - td.s * x0[j]; break;
       case Output::Score: o = -eps[j] / td.s; break;
+      case Output::Degradation: o = td.a * xr[j]; break;
       case Output::Edm: // (x0 - c_skip y) / c_out
         o = (x0[j] - d * d / (norm * norm) * xr[j] / td.a) / (u * d / norm);
         break;

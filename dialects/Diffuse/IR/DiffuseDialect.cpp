@@ -64,8 +64,10 @@ LogicalResult ProcessOp::verify() {
 }
 
 LogicalResult ModelOp::verify() {
-  if (!isOneOf(getPredicts(), {"eps", "x0", "v", "velocity", "score", "edm", "class_grad"}))
-    return emitOpError("predicts must be eps, x0, v, velocity, score, edm or class_grad");
+  if (!isOneOf(getPredicts(),
+               {"eps", "x0", "v", "velocity", "score", "edm", "class_grad", "degradation"}))
+    return emitOpError(
+        "predicts must be eps, x0, v, velocity, score, edm, class_grad or degradation");
   if (getPredicts() == "edm" && !(*this)->getAttrOfType<FloatAttr>("sigma_data"))
     return emitOpError("an edm model needs a sigma_data attribute");
   if (!isOneOf(getTimeEncoding(), {"t", "index", "sigma", "scaled", "c_noise"}))

@@ -4,7 +4,9 @@
 //   1. Hoist: every scalar op of the step (it depends only on the time
 //      points) moves to the top of the function, so the per-step
 //      coefficients are computed once, on the host, before any tensor work.
-//   2. Partition the remaining ops at each `diffuse.model_call`, at each
+//   2. Move each network call up to just after its operands (and the call
+//      before it), then partition the remaining ops at each
+//      `diffuse.model_call`, at each
 //      `diffuse.reduce` (its operands must be in memory) and at the return:
 //      each segment is the field arithmetic between two such points.
 //   3. Each segment becomes one `diffuse.kernel`: its inputs are the fields
@@ -121,6 +123,26 @@ struct FusePass : diffuse::impl::FuseBase<FusePass> {
       else
         op.moveBefore(&block, block.begin());
       hoistPoint = &op;
+    }
+
+    // 1b. Make each network call as early as its operands allow (in the
+    // order of the calls), so that field arithmetic it does not feed is
+    // not split into a kernel before it and one after (cold diffusion's
+    // x - D(x0, s) + D(x0, t) is then one kernel after both calls).
+    Operation *lastCall = nullptr;
+    for (Operation &op : llvm::make_early_inc_range(block)) {
+      if (!isa<ModelCallOp>(op))
+        continue;
+      Operation *after = lastCall ? lastCall : hoistPoint;
+      for (Value v : op.getOperands())
+        if (Operation *d = v.getDefiningOp(); d && d->getBlock() == &block &&
+                                               (!after || after->isBeforeInBlock(d)))
+          after = d;
+      if (after && after->isBeforeInBlock(&op))
+        op.moveAfter(after);
+      else if (!after)
+        op.moveBefore(&block, block.begin());
+      lastCall = &op;
     }
 
     // 2-3. Partition at network calls and the return.

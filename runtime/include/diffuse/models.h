@@ -57,10 +57,12 @@ double marginalLogDensity(const Mixture &m, const double *x, double a, double s)
 /// What the analytic network returns (Edm: Karras et al.'s preconditioned F,
 /// whose input is c_in x/alpha and x0 = c_skip x/alpha + c_out F; ClassGrad:
 /// the exact noisy classifier's grad_x log p_t(label | x)).
-enum class Output { Eps, X0, V, Velocity, Score, Edm, ClassGrad };
+/// Degradation: not the mixture's, the demo's degradation operator
+/// x -> alpha(t) x (the process's mean: a fade to 0, for cold diffusion).
+enum class Output { Eps, X0, V, Velocity, Score, Edm, ClassGrad, Degradation };
 
 /// The output of a model that `predicts` (eps, x0, v, velocity, score, edm,
-/// class_grad).
+/// class_grad, degradation).
 Output outputFor(const std::string &predicts);
 
 /// Posterior mean of x0 and eps for x = a*x0 + s*eps, x0 ~ mixture,

@@ -10,7 +10,7 @@ diffuse.process @p "path" {alpha = @a}
 
 // -----
 
-// expected-error @below {{'diffuse.model' op predicts must be eps, x0, v, velocity, score, edm or class_grad}}
+// expected-error @below {{'diffuse.model' op predicts must be eps, x0, v, velocity, score, edm, class_grad or degradation}}
 diffuse.model @m predicts "noise" time "t"
 
 // -----
