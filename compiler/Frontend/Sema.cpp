@@ -360,6 +360,27 @@ private:
               "likelihood");
   }
 
+  /// The parameters of a guidance or solver declared `NAME: model` (the
+  /// sampler binds them to model declarations); reports a default on one, or
+  /// a parameter of any other type.
+  std::vector<std::string> modelParams(const ast::Decl &d) {
+    std::vector<std::string> out;
+    for (const auto &p : d.params) {
+      if (p.type == "model") {
+        if (p.defaultValue)
+          diag.error(p.defaultValue->loc, "a model parameter has no default",
+                     "remove '= ...'; the sampler names the model: " + d.name + "(" + p.name +
+                         " = <model>)");
+        out.push_back(p.name);
+      } else if (!p.type.empty()) {
+        diag.error(p.loc, "a " + d.kind + " parameter is a number or a model, not '" + p.type +
+                              "'",
+                   "write " + p.name + " = <default> or " + p.name + ": model");
+      }
+    }
+    return out;
+  }
+
   void checkGuidance(const ast::Decl &d) {
     checkKeys(d, {"combine", "space"}, {"combine", "active"}, false);
     const ast::Item *c = d.find("combine");
@@ -438,18 +459,8 @@ private:
   /// cond(K). Returns their names.
   std::vector<std::string> checkEvaluations(const ast::Decl &d) {
     std::vector<std::string> slots = {"model"}, names;
-    for (const auto &p : d.params) {
-      if (p.type == "model") {
-        if (p.defaultValue)
-          diag.error(p.defaultValue->loc, "a model parameter has no default",
-                     "remove '= ...'; the sampler names the model: " + d.name + "(" + p.name +
-                         " = <model>)");
-        slots.push_back(p.name);
-      } else if (!p.type.empty()) {
-        diag.error(p.loc, "a guidance parameter is a number or a model, not '" + p.type + "'",
-                   "write " + p.name + " = <default> or " + p.name + ": model");
-      }
-    }
+    for (const std::string &p : modelParams(d))
+      slots.push_back(p);
     for (const ast::Item *it : guidanceEvaluations(d)) {
       const ast::Expr &e = *it->value;
       if (e.kind != ast::Expr::Call)
@@ -535,19 +546,8 @@ private:
     checkKeys(d, {"coords", "adaptive"}, {"step"}, /*anyFunc=*/true);
     // Parameters typed `model` are modules the step calls on a tensor and a
     // time point (a cold-diffusion degradation operator).
-    solverModels_.clear();
-    for (const auto &p : d.params) {
-      if (p.type == "model") {
-        if (p.defaultValue)
-          diag.error(p.defaultValue->loc, "a model parameter has no default",
-                     "remove '= ...'; the sampler names the model: " + d.name + "(" + p.name +
-                         " = <model>)");
-        solverModels_.insert(p.name);
-      } else if (!p.type.empty()) {
-        diag.error(p.loc, "a solver parameter is a number or a model, not '" + p.type + "'",
-                   "write " + p.name + " = <default> or " + p.name + ": model");
-      }
-    }
+    std::vector<std::string> models = modelParams(d);
+    solverModels_ = std::set<std::string>(models.begin(), models.end());
     // Helper functions of scalars: name(a, b) = expression.
     solverFuncs_.clear();
     for (const auto &it : d.items)

@@ -51,6 +51,19 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
 /// Reports anything but `native` or `ve` as coordinates.
 void checkCoords(const ast::Expr &e, DiagEngine &diag);
 
+/// A model declaration resolved for the process `plan` has resolved (Plan.cpp).
+bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag, ModelPlan &mp);
+
+/// The guidance's evaluations and the models they call, and the solver's
+/// model parameters, bound through the sampler's arguments `args`
+/// (PlanModels.cpp); `at` locates a missing argument. False after an error.
+bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
+                     const std::map<std::string, const ast::Expr *> &args, const ast::Expr &at,
+                     DiagEngine &diag);
+bool planSolverModels(const ast::Module &m, SamplerPlan &plan,
+                      const std::map<std::string, const ast::Expr *> &args, const ast::Expr &at,
+                      DiagEngine &diag);
+
 /// A number as a message shows it (6 significant digits).
 std::string fmtNum(double v);
 
