@@ -160,13 +160,31 @@ static std::unique_ptr<llvm::TargetMachine> hostMachine(DiagEngine &diag) {
       llvm::CodeGenOptLevel::Aggressive));
 }
 
+/// The module's tasks (attribute diffuse.tasks of convert-diffuse-to-llvm),
+/// which it then drops: LLVM IR has no place for it.
+static std::vector<DeviceTask> takeTasks(ModuleOp module) {
+  std::vector<DeviceTask> tasks;
+  if (auto arr = module->getAttrOfType<ArrayAttr>("diffuse.tasks"))
+    for (Attribute a : arr) {
+      auto pair = cast<ArrayAttr>(a);
+      tasks.push_back({cast<StringAttr>(pair[0]).getValue().str(),
+                       (int)cast<IntegerAttr>(pair[1]).getInt()});
+    }
+  module->removeAttr("diffuse.tasks");
+  return tasks;
+}
+
 static std::unique_ptr<llvm::Module> translate(ModuleOp module, llvm::LLVMContext &lctx,
-                                               llvm::TargetMachine &tm, DiagEngine &diag) {
+                                               llvm::TargetMachine &tm, DiagEngine &diag,
+                                               std::string *ptx = nullptr) {
+  std::vector<DeviceTask> tasks = takeTasks(module);
   auto llvmModule = translateModuleToLLVMIR(module, lctx, "diffuse_sampler");
   if (!llvmModule) {
     diag.error(Loc{"<llvm>", 0, 0}, "internal error: translation to LLVM IR failed");
     return nullptr;
   }
+  if (ptx && !addCudaKernels(*llvmModule, tasks, *ptx, diag))
+    return nullptr;
   llvmModule->setDataLayout(tm.createDataLayout());
   llvmModule->setTargetTriple(tm.getTargetTriple().getTriple());
   auto opt = makeOptimizingTransformer(3, 0, &tm);
@@ -190,12 +208,21 @@ bool emitLLVMIR(ModuleOp module, std::string &out, DiagEngine &diag) {
   return true;
 }
 
-bool emitObject(ModuleOp module, const std::string &path, DiagEngine &diag) {
+bool emitPtx(ModuleOp module, std::string &out, DiagEngine &diag) {
   auto tm = hostMachine(diag);
   if (!tm)
     return false;
   llvm::LLVMContext lctx;
-  auto m = translate(module, lctx, *tm, diag);
+  return translate(module, lctx, *tm, diag, &out) != nullptr;
+}
+
+bool emitObject(ModuleOp module, const std::string &path, DiagEngine &diag, bool cuda) {
+  auto tm = hostMachine(diag);
+  if (!tm)
+    return false;
+  llvm::LLVMContext lctx;
+  std::string ptx;
+  auto m = translate(module, lctx, *tm, diag, cuda ? &ptx : nullptr);
   if (!m)
     return false;
   std::error_code ec;

@@ -8,6 +8,10 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <string>
+
+namespace llvm {
+class Module;
+}
 #include <vector>
 
 namespace diffuse {
@@ -23,6 +27,15 @@ struct CompileOptions {
   std::vector<std::string> importPaths;
   /// The op-by-op baseline instead of fused kernels (`--eager`).
   bool eager = false;
+  /// Also compile the steps' kernels for NVIDIA GPUs (`--device cuda`).
+  bool cuda = false;
+};
+
+/// A task of a lowered step (Note [Device kernels] in Cuda.cpp): the
+/// function's name and its number of 8-byte argument slots.
+struct DeviceTask {
+  std::string name;
+  int slots;
 };
 
 /// Registers the dialects the pipeline uses (and only those).
@@ -42,8 +55,19 @@ bool compileToStage(mlir::MLIRContext &ctx, const CompileOptions &opts, Stage st
 /// Translates a fully lowered module to LLVM IR text (optimized at -O3).
 bool emitLLVMIR(mlir::ModuleOp module, std::string &out, DiagEngine &diag);
 
-/// Writes a position-independent object file for the host CPU.
-bool emitObject(mlir::ModuleOp module, const std::string &path, DiagEngine &diag);
+/// Writes a position-independent object file for the host CPU; with `cuda`,
+/// it also carries the PTX of the steps' kernels (Note [Device kernels]).
+bool emitObject(mlir::ModuleOp module, const std::string &path, DiagEngine &diag,
+                bool cuda = false);
+
+/// The PTX of a fully lowered module's kernels (`diffuse emit --emit=ptx`).
+bool emitPtx(mlir::ModuleOp module, std::string &out, DiagEngine &diag);
+
+/// Makes CUDA kernels of `tasks` of the translated, not yet optimized host
+/// module, puts their PTX (also returned in `ptx`) and the task table into
+/// it (Cuda.cpp).
+bool addCudaKernels(llvm::Module &host, const std::vector<DeviceTask> &tasks, std::string &ptx,
+                    DiagEngine &diag);
 
 /// Installs an MLIR diagnostic handler that reports through `diag`.
 struct MLIRDiagBridge {

@@ -106,6 +106,8 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   net.setSigmaData(sampler.manifest.num("model.sigma_data", 0.5));
   Runner runner(sampler, net, o.batch, D);
   self = &runner;
+  if (o.device)
+    runner.setDevice(o.device);
   // The guidance's other models: analytic networks of the same mixture, or
   // of the one --mixture-for names.
   const Manifest &mf = sampler.manifest;
@@ -268,7 +270,8 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   os << "sampler '" << sampler.manifest.str("sampler") << "': " << steps << ", "
      << runner.networkCalls() << " network calls, "
      << (runner.noiseDraws() ? std::to_string(runner.noiseDraws()) + " noise draws, " : "")
-     << o.batch << " samples of " << what << " in " << ms << " ms\n";
+     << o.batch << " samples of " << what << " in " << ms << " ms"
+     << (o.device ? " on " + o.device->name() : "") << "\n";
   double logp = 0;
   for (int64_t i = 0; i < o.batch; ++i)
     logp += mix.logDensity(&x[(size_t)(i * D)]);

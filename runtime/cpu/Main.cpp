@@ -20,10 +20,14 @@ double dfs_process_sigma_d(double) __attribute__((weak));
 double dfs_process_t_of_lambda(double) __attribute__((weak));
 double dfs_ode_coef_x(double) __attribute__((weak));
 double dfs_ode_coef_net(double) __attribute__((weak));
+extern const char dfs_cuda_ptx[] __attribute__((weak));
+extern const dfs_cuda_task dfs_cuda_tasks[] __attribute__((weak));
+extern const int64_t dfs_cuda_task_count __attribute__((weak));
 }
 
 int main(int argc, char **argv) {
   diffuse::rt::DemoOptions o;
+  std::string device = "cpu";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -38,9 +42,11 @@ int main(int argc, char **argv) {
     else if (a == "--out") o.outDir = next();
     else if (a == "--x-init") o.xInit = next();
     else if (a == "--mixture") o.mixture = next();
+    else if (a == "--device") device = next();
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: " << argv[0]
-                << " [--batch N] [--seed S] [--out DIR] [--x-init X.npy] [--mixture M.json]\n";
+                << " [--batch N] [--seed S] [--out DIR] [--x-init X.npy] [--mixture M.json]"
+                   " [--device cpu|cuda]\n";
       return 0;
     } else {
       std::cerr << "error: unknown option '" << a << "' (see --help)\n";
@@ -61,5 +67,25 @@ int main(int argc, char **argv) {
   s.tOfLambda = dfs_process_t_of_lambda;
   s.odeCoefX = dfs_ode_coef_x;
   s.odeCoefNet = dfs_ode_coef_net;
+  s.cudaPtx = dfs_cuda_ptx;
+  s.cudaTasks = dfs_cuda_tasks;
+  s.cudaTaskCount = &dfs_cuda_task_count ? dfs_cuda_task_count : 0;
+  if (device == "cuda") {
+#ifdef DIFFUSE_HAVE_CUDA
+    std::string err;
+    o.device = diffuse::rt::makeCudaDevice(s, err);
+    if (!o.device) {
+      std::cerr << "error: cannot run on the GPU: " << err << "\n";
+      return 1;
+    }
+#else
+    std::cerr << "error: this sampler was built without CUDA; build it with "
+                 "`diffuse build --device cuda`\n";
+    return 2;
+#endif
+  } else if (device != "cpu") {
+    std::cerr << "error: unknown device '" << device << "' (cpu or cuda)\n";
+    return 2;
+  }
   return diffuse::rt::runDemo(s, o, std::cout);
 }

@@ -91,6 +91,10 @@ std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, 
   s->tOfLambda = fn("dfs_process_t_of_lambda");
   s->odeCoefX = fn("dfs_ode_coef_x");
   s->odeCoefNet = fn("dfs_ode_coef_net");
+  s->cudaPtx = (const char *)s->library.symbol("dfs_cuda_ptx");
+  s->cudaTasks = (const dfs_cuda_task *)s->library.symbol("dfs_cuda_tasks");
+  if (auto *count = (const int64_t *)s->library.symbol("dfs_cuda_task_count"))
+    s->cudaTaskCount = *count;
   if (!s->step || !manifest) {
     err = path + " is not a compiled Diffuse sampler (no dfs_step/dfs_manifest)";
     return nullptr;
@@ -116,6 +120,11 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   head_.quantile = &Runner::hookQuantile;
   head_.batch = batch_;
   head_.input = &Runner::hookInput;
+  // The hooks get `this` back as the dfs_ctx* they were given.
+  if ((void *)&head_ != (void *)this) {
+    std::fprintf(stderr, "internal error: Runner::head_ is not its first member\n");
+    std::abort();
+  }
   int threads = (int)std::thread::hardware_concurrency();
   if (const char *e = std::getenv("DIFFUSE_THREADS"))
     threads = std::atoi(e);
@@ -252,17 +261,33 @@ Point Runner::pointAtSigma(double sigmaVe) const {
 
 void Runner::hookParallel(dfs_ctx *ctx, void (*task)(void *, int64_t, int64_t), void *args,
                           int64_t n) {
-  reinterpret_cast<Runner *>(ctx)->pool_->run(n, task, args);
+  auto *self = reinterpret_cast<Runner *>(ctx);
+  if (self->device_)
+    self->device_->launch(task, args, n);
+  else
+    self->pool_->run(n, task, args);
 }
 
 void Runner::hookQuantile(dfs_ctx *ctx, const void *a, double q, double *out) {
   auto *self = reinterpret_cast<Runner *>(ctx);
-  int64_t d = self->dim_;
+  if (!self->device_)
+    return self->quantiles(a, q, out);
+  // On a device: sorting is done on the host, on copies.
+  size_t esz = self->f32_ ? 4 : 8;
+  self->hostIn_.resize((size_t)(self->batch_ * self->dim_));
+  self->device_->download(self->hostIn_.data(), a, (size_t)(self->batch_ * self->dim_) * esz);
+  std::vector<double> q8((size_t)self->batch_);
+  self->quantiles(self->hostIn_.data(), q, q8.data());
+  self->device_->upload(out, q8.data(), q8.size() * sizeof(double));
+}
+
+void Runner::quantiles(const void *a, double q, double *out) const {
+  int64_t d = dim_;
   std::vector<double> v((size_t)d);
-  for (int64_t j = 0; j < self->batch_; ++j) {
+  for (int64_t j = 0; j < batch_; ++j) {
     for (int64_t e = 0; e < d; ++e)
-      v[(size_t)e] = self->f32_ ? (double)static_cast<const float *>(a)[j * d + e]
-                                : static_cast<const double *>(a)[j * d + e];
+      v[(size_t)e] = f32_ ? (double)static_cast<const float *>(a)[j * d + e]
+                          : static_cast<const double *>(a)[j * d + e];
     // torch.quantile: rank q (d - 1), lerp between the order statistics
     // below and above it.
     double rank = q * (double)(d - 1);
@@ -303,6 +328,8 @@ void Runner::SolverState::freshOutputs() {
 }
 
 void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) {
+  if (device_)
+    return stepOnceOnDevice(x, out, s, t);
   // Benchmarks call this in a loop: the state buffers are made once.
   size_t nf = (size_t)manifest().num("state.fields"), ns = (size_t)manifest().num("state.scalars");
   if (benchState_.pin.size() != nf || benchState_.sin.size() != ns + 1)
@@ -387,8 +414,14 @@ void Runner::hookPoint(dfs_ctx *ctx, double value, int32_t byLambda, double *out
 
 void *Runner::hookBuffer(dfs_ctx *ctx, int32_t slot, int32_t mult) {
   auto *self = reinterpret_cast<Runner *>(ctx);
-  auto &buf = self->buffers_[slot];
   size_t need = (size_t)(self->batch_ * self->dim_ * mult);
+  if (self->device_) {
+    auto &dbuf = self->deviceBuffers_[slot];
+    if (!dbuf || dbuf->bytes < need * sizeof(double))
+      dbuf = std::make_unique<DeviceBuffer>(*self->device_, need * sizeof(double));
+    return dbuf->data;
+  }
+  auto &buf = self->buffers_[slot];
   if (buf.size() < need)
     buf.resize(need);
   return buf.data();
@@ -412,6 +445,23 @@ void *Runner::hookNoise(dfs_ctx *ctx, int32_t slot) {
   auto *self = reinterpret_cast<Runner *>(ctx);
   void *buf = hookBuffer(ctx, slot, 1);
   int64_t n = self->batch_ * self->dim_;
+  if (self->device_) {
+    auto *philox = dynamic_cast<PhiloxNoise *>(self->noise_.get());
+    // PhiloxNoise::fill's draw numbering: noise() draws 1, 2, ...
+    if (!philox || !self->device_->normals(philox->seed(), (uint32_t)self->draws_ + 1,
+                                           self->batch_, self->dim_, self->f32_, buf)) {
+      std::vector<double> host((size_t)n);
+      if (!self->noise_->fill((uint32_t)self->draws_, self->batch_, self->dim_, host.data()) &&
+          self->noiseError_.empty())
+        self->noiseError_ = "the noise source has no draw number " + std::to_string(self->draws_);
+      if (self->f32_)
+        for (int64_t i = 0; i < n; ++i)
+          ((float *)host.data())[i] = (float)host[(size_t)i];
+      self->device_->upload(buf, host.data(), (size_t)n * (self->f32_ ? 4 : 8));
+    }
+    ++self->draws_;
+    return buf;
+  }
   std::vector<double> tmp;
   double *dst = (double *)buf;
   if (self->f32_) {
@@ -432,39 +482,69 @@ void *Runner::hookNoise(dfs_ctx *ctx, int32_t slot) {
 
 void Runner::hookCopy(dfs_ctx *ctx, void *dst, const void *src) {
   auto *self = reinterpret_cast<Runner *>(ctx);
-  std::memcpy(dst, src, (size_t)(self->batch_ * self->dim_) * (self->f32_ ? 4 : 8));
+  size_t bytes = (size_t)(self->batch_ * self->dim_) * (self->f32_ ? 4 : 8);
+  if (self->device_)
+    self->device_->copy(dst, src, bytes);
+  else
+    std::memcpy(dst, src, bytes);
 }
 
 void Runner::hookModel(dfs_ctx *ctx, int32_t model, int32_t count, const int32_t *conds,
                        const void *in, const double *point, void *out) {
   auto *self = reinterpret_cast<Runner *>(ctx);
-  Network &net = *self->nets_[(size_t)model]; // run() checked that it is there
-  int64_t n = self->batch_ * self->dim_;
-  int64_t rows = count * self->batch_;
-  size_t esz = self->f32_ ? 4 : 8;
+  if (!self->device_ || self->nets_[(size_t)model]->onDevice())
+    return self->callNetwork(model, count, conds, in, point, out);
+  // A host network: the input goes to the host and the output back.
+  size_t bytes = (size_t)(self->batch_ * self->dim_) * (self->f32_ ? 4 : 8);
+  self->hostIn_.resize(bytes / sizeof(double) + 1);
+  self->hostOut_.resize((size_t)count * bytes / sizeof(double) + 1);
+  self->device_->download(self->hostIn_.data(), in, bytes);
+  self->callNetwork(model, count, conds, self->hostIn_.data(), point, self->hostOut_.data());
+  self->device_->upload(out, self->hostOut_.data(), (size_t)count * bytes);
+}
+
+void Runner::callNetwork(int32_t model, int32_t count, const int32_t *conds, const void *in,
+                         const double *point, void *out) {
+  Network &net = *nets_[(size_t)model]; // run() checked that it is there
+  int64_t n = batch_ * dim_;
+  int64_t rows = count * batch_;
+  size_t esz = f32_ ? 4 : 8;
   const void *x = in;
   int64_t xRows = rows;
+  bool onDevice = device_ && net.onDevice();
   if (count > 1 && net.acceptsRepeatedRows()) {
     // One call on [x; x; ...] without materializing it: the network reads
     // row i from row i mod batch.
-    xRows = self->batch_;
-  } else if (count > 1) {
-    self->staging_.resize((size_t)(count * n));
+    xRows = batch_;
+  } else if (count > 1 && onDevice) {
+    auto &st = deviceBuffers_[-1]; // the device's staging buffer
+    if (!st || st->bytes < (size_t)(count * n) * esz)
+      st = std::make_unique<DeviceBuffer>(*device_, (size_t)(count * n) * esz);
     for (int32_t j = 0; j < count; ++j)
-      std::memcpy((char *)self->staging_.data() + j * n * esz, in, n * esz);
-    x = self->staging_.data();
+      device_->copy((char *)st->data + j * n * esz, in, n * esz);
+    x = st->data;
+  } else if (count > 1) {
+    staging_.resize((size_t)(count * n));
+    for (int32_t j = 0; j < count; ++j)
+      std::memcpy((char *)staging_.data() + j * n * esz, in, n * esz);
+    x = staging_.data();
   }
-  self->times_.assign((size_t)rows, point[DFS_POINT_TMODEL]);
-  self->callLabels_.assign((size_t)rows, -1);
-  for (int32_t j = 0; j < count; ++j)
-    if (conds[j] >= 0 && (size_t)conds[j] < self->labels_.size() &&
-        !self->labels_[(size_t)conds[j]].empty())
-      std::copy(self->labels_[(size_t)conds[j]].begin(), self->labels_[(size_t)conds[j]].end(),
-                self->callLabels_.begin() + j * self->batch_);
-  dfs_net_call call{rows, self->dim_, self->f32_ ? DFS_F32 : DFS_F64, x, self->times_.data(),
-                    self->callLabels_.data(), out, 0, xRows};
+  times_.assign((size_t)rows, point[DFS_POINT_TMODEL]);
+  // The labels of a call depend only on its conditions: made again only
+  // when they differ from the last call's (setLabels clears the key).
+  if (!std::equal(conds, conds + count, callConds_.begin(), callConds_.end())) {
+    callConds_.assign(conds, conds + count);
+    callLabels_.assign((size_t)rows, -1);
+    for (int32_t j = 0; j < count; ++j)
+      if (conds[j] >= 0 && (size_t)conds[j] < labels_.size() &&
+          !labels_[(size_t)conds[j]].empty())
+        std::copy(labels_[(size_t)conds[j]].begin(), labels_[(size_t)conds[j]].end(),
+                  callLabels_.begin() + j * batch_);
+  }
+  dfs_net_call call{rows,          dim_, f32_ ? DFS_F32 : DFS_F64, x, times_.data(),
+                    callLabels_.data(), out, onDevice ? 1 : 0, xRows};
   net.evaluate(call);
-  ++self->calls_;
+  ++calls_;
 }
 
 bool Runner::setInput(int which, const std::vector<double> &values, std::string &err) {
@@ -489,7 +569,10 @@ bool Runner::setInput(int which, const std::vector<double> &values, std::string 
 }
 
 const void *Runner::hookInput(dfs_ctx *ctx, int32_t which) {
-  return reinterpret_cast<Runner *>(ctx)->inputs_[(size_t)which].data();
+  auto *self = reinterpret_cast<Runner *>(ctx);
+  if (self->device_)
+    return self->deviceInputs_[(size_t)which]->data;
+  return self->inputs_[(size_t)which].data();
 }
 
 std::string Runner::checkInputs() const {
@@ -535,6 +618,8 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
   }
   if (err = checkInputs(); !err.empty())
     return false;
+  if (device_)
+    return runOnDevice(x, grid, err);
   const double steps = (double)grid.size();
   const bool adaptive = this->adaptive();
   SolverState state; // runAdaptive keeps its own

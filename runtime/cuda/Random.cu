@@ -24,7 +24,8 @@ __device__ inline double uniform53(uint32_t hi, uint32_t lo) {
   return ((double)bits + 0.5) / 9007199254740992.0;
 }
 
-__global__ void normalsKernel(uint64_t seed, uint32_t draw, int64_t batch, int dim, double *out) {
+template <typename T>
+__global__ void normalsKernel(uint64_t seed, uint32_t draw, int64_t batch, int dim, T *out) {
   int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
   int64_t blocksPerRow = (dim + 1) / 2;
   if (i >= batch * blocksPerRow)
@@ -36,19 +37,31 @@ __global__ void normalsKernel(uint64_t seed, uint32_t draw, int64_t batch, int d
   double u1 = uniform53(c[0], c[1]), u2 = uniform53(c[2], c[3]);
   double r = sqrt(-2.0 * log(u1));
   int e = 2 * blk;
-  out[sample * dim + e] = r * cos(2 * M_PI * u2);
+  out[sample * dim + e] = (T)(r * cos(2 * M_PI * u2));
   if (e + 1 < dim)
-    out[sample * dim + e + 1] = r * sin(2 * M_PI * u2);
+    out[sample * dim + e + 1] = (T)(r * sin(2 * M_PI * u2));
 }
 
 } // namespace diffuse::cuda
 
-/// Fills a device buffer of batch x dim normals; returns a cudaError_t.
-extern "C" int dfs_cuda_normals(uint64_t seed, uint32_t draw, int64_t batch, int dim,
-                                double *deviceOut) {
+/// Fills a device buffer of batch x dim normals (float64, or float32 when
+/// `f32`: the float64 value rounded, as the host does); returns a cudaError_t.
+extern "C" int dfs_cuda_normals_as(uint64_t seed, uint32_t draw, int64_t batch, int dim, int f32,
+                                   void *deviceOut) {
   int64_t work = batch * ((dim + 1) / 2);
   int threads = 256;
   int64_t blocks = (work + threads - 1) / threads;
-  diffuse::cuda::normalsKernel<<<(unsigned)blocks, threads>>>(seed, draw, batch, dim, deviceOut);
+  if (f32)
+    diffuse::cuda::normalsKernel<<<(unsigned)blocks, threads>>>(seed, draw, batch, dim,
+                                                                (float *)deviceOut);
+  else
+    diffuse::cuda::normalsKernel<<<(unsigned)blocks, threads>>>(seed, draw, batch, dim,
+                                                                (double *)deviceOut);
   return (int)cudaGetLastError();
+}
+
+/// Float64 normals (the original entry point).
+extern "C" int dfs_cuda_normals(uint64_t seed, uint32_t draw, int64_t batch, int dim,
+                                double *deviceOut) {
+  return dfs_cuda_normals_as(seed, draw, batch, dim, 0, deviceOut);
 }

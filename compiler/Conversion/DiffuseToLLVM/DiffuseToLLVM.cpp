@@ -94,6 +94,10 @@ struct Lowering {
   LLVM::LLVMStructType ctxTy;
   int kernels = 0;
   int slots = 0;
+  /// Every task the steps run through the `parallel` hook, in order, with
+  /// its number of 8-byte argument slots: the device back end makes one
+  /// kernel of each (see Note [Device kernels] in Pipelines/Cuda.cpp).
+  SmallVector<std::pair<std::string, int>> tasks;
   static constexpr int DriftField = 4; // DFS_CTX_DRIFT in runtime/include/diffuse/abi.h
   static constexpr int kAbiVersion = 4; // DFS_ABI_VERSION there
   /// The models a sampler calls: the sampler's own first (index 0), then the
@@ -231,6 +235,7 @@ struct Lowering {
     }
     b.create<func::CallOp>(l, fn, callArgs);
     b.create<func::ReturnOp>(l);
+    tasks.push_back({task.getSymName().str(), (int)(nin + nout + nco + (samples ? 1 : 0))});
     return task;
   }
 
@@ -308,18 +313,34 @@ struct Lowering {
     b.create<LLVM::StoreOp>(l, result, gep(l, f64, out, j));
     b.setInsertionPointToEnd(te);
     b.create<func::ReturnOp>(l);
+    tasks.push_back({task.getSymName().str(), (int)nin + 2});
     return task;
   }
 
-  /// out[j] = mean over the batch of v's per-sample values, for every j:
-  /// v is a per-sample buffer, or a field constant within each sample
-  /// (its first element per sample is read).
-  void batchMean(Location l, Value v, Value p, Value out) {
-    Value batch = batchCount(l);
-    bool sample = isa<SampleType>(v.getType());
-    Value stride = sample ? b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1)).getResult()
-                          : perSampleCount(l);
+  /// The task for batch_mean: out[j] = the mean over the batch of v's
+  /// per-sample values, for every j, where v is a per-sample buffer, or a
+  /// field constant within each sample (its first element per sample is
+  /// read). One work item; slots: v, out, batch, stride (1 for a per-sample
+  /// buffer, elements per sample for a field).
+  func::FuncOp outlineBatchMean(bool sample, Location l) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    auto task = b.create<func::FuncOp>(l, "dfs_bmean_" + std::to_string(kernels++),
+                                       b.getFunctionType({ptr, i64, i64}, {}));
+    task.setPrivate();
+    Block *te = task.addEntryBlock();
+    b.setInsertionPointToStart(te);
+    auto slot = [&](unsigned j, Type ty) -> Value {
+      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
+      return b.create<LLVM::LoadOp>(l, ty, gep(l, i64, te->getArgument(0), idx));
+    };
+    Value p = slot(0, ptr), out = slot(1, ptr), batch = slot(2, i64), stride = slot(3, i64);
     Value zero = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(0));
+    Value one = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1));
+    // Only the work item 0 computes (the range is [0, 1)).
+    Value first = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, te->getArgument(1), zero);
+    auto ifOp = b.create<scf::IfOp>(l, first, /*withElse=*/false);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
     Value sum = accumulate(l, zero, batch, [&](Value j) -> Value {
       Value idx = b.create<arith::MulIOp>(l, j, stride);
       if (sample)
@@ -328,11 +349,13 @@ struct Lowering {
       return elem != f64 ? b.create<arith::ExtFOp>(l, f64, e).getResult() : e;
     });
     Value mean = b.create<arith::DivFOp>(l, sum, b.create<arith::SIToFPOp>(l, f64, batch));
-    Value one = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1));
     auto loop = b.create<scf::ForOp>(l, zero, batch, one);
-    OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     b.create<LLVM::StoreOp>(l, mean, gep(l, f64, out, loop.getInductionVar()));
+    b.setInsertionPointToEnd(te);
+    b.create<func::ReturnOp>(l);
+    tasks.push_back({task.getSymName().str(), 4});
+    return task;
   }
 
   /// Stores `args` in 8-byte slots on the step's stack and has the runtime
@@ -609,7 +632,16 @@ struct Lowering {
         Value buf = hook(ol, ctxPtr, 0, ptr,
                          {ctxPtr, i32c(slots++, ol), i32c(elem == f64 ? 1 : 2, ol)});
         if (r.getKind() == "batch_mean") {
-          batchMean(ol, r.getInputs()[0], map.lookup(r.getInputs()[0]), buf);
+          // A task like the others, so that the step itself never reads a
+          // tensor (its buffers may be device memory).
+          Value v = r.getInputs()[0];
+          bool sample = isa<SampleType>(v.getType());
+          Value stride = sample ? b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(1))
+                                      .getResult()
+                                : perSampleCount(ol);
+          Value one = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(1));
+          runTask(ol, entry, ctxPtr, outlineBatchMean(sample, ol),
+                  {map.lookup(v), buf, batchCount(ol), stride}, one);
         } else if (r.getKind() == "quantile") {
           hook(ol, ctxPtr, 6, Type(),
                {ctxPtr, map.lookup(r.getInputs()[0]), map.lookup(r.getQ()), buf});
@@ -751,6 +783,13 @@ struct ConvertDiffuseToLLVMPass
       low.emitDispatcher(l, (int)steps.size(), driftVariant);
     }
     low.emitManifest(stateFields, stateScalars);
+    // The tasks, for the device back end: [[name, slots], ...].
+    SmallVector<Attribute> tasks;
+    for (auto &[name, count] : low.tasks)
+      tasks.push_back(ArrayAttr::get(
+          &getContext(), {StringAttr::get(&getContext(), name),
+                          IntegerAttr::get(IntegerType::get(&getContext(), 64), count)}));
+    module->setAttr("diffuse.tasks", ArrayAttr::get(&getContext(), tasks));
   }
 };
 

@@ -75,7 +75,7 @@ std::string compileSharedObject(const CompileOptions &opts, DiagEngine &diag,
   std::string obj = dir + "/sampler.o", so = dir + "/sampler.so";
   // A shared object needs no start-up files: the system linker alone is an
   // order of magnitude faster than going through the C++ driver.
-  if (!emitObject(*module, obj, diag) ||
+  if (!emitObject(*module, obj, diag, opts.cuda) ||
       !runTool("ld", {"-shared", "-o", so, obj, "-lm"}, diag))
     return "";
   return so;

@@ -41,7 +41,7 @@ int usage(std::ostream &os, int rc) {
         "  check SPEC                      parse and check a spec\n"
         "  fmt SPEC [-i]                   print the spec in canonical layout (-i: rewrite it)\n"
         "  emit --emit=STAGE SPEC          show a stage: ast, mlir, derived, latex, fused, "
-        "llvm-mlir, llvm\n"
+        "llvm-mlir, llvm, ptx\n"
         "  build SPEC -o OUT [--shared]    compile to a standalone executable (or a shared "
         "object)\n"
         "  run SPEC [--out DIR] [--batch N] [--seed S] [--mixture M.json] [--x-init X.npy]\n"
@@ -72,7 +72,9 @@ int usage(std::ostream &os, int rc) {
         "                                  --set applies after each case's own settings\n"
         "options: --sampler NAME   --train NAME (a training spec instead of a sampler)\n"
         "         --set DECL.KEY=VALUE (repeatable)\n"
-        "         --eager          one pass over the tensors per arithmetic op (the baseline)\n";
+        "         --eager          one pass over the tensors per arithmetic op (the baseline)\n"
+        "         --device cuda    build: also compile the kernels for NVIDIA GPUs (PTX);\n"
+        "                          run: keep the tensors on the GPU and run the kernels there\n";
   return rc;
 }
 
@@ -107,6 +109,14 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "-o") { if (!next(a.out)) return false; }
     else if (s == "--shared") a.shared = true;
     else if (s == "--eager") a.copts.eager = true;
+    else if (s == "--device") {
+      if (!next(v)) return false;
+      if (v != "cpu" && v != "cuda") {
+        err << "error: unknown device '" << v << "' (cpu or cuda)\n";
+        return false;
+      }
+      a.copts.cuda = v == "cuda";
+    }
     else if (s == "--sampler") { if (!next(a.copts.samplerName)) return false; }
     else if (s == "--train") { if (!next(a.copts.trainName)) return false; }
     else if (s == "--set") { if (!next(v)) return false; a.copts.overrides.push_back(v); }
@@ -321,6 +331,7 @@ int main(int argc, char **argv) {
     else if (a.emit == "fused") st = Stage::Fused;
     else if (a.emit == "llvm-mlir") st = Stage::LLVMDialect;
     else if (a.emit == "llvm") st = Stage::LLVMIR;
+    else if (a.emit == "ptx") st = Stage::LLVMIR;
     else if (a.emit == "latex") st = Stage::Derived;
     else {
       std::cerr << "error: unknown --emit stage '" << a.emit
@@ -335,6 +346,13 @@ int main(int argc, char **argv) {
       if (!emitLatex(*module, tex, diag))
         return 1;
       std::cout << tex;
+      return 0;
+    }
+    if (a.emit == "ptx") {
+      std::string ptx;
+      if (!emitPtx(*module, ptx, diag))
+        return 1;
+      std::cout << ptx;
       return 0;
     }
     if (st == Stage::LLVMIR) {
@@ -363,13 +381,28 @@ int main(int argc, char **argv) {
     if (!compileToStage(ctx, a.copts, Stage::LLVMDialect, diag, module))
       return 1;
     std::string obj = a.out + ".o";
-    if (!emitObject(*module, obj, diag))
+    if (!emitObject(*module, obj, diag, a.copts.cuda))
       return 1;
     std::string lib = DIFFUSE_LIB_DIR;
+    std::vector<std::string> args{"-o", a.out, obj};
+#ifdef DIFFUSE_HAVE_CUDA
+    // A standalone sampler built for CUDA takes --device cuda.
+    if (a.copts.cuda)
+      args.insert(args.end(), {lib + "/libDiffuseCudaMain.a", lib + "/libDiffuseCuda.a",
+                               lib + "/libDiffuseRuntime.a", DIFFUSE_CUDART_STATIC, "-lrt"});
+#else
+    if (a.copts.cuda && !a.shared) {
+      std::cerr << "error: this diffuse was built without the CUDA toolkit: a standalone "
+                   "sampler cannot run on a GPU; build with --shared, or install CUDA and "
+                   "rebuild diffuse\n";
+      return 2;
+    }
+#endif
+    if (!a.copts.cuda)
+      args.insert(args.end(), {lib + "/libDiffuseMain.a", lib + "/libDiffuseRuntime.a"});
+    args.insert(args.end(), {"-lpng", "-ldl", "-lm", "-pthread"});
     bool ok = a.shared ? runTool("ld", {"-shared", "-o", a.out, obj, "-lm"}, diag)
-                       : link({"-o", a.out, obj, lib + "/libDiffuseMain.a",
-                               lib + "/libDiffuseRuntime.a", "-lpng", "-ldl", "-lm", "-pthread"},
-                              diag);
+                       : link(args, diag);
     fs::remove(obj);
     return ok ? 0 : 1;
   }
@@ -481,6 +514,20 @@ int main(int argc, char **argv) {
       return 2;
     }
     o.mixtureFor[m.substr(0, eq)] = m.substr(eq + 1);
+  }
+  if (a.copts.cuda) {
+#ifdef DIFFUSE_HAVE_CUDA
+    std::string err;
+    o.device = rt::makeCudaDevice(*sampler, err);
+    if (!o.device) {
+      std::cerr << "error: cannot run on the GPU: " << err << "\n";
+      return 1;
+    }
+#else
+    std::cerr << "error: this diffuse was built without the CUDA toolkit; install it (nvcc) "
+                 "and rebuild diffuse, or leave out --device cuda\n";
+    return 1;
+#endif
   }
   return rt::runDemo(*sampler, o, std::cout);
 }

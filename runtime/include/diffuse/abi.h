@@ -110,6 +110,17 @@ typedef void (*dfs_step_fn)(dfs_ctx *ctx, int64_t n, const void *x, void *out, c
                             double *scalars_out);
 typedef double (*dfs_scalar_fn)(double);
 
+/* A sampler built with `diffuse build --device cuda` also exports
+ *   const char dfs_cuda_ptx[];             // PTX of the CUDA kernels
+ *   const dfs_cuda_task dfs_cuda_tasks[];  // kernel k runs tasks[k].task
+ *   const int64_t dfs_cuda_task_count;
+ * Kernel k is named dfs_cuda_<k> and takes (int64_t n, then the task's
+ * `slots` 8-byte argument slots); its thread i < n runs work item i. */
+typedef struct {
+  void (*task)(void *args, int64_t begin, int64_t end);
+  int64_t slots;
+} dfs_cuda_task;
+
 #ifdef __cplusplus
 }
 #endif

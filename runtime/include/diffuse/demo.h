@@ -32,6 +32,8 @@ struct DemoOptions {
   /// The mixture file of another model the guidance calls, by model name
   /// (default: the data's own mixture).
   std::map<std::string, std::string> mixtureFor;
+  /// Where the run's tensors live and its kernels run (null: the host).
+  std::shared_ptr<Device> device;
 };
 
 /// Samples the built-in 2-D ring mixture (or `mixture`) with a compiled

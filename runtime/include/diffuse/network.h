@@ -24,7 +24,9 @@ typedef struct {
   const double *t;       /* batch: each row's time, in the model's encoding */
   const int32_t *labels; /* batch: class label, -1 = unconditional; may be NULL */
   void *out;             /* batch x dim */
-  int on_device;         /* 0: host memory */
+  int on_device;         /* 0: x and out are host memory; 1: device memory (a
+                            network that says Network::onDevice; t and labels
+                            stay host arrays) */
   /* Rows stored at x: batch, or fewer when the rows repeat (classifier-free
    * guidance calls the network on [x; x]): row i of the call is row
    * i mod x_rows of x. Only networks that say they accept repeated rows
@@ -49,6 +51,9 @@ public:
   /// call.x: the runner then passes a guided call's input once instead of
   /// copying it into both halves of a buffer of twice the batch.
   virtual bool acceptsRepeatedRows() const { return false; }
+  /// True if evaluate() takes x and out in the memory of the device the
+  /// runner runs on (Runner::setDevice): no copies to and from the host.
+  virtual bool onDevice() const { return false; }
   /// The trace of d out / d x for each row of `call` (call.out unused): a
   /// network that can give it exactly returns true; the log-likelihood then
   /// uses it instead of Hutchinson's estimate.

@@ -9,6 +9,7 @@
 #define DIFFUSE_RUNTIME_H
 
 #include "diffuse/abi.h"
+#include "diffuse/device.h"
 #include "diffuse/network.h"
 #include "diffuse/threads.h"
 
@@ -67,6 +68,10 @@ struct CompiledSampler : ProcessFunctions {
   dfs_scalar_fn tOfLambda = nullptr;
   /// The PF-ODE dx/dt = A(t) x + B(t) F(x, t) (diffuse-derive-likelihood), or null.
   dfs_scalar_fn odeCoefX = nullptr, odeCoefNet = nullptr;
+  /// The CUDA kernels of a sampler built with --device cuda (abi.h), or null.
+  const char *cudaPtx = nullptr;
+  const dfs_cuda_task *cudaTasks = nullptr;
+  int64_t cudaTaskCount = 0;
   Manifest manifest;
   SharedObject library; // open if loaded from a shared object
 
@@ -101,6 +106,7 @@ class PhiloxNoise : public NoiseSource {
 public:
   explicit PhiloxNoise(uint64_t seed) : seed_(seed) {}
   bool fill(uint32_t draw, int64_t batch, int64_t dim, double *out) override;
+  uint64_t seed() const { return seed_; }
 
 private:
   uint64_t seed_;
@@ -133,6 +139,15 @@ inline std::vector<float> alphasCumprod(const Manifest &m) { return betaTable(m)
 class Runner {
 public:
   Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int64_t dim);
+  ~Runner();
+  Runner(const Runner &) = delete;
+  Runner &operator=(const Runner &) = delete;
+
+  /// Runs on `device` (device.h) instead of the host: run() then keeps the
+  /// tensors in its memory and runs the kernels there. Networks stay host
+  /// code: a call's input is copied to the host and its output back.
+  void setDevice(std::shared_ptr<Device> device) { device_ = std::move(device); }
+  Device *device() const { return device_.get(); }
 
   /// Replaces the discrete process's alphas_cumprod table.
   void setAlphasCumprod(std::vector<double> acp) { acp_ = std::move(acp); }
@@ -144,6 +159,7 @@ public:
     if (labels_.size() <= (size_t)set)
       labels_.resize((size_t)set + 1);
     labels_[(size_t)set] = std::move(labels);
+    callConds_.clear();
   }
   /// The network for model `model` of the manifest (model.K.*): a model
   /// other than the sampler's that its guidance evaluates.
@@ -165,7 +181,8 @@ public:
     pool_ = std::make_unique<ThreadPool>(threads, threshold);
   }
   int threads() const { return pool_->threads(); }
-  /// Runs one step from grid point s to t on x (no state), for benchmarks.
+  /// Runs one step from grid point s to t on x (no state), for benchmarks;
+  /// with a device, x and out are device memory.
   void stepOnce(const void *x, void *out, const Point &s, const Point &t);
   /// Replaces the noise source (default: PhiloxNoise with seed 0).
   void setNoise(std::shared_ptr<NoiseSource> n) { noise_ = std::move(n); }
@@ -216,13 +233,25 @@ private:
   static void hookQuantile(dfs_ctx *ctx, const void *a, double q, double *out);
   static const void *hookInput(dfs_ctx *ctx, int32_t which);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
+  /// run() and stepOnce() on the device (runtime/cpu/Offload.cpp).
+  bool runOnDevice(std::vector<double> &x, const std::vector<Step> &grid, std::string &err);
+  void stepOnceOnDevice(const void *x, void *out, const Point &s, const Point &t);
+  struct DeviceState;
+  struct DeviceStateDeleter {
+    void operator()(DeviceState *s) const;
+  };
+  /// The network call of hookModel on host memory.
+  void callNetwork(int32_t model, int32_t count, const int32_t *conds, const void *in,
+                   const double *point, void *out);
+  /// hookQuantile on host memory.
+  void quantiles(const void *a, double q, double *out) const;
   /// run()'s loop for a solver with `adaptive` (runtime/cpu/Adaptive.cpp).
   template <typename T>
   bool runAdaptive(std::vector<T> &x, const std::vector<Step> &grid, std::string &err);
   /// The time where the monotone `f` reaches `target`, by bisection.
   double invertTime(const std::function<double(double)> &f, double target) const;
 
-  dfs_ctx head_; // must stay first: the compiled code sees `this` as dfs_ctx*
+  dfs_ctx head_; // the first data member: the compiled code sees `this` as dfs_ctx*
   const CompiledSampler &sampler_;
   std::vector<Network *> nets_; // by model index; [0] the sampler's
   int64_t batch_, dim_;
@@ -235,9 +264,17 @@ private:
   std::vector<std::vector<double>> inputs_ = std::vector<std::vector<double>>(DFS_INPUTS);
   GivenGrid given_;
   std::map<int, std::vector<double>> buffers_; // doubles; f32 uses the first half
+  std::shared_ptr<Device> device_;
+  /// With a device: the scratch buffers (as buffers_), the inputs, and host
+  /// copies of a network call's input and output.
+  std::map<int, std::unique_ptr<DeviceBuffer>> deviceBuffers_;
+  std::vector<std::unique_ptr<DeviceBuffer>> deviceInputs_;
+  std::vector<double> hostIn_, hostOut_;
+  std::unique_ptr<DeviceState, DeviceStateDeleter> deviceBench_; // stepOnceOnDevice's
   std::vector<double> staging_;
   std::vector<double> times_;
   std::vector<int32_t> callLabels_;
+  std::vector<int32_t> callConds_; // the conditions callLabels_ was made for
   int64_t calls_ = 0;
   std::shared_ptr<NoiseSource> noise_;
   std::unique_ptr<ThreadPool> pool_;
