@@ -15,6 +15,12 @@ config.substitutions.append(("%examples", os.path.join(config.diffuse_src_dir, "
 config.substitutions.append(("%golden", config.golden_dir))
 if os.path.isfile(os.path.join(config.golden_dir, "README.md")):
     config.available_features.add("golden")
+# The CUDA toolkit was there when diffuse was built; a GPU is here.
+if config.have_cuda in ("ON", "TRUE", "1"):
+    config.available_features.add("cuda-toolkit")
+import shutil, subprocess
+if shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("gpu")
 import sys
 config.substitutions.append(("%python", sys.executable))
 config.excludes.append("extract-blocks.py")
