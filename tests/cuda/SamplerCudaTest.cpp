@@ -1,6 +1,6 @@
 //===- SamplerCudaTest.cpp - compiled samplers on the GPU equal the host --===//
 //
-// usage: DiffuseSamplerCudaTests OUTDIR SAMPLER.so...
+// usage: DiffuseSamplerCudaTests OUTDIR [--no-kernels CPU.so] [--adaptive A.so] SAMPLER.so...
 // Each shared object (built with `diffuse build --shared --device cuda`)
 // samples the built-in 2-D mixture twice from the same start and seed: on
 // the host, and with its tensors and kernels on the GPU. The results must
@@ -9,6 +9,9 @@
 // side), the network is the same host code, and the device draws the same
 // counter-based noise up to its log/cos rounding. Deterministic samplers
 // are expected to agree exactly; the test says which did.
+//
+// --no-kernels and --adaptive check the wording of what a GPU run refuses:
+// a sampler built without --device cuda, and an adaptive solver.
 //
 // Needs a GPU: prints "skipped: no GPU" and exits 77 (ctest: skipped)
 // where there is none.
@@ -45,7 +48,38 @@ int main(int argc, char **argv) {
     return 1;
   }
   int passed = 0, failed = 0;
-  for (int i = 2; i < argc; ++i) {
+  auto expect = [&](const std::string &what, const std::string &got, const std::string &want) {
+    bool ok = got == want;
+    std::printf("%s %s: \"%s\"%s\n", ok ? "PASS" : "FAIL", what.c_str(), got.c_str(),
+                ok ? "" : (" (expected \"" + want + "\")").c_str());
+    (ok ? passed : failed)++;
+  };
+  int first = 2;
+  for (; first + 1 < argc && argv[first][0] == '-'; first += 2) {
+    std::string flag = argv[first], path = argv[first + 1];
+    auto s = CompiledSampler::load(path, err);
+    if (!s) {
+      std::printf("FAIL %s: %s\n", path.c_str(), err.c_str());
+      ++failed;
+      continue;
+    }
+    auto dev = makeCudaDevice(*s, err);
+    if (flag == "--no-kernels") {
+      expect("a sampler without kernels", dev ? "" : err,
+             "the sampler has no CUDA kernels; build it with --device cuda");
+    } else if (flag == "--adaptive" && dev) {
+      DemoOptions o;
+      o.batch = 16;
+      o.outDir = out + "/adaptive";
+      o.device = std::move(dev);
+      std::ostringstream log;
+      runDemo(*s, o, log);
+      expect("an adaptive solver on the GPU", log.str(),
+             "error: adaptive solvers run on the CPU only (their error norm is computed on the "
+             "host); leave out --device\n");
+    }
+  }
+  for (int i = first; i < argc; ++i) {
     std::string path = argv[i], name = std::filesystem::path(path).stem().string();
     auto sampler = CompiledSampler::load(path, err);
     if (!sampler) {

@@ -15,4 +15,9 @@ for s in $(sed -n 's/^sampler \([a-z0-9_]*\) {$/\1/p' "$spec"); do
   "$ptxas" -arch=sm_90 "$out/$s.ptx" -o "$out/$s.cubin"
   echo "built $s: $(grep -c '^.visible .entry' "$out/$s.ptx") kernels, ptxas ok"
 done
-exec "$testbin" "$out/runs" "$out"/*.so
+# What a GPU run refuses: a sampler without kernels, an adaptive solver.
+mkdir -p "$out/refused"
+"$diffuse" build --shared --sampler euler_rf "$spec" -o "$out/refused/cpu-only.so"
+"$diffuse" build --shared --device cuda "$(dirname "$0")/adaptive.dfs" -o "$out/refused/adaptive.so"
+exec "$testbin" "$out/runs" --no-kernels "$out/refused/cpu-only.so" \
+  --adaptive "$out/refused/adaptive.so" "$out"/*.so
