@@ -147,6 +147,29 @@ struct Lowering {
     return llvm::any_of(k.getInputs(), [](Value v) { return isa<SampleType>(v.getType()); });
   }
 
+  /// A new task task(slots, begin, end) named `prefix`<id> at the end of the
+  /// module, the builder at the start of its body. endTask closes it.
+  func::FuncOp newTask(StringRef prefix, int id, Location l) {
+    b.setInsertionPointToEnd(module.getBody());
+    auto task = b.create<func::FuncOp>(l, (prefix + Twine(id)).str(),
+                                       b.getFunctionType({ptr, i64, i64}, {}));
+    task.setPrivate();
+    b.setInsertionPointToStart(task.addEntryBlock());
+    return task;
+  }
+  /// Argument slot j of `task`, as a value of type ty.
+  Value loadSlot(func::FuncOp task, unsigned j, Type ty, Location l) {
+    Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
+    return b.create<LLVM::LoadOp>(l, ty, gep(l, i64, task.getArgument(0), idx));
+  }
+  /// Returns from `task` and records it with its number of slots.
+  func::FuncOp endTask(func::FuncOp task, int slots, Location l) {
+    b.setInsertionPointToEnd(&task.getBody().front());
+    b.create<func::ReturnOp>(l);
+    tasks.push_back({task.getSymName().str(), slots});
+    return task;
+  }
+
   func::FuncOp outline(KernelOp k, Location l) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(module.getBody());
@@ -220,23 +243,15 @@ struct Lowering {
 
     // The task the runtime's threads run: unpack 8-byte argument slots and
     // call the kernel on a range.
-    b.setInsertionPointToEnd(module.getBody());
-    auto task = b.create<func::FuncOp>(l, "dfs_task_" + std::to_string(id),
-                                       b.getFunctionType({ptr, i64, i64}, {}));
-    task.setPrivate();
-    Block *te = task.addEntryBlock();
-    b.setInsertionPointToStart(te);
-    SmallVector<Value> callArgs{te->getArgument(1), te->getArgument(2)};
-    for (unsigned j = 0; j < nin + nout + nco + (samples ? 1 : 0); ++j) {
-      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
-      Value slot = gep(l, i64, te->getArgument(0), idx);
-      Type ty = j < nin + nout ? ptr : j < nin + nout + nco ? f64 : i64;
-      callArgs.push_back(b.create<LLVM::LoadOp>(l, ty, slot));
+    int nslots = (int)(nin + nout + nco + (samples ? 1 : 0));
+    func::FuncOp task = newTask("dfs_task_", id, l);
+    SmallVector<Value> callArgs{task.getArgument(1), task.getArgument(2)};
+    for (int j = 0; j < nslots; ++j) {
+      Type ty = j < (int)(nin + nout) ? ptr : j < (int)(nin + nout + nco) ? f64 : i64;
+      callArgs.push_back(loadSlot(task, (unsigned)j, ty, l));
     }
     b.create<func::CallOp>(l, fn, callArgs);
-    b.create<func::ReturnOp>(l);
-    tasks.push_back({task.getSymName().str(), (int)(nin + nout + nco + (samples ? 1 : 0))});
-    return task;
+    return endTask(task, nslots, l);
   }
 
   /// sum over e in [base, base + d) of term(e), accumulated in f64.
@@ -259,23 +274,15 @@ struct Lowering {
   /// sample), one f64 per sample.
   func::FuncOp outlineReduce(ReduceOp r, Location l) {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(module.getBody());
     unsigned nin = r.getInputs().size();
-    auto task = b.create<func::FuncOp>(l, "dfs_reduce_" + std::to_string(kernels++),
-                                       b.getFunctionType({ptr, i64, i64}, {}));
-    task.setPrivate();
-    Block *te = task.addEntryBlock();
-    b.setInsertionPointToStart(te);
-    auto slot = [&](unsigned j, Type ty) -> Value {
-      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
-      return b.create<LLVM::LoadOp>(l, ty, gep(l, i64, te->getArgument(0), idx));
-    };
+    func::FuncOp task = newTask("dfs_reduce_", kernels++, l);
+    auto slot = [&](unsigned j, Type ty) { return loadSlot(task, j, ty, l); };
     SmallVector<Value> in;
     for (unsigned j = 0; j < nin; ++j)
       in.push_back(slot(j, ptr));
     Value out = slot(nin, ptr), d = slot(nin + 1, i64);
     Value one = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1));
-    auto loop = b.create<scf::ForOp>(l, te->getArgument(1), te->getArgument(2), one);
+    auto loop = b.create<scf::ForOp>(l, task.getArgument(1), task.getArgument(2), one);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     Value j = loop.getInductionVar();
     Value base = b.create<arith::MulIOp>(l, j, d);
@@ -311,10 +318,7 @@ struct Lowering {
       }
     }
     b.create<LLVM::StoreOp>(l, result, gep(l, f64, out, j));
-    b.setInsertionPointToEnd(te);
-    b.create<func::ReturnOp>(l);
-    tasks.push_back({task.getSymName().str(), (int)nin + 2});
-    return task;
+    return endTask(task, (int)nin + 2, l);
   }
 
   /// The task for batch_mean: out[j] = the mean over the batch of v's
@@ -324,21 +328,13 @@ struct Lowering {
   /// buffer, elements per sample for a field).
   func::FuncOp outlineBatchMean(bool sample, Location l) {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(module.getBody());
-    auto task = b.create<func::FuncOp>(l, "dfs_bmean_" + std::to_string(kernels++),
-                                       b.getFunctionType({ptr, i64, i64}, {}));
-    task.setPrivate();
-    Block *te = task.addEntryBlock();
-    b.setInsertionPointToStart(te);
-    auto slot = [&](unsigned j, Type ty) -> Value {
-      Value idx = b.create<LLVM::ConstantOp>(l, i64, b.getI64IntegerAttr(j));
-      return b.create<LLVM::LoadOp>(l, ty, gep(l, i64, te->getArgument(0), idx));
-    };
+    func::FuncOp task = newTask("dfs_bmean_", kernels++, l);
+    auto slot = [&](unsigned j, Type ty) { return loadSlot(task, j, ty, l); };
     Value p = slot(0, ptr), out = slot(1, ptr), batch = slot(2, i64), stride = slot(3, i64);
     Value zero = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(0));
     Value one = b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(1));
     // Only the work item 0 computes (the range is [0, 1)).
-    Value first = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, te->getArgument(1), zero);
+    Value first = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, task.getArgument(1), zero);
     auto ifOp = b.create<scf::IfOp>(l, first, /*withElse=*/false);
     b.setInsertionPointToStart(&ifOp.getThenRegion().front());
     Value sum = accumulate(l, zero, batch, [&](Value j) -> Value {
@@ -352,10 +348,7 @@ struct Lowering {
     auto loop = b.create<scf::ForOp>(l, zero, batch, one);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     b.create<LLVM::StoreOp>(l, mean, gep(l, f64, out, loop.getInductionVar()));
-    b.setInsertionPointToEnd(te);
-    b.create<func::ReturnOp>(l);
-    tasks.push_back({task.getSymName().str(), 4});
-    return task;
+    return endTask(task, 4, l);
   }
 
   /// Stores `args` in 8-byte slots on the step's stack and has the runtime
