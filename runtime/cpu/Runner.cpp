@@ -300,16 +300,24 @@ void Runner::quantiles(const void *a, double q, double *out) const {
   }
 }
 
-void Runner::SolverState::reset(size_t fields, size_t scalars, size_t n) {
-  bufs.assign(2 * fields, std::vector<double>(n));
+void Runner::SolverState::reset(size_t fields, size_t scalars, size_t n, Device *dev) {
+  device = dev;
+  host_.clear();
+  device_.clear();
+  bufs.clear();
+  for (size_t k = 0; k < 2 * fields; ++k) {
+    if (dev) {
+      device_.push_back(std::make_unique<DeviceBuffer>(*dev, n * sizeof(double)));
+      bufs.push_back(device_.back()->data);
+    } else {
+      host_.emplace_back(n);
+      bufs.push_back(host_.back().data());
+    }
+  }
   sin.assign(scalars + 1, 0.0);
   sout.assign(scalars + 1, 0.0);
-  pin.resize(fields);
-  pout.resize(fields);
-  for (size_t k = 0; k < fields; ++k) {
-    pin[k] = bufs[k].data();
-    pout[k] = bufs[fields + k].data();
-  }
+  pin.assign(bufs.begin(), bufs.begin() + (long)fields);
+  pout.assign(bufs.begin() + (long)fields, bufs.end());
 }
 
 void Runner::SolverState::rotate() {
@@ -321,24 +329,55 @@ void Runner::SolverState::rotate() {
 void Runner::SolverState::freshOutputs() {
   size_t next = 0;
   for (auto &p : pout) {
-    while (std::find(pin.begin(), pin.end(), (void *)bufs[next].data()) != pin.end())
+    while (holds(bufs[next]))
       ++next;
-    p = bufs[next++].data();
+    p = bufs[next++];
   }
 }
 
 void Runner::stepOnce(const void *x, void *out, const Point &s, const Point &t) {
-  if (device_)
-    return stepOnceOnDevice(x, out, s, t);
-  // Benchmarks call this in a loop: the state buffers are made once.
+  // Benchmarks call this in a loop: the state buffers are made once (on
+  // the device when there is one; x and out are then device memory).
   size_t nf = (size_t)manifest().num("state.fields"), ns = (size_t)manifest().num("state.scalars");
-  if (benchState_.pin.size() != nf || benchState_.sin.size() != ns + 1)
-    benchState_.reset(nf, ns, (size_t)(batch_ * dim_));
+  if (benchState_.pin.size() != nf || benchState_.sin.size() != ns + 1 ||
+      benchState_.device != device_.get())
+    benchState_.reset(nf, ns, (size_t)(batch_ * dim_), device_.get());
   static const std::array<double, DFS_CTX_FIELDS> c{1, 10, 0, 0, 0};
   sampler_.step(&head_, batch_ * dim_, x, out, s.data(), t.data(), c.data(),
                 benchState_.pin.data(), benchState_.pout.data(), benchState_.sin.data(),
                 benchState_.sout.data());
   benchState_.rotate(); // as the step loop does (the step may re-point outputs)
+}
+
+size_t Runner::stepLoop(const std::vector<Step> &grid, SolverState &state,
+                        std::vector<void *> &bufs, const std::function<void *()> &grow) {
+  const int64_t n = batch_ * dim_;
+  const double steps = (double)grid.size();
+  size_t cur = 0;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    step_ = i;
+    size_t o = 0;
+    while (o < bufs.size() && (o == cur || state.holds(bufs[o])))
+      ++o;
+    if (o == bufs.size())
+      bufs.push_back(grow());
+    std::array<double, DFS_CTX_FIELDS> c{(double)i, steps, i == 0 ? 1.0 : 0.0,
+                                         i + 1 == grid.size() ? 1.0 : 0.0, 0.0};
+    sampler_.step(&head_, n, bufs[cur], bufs[o], grid[i].s.data(), grid[i].t.data(), c.data(),
+                  state.pin.data(), state.pout.data(), state.sin.data(), state.sout.data());
+    cur = o;
+    state.rotate();
+    if (!device_ && std::getenv("DIFFUSE_TRACE")) {
+      // Debugging aid: the first row of the state after each step.
+      std::fprintf(stderr, "step %zu tau %.17g -> %.17g:", i, grid[i].s[DFS_POINT_TAU],
+                   grid[i].t[DFS_POINT_TAU]);
+      for (int64_t j = 0; j < dim_; ++j)
+        std::fprintf(stderr, " %.17g",
+                     f32_ ? (double)((const float *)bufs[cur])[j] : ((const double *)bufs[cur])[j]);
+      std::fprintf(stderr, "\n");
+    }
+  }
+  return cur;
 }
 
 Point Runner::pointAtLambda(double lambda) const {
@@ -620,7 +659,6 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
     return false;
   if (device_)
     return runOnDevice(x, grid, err);
-  const double steps = (double)grid.size();
   const bool adaptive = this->adaptive();
   SolverState state; // runAdaptive keeps its own
   if (!adaptive)
@@ -633,38 +671,15 @@ bool Runner::run(std::vector<double> &x, std::string &err) {
     if (adaptive)
       return runAdaptive(x0, grid, err);
     using Buf = std::decay_t<decltype(x0)>;
-    std::vector<Buf> bufs;
-    bufs.push_back(x0);
-    bufs.emplace_back(x0.size());
-    size_t cur = 0;
-    auto held = [&](const void *p) {
-      return std::find(state.pin.begin(), state.pin.end(), p) != state.pin.end();
-    };
-    for (size_t i = 0; i < grid.size(); ++i) {
-      step_ = i;
-      size_t o = 0;
-      while (o < bufs.size() && (o == cur || held(bufs[o].data())))
-        ++o;
-      if (o == bufs.size())
-        bufs.emplace_back(x0.size());
-      std::array<double, DFS_CTX_FIELDS> c{(double)i, steps, i == 0 ? 1.0 : 0.0,
-                                           i + 1 == grid.size() ? 1.0 : 0.0, 0.0};
-      sampler_.step(&head_, n, bufs[cur].data(), bufs[o].data(), grid[i].s.data(),
-                    grid[i].t.data(), c.data(), state.pin.data(), state.pout.data(),
-                    state.sin.data(), state.sout.data());
-      cur = o;
-      state.rotate();
-      auto &a = bufs[cur];
-      if (std::getenv("DIFFUSE_TRACE")) {
-        // Debugging aid: the first row of the state after each step.
-        std::fprintf(stderr, "step %zu tau %.17g -> %.17g:", i, grid[i].s[DFS_POINT_TAU],
-                     grid[i].t[DFS_POINT_TAU]);
-        for (int64_t j = 0; j < dim_; ++j)
-          std::fprintf(stderr, " %.17g", (double)a[(size_t)j]);
-        std::fprintf(stderr, "\n");
-      }
-    }
-    x0 = std::move(bufs[cur]);
+    std::vector<Buf> store; // moving a Buf keeps its data where it is
+    store.push_back(x0);
+    store.emplace_back(x0.size());
+    std::vector<void *> bufs{store[0].data(), store[1].data()};
+    size_t cur = stepLoop(grid, state, bufs, [&] {
+      store.emplace_back(x0.size());
+      return (void *)store.back().data();
+    });
+    x0 = std::move(store[cur]);
     return true;
   };
   bool ok;

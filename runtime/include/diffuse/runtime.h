@@ -13,6 +13,7 @@
 #include "diffuse/network.h"
 #include "diffuse/threads.h"
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <map>
@@ -139,7 +140,6 @@ inline std::vector<float> alphasCumprod(const Manifest &m) { return betaTable(m)
 class Runner {
 public:
   Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int64_t dim);
-  ~Runner();
   Runner(const Runner &) = delete;
   Runner &operator=(const Runner &) = delete;
 
@@ -233,13 +233,8 @@ private:
   static void hookQuantile(dfs_ctx *ctx, const void *a, double q, double *out);
   static const void *hookInput(dfs_ctx *ctx, int32_t which);
   void finishPoint(Point &p, double t, bool haveSigma, double sigmaVe) const;
-  /// run() and stepOnce() on the device (runtime/cpu/Offload.cpp).
+  /// run() on the device (runtime/cpu/Offload.cpp).
   bool runOnDevice(std::vector<double> &x, const std::vector<Step> &grid, std::string &err);
-  void stepOnceOnDevice(const void *x, void *out, const Point &s, const Point &t);
-  struct DeviceState;
-  struct DeviceStateDeleter {
-    void operator()(DeviceState *s) const;
-  };
   /// The network call of hookModel on host memory.
   void callNetwork(int32_t model, int32_t count, const int32_t *conds, const void *in,
                    const double *point, void *out);
@@ -270,7 +265,6 @@ private:
   std::map<int, std::unique_ptr<DeviceBuffer>> deviceBuffers_;
   std::vector<std::unique_ptr<DeviceBuffer>> deviceInputs_;
   std::vector<double> hostIn_, hostOut_;
-  std::unique_ptr<DeviceState, DeviceStateDeleter> deviceBench_; // stepOnceOnDevice's
   std::vector<double> staging_;
   std::vector<double> times_;
   std::vector<int32_t> callLabels_;
@@ -278,23 +272,33 @@ private:
   int64_t calls_ = 0;
   std::shared_ptr<NoiseSource> noise_;
   std::unique_ptr<ThreadPool> pool_;
-  /// Solver state carried between steps: tensors and scalars, double
-  /// buffered (the step reads `in`, writes `out`, then they swap), zero at
-  /// the first step.
-  /// The solver's state tensors and scalars between steps. A step reads
-  /// pin and writes pout; it may also point pout[k] at one of its inputs
-  /// (a value carried unchanged, e.g. the older of two saved outputs)
-  /// instead of copying it. rotate() makes the outputs the next inputs and
-  /// hands out fresh output buffers that no input uses.
+  /// The solver's state tensors and scalars between steps, zero at the
+  /// first step. A step reads pin and writes pout; it may also point
+  /// pout[k] at one of its inputs (a value carried unchanged, e.g. the older
+  /// of two saved outputs) instead of copying it. rotate() makes the
+  /// outputs the next inputs and hands out fresh output buffers that no
+  /// input uses. The tensors live in host memory, or in `device`'s.
   struct SolverState {
-    std::vector<std::vector<double>> bufs; // 2 x fields buffers of n doubles
+    std::vector<void *> bufs; // 2 x fields buffers of n doubles
     std::vector<void *> pin, pout;
     std::vector<double> sin, sout;
-    void reset(size_t fields, size_t scalars, size_t n);
+    Device *device = nullptr;
+    void reset(size_t fields, size_t scalars, size_t n, Device *dev = nullptr);
     void rotate();
     /// Fresh output buffers again (a rejected adaptive step is redone).
     void freshOutputs();
+    bool holds(const void *p) const { return std::find(pin.begin(), pin.end(), p) != pin.end(); }
+
+  private:
+    std::vector<std::vector<double>> host_;
+    std::vector<std::unique_ptr<DeviceBuffer>> device_;
   };
+  /// The step loop of run(): steps bufs[0] through `grid`, each step
+  /// writing into a buffer of `bufs` that is neither its input nor held by
+  /// `state` (`grow` makes another when none is free); returns the index of
+  /// the buffer that holds the result.
+  size_t stepLoop(const std::vector<Step> &grid, SolverState &state, std::vector<void *> &bufs,
+                  const std::function<void *()> &grow);
   SolverState benchState_; // stepOnce's
   int64_t draws_ = 0;
   int64_t accepted_ = 0, rejected_ = 0;
