@@ -1,8 +1,8 @@
 //===- Offload.cpp - Runner::run with the tensors on a device -------------===//
 //
-// The step loop of Runner::run (Runner.cpp) with every tensor in device
-// memory (device.h): the start is uploaded once, the result downloaded
-// once; in between only the network's input and output cross (networks
+// Runner::run with every tensor in device memory (device.h): the same step
+// loop (Runner::stepLoop) over device buffers, the solver's state on the
+// device too. The start is uploaded once, the result downloaded once; in between only the network's input and output cross (networks
 // are host code), and the grid points, step context and state scalars,
 // which the step reads on the host.
 //
