@@ -2,9 +2,9 @@
 //
 // Runner::run with every tensor in device memory (device.h): the same step
 // loop (Runner::stepLoop) over device buffers, the solver's state on the
-// device too. The start is uploaded once, the result downloaded once; in between only the network's input and output cross (networks
-// are host code), and the grid points, step context and state scalars,
-// which the step reads on the host.
+// device too. The start is uploaded once and the result downloaded once;
+// in between only a host network's input and output cross, and the grid
+// points, step context and state scalars, which the step reads on the host.
 //
 //===----------------------------------------------------------------------===//
 #include "diffuse/runtime.h"
