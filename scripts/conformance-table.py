@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Runs `diffuse conform -v` on a golden directory and writes docs/conformance.md:
-every case with the Diffuse spec and sampler that reproduces it and the measured error."""
+"""Runs `diffuse conform -v` (float64) and `diffuse conform --dtype f32` on a golden directory
+and writes docs/conformance.md: every case with the Diffuse spec and sampler that reproduces
+it and the measured errors."""
 import json
 import os
 import re
@@ -9,8 +10,19 @@ import sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 golden = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "golden")
-out = subprocess.run([os.path.join(root, "build", "bin", "diffuse"), "conform", golden, "-v"],
+diffuse = os.path.join(root, "build", "bin", "diffuse")
+out = subprocess.run([diffuse, "conform", golden, "-v"],
                      capture_output=True, text=True).stdout.splitlines()
+out32 = subprocess.run([diffuse, "conform", golden, "--dtype", "f32"],
+                       capture_output=True, text=True).stdout.splitlines()
+
+f32_of = {}
+for line in out32[:-1]:
+    m = re.match(r"(PASS|FAIL|SKIP) (\S+?):? .*max_rel_err=(\S+).*bound (\S+?)[ )=]", line)
+    if m:
+        status, case, err, bound = m.groups()
+        f32_of[case] = f"{err} (bound {bound})" + ("" if status == "PASS" else f" **{status}**")
+summary32 = out32[-1] if out32 else ""
 
 peer_of = {}
 for dirpath, _, files in os.walk(golden):
@@ -37,7 +49,7 @@ for line in out[:-1]:
     detail = err.group(1) if err else rest
     if note:
         detail += f" ({note.group(1)})"
-    rows.append((peer_of.get(case, ""), case, status, what, detail))
+    rows.append((peer_of.get(case, ""), case, status, what, detail, f32_of.get(case, "")))
 
 with open(os.path.join(root, "docs", "conformance.md"), "w") as f:
     f.write("# Conformance with diffusers, k-diffusion, DPM-Solver and flow_matching\n\n")
@@ -45,8 +57,15 @@ with open(os.path.join(root, "docs", "conformance.md"), "w") as f:
             " do not edit by hand.\n\n")
     f.write(f"**{summary}**. Error: max |Diffuse - peer| / max |peer| over the final samples, "
             "float64, against the peer's float64 run (diffusers: its `f64_neutralized` variant).\n\n")
-    f.write("| peer | case | result | Diffuse spec, sampler | max rel. error / reason |\n")
-    f.write("|---|---|---|---|---|\n")
+    f.write(f"Float32 (`diffuse conform --dtype f32`): **{summary32}**. Every model's element type "
+            "is f32 and the case is compared with the peer's `float32_run` variant. The bound is "
+            "fixed before running: twice the peer's own float32-vs-float64 discrepancy, plus "
+            "diffusers' float32-schedule discrepancy (`f64_neutralized.diff_vs_final`), plus "
+            "4 x 2^-24 per network call (see `compiler/tools/diffuse/Conform.cpp`).\n\n")
+    f.write("| peer | case | result | Diffuse spec, sampler | max rel. error / reason "
+            "| float32: max rel. error (bound) |\n")
+    f.write("|---|---|---|---|---|---|\n")
     for r in sorted(rows):
         f.write("| " + " | ".join(r) + " |\n")
 print(summary)
+print("float32:", summary32)

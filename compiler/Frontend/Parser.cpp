@@ -12,6 +12,7 @@
 #include "DiffuseParser.h"
 #include "antlr4-runtime.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -488,6 +489,24 @@ bool applyOverride(ast::Module &m, const std::string &setting, DiagEngine &diag)
   diag.error(where, "--set names no declaration '" + declName + "'",
              near.empty() ? "" : "did you mean '" + near + "'?");
   return false;
+}
+
+void applyElementType(ast::Module &m, const std::string &dtype) {
+  for (auto &d : m.decls) {
+    if (d.kind != "model")
+      continue;
+    auto x = std::find_if(d.params.begin(), d.params.end(),
+                          [](const ast::Param &p) { return p.name == "x"; });
+    if (x != d.params.end()) {
+      x->type = dtype;
+      continue;
+    }
+    ast::Param p;
+    p.loc = d.nameLoc;
+    p.name = "x";
+    p.type = dtype;
+    d.params.push_back(p);
+  }
 }
 
 } // namespace diffuse

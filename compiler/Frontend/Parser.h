@@ -27,6 +27,11 @@ bool parseText(const std::string &name, const std::string &text, const ParseOpti
 /// setting `key` of declaration `decl`, or a parameter default of `decl`.
 bool applyOverride(ast::Module &m, const std::string &setting, DiagEngine &diag);
 
+/// Apply `--dtype f32|f64`: every model's per-sample element type becomes
+/// `dtype`, whatever its `x` parameter declares (the shape is kept). A
+/// wrong name is reported by the caller; this only rewrites.
+void applyElementType(ast::Module &m, const std::string &dtype);
+
 } // namespace diffuse
 
 #endif

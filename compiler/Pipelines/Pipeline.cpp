@@ -83,6 +83,8 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   for (const auto &o : opts.overrides)
     if (!applyOverride(ast, o, diag))
       return false;
+  if (!opts.dtype.empty())
+    applyElementType(ast, opts.dtype);
   if (!checkModule(ast, diag))
     return false;
   SamplerPlan plan;

@@ -24,6 +24,9 @@ struct CompileOptions {
   std::string samplerName; // "" = the last sampler of the spec
   std::string trainName;   // non-empty: compile this training spec instead of a sampler
   std::vector<std::string> overrides; // --set DECL.KEY=VALUE
+  /// `--dtype f32|f64`: every model's element type, whatever the spec
+  /// declares ("" = as declared).
+  std::string dtype;
   std::vector<std::string> importPaths;
   /// The op-by-op baseline instead of fused kernels (`--eager`).
   bool eager = false;

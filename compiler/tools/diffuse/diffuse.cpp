@@ -69,9 +69,12 @@ int usage(std::ostream &os, int rc) {
         "                                  time, the target's coefficients and the weight at\n"
         "                                  N quantiles of the draw instead\n"
         "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format);\n"
-        "                                  --set applies after each case's own settings\n"
+        "                                  --set applies after each case's own settings;\n"
+        "                                  --dtype f32 runs them in float32 against the\n"
+        "                                  peers' float32 runs\n"
         "options: --sampler NAME   --train NAME (a training spec instead of a sampler)\n"
         "         --set DECL.KEY=VALUE (repeatable)\n"
+        "         --dtype f32|f64  every model's element type, whatever the spec declares\n"
         "         --eager          one pass over the tensors per arithmetic op (the baseline)\n"
         "         --device cuda    build: also compile the kernels for NVIDIA GPUs (PTX);\n"
         "                          run: keep the tensors on the GPU and run the kernels there\n";
@@ -116,6 +119,14 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
         return false;
       }
       a.copts.cuda = v == "cuda";
+    }
+    else if (s == "--dtype") {
+      if (!next(v)) return false;
+      if (v != "f64" && v != "f32") {
+        err << "error: unknown element type '" << v << "' for --dtype (f64 or f32)\n";
+        return false;
+      }
+      a.copts.dtype = v;
     }
     else if (s == "--sampler") { if (!next(a.copts.samplerName)) return false; }
     else if (s == "--train") { if (!next(a.copts.trainName)) return false; }
@@ -282,6 +293,8 @@ int main(int argc, char **argv) {
     for (const auto &o : a.copts.overrides)
       if (!applyOverride(m, o, diag))
         return 1;
+    if (!a.copts.dtype.empty())
+      applyElementType(m, a.copts.dtype);
     if (cmd == "emit") {
       ast::print(std::cout, m);
       return 0;
