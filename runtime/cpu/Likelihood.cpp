@@ -21,7 +21,7 @@ struct Field {
   int64_t rows;
   int dim;
   bool inLambda;
-  std::vector<double> f, fp, fm, xp, xm, tm, tr;
+  std::vector<double> f, fp, fm, xp, xm, tm, tr, z;
   int64_t evals = 0;
 
   void call(const std::vector<double> &x, double tmodel, std::vector<double> &out) {
@@ -39,30 +39,35 @@ struct Field {
     // du/dt: lambda' = a'/a - s'/s, or 1 in t.
     double dudt = inLambda ? p[DFS_POINT_DA] / a - p[DFS_POINT_DS] / s : 1.0;
     double A = sampler.odeCoefX(t), B = sampler.odeCoefNet(t);
-    call(x, p[DFS_POINT_TMODEL], f);
+    // The network's input z = K x (an edm model's scaled input; else x).
+    double K = sampler.odeCoefIn ? sampler.odeCoefIn(t) : 1.0;
+    z.resize(x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      z[i] = K * x[i];
+    call(z, p[DFS_POINT_TMODEL], f);
     tr.assign(rows, 0.0);
-    dfs_net_call c{rows, dim, DFS_F64, x.data(), tm.data(), nullptr, nullptr, 0, rows};
+    dfs_net_call c{rows, dim, DFS_F64, z.data(), tm.data(), nullptr, nullptr, 0, rows};
     if (o.probes == 0) {
       net.divergence(c, tr.data());
     } else {
-      // Hutchinson: E[z^T J z] = tr J with Rademacher z; J z by central differences.
+      // Hutchinson: E[p^T J p] = tr J with Rademacher p; J p by central differences.
       xp.resize(x.size());
       xm.resize(x.size());
-      std::vector<double> z(x.size());
+      std::vector<double> pr(x.size());
       for (int k = 0; k < o.probes; ++k) {
         for (size_t i = 0; i < x.size(); ++i) {
-          z[i] = uniformProbe(k, i) < 0.5 ? -1.0 : 1.0;
-          double h = 1e-4 * (1 + std::fabs(x[i]));
-          xp[i] = x[i] + h * z[i];
-          xm[i] = x[i] - h * z[i];
+          pr[i] = uniformProbe(k, i) < 0.5 ? -1.0 : 1.0;
+          double h = 1e-4 * (1 + std::fabs(z[i]));
+          xp[i] = z[i] + h * pr[i];
+          xm[i] = z[i] - h * pr[i];
         }
         call(xp, p[DFS_POINT_TMODEL], fp);
         call(xm, p[DFS_POINT_TMODEL], fm);
         for (int64_t r = 0; r < rows; ++r)
           for (int d = 0; d < dim; ++d) {
             size_t i = (size_t)r * dim + d;
-            double h = 1e-4 * (1 + std::fabs(x[i]));
-            tr[r] += z[i] * (fp[i] - fm[i]) / (2 * h) / o.probes;
+            double h = 1e-4 * (1 + std::fabs(z[i]));
+            tr[r] += pr[i] * (fp[i] - fm[i]) / (2 * h) / o.probes;
           }
       }
     }
@@ -71,7 +76,7 @@ struct Field {
     for (size_t i = 0; i < x.size(); ++i)
       dx[i] = (A * x[i] + B * f[i]) / dudt;
     for (int64_t r = 0; r < rows; ++r)
-      dl[r] = (dim * A + B * tr[r]) / dudt;
+      dl[r] = (dim * A + B * K * tr[r]) / dudt;
     ++evals;
   }
 
@@ -85,11 +90,6 @@ struct Field {
 bool logLikelihood(Runner &runner, const CompiledSampler &sampler, Network &net,
                    const std::vector<double> &x, int64_t rows, int dim,
                    const LikelihoodOptions &o, std::vector<double> &out, std::string &err) {
-  if (sampler.manifest.str("model.predicts") == "edm") {
-    err = "the log-likelihood of an edm-preconditioned model is not supported yet (its network "
-          "input is scaled); declare the same network as predicting x0 through a wrapper";
-    return false;
-  }
   if (!sampler.odeCoefX || !sampler.odeCoefNet) {
     err = "the log-likelihood needs a Gaussian path (a beta table's PF-ODE has no derivatives)";
     return false;
@@ -105,7 +105,7 @@ bool logLikelihood(Runner &runner, const CompiledSampler &sampler, Network &net,
   };
   double l0 = lam(t0), l1 = lam(t1);
   Field field{runner, sampler, net, o, rows, dim, std::isfinite(l0) && std::isfinite(l1),
-              {}, {}, {}, {}, {}, {}, {}, 0};
+              {}, {}, {}, {}, {}, {}, {}, {}, 0};
   double u0 = field.inLambda ? l0 : t0, u1 = field.inLambda ? l1 : t1;
   if (o.probes == 0) {
     double probe = 0;

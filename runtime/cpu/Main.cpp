@@ -20,6 +20,7 @@ double dfs_process_sigma_d(double) __attribute__((weak));
 double dfs_process_t_of_lambda(double) __attribute__((weak));
 double dfs_ode_coef_x(double) __attribute__((weak));
 double dfs_ode_coef_net(double) __attribute__((weak));
+double dfs_ode_coef_in(double) __attribute__((weak));
 extern const char dfs_cuda_ptx[] __attribute__((weak));
 extern const dfs_cuda_task dfs_cuda_tasks[] __attribute__((weak));
 extern const int64_t dfs_cuda_task_count __attribute__((weak));
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
   s.tOfLambda = dfs_process_t_of_lambda;
   s.odeCoefX = dfs_ode_coef_x;
   s.odeCoefNet = dfs_ode_coef_net;
+  s.odeCoefIn = dfs_ode_coef_in;
   s.cudaPtx = dfs_cuda_ptx;
   s.cudaTasks = dfs_cuda_tasks;
   s.cudaTaskCount = &dfs_cuda_task_count ? dfs_cuda_task_count : 0;

@@ -91,6 +91,7 @@ std::unique_ptr<CompiledSampler> CompiledSampler::load(const std::string &path, 
   s->tOfLambda = fn("dfs_process_t_of_lambda");
   s->odeCoefX = fn("dfs_ode_coef_x");
   s->odeCoefNet = fn("dfs_ode_coef_net");
+  s->odeCoefIn = fn("dfs_ode_coef_in");
   s->cudaPtx = (const char *)s->library.symbol("dfs_cuda_ptx");
   s->cudaTasks = (const dfs_cuda_task *)s->library.symbol("dfs_cuda_tasks");
   if (auto *count = (const int64_t *)s->library.symbol("dfs_cuda_task_count"))

@@ -191,7 +191,8 @@ double marginalLogDensity(const Mixture &m, const double *x, double a, double s)
 
 // The output is c1 x + c2 g with g = grad log p_t(x) = -sum_k r_k d_k / v_k
 // (d_k = x - a mu_k), so its Jacobian's trace is c1 D + c2 tr H with
-//   tr H = sum_k r_k (|d_k|^2 / v_k^2 - D / v_k) - |g|^2.
+//   tr H = sum_k r_k (|d_k|^2 / v_k^2 - D / v_k) - |g|^2;
+// an Edm network's is with respect to its scaled input.
 bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace) {
   const int D = (int)call.dim, K = m_.components();
   std::vector<double> xr(D), g(D), r(K), v(K);
@@ -199,6 +200,11 @@ bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace)
     TimeDecode td = decode_(call.t[i]);
     int label = call.labels ? call.labels[i] : -1;
     readRow(call, i, xr.data());
+    // EDM: the input is z = c_in y (see evaluate); x = z a norm.
+    double u = td.s / td.a, dd = sigmaData_, norm = std::sqrt(u * u + dd * dd);
+    if (out_ == Output::Edm)
+      for (int j = 0; j < D; ++j)
+        xr[j] *= td.a * norm;
     responsibilities(m_, xr.data(), td.a, td.s, label, r.data(), v.data());
     double trH = 0;
     std::fill(g.begin(), g.end(), 0.0);
@@ -221,7 +227,13 @@ bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace)
     case Output::X0: c1 = 1 / a, c2 = s * s / a; break;                // (x + s^2 g) / a
     case Output::V: c1 = -s / a, c2 = -(a * s + s * s * s / a); break; // a eps - s x0
     case Output::Score: c1 = 0, c2 = 1; break;                          // g
-    case Output::Edm: return false; // its input is scaled: not d out / d x
+    case Output::Edm: {
+      // F = (x0 - c_skip x / a) / c_out with x0 = (x + s^2 g) / a and
+      // dx/dz = a norm: tr dF/dz = (D (1 - c_skip) + s^2 tr H) norm / c_out.
+      double cskip = dd * dd / (norm * norm), cout = u * dd / norm;
+      trace[i] = (D * (1 - cskip) + s * s * trH) * norm / cout;
+      continue;
+    }
     case Output::ClassGrad: return false;
     default: c1 = td.da / a, c2 = td.da * s * s / a - td.ds * s; break; // a' x0 + s' eps
     }

@@ -17,10 +17,19 @@
 //   velocity:  A = 0,                              B = 1
 //
 // (eps = (x - alpha x0)/sigma for x0; eps = (alpha v + sigma x) /
-// (alpha^2 + sigma^2) for v; a velocity model predicts dx/dt itself.) The
-// pass writes them as `dfs_ode_coef_x(t)` and `dfs_ode_coef_net(t)` for the
-// sampler's process and model, in native coordinates; a beta table has no
-// derivatives and gets none.
+// (alpha^2 + sigma^2) for v; a velocity model predicts dx/dt itself.)
+//
+// An edm model is called on a scaled input, z = K(t) x with K = c_in/alpha,
+// and x0 = c_skip x/alpha + c_out F(z) (u = sigma/alpha, EDM's c_* at u).
+// With A0, B0 the x0 row above:
+//
+//   edm:       A = A0 + B0 c_skip / alpha,          B = B0 c_out,   K = c_in / alpha
+//
+// and div = D A + B K tr(dF/dz). Every other model has K = 1.
+//
+// The pass writes `dfs_ode_coef_x(t)`, `dfs_ode_coef_net(t)` and (edm only)
+// `dfs_ode_coef_in(t)` for the sampler's process and model, in native
+// coordinates; a beta table has no derivatives and gets none.
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
@@ -45,8 +54,7 @@ struct DeriveLikelihoodPass : diffuse::impl::DeriveLikelihoodBase<DeriveLikeliho
       DictionaryAttr cfg = sampler.getConfig();
       auto process = symbols.lookup<ProcessOp>(cfg.getAs<FlatSymbolRefAttr>("process").getValue());
       auto model = symbols.lookup<ModelOp>(cfg.getAs<FlatSymbolRefAttr>("model").getValue());
-      // An edm model sees a scaled input: not an affine map of x (not yet).
-      if (!process || !model || process.getKind() != "path" || model.getPredicts() == "edm")
+      if (!process || !model || process.getKind() != "path")
         continue;
       func::FuncOp alpha = processFunction(process, "alpha"), sigma = processFunction(process, "sigma"), dalpha = processFunction(process, "dalpha"),
                    dsigma = processFunction(process, "dsigma");
@@ -55,7 +63,8 @@ struct DeriveLikelihoodPass : diffuse::impl::DeriveLikelihoodBase<DeriveLikeliho
       StringRef predicts = model.getPredicts();
       Location loc = sampler.getLoc();
       OpBuilder b(sampler);
-      auto define = [&](StringRef name, bool forX) {
+      enum Coef { X, Net, In };
+      auto define = [&](StringRef name, Coef which) {
         b.setInsertionPoint(sampler);
         auto fn = b.create<func::FuncOp>(loc, name,
                                          b.getFunctionType({b.getF64Type()}, {b.getF64Type()}));
@@ -65,8 +74,22 @@ struct DeriveLikelihoodPass : diffuse::impl::DeriveLikelihoodBase<DeriveLikeliho
         b.setInsertionPointToStart(entry);
         ScalarBuilder e(b, loc);
         Value t = entry->getArgument(0), r;
+        bool forX = which == X;
         if (predicts == "velocity") {
           r = e.cst(forX ? 0 : 1);
+        } else if (predicts == "edm") {
+          Value a = e.inlineAt(alpha, t), s = e.inlineAt(sigma, t);
+          Value f = e.div(e.inlineAt(dalpha, t), a);
+          Value c = e.sub(e.inlineAt(dsigma, t), e.mul(f, s));
+          EdmCoefficients k = edmCoefficients(
+              e, e.div(s, a), model->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble());
+          Value b0 = e.neg(e.div(e.mul(c, a), s));
+          if (which == X)
+            r = e.add(e.add(f, e.div(c, s)), e.div(e.mul(b0, k.cskip), a));
+          else if (which == Net)
+            r = e.mul(b0, k.cout);
+          else // c_in / alpha = 1 / (norm alpha)
+            r = e.div(e.cst(1), e.mul(k.norm, a));
         } else {
           Value a = e.inlineAt(alpha, t), s = e.inlineAt(sigma, t);
           Value f = e.div(e.inlineAt(dalpha, t), a);
@@ -84,8 +107,10 @@ struct DeriveLikelihoodPass : diffuse::impl::DeriveLikelihoodBase<DeriveLikeliho
         }
         b.create<func::ReturnOp>(loc, r);
       };
-      define("dfs_ode_coef_x", true);
-      define("dfs_ode_coef_net", false);
+      define("dfs_ode_coef_x", X);
+      define("dfs_ode_coef_net", Net);
+      if (predicts == "edm")
+        define("dfs_ode_coef_in", In);
     }
   }
 };

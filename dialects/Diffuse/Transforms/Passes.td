@@ -57,7 +57,9 @@ def DeriveLikelihood : Pass<"diffuse-derive-likelihood", "mlir::ModuleOp"> {
     For the sampler's path process and model, writes `dfs_ode_coef_x(t)` and
     `dfs_ode_coef_net(t)`: dx/dt = A(t) x + B(t) F(x, t) in native
     coordinates, so that the ODE's divergence is D A + B tr(dF/dx) (the
-    PF-ODE log-likelihood). Needs alpha', sigma' (diffuse-differentiate).
+    PF-ODE log-likelihood); for an edm model, whose network sees z = K(t) x,
+    also `dfs_ode_coef_in(t)` = K, and the divergence is D A + B K tr(dF/dz).
+    Needs alpha', sigma' (diffuse-differentiate).
   }];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect",
                            "mlir::func::FuncDialect"];

@@ -1,9 +1,10 @@
 //===- likelihood.h - PF-ODE log-likelihood ---------------------*- C++ -*-===//
 //
 // log p_t0(x) = log p_T(x_T) + int_t0^T div f(x_t, t) dt along the
-// probability-flow ODE dx/dt = f = A(t) x + B(t) F(x, t), whose affine form
-// the compiler derives (diffuse-derive-likelihood). The divergence is
-// D A + B tr(dF/dx): tr(dF/dx) from the network when it offers it exactly
+// probability-flow ODE dx/dt = f = A(t) x + B(t) F(K(t) x, t), whose affine
+// form the compiler derives (diffuse-derive-likelihood; K = 1 except for an
+// edm model's scaled input). The divergence is D A + B K tr(dF/dz): tr(dF/dz)
+// from the network when it offers it exactly
 // (Network::divergence), otherwise Hutchinson's estimate with Rademacher
 // probes and central-difference Jacobian-vector products.
 //

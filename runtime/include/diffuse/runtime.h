@@ -67,8 +67,9 @@ struct CompiledSampler : ProcessFunctions {
   dfs_step_fn step = nullptr;
   /// t(lambda) in closed form (diffuse-invert-lambda), or null: then bisection.
   dfs_scalar_fn tOfLambda = nullptr;
-  /// The PF-ODE dx/dt = A(t) x + B(t) F(x, t) (diffuse-derive-likelihood), or null.
-  dfs_scalar_fn odeCoefX = nullptr, odeCoefNet = nullptr;
+  /// The PF-ODE dx/dt = A(t) x + B(t) F(K(t) x, t) (diffuse-derive-likelihood),
+  /// or null; K (odeCoefIn) is null, meaning 1, except for an edm model.
+  dfs_scalar_fn odeCoefX = nullptr, odeCoefNet = nullptr, odeCoefIn = nullptr;
   /// The CUDA kernels of a sampler built with --device cuda (abi.h), or null.
   const char *cudaPtx = nullptr;
   const dfs_cuda_task *cudaTasks = nullptr;

@@ -37,4 +37,5 @@ diffuse.sampler @s {process = @rf, model = @m, solver = "euler", coords = "nativ
 // CHECK-NEXT:    %[[FS:.*]] = arith.mulf %[[F]], %arg0
 // CHECK-NEXT:    %[[C:.*]] = arith.subf %{{.*}}, %[[FS]]
 // CHECK-NEXT:    return %[[C]]
+// CHECK-NOT:   dfs_ode_coef_in
 // CHECK:       diffuse.sampler @s
