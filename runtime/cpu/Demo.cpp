@@ -104,7 +104,16 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     decode = [acp](double t) { return decodeDiscreteTimestep(acp, t); };
   GaussianMixtureNetwork net(mix, decode, out);
   net.setSigmaData(sampler.manifest.num("model.sigma_data", 0.5));
-  Runner runner(sampler, net, o.batch, D);
+  std::unique_ptr<FunctionNetwork> plugin;
+  if (!o.network.empty()) {
+    std::string err;
+    if (!(plugin = loadNetworkPlugin(o.network, err))) {
+      os << "error: " << err << "\n";
+      return 1;
+    }
+    what += ", network " + o.network;
+  }
+  Runner runner(sampler, plugin ? static_cast<Network &>(*plugin) : net, o.batch, D);
   self = &runner;
   if (o.device)
     runner.setDevice(o.device);
@@ -262,6 +271,10 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     return 1;
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (plugin && !plugin->failure().empty()) {
+    os << "error: " << plugin->failure() << " (" << o.network << ")\n";
+    return 1;
+  }
   bool guided = sampler.manifest.has("guidance.name");
   std::string steps = runner.adaptive()
                           ? std::to_string(runner.adaptiveAccepted()) + " adaptive steps (" +

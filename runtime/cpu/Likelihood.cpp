@@ -21,6 +21,7 @@ struct Field {
   int64_t rows;
   int dim;
   bool inLambda;
+  DivergenceKind how;
   std::vector<double> f, fp, fm, xp, xm, tm, tr, z;
   int64_t evals = 0;
 
@@ -47,8 +48,28 @@ struct Field {
     call(z, p[DFS_POINT_TMODEL], f);
     tr.assign(rows, 0.0);
     dfs_net_call c{rows, dim, DFS_F64, z.data(), tm.data(), nullptr, nullptr, 0, rows};
-    if (o.probes == 0) {
+    if (how == DivergenceKind::Network) {
       net.divergence(c, tr.data());
+    } else if (how == DivergenceKind::Basis) {
+      // tr J = sum_j dF_j/dz_j, each by a central difference along axis j.
+      xp = z;
+      for (int j = 0; j < dim; ++j) {
+        std::vector<double> hj(rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          size_t i = (size_t)r * dim + j;
+          hj[r] = 1e-5 * (1 + std::fabs(z[i]));
+          xp[i] = z[i] + hj[r];
+        }
+        call(xp, p[DFS_POINT_TMODEL], fp);
+        for (int64_t r = 0; r < rows; ++r)
+          xp[(size_t)r * dim + j] = z[(size_t)r * dim + j] - hj[r];
+        call(xp, p[DFS_POINT_TMODEL], fm);
+        for (int64_t r = 0; r < rows; ++r) {
+          size_t i = (size_t)r * dim + j;
+          tr[r] += (fp[i] - fm[i]) / (2 * hj[r]);
+          xp[i] = z[i];
+        }
+      }
     } else {
       // Hutchinson: E[p^T J p] = tr J with Rademacher p; J p by central differences.
       xp.resize(x.size());
@@ -89,7 +110,8 @@ struct Field {
 
 bool logLikelihood(Runner &runner, const CompiledSampler &sampler, Network &net,
                    const std::vector<double> &x, int64_t rows, int dim,
-                   const LikelihoodOptions &o, std::vector<double> &out, std::string &err) {
+                   const LikelihoodOptions &o, std::vector<double> &out, std::string &err,
+                   DivergenceKind *how) {
   if (!sampler.odeCoefX || !sampler.odeCoefNet) {
     err = "the log-likelihood needs a Gaussian path (a beta table's PF-ODE has no derivatives)";
     return false;
@@ -104,17 +126,24 @@ bool logLikelihood(Runner &runner, const CompiledSampler &sampler, Network &net,
     return std::log(p[DFS_POINT_A] / p[DFS_POINT_S]);
   };
   double l0 = lam(t0), l1 = lam(t1);
-  Field field{runner, sampler, net, o, rows, dim, std::isfinite(l0) && std::isfinite(l1),
-              {}, {}, {}, {}, {}, {}, {}, {}, 0};
-  double u0 = field.inLambda ? l0 : t0, u1 = field.inLambda ? l1 : t1;
+  DivergenceKind kind = DivergenceKind::Hutchinson;
   if (o.probes == 0) {
     double probe = 0;
     dfs_net_call c{1, dim, DFS_F64, x.data(), &probe, nullptr, nullptr, 0, 1};
-    if (!net.divergence(c, &probe)) {
-      err = "the network gives no exact divergence; use Hutchinson probes (--probes K)";
+    kind = net.divergence(c, &probe) ? DivergenceKind::Network : DivergenceKind::Basis;
+    if (kind == DivergenceKind::Basis && dim > LikelihoodOptions::kMaxBasisDim) {
+      err = "the network gives no exact divergence, and with " + std::to_string(dim) +
+            " dimensions (more than " + std::to_string(LikelihoodOptions::kMaxBasisDim) +
+            ") its Jacobian's trace by differences along each axis is too costly; use "
+            "Hutchinson probes (--probes K)";
       return false;
     }
   }
+  if (how)
+    *how = kind;
+  Field field{runner, sampler, net, o, rows, dim, std::isfinite(l0) && std::isfinite(l1), kind,
+              {}, {}, {}, {}, {}, {}, {}, {}, 0};
+  double u0 = field.inLambda ? l0 : t0, u1 = field.inLambda ? l1 : t1;
   // Classical RK4 on (x, accumulated divergence).
   std::vector<double> y = x, k1, k2, k3, k4, l1v, l2v, l3v, l4v, tmp(x.size());
   std::vector<double> acc(rows, 0.0);
@@ -196,8 +225,19 @@ int runLikelihoodDemo(const CompiledSampler &sampler, const LikelihoodDemoOption
   };
   std::vector<double> ll;
   std::string err;
-  if (!logLikelihood(runner, sampler, net, x, o.batch, D, lo, ll, err)) {
+  std::unique_ptr<FunctionNetwork> plugin;
+  if (!o.network.empty() && !(plugin = loadNetworkPlugin(o.network, err))) {
     os << "error: " << err << "\n";
+    return 1;
+  }
+  DivergenceKind how;
+  Network &used = plugin ? static_cast<Network &>(*plugin) : net;
+  if (!logLikelihood(runner, sampler, used, x, o.batch, D, lo, ll, err, &how)) {
+    os << "error: " << err << "\n";
+    return 1;
+  }
+  if (plugin && !plugin->failure().empty()) {
+    os << "error: " << plugin->failure() << " (" << o.network << ")\n";
     return 1;
   }
   double sum = 0, exactSum = 0, worst = 0;
@@ -209,10 +249,13 @@ int runLikelihoodDemo(const CompiledSampler &sampler, const LikelihoodDemoOption
   }
   char line[256];
   os << "PF-ODE log-likelihood of " << o.batch << " samples of the 2-D ring mixture at t = " << t0
-     << " (process " << m.str("process.name") << ", model predicts " << pred << "), " << o.steps
-     << " RK4 steps, "
-     << (o.probes ? "Hutchinson with " + std::to_string(o.probes) + " probes"
-                  : std::string("exact divergence"))
+     << " (process " << m.str("process.name") << ", model predicts " << pred
+     << (plugin ? ", network " + o.network : std::string()) << "), " << o.steps << " RK4 steps, "
+     << (how == DivergenceKind::Hutchinson
+             ? "Hutchinson with " + std::to_string(o.probes) + " probes"
+         : how == DivergenceKind::Basis
+             ? std::string("exact divergence (central differences along each axis)")
+             : std::string("exact divergence"))
      << ":\n";
   std::snprintf(line, sizeof line,
                 "mean %.6f, exact %.6f; mean error %.2e, max |error| %.2e\n", sum / o.batch,

@@ -43,11 +43,12 @@ int main(int argc, char **argv) {
     else if (a == "--out") o.outDir = next();
     else if (a == "--x-init") o.xInit = next();
     else if (a == "--mixture") o.mixture = next();
+    else if (a == "--network") o.network = next();
     else if (a == "--device") device = next();
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: " << argv[0]
                 << " [--batch N] [--seed S] [--out DIR] [--x-init X.npy] [--mixture M.json]"
-                   " [--device cpu|cuda]\n";
+                   " [--network PLUGIN.so] [--device cpu|cuda]\n";
       return 0;
     } else {
       std::cerr << "error: unknown option '" << a << "' (see --help)\n";

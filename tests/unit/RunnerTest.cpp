@@ -11,11 +11,14 @@
 #include "compiler/Frontend/Diagnostics.h"
 #include "compiler/Pipelines/Pipeline.h"
 #include "compiler/tools/diffuse/Driver.h"
+#include "diffuse/likelihood.h"
 #include "diffuse/models.h"
 #include "diffuse/runtime.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -187,4 +190,51 @@ sampler auto { process = rf  model = v  solver = euler  guidance = autoguidance(
                  "(Runner::setNetwork(1, ...))");
   ra.setNetwork(1, null);
   EXPECT_TRUE(ra.run(x, err)) << err;
+}
+
+namespace {
+/// The analytic network behind the C function ABI (no divergence offered).
+int callAnalytic(void *user, const dfs_net_call *call) {
+  static_cast<rt::Network *>(user)->evaluate(*call);
+  return 0;
+}
+int zeros(void *, const dfs_net_call *call) {
+  std::fill_n(static_cast<double *>(call->out), call->batch * call->dim, 0.0);
+  return 0;
+}
+} // namespace
+
+TEST(Likelihood, AxisDifferencesGiveTheExactTraceOfANetworkWithoutOne) {
+  auto s = compile(writeSpec("lik.dfs", kState));
+  ASSERT_TRUE(s);
+  rt::Runner *self = nullptr;
+  rt::GaussianMixtureNetwork net = flowNetwork(self);
+  rt::Runner r(*s, net, 8, 2);
+  self = &r;
+  std::vector<double> x(16), own, fd;
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = 2 * std::sin(0.3 + 1.7 * (double)i);
+  rt::LikelihoodOptions o;
+  std::string err;
+  rt::DivergenceKind how;
+  ASSERT_TRUE(rt::logLikelihood(r, *s, net, x, 8, 2, o, own, err, &how)) << err;
+  EXPECT_EQ(how, rt::DivergenceKind::Network);
+  rt::FunctionNetwork plain(callAnalytic, &net);
+  ASSERT_TRUE(rt::logLikelihood(r, *s, plain, x, 8, 2, o, fd, err, &how)) << err;
+  EXPECT_EQ(how, rt::DivergenceKind::Basis);
+  for (size_t i = 0; i < own.size(); ++i)
+    EXPECT_NEAR(fd[i], own[i], 1e-6 * (1 + std::fabs(own[i])));
+
+  // More axes than a difference per axis is worth: Hutchinson instead.
+  rt::FunctionNetwork wide(zeros, nullptr);
+  rt::Runner rw(*s, wide, 1, 65);
+  std::vector<double> xw(65, 0.1), out;
+  EXPECT_FALSE(rt::logLikelihood(rw, *s, wide, xw, 1, 65, o, out, err));
+  EXPECT_EQ(err, "the network gives no exact divergence, and with 65 dimensions (more than 64) "
+                 "its Jacobian's trace by differences along each axis is too costly; use "
+                 "Hutchinson probes (--probes K)");
+  o.probes = 2;
+  EXPECT_TRUE(rt::logLikelihood(rw, *s, wide, xw, 1, 65, o, out, err)) << err;
+  EXPECT_EQ(rt::DivergenceKind::Hutchinson, (rt::logLikelihood(rw, *s, wide, xw, 1, 65, o, out,
+                                                               err, &how), how));
 }

@@ -53,12 +53,14 @@ int usage(std::ostream &os, int rc) {
         "           [--labels 0,1,...]     a label set (cond, then cond(1), ...), cycled over\n"
         "                                  the batch; default: set k gives sample i (i + k) % 2\n"
         "           [--mixture-for NAME=M.json]  the data another model of the guidance knows\n"
+        "           [--network P.so]       the sampler's model is the network of a plugin (the\n"
+        "                                  C ABI of diffuse/network.h), not the analytic one\n"
         "  schedule SPEC [--points N]      print t, alpha, sigma, their derivatives, lambda and\n"
         "                                  the closed-form t(lambda) of the sampler's process\n"
         "                                  (compiled), at N points; of a beta table, beta and\n"
         "                                  alphas_cumprod at N timesteps\n"
         "  grid SPEC                       print the sampler's time grid, step by step\n"
-        "  likelihood SPEC [--steps N] [--probes K] [--batch B] [--seed S]\n"
+        "  likelihood SPEC [--steps N] [--probes K] [--batch B] [--seed S] [--network P.so]\n"
         "                                  PF-ODE log-likelihood (RK4, exact divergence or K\n"
         "                                  Hutchinson probes) of samples of the built-in 2-D\n"
         "                                  mixture at the domain's start, against the exact one\n"
@@ -82,7 +84,7 @@ int usage(std::ostream &os, int rc) {
 }
 
 struct Args {
-  std::string command, spec, out, emit, outDir = ".", mixture, xInit, xData, mask, noise;
+  std::string command, spec, out, emit, outDir = ".", mixture, xInit, xData, mask, noise, network;
   bool shared = false;
   int64_t batch = 1000;
   long points = 11, steps = 2000, probes = 0;
@@ -133,6 +135,7 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--set") { if (!next(v)) return false; a.copts.overrides.push_back(v); }
     else if (s == "--out") { if (!next(a.outDir)) return false; }
     else if (s == "--mixture") { if (!next(a.mixture)) return false; }
+    else if (s == "--network") { if (!next(a.network)) return false; }
     else if (s == "--labels") { if (!next(v)) return false; a.labels.push_back(v); }
     else if (s == "--mixture-for") { if (!next(v)) return false; a.mixtureFor.push_back(v); }
     else if (s == "--points") { if (!next(v)) return false; a.points = std::atol(v.c_str()); a.pointsSet = true; }
@@ -484,6 +487,7 @@ int main(int argc, char **argv) {
     o.steps = (int)steps;
     o.probes = (int)a.probes;
     o.seed = a.seed;
+    o.network = a.network;
     return rt::runLikelihoodDemo(*sampler, o, std::cout);
   }
   // run
@@ -493,6 +497,7 @@ int main(int argc, char **argv) {
   o.batch = a.batch;
   o.seed = a.seed;
   o.outDir = a.outDir;
+  o.network = a.network;
   o.mixture = a.mixture;
   o.xInit = a.xInit;
   o.xData = a.xData;

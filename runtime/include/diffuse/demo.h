@@ -26,6 +26,7 @@ struct DemoOptions {
   std::string mask;    // .npy: an inpainting sampler's mask (1: keep the data)
   std::string noise;   // .npy, optional: draws x batch x dim normals that noise() replays
   std::string mixture; // JSON, optional (default: the built-in 2-D ring)
+  std::string network; // a network plugin (.so) for the sampler's model; "" = analytic
   /// Label sets (cond, cond(1), ...), each cycled over the batch; a set not
   /// given labels sample i with (i + k) % 2.
   std::vector<std::vector<int32_t>> labels;

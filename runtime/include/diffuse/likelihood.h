@@ -24,22 +24,34 @@ namespace diffuse::rt {
 
 struct LikelihoodOptions {
   int steps = 100;  // classical RK4 steps, uniform in lambda (in t where lambda is infinite)
-  int probes = 0;   // 0: the network's exact divergence; K > 0: Hutchinson with K probes
+  /// 0: the exact divergence, the network's own (Network::divergence) or,
+  /// for a network without one of at most kMaxBasisDim dimensions, the
+  /// trace of its Jacobian by central differences along each axis (2 dim
+  /// network calls); K > 0: Hutchinson with K probes.
+  int probes = 0;
+  static constexpr int kMaxBasisDim = 64;
   uint64_t seed = 0; // of the probes
   /// log p_T(x_T); default: N(0, (alpha_T^2 + sigma_T^2) I), data of unit variance.
   std::function<double(const double *xT)> logPrior;
 };
 
+/// How logLikelihood computed the divergence.
+enum class DivergenceKind { Network, Basis, Hutchinson };
+
 /// The log-likelihood of each row of x (rows x dim, at the domain's start)
 /// under the sampler's process and network. False with `err` on failure.
 bool logLikelihood(Runner &runner, const CompiledSampler &sampler, Network &net,
                    const std::vector<double> &x, int64_t rows, int dim,
-                   const LikelihoodOptions &o, std::vector<double> &out, std::string &err);
+                   const LikelihoodOptions &o, std::vector<double> &out, std::string &err,
+                   DivergenceKind *how = nullptr);
 
 struct LikelihoodDemoOptions {
   int64_t batch = 256;
   int steps = 100, probes = 0;
   uint64_t seed = 0;
+  /// A network plugin (.so, the C ABI of diffuse/network.h) instead of the
+  /// exact analytic network; "" = the analytic one.
+  std::string network;
 };
 
 /// `diffuse likelihood`: samples of the built-in 2-D mixture's marginal at

@@ -37,9 +37,23 @@ typedef struct {
 
 /* A network as a plain C function. Returns 0 on success. */
 typedef int (*dfs_net_fn)(void *user, const dfs_net_call *call);
+/* Optionally, the trace of d out / d x for each row of a call (call->out
+ * unused) into trace[batch]. Returns 0 on success. */
+typedef int (*dfs_net_div_fn)(void *user, const dfs_net_call *call, double *trace);
+
+/* A network plugin is a shared library exporting
+ *
+ *   int dfs_network_evaluate(const dfs_net_call *call);                  required
+ *   int dfs_network_divergence(const dfs_net_call *call, double *trace); optional
+ *
+ * with the meaning of dfs_net_fn and dfs_net_div_fn (`diffuse run --network
+ * PLUGIN.so`, rt::loadNetworkPlugin). */
 
 #ifdef __cplusplus
 }
+
+#include <memory>
+#include <string>
 
 namespace diffuse::rt {
 /// A network the runtime can call.
@@ -63,6 +77,31 @@ public:
     return false;
   }
 };
+
+/// A network given as C functions (dfs_net_fn, optionally dfs_net_div_fn)
+/// and their user pointer. Network::evaluate cannot fail, so a call that
+/// returns non-zero fills its output with NaN and is remembered: failure()
+/// says which call failed and with what code ("" while none has).
+class FunctionNetwork : public Network {
+public:
+  FunctionNetwork(dfs_net_fn fn, void *user, dfs_net_div_fn div = nullptr)
+      : fn_(fn), div_(div), user_(user) {}
+  void evaluate(const dfs_net_call &call) override;
+  bool divergence(const dfs_net_call &call, double *trace) override;
+  const std::string &failure() const { return failure_; }
+
+protected:
+  dfs_net_fn fn_;
+  dfs_net_div_fn div_;
+  void *user_;
+  int64_t calls_ = 0;
+  std::string failure_;
+};
+
+/// A network plugin (see dfs_network_evaluate above) loaded from `path`:
+/// null with `err` set if it cannot be opened or lacks
+/// dfs_network_evaluate. The library stays loaded as long as the network.
+std::unique_ptr<FunctionNetwork> loadNetworkPlugin(const std::string &path, std::string &err);
 } // namespace diffuse::rt
 #endif
 
