@@ -24,6 +24,7 @@ struct Field {
   DivergenceKind how;
   std::vector<double> f, fp, fm, xp, xm, tm, tr, z;
   int64_t evals = 0;
+  bool divergenceFailed = false; // the network's own trace failed at some call
 
   void call(const std::vector<double> &x, double tmodel, std::vector<double> &out) {
     tm.assign(rows, tmodel);
@@ -49,7 +50,7 @@ struct Field {
     tr.assign(rows, 0.0);
     dfs_net_call c{rows, dim, DFS_F64, z.data(), tm.data(), nullptr, nullptr, 0, rows};
     if (how == DivergenceKind::Network) {
-      net.divergence(c, tr.data());
+      divergenceFailed |= !net.divergence(c, tr.data());
     } else if (how == DivergenceKind::Basis) {
       // tr J = sum_j dF_j/dz_j, each by a central difference along axis j.
       xp = z;
@@ -163,6 +164,11 @@ bool logLikelihood(Runner &runner, const CompiledSampler &sampler, Network &net,
       y[i] += h / 6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + k4[i]);
     for (int64_t r = 0; r < rows; ++r)
       acc[r] += h / 6 * (l1v[r] + 2 * l2v[r] + 2 * l3v[r] + l4v[r]);
+  }
+  if (field.divergenceFailed) {
+    err = "the network's divergence failed during the integration (it succeeded at the first "
+          "call); use Hutchinson probes (--probes K)";
+    return false;
   }
   Point pT = runner.pointAt(t1);
   double var = pT[DFS_POINT_A] * pT[DFS_POINT_A] + pT[DFS_POINT_S] * pT[DFS_POINT_S];

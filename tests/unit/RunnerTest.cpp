@@ -198,6 +198,12 @@ int callAnalytic(void *user, const dfs_net_call *call) {
   static_cast<rt::Network *>(user)->evaluate(*call);
   return 0;
 }
+/// A trace that works once and then fails.
+int onceTrace(void *user, const dfs_net_call *call, double *trace) {
+  int &calls = *static_cast<int *>(user);
+  std::fill_n(trace, call->batch, 0.0);
+  return calls++ == 0 ? 0 : 1;
+}
 int zeros(void *, const dfs_net_call *call) {
   std::fill_n(static_cast<double *>(call->out), call->batch * call->dim, 0.0);
   return 0;
@@ -237,4 +243,12 @@ TEST(Likelihood, AxisDifferencesGiveTheExactTraceOfANetworkWithoutOne) {
   EXPECT_TRUE(rt::logLikelihood(rw, *s, wide, xw, 1, 65, o, out, err)) << err;
   EXPECT_EQ(rt::DivergenceKind::Hutchinson, (rt::logLikelihood(rw, *s, wide, xw, 1, 65, o, out,
                                                                err, &how), how));
+
+  // A network's own trace that fails midway is an error, not a zero.
+  int calls = 0;
+  rt::FunctionNetwork flaky(zeros, &calls, onceTrace);
+  o.probes = 0;
+  EXPECT_FALSE(rt::logLikelihood(rw, *s, flaky, xw, 1, 65, o, out, err));
+  EXPECT_EQ(err, "the network's divergence failed during the integration (it succeeded at the "
+                 "first call); use Hutchinson probes (--probes K)");
 }
