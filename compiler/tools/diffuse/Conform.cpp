@@ -84,7 +84,12 @@ Mapping mapCase(const json &c) {
     const json &sk = call.contains("step_kwargs") ? call["step_kwargs"] : json::object();
     if (cls == "DDIMScheduler") {
       m.sampler = "diffusers_ddim";
-      if (getNum(sk, "eta", 0) != 0)
+      if (cfg.value("thresholding", false))
+        m.sets.push_back("diffusers_ddim.solver=ddim_threshold(eta = " +
+                         num(getNum(sk, "eta", 0)) + ", ratio = " +
+                         num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
+                         ", max_value = " + num(getNum(cfg, "sample_max_value", 1)) + ")");
+      else if (getNum(sk, "eta", 0) != 0)
         m.sets.push_back("diffusers_ddim.solver=ddim(eta = " + num(getNum(sk, "eta", 0)) + ")");
     } else if (cls == "DDPMScheduler") {
       if (cfg.value("variance_type", "fixed_small") != "fixed_small")
@@ -177,8 +182,10 @@ Mapping mapCase(const json &c) {
       return skipped("diffusers " + cls + " is not in stdlib yet");
     }
     if (cls != "FlowMatchEulerDiscreteScheduler") {
-      if (cfg.value("clip_sample", false) || cfg.value("thresholding", false))
-        return skipped("clip_sample/thresholding is not in the language yet");
+      if (cfg.value("clip_sample", false) ||
+          (cfg.value("thresholding", false) && cls != "DDIMScheduler"))
+        return skipped("clip_sample, and thresholding other than DDIM's, are not in the stdlib "
+                       "compat specs yet");
       std::string sched = cfg.value("beta_schedule", "scaled_linear");
       std::string proc = sched == "linear" ? "sd_linear" : "sd_scaled_linear";
       if (cls == "DDPMScheduler")

@@ -2,7 +2,8 @@
 unconditional output against the peers' formulas, written out here in plain
 Python from their sources: diffusers' rescale_noise_cfg and
 _threshold_sample (torch.std, torch.quantile), the APG paper's
-normalized_guidance, and the guidance-interval rule. The inputs are the
+normalized_guidance, the guidance-interval rule, and diffusers' DDIM step
+with thresholding. The inputs are the
 unconditional and conditional outputs Diffuse's own one-step samplers return
 (Inputs/guidance-rules.dfs) on a 16-D class-conditional mixture.
 
@@ -108,4 +109,12 @@ ok &= compare("cfg_interval inside", got, [cfg(u, c, 3) for u, c in zip(eu, ec)]
 got, n = run("limited", "--set",
              "limited.guidance=cfg_interval(w = 3, sigma_lo = 0.28, sigma_hi = 3)")
 ok &= compare("cfg_interval outside", got, ec, n)
+# diffusers' DDIMScheduler.step with thresholding, eta = 0: the thresholded
+# x0 and the network's eps, moved from t = 0.8 to the grid's end t = 0.001.
+got, n = run("ddim_thr")
+a_t, s_t = math.cos(math.pi / 2 * 0.001), math.sin(math.pi / 2 * 0.001)
+ref = [threshold(c, 0.7, 1.5) for c in xc]
+ok &= compare("ddim_threshold", got,
+              [[a_t * v + s_t * e for v, e in zip(r[0], ec_)] for r, ec_ in zip(ref, ec)], n,
+              f" ({sum(r[1] for r in ref)} of {B} samples clipped)")
 sys.exit(0 if ok else 1)
