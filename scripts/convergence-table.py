@@ -14,14 +14,17 @@ diffuse = os.path.join(root, "build", "bin", "diffuse")
 rows = []
 for line in open(os.path.join(conv, "golden-orders.test")):
     m = re.match(r'RUN: %python %S/golden-order.py diffuse %S/(\S+) %golden/truth (\w+) "([^"]+)" '
-                 r'(\d+) ([\d.]+)( [\d.]+)?', line)
+                 r'(\d+) ([\d.]+)( [\d.]+)?((?: --set \S+)*)', line)
     if not m:
         continue
-    spec, kind, solver, n, order, tol = m.groups()
+    spec, kind, solver, n, order, tol, sets = m.groups()
     cmd = [sys.executable, os.path.join(conv, "golden-order.py"), diffuse,
            os.path.join(conv, spec), os.path.join(golden, "truth"), kind, solver, n, order]
     if tol:
         cmd.append(tol.strip())
+    cmd += sets.split()
+    if sets:
+        solver += ", " + ", ".join(sets.split()[1::2])
     out = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
     r = re.search(r"rms error (\S+) at (\d+) steps, (\S+) at (\d+): order (\S+), expected (\S+): (\w+)",
                   out)

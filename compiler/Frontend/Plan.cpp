@@ -346,7 +346,8 @@ static bool solverCalls(const ast::Decl &solver, const std::vector<std::string> 
 }
 
 /// Sampling starts where the grid does. Where alpha = 0 there (a flow's
-/// t = 1, zero terminal SNR), ve coordinates (x/alpha, sigma/alpha) and x0
+/// t = 1, zero terminal SNR), ve coordinates (x/alpha, sigma/alpha), lambda
+/// coordinates (time log(alpha/sigma)) and x0
 /// from an eps, score or edm model are infinite: an error here instead of
 /// NaN samples.
 static bool checkStart(const SamplerPlan &plan, DiagEngine &diag) {
@@ -379,6 +380,12 @@ static bool checkStart(const SamplerPlan &plan, DiagEngine &diag) {
     diag.error(grid->value->loc, "ve coordinates need alpha > 0, but " + where,
                "the solver's state x/alpha and time sigma/alpha are infinite there; use coords "
                "= native with a v or velocity model, or " + startEarlier);
+    return false;
+  }
+  if (plan.coords == "lambda") {
+    diag.error(grid->value->loc, "lambda coordinates need alpha > 0, but " + where,
+               "the solver's time log(alpha/sigma) is -infinity there; use coords = native "
+               "with a v or velocity model, or " + startEarlier);
     return false;
   }
   const std::string &pred = plan.predicts;

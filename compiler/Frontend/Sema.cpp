@@ -988,9 +988,10 @@ private:
 } // namespace
 
 void checkCoords(const ast::Expr &e, DiagEngine &diag) {
-  if (e.kind != ast::Expr::Ident || (e.name != "ve" && e.name != "native"))
+  if (e.kind != ast::Expr::Ident || (e.name != "ve" && e.name != "native" && e.name != "lambda"))
     diag.error(e.loc, "unknown coordinates",
-               "use coords = native (x, t) or coords = ve (x/alpha, sigma/alpha)");
+               "use coords = native (x, t), coords = ve (x/alpha, sigma/alpha) or coords = "
+               "lambda (x, log(alpha/sigma))");
 }
 
 bool checkModule(const ast::Module &m, DiagEngine &diag) { return Checker(m, diag).run(); }

@@ -55,8 +55,8 @@ std::string number(double v) {
 
 class Printer {
 public:
-  Printer(std::ostream &os, bool ve, std::string mainModel)
-      : os(os), ve(ve), mainModel(std::move(mainModel)) {}
+  Printer(std::ostream &os, std::string coords, std::string mainModel)
+      : os(os), coords(std::move(coords)), mainModel(std::move(mainModel)) {}
 
   /// alpha(t) = ..., from a function of one f64 argument named `t`.
   void scalarFunction(func::FuncOp f, const std::string &lhs, const std::string &arg = "t") {
@@ -110,7 +110,7 @@ public:
 
 private:
   std::ostream &os;
-  bool ve;
+  std::string coords; // the solver's: native, ve or lambda
   std::string mainModel; // the sampler's model; others are named in F_{...}
   llvm::DenseMap<Value, Tex> names;
   llvm::DenseSet<Value> shared;
@@ -139,7 +139,11 @@ private:
     if (f == "s") return {"\\sigma_{" + at + "}", 3};
     if (f == "da") return {"\\alpha'_{" + at + "}", 3};
     if (f == "ds") return {"\\sigma'_{" + at + "}", 3};
-    if (f == "tau") return {ve ? "\\tau_{" + at + "}" : at, 3};
+    if (f == "tau")
+      return {coords == "ve"       ? "\\tau_{" + at + "}"
+              : coords == "lambda" ? "\\lambda_{" + at + "}"
+                                   : at,
+              3};
     return {"t^{\\mathrm{net}}_{" + at + "}", 3};
   }
 
@@ -300,11 +304,10 @@ bool emitLatex(ModuleOp module, std::string &out, DiagEngine &) {
       return s.getValue().str();
     return std::string();
   };
-  bool ve = str("coords") == "ve";
   os << "% Diffuse: sampler " << (sampler ? sampler.getSymName().str() : "?") << ", process "
      << str("process") << ", model " << str("model") << ", solver " << str("solver")
      << ", coordinates " << str("coords") << "\n";
-  Printer p(os, ve, str("model"));
+  Printer p(os, str("coords"), str("model"));
   SymbolTable symbols(module);
   // A process declared as an SDE shows its declaration and how its
   // marginals were found (diffuse-integrate-sde); a quadrature's alpha and
@@ -360,8 +363,10 @@ bool emitLatex(ModuleOp module, std::string &out, DiagEngine &) {
             "2\\sigma(t)\\sigma'(t) - 2 f(t) \\sigma(t)^2";
     os << "\n\\end{align*}\n";
   }
-  if (ve)
+  if (str("coords") == "ve")
     os << "% ve coordinates: the state is x / alpha and the time tau = sigma / alpha.\n";
+  if (str("coords") == "lambda")
+    os << "% lambda coordinates: the state is x and the time lambda = log(alpha / sigma).\n";
   for (auto f : module.getOps<func::FuncOp>()) {
     auto k = f->getAttrOfType<IntegerAttr>("diffuse.step");
     if (!k || f->hasAttr("diffuse.drift")) // the adaptive controller's own evaluation

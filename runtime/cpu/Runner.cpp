@@ -133,13 +133,17 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   noise_ = std::make_shared<PhiloxNoise>(0);
   const Manifest &m = sampler.manifest;
   f32_ = m.str("dtype") == "f32";
-  ve_ = m.str("coords") == "ve";
+  coords_ = m.str("coords") == "ve"       ? Coords::Ve
+            : m.str("coords") == "lambda" ? Coords::Lambda
+                                          : Coords::Native;
+  ve_ = coords_ == Coords::Ve;
   if (m.str("process.kind") == "discrete") {
     auto acp = alphasCumprod(m);
     acp_.assign(acp.begin(), acp.end());
-    // In ve coordinates sigma/alpha would be infinite where alpha = 0:
-    // diffusers' k-style schedulers set that alphas_cumprod to 2^-24.
-    if (ve_ && m.num("process.zero_terminal_snr") != 0)
+    // In ve coordinates sigma/alpha would be infinite where alpha = 0, in
+    // lambda ones log(alpha/sigma): diffusers' k-style schedulers set that
+    // alphas_cumprod to 2^-24.
+    if (coords_ != Coords::Native && m.num("process.zero_terminal_snr") != 0)
       acp_.back() = std::ldexp(1.0, -24);
     if (m.str("process.interpolate") == "log_alpha") {
       // DPM-Solver's discrete schedule: float64 betas, log alpha = 0.5 cumsum log(1 - beta).
@@ -173,7 +177,10 @@ void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
     p[DFS_POINT_TMODEL] = 0.25 * std::log(s / a);
   else
     p[DFS_POINT_TMODEL] = t;
-  p[DFS_POINT_TAU] = ve_ ? (haveSigma ? sv : s / a) : t;
+  if (coords_ == Coords::Lambda)
+    p[DFS_POINT_TAU] = haveSigma ? -std::log(sv) : std::log(a / s);
+  else
+    p[DFS_POINT_TAU] = ve_ ? (haveSigma ? sv : s / a) : t;
 }
 
 Point Runner::pointAt(double t) const {
@@ -215,6 +222,8 @@ Point Runner::pointAt(double t) const {
 }
 
 Point Runner::pointAtTau(double tau) const {
+  if (coords_ == Coords::Lambda)
+    return pointAtLambda(tau);
   return ve_ ? pointAtSigma(tau) : pointAt(tau);
 }
 
@@ -253,6 +262,8 @@ Point Runner::pointAtSigma(double sigmaVe) const {
   p[DFS_POINT_S] = sigmaVe * p[DFS_POINT_A];
   if (ve_)
     p[DFS_POINT_TAU] = sigmaVe;
+  if (coords_ == Coords::Lambda)
+    p[DFS_POINT_TAU] = -std::log(sigmaVe);
   if (m.str("model.time") == "sigma")
     p[DFS_POINT_TMODEL] = sigmaVe;
   if (m.str("model.time") == "c_noise")
@@ -343,7 +354,10 @@ size_t Runner::stepLoop(const std::vector<Step> &grid, SolverState &state,
 Point Runner::pointAtLambda(double lambda) const {
   if (ve_)
     return pointAtTau(std::exp(-lambda));
-  return pointAt(timeAtLambda(lambda));
+  Point p = pointAt(timeAtLambda(lambda));
+  if (coords_ == Coords::Lambda)
+    p[DFS_POINT_TAU] = lambda; // the requested time exactly
+  return p;
 }
 
 double Runner::timeAtLambda(double lambda) const {

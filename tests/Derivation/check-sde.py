@@ -80,7 +80,16 @@ for t in (0.05, 0.3, 0.7, 0.95):
         # In ve coordinates lambda = -log tau: d lambda / d tau = -1/tau.
         got = probe("probe_dlambda_ve", t)
         worst = max(worst, abs(got + 1 / tau) * tau)
+        # In lambda coordinates (a time change by lambda): f / lambda',
+        # g^2 / lambda', d lambda / d lambda = 1 and the time is lambda.
+        for solver, c in zip(("probe_f_lambda", "probe_g2_lambda"), closed(t)):
+            got = probe(solver, t)
+            c /= want
+            worst = max(worst, abs(got - c) / abs(c) if c else abs(got))
+        worst = max(worst, abs(probe("probe_dlambda_lambda", t) - 1))
+        worst = max(worst, abs(probe("probe_lambda_lambda", t)))
 ok = worst <= 1e-12
-print(f"{name}: f, g^2 (and d lambda/dt where known) at 4 times, worst relative error "
+print(f"{name}: f, g^2 (and d lambda/dt and lambda coordinates' f, g^2 where known) at 4 "
+      f"times, worst relative error "
       f"{worst:.1e}: {'ok' if ok else 'FAIL'}")
 sys.exit(0 if ok else 1)

@@ -52,7 +52,7 @@ def Diffuse_SamplerOp : Diffuse_Op<"sampler", [Symbol]> {
   let summary = "ties a process, model, guidance, solver and time grid together";
   let description = [{
     `config` holds the resolved choices: `process`, `model`, `solver`,
-    `coords` ("native" or "ve"), `grid` (a dictionary), `guidance` (optional
+    `coords` ("native", "ve" or "lambda"), `grid` (a dictionary), `guidance` (optional
     dictionary with `space` and parameter values).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, DictionaryAttr:$config);

@@ -11,8 +11,13 @@
 //  - native coordinates: state x, time t; alpha_c = a, sigma_c = s; or
 //  - ve coordinates: state y = x/a, time tau = s/a; alpha_c = 1, sigma_c = tau
 //    (k-diffusion's and diffusers' k-style schedulers: the network input is
-//    a*y, diffusers' scale_model_input).
-// x0 and eps are the same in both. With xp = the network input (= x, or a*y):
+//    a*y, diffusers' scale_model_input); or
+//  - lambda coordinates: state x, time lambda = log(a/s), the log-SNR;
+//    alpha_c = a, sigma_c = s, and a time derivative is the native one over
+//    lambda' = a'/a - s'/s (a time change). A discrete table is variance
+//    preserving (a^2 + s^2 = 1), so there d a/d lambda = a s^2 and
+//    d s/d lambda = -s a^2 need no derivative in t.
+// x0 and eps are the same in all three. With xp = the network input (= x, or a*y):
 //   eps  prediction m:  eps = m,                     x0 = (x_c - sigma_c eps)/alpha_c
 //   x0   prediction m:  x0 = m,                      eps = (x_c - alpha_c x0)/sigma_c
 //   v    prediction m:  eps = (s xp + a m)/(a^2+s^2), x0 = (a xp - s m)/(a^2+s^2)
@@ -25,7 +30,10 @@
 //                       x0 = c_skip y + c_out m, c_skip = d^2/(u^2 + d^2),
 //                       c_out = u d/sqrt(u^2 + d^2);  eps = (y - x0)/u
 // and pf_ode = alpha_c' x0 + sigma_c' eps (= eps in ve coordinates; = m for
-// a velocity model in native coordinates).
+// a velocity model in native coordinates, m / lambda' in lambda ones). The
+// SDE's f and g^2 follow from alpha_c, sigma_c and their derivatives in the
+// solver's time: f = alpha_c'/alpha_c, g^2 = 2 sigma_c (sigma_c' - f sigma_c)
+// (negative in lambda coordinates, where time runs against t).
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
@@ -51,7 +59,8 @@ struct Deriver {
   ProcessOp process;
   ModelOp model;
   func::FuncOp guidance; // null when unguided
-  bool ve;
+  enum class Coords { Native, Ve, Lambda } coords;
+  bool ve;               // coords == Ve
   func::FuncOp activeFn; // null unless the guidance has active(t)
   std::string space;     // "output", "x0" or "eps"
   /// The guidance's evaluations, in the order of the combine rule's
@@ -75,7 +84,7 @@ struct Deriver {
       return success();
     return op->emitError() << why << " needs d alpha/dt and d sigma/dt, which the discrete "
                            << "process '" << process.getSymName()
-                           << "' does not have; use coords = ve";
+                           << "' does not have; use coords = ve or coords = lambda";
   }
 
   FailureOr<Value> sched(SchedOp op) {
@@ -98,33 +107,64 @@ struct Deriver {
       // lambda = log(1/tau)
       return b.create<arith::NegFOp>(l, b.create<math::LogOp>(l, point(t, "tau", l))).getResult();
     }
+    bool lambda = coords == Coords::Lambda;
     if (k == "alpha") return point(t, "a", l);
     if (k == "sigma") return point(t, "s", l);
-    if (k == "dalpha" || k == "dsigma") {
-      if (failed(needDerivatives(op, "this schedule derivative")))
-        return failure();
-      return point(t, k == "dalpha" ? "da" : "ds", l);
-    }
+    if (k == "lambda" && lambda) return point(t, "tau", l);
+    if (k == "dlambda" && lambda) return cst(1, l);
+    if (k == "dalpha" || k == "dsigma")
+      return derivative(op, t, k == "dalpha", "this schedule derivative");
     if (k == "dlambda") { // a'/a - s'/s
       if (failed(needDerivatives(op, "d lambda/dt")))
         return failure();
-      Value fa = b.create<arith::DivFOp>(l, point(t, "da", l), point(t, "a", l));
-      Value fs = b.create<arith::DivFOp>(l, point(t, "ds", l), point(t, "s", l));
-      return b.create<arith::SubFOp>(l, fa, fs).getResult();
+      return dlambdaDt(t, l);
     }
     if (k == "f" || k == "g2") {
-      // The SDE with these marginals: f = a'/a, g^2 = (s^2)' - 2 f s^2.
-      if (failed(needDerivatives(op, k == "f" ? "the SDE drift" : "the SDE diffusion2")))
+      // The SDE with these marginals: f = a'/a, g^2 = (s^2)' - 2 f s^2, in
+      // the solver's time.
+      StringRef what = k == "f" ? "the SDE drift" : "the SDE diffusion2";
+      FailureOr<Value> da = derivative(op, t, true, what);
+      if (failed(da))
         return failure();
       Value a = point(t, "a", l), s = point(t, "s", l);
-      Value f = b.create<arith::DivFOp>(l, point(t, "da", l), a);
+      Value f = b.create<arith::DivFOp>(l, *da, a);
       if (k == "f")
         return f;
-      Value ds = b.create<arith::SubFOp>(l, point(t, "ds", l), b.create<arith::MulFOp>(l, f, s));
+      FailureOr<Value> dsv = derivative(op, t, false, what);
+      if (failed(dsv))
+        return failure();
+      Value ds = b.create<arith::SubFOp>(l, *dsv, b.create<arith::MulFOp>(l, f, s));
       return b.create<arith::MulFOp>(l, b.create<arith::MulFOp>(l, cst(2, l), s), ds).getResult();
     }
     Value ratio = b.create<arith::DivFOp>(l, point(t, "a", l), point(t, "s", l));
     return b.create<math::LogOp>(l, ratio).getResult();
+  }
+
+  /// d lambda/dt = a'/a - s'/s of a path.
+  Value dlambdaDt(Value t, Location l) {
+    Value fa = b.create<arith::DivFOp>(l, point(t, "da", l), point(t, "a", l));
+    Value fs = b.create<arith::DivFOp>(l, point(t, "ds", l), point(t, "s", l));
+    return b.create<arith::SubFOp>(l, fa, fs).getResult();
+  }
+
+  /// d alpha (or d sigma) / d(solver time) in native or lambda coordinates
+  /// (Note [Coords]).
+  FailureOr<Value> derivative(Operation *op, Value t, bool alpha, StringRef why) {
+    Location l = op->getLoc();
+    if (coords == Coords::Lambda && process.getKind() != "path") {
+      // Variance preserving: d a/d lambda = a s^2, d s/d lambda = -s a^2.
+      Value a = point(t, "a", l), s = point(t, "s", l);
+      Value other = alpha ? s : a;
+      Value sq = b.create<arith::MulFOp>(l, other, other);
+      Value r = b.create<arith::MulFOp>(l, alpha ? a : s, sq);
+      return alpha ? r : b.create<arith::NegFOp>(l, r).getResult();
+    }
+    if (failed(needDerivatives(op, why)))
+      return failure();
+    Value d = point(t, alpha ? "da" : "ds", l);
+    if (coords == Coords::Lambda)
+      return b.create<arith::DivFOp>(l, d, dlambdaDt(t, l)).getResult();
+    return d;
   }
 
   /// The model's output at (x, t) after guidance, and the network input.
@@ -330,13 +370,14 @@ struct Deriver {
     StringRef modelPred = model.getPredicts();
     if (modelPred == "velocity" && failed(needDerivatives(op, "a velocity model")))
       return failure();
-    if (want == "pf_ode" && !ve && failed(needDerivatives(op, "pf_ode in native coordinates")))
-      return failure();
     FailureOr<Evaluation> ev = evaluate(x, t, l, uncond);
     if (failed(ev))
       return failure();
-    if (want == "pf_ode" && ev->pred == "velocity" && !ve)
-      return ev->m;
+    if (want == "pf_ode" && ev->pred == "velocity" && !ve) {
+      if (coords == Coords::Native)
+        return ev->m;
+      return b.create<DivOp>(l, field(), ev->m, dlambdaDt(t, l)).getResult();
+    }
     auto [x0, e] = decode(ev->pred, ev->m, x, ev->xin, t, l, want);
     Value sc = ve ? point(t, "tau", l) : point(t, "s", l);
     if (want == "denoise")
@@ -348,9 +389,18 @@ struct Deriver {
     // pf_ode
     if (ve)
       return e;
-    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), x0, point(t, "da", l)),
-                           b.create<MulOp>(l, field(), e, point(t, "ds", l)))
+    FailureOr<Value> da = derivative(op, t, true, "pf_ode in " + coordsName() + " coordinates");
+    if (failed(da))
+      return failure();
+    FailureOr<Value> ds = derivative(op, t, false, "pf_ode in " + coordsName() + " coordinates");
+    if (failed(ds))
+      return failure();
+    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), x0, *da),
+                           b.create<MulOp>(l, field(), e, *ds))
         .getResult();
+  }
+  std::string coordsName() const {
+    return coords == Coords::Lambda ? "lambda" : coords == Coords::Ve ? "ve" : "native";
   }
 };
 
@@ -404,8 +454,11 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
 
     OpBuilder b(module.getContext());
     auto coords = cfg.getAs<StringAttr>("coords");
-    Deriver d{b,      sampler, process, model, guidance, coords && coords.getValue() == "ve",
-              active, space,   evals};
+    auto c = !coords                      ? Deriver::Coords::Native
+             : coords.getValue() == "ve"     ? Deriver::Coords::Ve
+             : coords.getValue() == "lambda" ? Deriver::Coords::Lambda
+                                             : Deriver::Coords::Native;
+    Deriver d{b, sampler, process, model, guidance, c, c == Deriver::Coords::Ve, active, space, evals};
     if (guidance && guidance.getNumArguments() != evals.size() + 1) {
       guidance.emitError("the combine rule takes ") << evals.size() << " evaluations and t";
       return signalPassFailure();

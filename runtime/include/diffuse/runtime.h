@@ -193,7 +193,8 @@ public:
   std::vector<Step> buildGrid(std::string &err) const;
   /// A grid point at process time t (t < 0: the discrete process's end).
   Point pointAt(double t) const;
-  /// The grid point whose solver time (t, or sigma/alpha in ve coordinates) is tau.
+  /// The grid point whose solver time (t; sigma/alpha in ve coordinates;
+  /// log(alpha/sigma) in lambda ones) is tau.
   Point pointAtTau(double tau) const;
   /// The grid point whose VE noise level sigma/alpha is `sigmaVe`, in any
   /// coordinates (the sigma grid families: karras, exponential, ...).
@@ -252,7 +253,8 @@ private:
   std::vector<Network *> nets_; // by model index; [0] the sampler's
   int64_t batch_, dim_;
   bool f32_ = false;
-  bool ve_ = false;
+  enum class Coords { Native, Ve, Lambda } coords_ = Coords::Native;
+  bool ve_ = false; // coords_ == Ve
   std::vector<double> acp_;
   std::vector<double> logAlpha_; // interpolate = log_alpha: 0.5 cumsum log(1 - beta), float64
   std::vector<std::vector<int32_t>> labels_; // by label set

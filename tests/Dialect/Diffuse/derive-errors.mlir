@@ -8,4 +8,4 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
   %3 = diffuse.pf_ode %x, %s
   return %3 : !diffuse.field
 }
-// CHECK: error: pf_ode in native coordinates needs d alpha/dt and d sigma/dt, which the discrete process 'sd' does not have; use coords = ve
+// CHECK: error: pf_ode in native coordinates needs d alpha/dt and d sigma/dt, which the discrete process 'sd' does not have; use coords = ve or coords = lambda
