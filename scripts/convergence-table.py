@@ -45,6 +45,9 @@ for line in open(os.path.join(conv, "golden-orders.test")):
     cmd = [sys.executable, os.path.join(conv, "adaptive.py"), diffuse, os.path.join(conv, spec),
            os.path.join(golden, "truth"), kind, solver, factor] + tols.split()
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    words = tols.split()
+    if "--set" in words:
+        solver += ", " + ", ".join(words[words.index("--set") + 1::2])
     for r in re.finditer(r"tol (\S+): rms error (\S+) \((\S+) x tol\), (\d+) network calls", out):
         adaptive.append(f"| {kind} | `{solver}` | {r.group(1)} | {r.group(2)} | {r.group(3)} | "
                         f"{r.group(4)} |")

@@ -87,7 +87,7 @@ private:
       bool ok = it.kind == ast::Item::Set     ? contains(keys, it.name) ||
                                                 (d.kind == "guidance" &&
                                                  it.value->kind == ast::Expr::Call)
-                : it.kind == ast::Item::State ? d.kind == "solver"
+                : it.kind == ast::Item::State ? d.kind == "solver" || d.kind == "guidance"
                                               : (anyFunc || contains(funcs, it.name));
       if (it.kind == ast::Item::Proc && d.kind != "solver" &&
           !(d.kind == "guidance" && it.name == "combine"))
@@ -418,6 +418,34 @@ private:
       if (c->params.size() == n + 1)
         env[c->params[n]] = Ty::Time;
     }
+    // State carried from one network call to the next (APG's momentum):
+    // tensors only, read as they were before the call.
+    guidanceState_.clear();
+    if (const ast::Item *st = d.find("state")) {
+      for (size_t i = 0; i < st->params.size(); ++i) {
+        const std::string &n = st->params[i], &ty = st->types[i];
+        if (ty != "tensor") {
+          diag.error(st->paramLocs[i],
+                     ty == "scalar" ? "a guidance's state is a tensor, not a scalar"
+                                    : "unknown state type '" + ty + "'",
+                     "write state " + n + ": tensor");
+          continue;
+        }
+        if (env.count(n) || guidanceState_.count(n)) {
+          diag.error(st->loc, "state variable '" + n + "' clashes with another name",
+                     "rename it");
+          continue;
+        }
+        if (c->kind != ast::Item::Proc) {
+          diag.error(st->loc, "the state of guidance '" + d.name + "' is never assigned",
+                     "write combine as a block that assigns it: combine(uncond, cond) { " + n +
+                         " = ...  return ... }");
+          break;
+        }
+        guidanceState_.insert(n);
+        env[n] = Ty::Field;
+      }
+    }
     auto checkResult = [&](const ast::Expr &e, Ty t) {
       if (t != Ty::Field && t != Ty::Error)
         diag.error(e.loc, "the combine rule must give a tensor, not " + std::string(tyName(t)),
@@ -536,7 +564,11 @@ private:
         diag.error(st.value->loc, "a condition cannot be stored in a variable");
       else if (std::find(c.params.begin(), c.params.end(), st.name) != c.params.end())
         diag.error(st.loc, "cannot assign to '" + st.name + "', an argument", "use a new name");
-      else
+      else if (guidanceState_.count(st.name) && t != Ty::Field && t != Ty::Error)
+        diag.error(st.value->loc, "state '" + st.name + "' is a tensor, but this is " +
+                                      std::string(tyName(t)),
+                   "assign it a tensor (the state keeps one value per element)");
+      else if (!guidanceState_.count(st.name))
         env[st.name] = t;
     }
     return false;
@@ -983,6 +1015,7 @@ private:
   std::set<std::string> solverModels_; // the solver's parameters typed `model`
   std::vector<std::string> funcStack_;
   bool inGuidance_ = false; // no network calls, noise or solver times in a combine rule
+  std::set<std::string> guidanceState_; // the guidance's state tensors
 };
 
 } // namespace

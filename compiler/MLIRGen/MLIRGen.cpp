@@ -398,21 +398,28 @@ private:
                            b.create<MulOp>(l, field(), args[0], c1));
   }
 
-  /// dfs_guidance(uncond, cond, t) -> field: the combine rule, inlined by
-  /// diffuse-derive at every network call; dfs_guidance_active(t) -> i1 when
-  /// the guidance has `active(t)`.
+  /// dfs_guidance(uncond, cond, t, state...) -> (field, state...): the
+  /// combine rule, inlined by diffuse-derive at every network call, with the
+  /// guidance's state tensors as they were before the call and after it;
+  /// dfs_guidance_active(t) -> i1 when the guidance has `active(t)`.
   void genGuidance() {
     const ast::Decl &g = *plan.guidance;
     const ast::Item *c = g.find("combine");
-    // The arguments: the evaluations in order, then t.
+    // The arguments: the evaluations in order, then t, then the state.
     std::vector<std::string> names;
     for (const EvalPlan &e : plan.evaluations)
       names.push_back(e.name);
     names.push_back("t");
     SmallVector<Type> argTys(plan.evaluations.size(), field());
     argTys.push_back(time());
+    std::vector<std::string> stateNames = guidanceStateNames();
+    for (const std::string &n : stateNames) {
+      names.push_back(n);
+      argTys.push_back(field());
+    }
+    SmallVector<Type> resTys(1 + stateNames.size(), field());
     auto func = b.create<func::FuncOp>(loc(c->loc), "dfs_guidance",
-                                       b.getFunctionType(argTys, {field()}));
+                                       b.getFunctionType(argTys, resTys));
     func.setPrivate();
     {
       OpBuilder::InsertionGuard guard(b);
@@ -420,7 +427,7 @@ private:
       b.setInsertionPointToStart(entry);
       for (size_t i = 0; i < c->params.size(); ++i)
         names[i] = c->params[i];
-      std::map<std::string, Value> env;
+      std::map<std::string, Value> env, next;
       for (unsigned i = 0; i < names.size(); ++i)
         env[names[i]] = entry->getArgument(i);
       Value r;
@@ -441,7 +448,8 @@ private:
                   r = v;
                   return true;
                 }
-                env[st.name] = v;
+                // A state is written for the next call; reads keep the old value.
+                (llvm::is_contained(stateNames, st.name) ? next : env)[st.name] = v;
               }
               return false;
             };
@@ -449,7 +457,10 @@ private:
       } else {
         r = mixed(*c->value, env, plan.guidanceParams);
       }
-      b.create<func::ReturnOp>(loc(c->loc), r);
+      SmallVector<Value> results{r};
+      for (const std::string &n : stateNames)
+        results.push_back(next.count(n) ? next[n] : env.at(n));
+      b.create<func::ReturnOp>(loc(c->loc), results);
     }
     if (const ast::Item *a = g.find("active")) {
       auto act = b.create<func::FuncOp>(loc(a->loc), "dfs_guidance_active",
@@ -703,7 +714,20 @@ private:
         ins.push_back(ty);
         outs.push_back(ty);
       }
+    // The guidance's state tensors follow the solver's, under names no
+    // solver can write; diffuse-derive threads them through the step's
+    // guided network calls (Note [Guidance state] in docs/design.md).
+    std::vector<std::string> guidanceState = guidanceStateNames();
+    for (const std::string &n : guidanceState) {
+      stateNames.push_back("guidance state " + n);
+      ins.push_back(field());
+      outs.push_back(field());
+    }
     auto stepType = b.getFunctionType(ins, outs);
+    auto markGuidanceState = [&](func::FuncOp f) {
+      if (!guidanceState.empty())
+        f->setAttr("diffuse.guidance_state", b.getI32IntegerAttr((int)guidanceState.size()));
+    };
 
     // Enumerate the paths through the ifs (depth first, then-branch first).
     std::vector<std::vector<bool>> paths, work{{}};
@@ -734,6 +758,7 @@ private:
           paths.size() == 1 && !drift && !jumps ? "step" : "step_" + std::to_string(k);
       auto func = b.create<func::FuncOp>(l, name, stepType);
       func->setAttr("diffuse.step", b.getI32IntegerAttr((int)k));
+      markGuidanceState(func);
       OpBuilder::InsertionGuard guard(b);
       Block *entry = func.addEntryBlock();
       b.setInsertionPointToStart(entry);
@@ -811,6 +836,14 @@ private:
         return r;
     }
     return 0;
+  }
+
+  /// The guidance's state tensors (none without guidance).
+  std::vector<std::string> guidanceStateNames() const {
+    if (!plan.guidance)
+      return {};
+    const ast::Item *st = plan.guidance->find("state");
+    return st ? st->params : std::vector<std::string>{};
   }
 
   std::vector<std::string> stateNames;

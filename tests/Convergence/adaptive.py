@@ -19,7 +19,14 @@ from dfstest import golden_truth, read_npy
 
 diffuse, spec, truth_dir, kind, solver, factor = sys.argv[1:7]
 factor = float(factor)
-tols = sys.argv[7:]
+tols, sets = [], []
+args = sys.argv[7:]
+while args:  # tolerances, and --set K=V options passed on to diffuse run
+    a = args.pop(0)
+    if a == "--set":
+        sets += ["--set", args.pop(0)]
+    else:
+        tols.append(a)
 grid = "[80, 0.002]" if kind == "ve" else "[0, 1]"
 work, exact, batch = golden_truth(truth_dir, kind)
 
@@ -28,7 +35,7 @@ prev_err = math.inf
 for tol in tols:
     cmd = [diffuse, "run", spec, "--set", f"q.solver={solver}(rtol = {tol}, atol = {tol})",
            "--set", "q.grid=" + grid, "--mixture", os.path.join(work, "mixture.json"),
-           "--x-init", os.path.join(work, "x.npy"), "--batch", str(batch), "--out", work]
+           "--x-init", os.path.join(work, "x.npy"), "--batch", str(batch), "--out", work] + sets
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     calls = int(re.search(r"(\d+) network calls", r.stdout).group(1))
     got = read_npy(os.path.join(work, "samples.npy"))

@@ -38,6 +38,10 @@ struct Mapping {
   /// own libm, so the case is held to the peer's own float32 discrepancy
   /// (variants.f64_neutralized.diff_vs_final) instead of 1e-9; this says why.
   std::string float32Schedule;
+  /// The peer thresholds x0 inside its multistep update (diffusers'
+  /// thresholding = True): the `threshold` guidance rule, or
+  /// `cfg_threshold` with guidance.
+  bool threshold = false;
 };
 
 /// A case the stdlib cannot express yet, and why.
@@ -89,6 +93,9 @@ Mapping mapCase(const json &c) {
                          num(getNum(sk, "eta", 0)) + ", ratio = " +
                          num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
                          ", max_value = " + num(getNum(cfg, "sample_max_value", 1)) + ")");
+      else if (cfg.value("clip_sample", false))
+        m.sets.push_back("diffusers_ddim.solver=ddim_clip(eta = " + num(getNum(sk, "eta", 0)) +
+                         ", range = " + num(getNum(cfg, "clip_sample_range", 1)) + ")");
       else if (getNum(sk, "eta", 0) != 0)
         m.sets.push_back("diffusers_ddim.solver=ddim(eta = " + num(getNum(sk, "eta", 0)) + ")");
     } else if (cls == "DDPMScheduler") {
@@ -96,6 +103,13 @@ Mapping mapCase(const json &c) {
         return skipped("DDPM variance_type " + cfg.value("variance_type", "") +
                        " is not in stdlib yet");
       m.sampler = "diffusers_ddpm";
+      if (cfg.value("thresholding", false))
+        m.sets.push_back("diffusers_ddpm.solver=ddpm_threshold(ratio = " +
+                         num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
+                         ", max_value = " + num(getNum(cfg, "sample_max_value", 1)) + ")");
+      else if (cfg.value("clip_sample", false))
+        m.sets.push_back("diffusers_ddpm.solver=ddpm_clip(range = " +
+                         num(getNum(cfg, "clip_sample_range", 1)) + ")");
     } else if (cls == "EulerAncestralDiscreteScheduler") {
       m.sampler = "diffusers_euler_ancestral";
     } else if (cls == "EulerDiscreteScheduler") {
@@ -116,15 +130,16 @@ Mapping mapCase(const json &c) {
           cfg.value("solver_type", "") != "midpoint" || !cfg.value("lower_order_final", true) ||
           cfg.value("final_sigmas_type", "zero") != "zero" || order < 1 || order > 3)
         return skipped("this DPMSolverSinglestep configuration is not in stdlib yet");
+      m.threshold = cfg.value("thresholding", false);
       m.sampler = "diffusers_dpmpp_singlestep";
       m.sets.push_back("diffusers_dpmpp_singlestep.solver=dpmpp_singlestep_grid(order = " +
                        std::to_string(order) + ")");
     } else if (cls == "DEISMultistepScheduler") {
       int order = cfg.value("solver_order", 2);
       if (cfg.value("algorithm_type", "deis") != "deis" ||
-          cfg.value("solver_type", "logrho") != "logrho" || order < 1 || order > 3 ||
-          cfg.value("thresholding", false))
+          cfg.value("solver_type", "logrho") != "logrho" || order < 1 || order > 3)
         return skipped("this DEIS configuration is not in stdlib yet");
+      m.threshold = cfg.value("thresholding", false);
       m.sampler = "diffusers_deis";
       m.sets.push_back(
           "diffusers_deis.solver=deis(order = " + std::to_string(order) +
@@ -140,10 +155,11 @@ Mapping mapCase(const json &c) {
       std::string type = cfg.value("solver_type", "bh2");
       if (order != 2 && order != 3)
         return skipped("UniPC solver_order " + std::to_string(order) + " is not in stdlib yet");
-      if (!cfg.value("predict_x0", true) || cfg.value("thresholding", false) ||
+      if (!cfg.value("predict_x0", true) ||
           (cfg.contains("disable_corrector") && !cfg["disable_corrector"].empty()) ||
           (type != "bh1" && type != "bh2"))
         return skipped("this UniPC configuration is not in stdlib yet");
+      m.threshold = cfg.value("thresholding", false);
       m.sampler = "diffusers_unipc";
       m.sets.push_back("diffusers_unipc.solver=" + std::string(order == 3 ? "unipc3" : "unipc") +
                        "(bh = " + type.substr(2) + ", lower_order_final = " +
@@ -158,9 +174,9 @@ Mapping mapCase(const json &c) {
         return skipped("DPMSolverMultistep algorithm_type " + algo + " is not in stdlib yet");
       bool heunSde = algo == "sde-dpmsolver++" && cfg.value("solver_type", "midpoint") == "heun";
       if ((cfg.value("solver_type", "midpoint") != "midpoint" && !heunSde) ||
-          cfg.value("euler_at_final", false) || cfg.value("use_lu_lambdas", false) ||
-          cfg.value("thresholding", false))
+          cfg.value("euler_at_final", false) || cfg.value("use_lu_lambdas", false))
         return skipped("this DPMSolverMultistep configuration is not in stdlib yet");
+      m.threshold = cfg.value("thresholding", false);
       m.sampler = "diffusers_dpmpp_2m";
       std::string lof = cfg.value("lower_order_final", true) ? "1" : "0";
       if (order == 3)
@@ -182,10 +198,11 @@ Mapping mapCase(const json &c) {
       return skipped("diffusers " + cls + " is not in stdlib yet");
     }
     if (cls != "FlowMatchEulerDiscreteScheduler") {
-      if (cfg.value("clip_sample", false) ||
-          (cfg.value("thresholding", false) && cls != "DDIMScheduler"))
-        return skipped("clip_sample, and thresholding other than DDIM's, are not in the stdlib "
-                       "compat specs yet");
+      bool ownClip = cls == "DDIMScheduler" || cls == "DDPMScheduler";
+      if (cfg.value("clip_sample", false) && !ownClip)
+        return skipped("clip_sample in " + cls + " is not in the stdlib compat specs yet");
+      if (cfg.value("thresholding", false) && !ownClip && !m.threshold)
+        return skipped("thresholding in " + cls + " is not in the stdlib compat specs yet");
       std::string sched = cfg.value("beta_schedule", "scaled_linear");
       std::string proc = sched == "linear" ? "sd_linear" : "sd_scaled_linear";
       if (cls == "DDPMScheduler")
@@ -327,8 +344,16 @@ Mapping mapCase(const json &c) {
   } else {
     return skipped("unknown peer '" + name + "'");
   }
-  if (guided)
+  if (m.threshold) {
+    // diffusers thresholds the x0 of its multistep update after the
+    // pipeline's CFG: in x0 space, where CFG on an affine prediction is the same.
+    std::string args = "ratio = " + num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
+                       ", max_value = " + num(getNum(cfg, "sample_max_value", 1)) + ")";
+    m.sets.push_back(m.sampler + ".guidance=" +
+                     (guided ? "cfg_threshold(w = " + w + ", " + args : "threshold(" + args));
+  } else if (guided) {
     m.sets.push_back(m.sampler + ".guidance=cfg(w = " + w + ")");
+  }
   return m;
 }
 
@@ -717,8 +742,13 @@ int runConform(int argc, char **argv) {
     } else {
       ++fail;
       std::cout << "FAIL " << id << "  max_rel_err=" << buf << " (bound "
-                << (r.bound > 0 ? r.bound : tol) << ")" << (r.why.empty() ? "" : ": " + r.why)
-                << "\n";
+                << (r.bound > 0 ? r.bound : tol) << ")" << (r.why.empty() ? "" : ": " + r.why);
+      if (verbose) {
+        std::cout << "  via " << m.spec << " sampler " << m.sampler;
+        for (const auto &set : m.sets)
+          std::cout << "; --set " << set;
+      }
+      std::cout << "\n";
     }
   }
   std::cout << pass << " passed, " << fail << " failed, " << skip << " skipped\n";

@@ -71,6 +71,8 @@ struct Deriver {
     int32_t cond;
   };
   SmallVector<Eval> evals;
+  /// The guidance's state tensors as the next guided call sees them.
+  SmallVector<Value> guidanceState;
 
   Value point(Value t, StringRef f, Location l) {
     return b.create<PointOp>(l, b.getF64Type(), t, f);
@@ -242,6 +244,13 @@ struct Deriver {
   /// arguments bound to `args`, lowering the schedule ops it contains; returns
   /// the value it returns.
   FailureOr<Value> inlineBody(func::FuncOp f, ValueRange args) {
+    FailureOr<SmallVector<Value>> r = inlineAll(f, args);
+    if (failed(r))
+      return failure();
+    return (*r)[0];
+  }
+  /// inlineBody for a function with several results.
+  FailureOr<SmallVector<Value>> inlineAll(func::FuncOp f, ValueRange args) {
     IRMapping map;
     Block &body = f.getBody().front();
     for (auto [formal, actual] : llvm::zip(body.getArguments(), args))
@@ -258,7 +267,10 @@ struct Deriver {
         c->erase();
       }
     }
-    return map.lookup(body.getTerminator()->getOperand(0));
+    SmallVector<Value> results;
+    for (Value v : body.getTerminator()->getOperands())
+      results.push_back(map.lookup(v));
+    return results;
   }
 
   /// What the model's output becomes after guidance: the value, the network
@@ -268,7 +280,23 @@ struct Deriver {
     Value m, xin;
     std::string pred;
   };
+  /// The guided evaluations of the current step function by (x, t).
+  std::map<std::pair<void *, void *>, Evaluation> memo;
   FailureOr<Evaluation> evaluate(Value x, Value t, Location l, bool uncond) {
+    // With guidance state, every guided call at one (x, t) must be one
+    // combine (each combine advances the state).
+    if (!uncond && !guidanceState.empty()) {
+      auto it = memo.find({x.getAsOpaquePointer(), t.getAsOpaquePointer()});
+      if (it != memo.end())
+        return it->second;
+      FailureOr<Evaluation> e = evaluateOnce(x, t, l, uncond);
+      if (succeeded(e))
+        memo[{x.getAsOpaquePointer(), t.getAsOpaquePointer()}] = *e;
+      return e;
+    }
+    return evaluateOnce(x, t, l, uncond);
+  }
+  FailureOr<Evaluation> evaluateOnce(Value x, Value t, Location l, bool uncond) {
     Value xin = x;
     std::string pred = model.getPredicts().str();
     if (pred == "edm") {
@@ -348,10 +376,13 @@ struct Deriver {
         args.push_back(inSpace(p, m, x, xin, t, l));
     }
     args.push_back(t);
-    FailureOr<Value> g = inlineBody(guidance, args);
+    args.append(guidanceState.begin(), guidanceState.end());
+    FailureOr<SmallVector<Value>> g = inlineAll(guidance, args);
     if (failed(g))
       return failure();
-    return Evaluation{*g, xin, spacePred(pred)};
+    for (size_t k = 0; k < guidanceState.size(); ++k)
+      guidanceState[k] = (*g)[1 + k];
+    return Evaluation{(*g)[0], xin, spacePred(pred)};
   }
   /// A model output in the guidance's space.
   Value inSpace(StringRef pred, Value m, Value x, Value xin, Value t, Location l) {
@@ -458,14 +489,24 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
              : coords.getValue() == "ve"     ? Deriver::Coords::Ve
              : coords.getValue() == "lambda" ? Deriver::Coords::Lambda
                                              : Deriver::Coords::Native;
-    Deriver d{b, sampler, process, model, guidance, c, c == Deriver::Coords::Ve, active, space, evals};
-    if (guidance && guidance.getNumArguments() != evals.size() + 1) {
+    Deriver d{b, sampler, process, model, guidance, c, c == Deriver::Coords::Ve, active, space, evals, {}, {}};
+    unsigned numState = guidance ? guidance.getNumResults() - 1 : 0;
+    if (guidance && guidance.getNumArguments() != evals.size() + 1 + numState) {
       guidance.emitError("the combine rule takes ") << evals.size() << " evaluations and t";
       return signalPassFailure();
     }
 
     bool failedAny = false;
-    for (func::FuncOp step : steps)
+    for (func::FuncOp step : steps) {
+    // The guidance's state: the step's last arguments, threaded through its
+    // guided calls and returned where MLIRGen marked the step to carry it
+    // (not the adaptive controller's own evaluation).
+    d.guidanceState.clear();
+    d.memo.clear();
+    Block &entry = step.getBody().front();
+    if (numState && !step->hasAttr("diffuse.select"))
+      for (unsigned k = entry.getNumArguments() - numState; k < entry.getNumArguments(); ++k)
+        d.guidanceState.push_back(entry.getArgument(k));
     step.walk([&](Operation *op) {
       b.setInsertionPoint(op);
       FailureOr<Value> r = failure();
@@ -488,6 +529,13 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
       op->getResult(0).replaceAllUsesWith(*r);
       op->erase();
     });
+    if (numState && step->hasAttr("diffuse.guidance_state")) {
+      Operation *ret = entry.getTerminator();
+      unsigned first = ret->getNumOperands() - numState;
+      for (unsigned k = 0; k < numState; ++k)
+        ret->setOperand(first + k, d.guidanceState[k]);
+    }
+    }
     if (failedAny)
       return signalPassFailure();
     if (guidance)

@@ -51,8 +51,13 @@ def rescale(u, c, w, phi):  # diffusers.rescale_noise_cfg
     return [phi * (x * k) + (1 - phi) * x for x in g]
 
 
-def apg(u, c, w, eta, r):  # Sadat et al.'s normalized_guidance, no momentum
+def apg(u, c, w, eta, r, avg=None, momentum=0.0):
+    """Sadat et al.'s normalized_guidance; with a momentum, `avg` is the
+    MomentumBuffer's running average (updated in place)."""
     diff = [b - a for a, b in zip(u, c)]
+    if avg is not None:
+        avg[:] = [d + momentum * v for d, v in zip(diff, avg)]
+        diff = list(avg)
     capped = False
     if r > 0:
         f = min(1.0, r / norm(diff))
@@ -94,6 +99,19 @@ got, n = run("projected_capped")
 ref = [apg(u, c, 5, 0.3, 6.2) for u, c in zip(xu, xc)]
 ok &= compare("apg r = 6.2", got, [r[0] for r in ref], n,
               f" ({sum(r[1] for r in ref)} of {B} samples capped)")
+# Momentum: the raw outputs at each of the three calls' times (same state),
+# the running average through them, and the third call's guided x0.
+times = [0.8, 0.6, 0.4]
+raw = [(run("x0_u", "--set", f"x0_u.grid=[{v}, 0.001]")[0],
+        run("x0_c", "--set", f"x0_c.grid=[{v}, 0.001]")[0]) for v in times]
+ref = []
+for i in range(B):
+    avg = [0.0] * D
+    for u, c in raw:
+        out, capped = apg(u[i], c[i], 5, 0.3, 6.2, avg, -0.5)
+    ref.append(out)
+got, n = run("momentum")
+ok &= compare("apg momentum = -0.5", got, ref, n)
 got, n = run("thresholded")
 ref = [threshold(cfg(u, c, 5), 0.9, 1.5) for u, c in zip(xu, xc)]
 ok &= compare("cfg_threshold", got, [r[0] for r in ref], n,
@@ -116,5 +134,42 @@ a_t, s_t = math.cos(math.pi / 2 * 0.001), math.sin(math.pi / 2 * 0.001)
 ref = [threshold(c, 0.7, 1.5) for c in xc]
 ok &= compare("ddim_threshold", got,
               [[a_t * v + s_t * e for v, e in zip(r[0], ec_)] for r, ec_ in zip(ref, ec)], n,
+              f" ({sum(r[1] for r in ref)} of {B} samples clipped)")
+# diffusers' DDIMScheduler.step with clip_sample (range 1.2), eta = 0: the
+# clamped x0 and the network's eps.
+got, n = run("ddim_clipped")
+clamped = [[min(max(v, -1.2), 1.2) for v in c] for c in xc]
+nclip = sum(any(abs(v) > 1.2 for v in c) for c in xc)
+ok &= compare("ddim_clip", got,
+              [[a_t * v + s_t * e for v, e in zip(r, ec_)] for r, ec_ in zip(clamped, ec)], n,
+              f" ({nclip} of {B} samples clipped)")
+
+
+def ddpm_step(x0, x, z):
+    """diffusers' DDPMScheduler.step (fixed_small) from t = 0.8 to 0.001 of
+    the trig path, written as diffusers writes it."""
+    acp_t = math.cos(math.pi / 2 * 0.8) ** 2
+    acp_prev = a_t ** 2
+    cur_alpha = acp_t / acp_prev
+    cur_beta = 1 - cur_alpha
+    c0 = (acp_prev ** 0.5 * cur_beta) / (1 - acp_t)
+    c1 = cur_alpha ** 0.5 * (1 - acp_prev) / (1 - acp_t)
+    var = max((1 - acp_prev) / (1 - acp_t) * cur_beta, 1e-20)
+    return [c0 * a + c1 * b + var ** 0.5 * e for a, b, e in zip(x0, x, z)]
+
+
+# The step's noise is replayed from a file so that the reference adds the same draw.
+rng = __import__("random").Random(11)
+z = [[rng.gauss(0, 1) for _ in range(D)] for _ in range(B)]
+dfstest.write_npy(os.path.join(work, "z.npy"), z)
+x_init = dfstest.read_npy(os.path.join(work, "x.npy"))
+xs = [list(x_init[i * D:(i + 1) * D]) for i in range(B)]
+noise = ("--noise", os.path.join(work, "z.npy"))
+got, n = run("ddpm_clipped", *noise)
+ok &= compare("ddpm_clip", got, [ddpm_step(c, x, zz) for c, x, zz in zip(clamped, xs, z)], n,
+              f" ({nclip} of {B} samples clipped)")
+got, n = run("ddpm_thr", *noise)
+ref = [threshold(c, 0.7, 1.5) for c in xc]
+ok &= compare("ddpm_threshold", got, [ddpm_step(r[0], x, zz) for r, x, zz in zip(ref, xs, z)], n,
               f" ({sum(r[1] for r in ref)} of {B} samples clipped)")
 sys.exit(0 if ok else 1)
