@@ -123,7 +123,8 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_kdpm2";
       m.float32Schedule = "float32 midpoints";
     } else if (cls == "KDPM2AncestralDiscreteScheduler") {
-      return skipped("KDPM2AncestralDiscreteScheduler is not in stdlib yet");
+      m.sampler = "diffusers_kdpm2_ancestral";
+      m.float32Schedule = "float32 midpoints, sigma_up and sigma_down";
     } else if (cls == "DPMSolverSinglestepScheduler") {
       int order = cfg.value("solver_order", 2);
       if (cfg.value("algorithm_type", "") != "dpmsolver++" ||
@@ -507,7 +508,7 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
       g.t.push_back(-1);
       g.sigma.push_back(sg.back());
       g.tmodel = g.t;
-    } else if (cls == "KDPM2DiscreteScheduler") {
+    } else if (cls == "KDPM2DiscreteScheduler" || cls == "KDPM2AncestralDiscreteScheduler") {
       // Timesteps interleave each grid point's with the float32 timestep of
       // the step's midpoint (the network's time there); sigmas list every
       // grid point after the first twice, then the final 0.
