@@ -489,7 +489,8 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
              : coords.getValue() == "ve"     ? Deriver::Coords::Ve
              : coords.getValue() == "lambda" ? Deriver::Coords::Lambda
                                              : Deriver::Coords::Native;
-    Deriver d{b, sampler, process, model, guidance, c, c == Deriver::Coords::Ve, active, space, evals, {}, {}};
+    Deriver d{b,      sampler, process, model, guidance, c, c == Deriver::Coords::Ve,
+              active, space,   evals, {},    {}};
     unsigned numState = guidance ? guidance.getNumResults() - 1 : 0;
     if (guidance && guidance.getNumArguments() != evals.size() + 1 + numState) {
       guidance.emitError("the combine rule takes ") << evals.size() << " evaluations and t";
@@ -498,43 +499,43 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
 
     bool failedAny = false;
     for (func::FuncOp step : steps) {
-    // The guidance's state: the step's last arguments, threaded through its
-    // guided calls and returned where MLIRGen marked the step to carry it
-    // (not the adaptive controller's own evaluation).
-    d.guidanceState.clear();
-    d.memo.clear();
-    Block &entry = step.getBody().front();
-    if (numState && !step->hasAttr("diffuse.select"))
-      for (unsigned k = entry.getNumArguments() - numState; k < entry.getNumArguments(); ++k)
-        d.guidanceState.push_back(entry.getArgument(k));
-    step.walk([&](Operation *op) {
-      b.setInsertionPoint(op);
-      FailureOr<Value> r = failure();
-      if (auto s = dyn_cast<SchedOp>(op))
-        r = d.sched(s);
-      else if (auto o = dyn_cast<DenoiseOp>(op))
-        r = d.oracle(op, o.getX(), o.getTime(), "denoise", o.getUncond());
-      else if (auto o = dyn_cast<EpsOp>(op))
-        r = d.oracle(op, o.getX(), o.getTime(), "eps", o.getUncond());
-      else if (auto o = dyn_cast<PfOdeOp>(op))
-        r = d.oracle(op, o.getX(), o.getTime(), "pf_ode", o.getUncond());
-      else if (auto o = dyn_cast<ScoreOp>(op))
-        r = d.oracle(op, o.getX(), o.getTime(), "score", o.getUncond());
-      else
-        return;
-      if (failed(r)) {
-        failedAny = true;
-        return;
+      // The guidance's state: the step's last arguments, threaded through its
+      // guided calls and returned where MLIRGen marked the step to carry it
+      // (not the adaptive controller's own evaluation).
+      d.guidanceState.clear();
+      d.memo.clear();
+      Block &entry = step.getBody().front();
+      if (numState && !step->hasAttr("diffuse.select"))
+        for (unsigned k = entry.getNumArguments() - numState; k < entry.getNumArguments(); ++k)
+          d.guidanceState.push_back(entry.getArgument(k));
+      step.walk([&](Operation *op) {
+        b.setInsertionPoint(op);
+        FailureOr<Value> r = failure();
+        if (auto s = dyn_cast<SchedOp>(op))
+          r = d.sched(s);
+        else if (auto o = dyn_cast<DenoiseOp>(op))
+          r = d.oracle(op, o.getX(), o.getTime(), "denoise", o.getUncond());
+        else if (auto o = dyn_cast<EpsOp>(op))
+          r = d.oracle(op, o.getX(), o.getTime(), "eps", o.getUncond());
+        else if (auto o = dyn_cast<PfOdeOp>(op))
+          r = d.oracle(op, o.getX(), o.getTime(), "pf_ode", o.getUncond());
+        else if (auto o = dyn_cast<ScoreOp>(op))
+          r = d.oracle(op, o.getX(), o.getTime(), "score", o.getUncond());
+        else
+          return;
+        if (failed(r)) {
+          failedAny = true;
+          return;
+        }
+        op->getResult(0).replaceAllUsesWith(*r);
+        op->erase();
+      });
+      if (numState && step->hasAttr("diffuse.guidance_state")) {
+        Operation *ret = entry.getTerminator();
+        unsigned first = ret->getNumOperands() - numState;
+        for (unsigned k = 0; k < numState; ++k)
+          ret->setOperand(first + k, d.guidanceState[k]);
       }
-      op->getResult(0).replaceAllUsesWith(*r);
-      op->erase();
-    });
-    if (numState && step->hasAttr("diffuse.guidance_state")) {
-      Operation *ret = entry.getTerminator();
-      unsigned first = ret->getNumOperands() - numState;
-      for (unsigned k = 0; k < numState; ++k)
-        ret->setOperand(first + k, d.guidanceState[k]);
-    }
     }
     if (failedAny)
       return signalPassFailure();
