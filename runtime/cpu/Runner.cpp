@@ -136,7 +136,6 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   coords_ = m.str("coords") == "ve"       ? Coords::Ve
             : m.str("coords") == "lambda" ? Coords::Lambda
                                           : Coords::Native;
-  ve_ = coords_ == Coords::Ve;
   if (m.str("process.kind") == "discrete") {
     auto acp = alphasCumprod(m);
     acp_.assign(acp.begin(), acp.end());
@@ -177,10 +176,11 @@ void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
     p[DFS_POINT_TMODEL] = 0.25 * std::log(s / a);
   else
     p[DFS_POINT_TMODEL] = t;
-  if (coords_ == Coords::Lambda)
-    p[DFS_POINT_TAU] = haveSigma ? -std::log(sv) : std::log(a / s);
-  else
-    p[DFS_POINT_TAU] = ve_ ? (haveSigma ? sv : s / a) : t;
+  switch (coords_) {
+  case Coords::Native: p[DFS_POINT_TAU] = t; break;
+  case Coords::Ve: p[DFS_POINT_TAU] = haveSigma ? sv : s / a; break;
+  case Coords::Lambda: p[DFS_POINT_TAU] = haveSigma ? -std::log(sv) : std::log(a / s); break;
+  }
 }
 
 Point Runner::pointAt(double t) const {
@@ -222,9 +222,11 @@ Point Runner::pointAt(double t) const {
 }
 
 Point Runner::pointAtTau(double tau) const {
-  if (coords_ == Coords::Lambda)
-    return pointAtLambda(tau);
-  return ve_ ? pointAtSigma(tau) : pointAt(tau);
+  switch (coords_) {
+  case Coords::Ve: return pointAtSigma(tau);
+  case Coords::Lambda: return pointAtLambda(tau);
+  default: return pointAt(tau);
+  }
 }
 
 Point Runner::pointAtSigma(double sigmaVe) const {
@@ -260,7 +262,7 @@ Point Runner::pointAtSigma(double sigmaVe) const {
     return pointAt(sigmaVe);
   p = pointAt(sampler_.tOfLambda ? timeAtLambda(-std::log(sigmaVe)) : invertTime(ratio, sigmaVe));
   p[DFS_POINT_S] = sigmaVe * p[DFS_POINT_A];
-  if (ve_)
+  if (coords_ == Coords::Ve)
     p[DFS_POINT_TAU] = sigmaVe;
   if (coords_ == Coords::Lambda)
     p[DFS_POINT_TAU] = -std::log(sigmaVe);
@@ -352,7 +354,7 @@ size_t Runner::stepLoop(const std::vector<Step> &grid, SolverState &state,
 }
 
 Point Runner::pointAtLambda(double lambda) const {
-  if (ve_)
+  if (coords_ == Coords::Ve)
     return pointAtTau(std::exp(-lambda));
   Point p = pointAt(timeAtLambda(lambda));
   if (coords_ == Coords::Lambda)

@@ -71,6 +71,12 @@ double getNum(const json &j, const char *key, double def) {
   return def;
 }
 
+/// diffusers' dynamic thresholding settings as the stdlib's arguments.
+std::string thresholdArgs(const json &cfg) {
+  return "ratio = " + num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
+         ", max_value = " + num(getNum(cfg, "sample_max_value", 1));
+}
+
 /// Peer configuration -> Diffuse spec. Only names and settings: the
 /// mathematics lives in the specs.
 Mapping mapCase(const json &c) {
@@ -90,9 +96,7 @@ Mapping mapCase(const json &c) {
       m.sampler = "diffusers_ddim";
       if (cfg.value("thresholding", false))
         m.sets.push_back("diffusers_ddim.solver=ddim_threshold(eta = " +
-                         num(getNum(sk, "eta", 0)) + ", ratio = " +
-                         num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
-                         ", max_value = " + num(getNum(cfg, "sample_max_value", 1)) + ")");
+                         num(getNum(sk, "eta", 0)) + ", " + thresholdArgs(cfg) + ")");
       else if (cfg.value("clip_sample", false))
         m.sets.push_back("diffusers_ddim.solver=ddim_clip(eta = " + num(getNum(sk, "eta", 0)) +
                          ", range = " + num(getNum(cfg, "clip_sample_range", 1)) + ")");
@@ -104,9 +108,7 @@ Mapping mapCase(const json &c) {
                        " is not in stdlib yet");
       m.sampler = "diffusers_ddpm";
       if (cfg.value("thresholding", false))
-        m.sets.push_back("diffusers_ddpm.solver=ddpm_threshold(ratio = " +
-                         num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
-                         ", max_value = " + num(getNum(cfg, "sample_max_value", 1)) + ")");
+        m.sets.push_back("diffusers_ddpm.solver=ddpm_threshold(" + thresholdArgs(cfg) + ")");
       else if (cfg.value("clip_sample", false))
         m.sets.push_back("diffusers_ddpm.solver=ddpm_clip(range = " +
                          num(getNum(cfg, "clip_sample_range", 1)) + ")");
@@ -348,10 +350,9 @@ Mapping mapCase(const json &c) {
   if (m.threshold) {
     // diffusers thresholds the x0 of its multistep update after the
     // pipeline's CFG: in x0 space, where CFG on an affine prediction is the same.
-    std::string args = "ratio = " + num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
-                       ", max_value = " + num(getNum(cfg, "sample_max_value", 1)) + ")";
     m.sets.push_back(m.sampler + ".guidance=" +
-                     (guided ? "cfg_threshold(w = " + w + ", " + args : "threshold(" + args));
+                     (guided ? "cfg_threshold(w = " + w + ", " : "threshold(") +
+                     thresholdArgs(cfg) + ")");
   } else if (guided) {
     m.sets.push_back(m.sampler + ".guidance=cfg(w = " + w + ")");
   }

@@ -60,7 +60,6 @@ struct Deriver {
   ModelOp model;
   func::FuncOp guidance; // null when unguided
   enum class Coords { Native, Ve, Lambda } coords;
-  bool ve;               // coords == Ve
   func::FuncOp activeFn; // null unless the guidance has active(t)
   std::string space;     // "output", "x0" or "eps"
   /// The guidance's evaluations, in the order of the combine rule's
@@ -72,7 +71,7 @@ struct Deriver {
   };
   SmallVector<Eval> evals;
   /// The guidance's state tensors as the next guided call sees them.
-  SmallVector<Value> guidanceState;
+  SmallVector<Value> guidanceState = {};
 
   Value point(Value t, StringRef f, Location l) {
     return b.create<PointOp>(l, b.getF64Type(), t, f);
@@ -95,7 +94,7 @@ struct Deriver {
     StringRef k = op.getKind();
     if (k == "t")
       return point(t, "tau", l);
-    if (ve) {
+    if (ve()) {
       if (k == "alpha") return cst(1, l);
       if (k == "sigma") return point(t, "tau", l);
       if (k == "dalpha") return cst(0, l);
@@ -172,7 +171,7 @@ struct Deriver {
   /// The model's output at (x, t) after guidance, and the network input.
   /// The ve state y = x/a and noise level u = s/a of an edm model.
   std::pair<Value, Value> veState(Value x, Value t, Location l) {
-    if (ve)
+    if (ve())
       return {x, point(t, "tau", l)};
     Value a = point(t, "a", l);
     return {b.create<DivOp>(l, field(), x, a),
@@ -188,8 +187,8 @@ struct Deriver {
   /// only what `want` needs.
   std::pair<Value, Value> decode(StringRef pred, Value m, Value x, Value xin, Value t,
                                  Location l, StringRef want) {
-    Value ac = ve ? cst(1, l) : point(t, "a", l);
-    Value sc = ve ? point(t, "tau", l) : point(t, "s", l);
+    Value ac = ve() ? cst(1, l) : point(t, "a", l);
+    Value sc = ve() ? point(t, "tau", l) : point(t, "s", l);
     Value x0, e;
     if (pred == "eps" || pred == "score") {
       e = pred == "eps" ? m
@@ -281,17 +280,17 @@ struct Deriver {
     std::string pred;
   };
   /// The guided evaluations of the current step function by (x, t).
-  std::map<std::pair<void *, void *>, Evaluation> memo;
+  llvm::DenseMap<std::pair<Value, Value>, Evaluation> memo{};
   FailureOr<Evaluation> evaluate(Value x, Value t, Location l, bool uncond) {
     // With guidance state, every guided call at one (x, t) must be one
     // combine (each combine advances the state).
     if (!uncond && !guidanceState.empty()) {
-      auto it = memo.find({x.getAsOpaquePointer(), t.getAsOpaquePointer()});
+      auto it = memo.find({x, t});
       if (it != memo.end())
         return it->second;
       FailureOr<Evaluation> e = evaluateOnce(x, t, l, uncond);
       if (succeeded(e))
-        memo[{x.getAsOpaquePointer(), t.getAsOpaquePointer()}] = *e;
+        memo[{x, t}] = *e;
       return e;
     }
     return evaluateOnce(x, t, l, uncond);
@@ -302,7 +301,7 @@ struct Deriver {
     if (pred == "edm") {
       auto [y, u] = veState(x, t, l);
       xin = b.create<DivOp>(l, field(), y, edm(u, l).norm); // c_in y
-    } else if (ve) {
+    } else if (ve()) {
       xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
     }
     if (!guidance) {
@@ -371,7 +370,7 @@ struct Deriver {
       // is given to the rule with respect to the solver's state (times
       // alpha in ve coordinates, where the state is x / alpha).
       if (p == "class_grad")
-        args.push_back(ve ? b.create<MulOp>(l, field(), m, point(t, "a", l)).getResult() : m);
+        args.push_back(ve() ? b.create<MulOp>(l, field(), m, point(t, "a", l)).getResult() : m);
       else
         args.push_back(inSpace(p, m, x, xin, t, l));
     }
@@ -404,13 +403,13 @@ struct Deriver {
     FailureOr<Evaluation> ev = evaluate(x, t, l, uncond);
     if (failed(ev))
       return failure();
-    if (want == "pf_ode" && ev->pred == "velocity" && !ve) {
+    if (want == "pf_ode" && ev->pred == "velocity" && !ve()) {
       if (coords == Coords::Native)
         return ev->m;
       return b.create<DivOp>(l, field(), ev->m, dlambdaDt(t, l)).getResult();
     }
     auto [x0, e] = decode(ev->pred, ev->m, x, ev->xin, t, l, want);
-    Value sc = ve ? point(t, "tau", l) : point(t, "s", l);
+    Value sc = ve() ? point(t, "tau", l) : point(t, "s", l);
     if (want == "denoise")
       return x0;
     if (want == "eps")
@@ -418,7 +417,7 @@ struct Deriver {
     if (want == "score") // -eps / sigma, in the solver's coordinates
       return b.create<DivOp>(l, field(), b.create<NegOp>(l, field(), e), sc).getResult();
     // pf_ode
-    if (ve)
+    if (ve())
       return e;
     FailureOr<Value> da = derivative(op, t, true, "pf_ode in " + coordsName() + " coordinates");
     if (failed(da))
@@ -430,8 +429,9 @@ struct Deriver {
                            b.create<MulOp>(l, field(), e, *ds))
         .getResult();
   }
+  bool ve() const { return coords == Coords::Ve; }
   std::string coordsName() const {
-    return coords == Coords::Lambda ? "lambda" : coords == Coords::Ve ? "ve" : "native";
+    return coords == Coords::Lambda ? "lambda" : ve() ? "ve" : "native";
   }
 };
 
@@ -489,8 +489,7 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
              : coords.getValue() == "ve"     ? Deriver::Coords::Ve
              : coords.getValue() == "lambda" ? Deriver::Coords::Lambda
                                              : Deriver::Coords::Native;
-    Deriver d{b,      sampler, process, model, guidance, c, c == Deriver::Coords::Ve,
-              active, space,   evals, {},    {}};
+    Deriver d{b, sampler, process, model, guidance, c, active, space, evals};
     unsigned numState = guidance ? guidance.getNumResults() - 1 : 0;
     if (guidance && guidance.getNumArguments() != evals.size() + 1 + numState) {
       guidance.emitError("the combine rule takes ") << evals.size() << " evaluations and t";

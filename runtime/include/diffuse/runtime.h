@@ -254,7 +254,6 @@ private:
   int64_t batch_, dim_;
   bool f32_ = false;
   enum class Coords { Native, Ve, Lambda } coords_ = Coords::Native;
-  bool ve_ = false; // coords_ == Ve
   std::vector<double> acp_;
   std::vector<double> logAlpha_; // interpolate = log_alpha: 0.5 cumsum log(1 - beta), float64
   std::vector<std::vector<int32_t>> labels_; // by label set
