@@ -455,13 +455,16 @@ bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag,
       return false;
   }
   if (const ast::Item *c = md.find("cond"))
-    mp.conditional = c->value->name == "class";
+    mp.labels = c->value->name == "class";
   for (const auto &prm : md.params)
     if (prm.name == "x") {
       mp.shape = prm.shape;
       if (!prm.type.empty())
         mp.dtype = prm.type;
+    } else {
+      mp.inputs.push_back({prm.name, prm.type, prm.shape});
     }
+  mp.conditional = mp.labels || !mp.inputs.empty();
   if (mp.dtype != "f64" && mp.dtype != "f32") {
     diag.error(md.nameLoc, "unknown element type '" + mp.dtype + "'", "use f64 or f32");
     return false;

@@ -62,6 +62,12 @@ static std::string differentCall(const ModelPlan &mp, const SamplerPlan &plan) {
   if ((mp.predicts == "edm") != (main.predicts == "edm") ||
       (mp.predicts == "edm" && mp.sigmaData != main.sigmaData))
     return "takes another input scaling (edm's c_in) than the sampler's model '" + name + "'";
+  // The caller gives conditioning inputs by name, once for every model.
+  for (const InputPlan &in : mp.inputs)
+    for (const InputPlan &other : main.inputs)
+      if (in.name == other.name && !(in == other))
+        return "declares its input '" + in.name +
+               "' with another element type or shape than the sampler's model '" + name + "'";
   return "";
 }
 

@@ -308,6 +308,33 @@ private:
         diag.error(e.loc, "unknown conditioning", "use cond = class (a class label per sample)"
                                                   " or cond = none");
     }
+    // The parameters after x are named conditioning inputs: a tensor per
+    // sample, such as a text embedding (Note [Conditioning inputs]).
+    for (const auto &prm : d.params) {
+      if (prm.name == "x")
+        continue;
+      if (prm.defaultValue)
+        diag.error(prm.loc, "conditioning input '" + prm.name + "' has a default",
+                   "remove '= ...'; the caller gives each input (diffuse run --cond " +
+                       prm.name + "=FILE.npy)");
+      else if ((prm.type != "f32" && prm.type != "f64") || prm.shape.empty())
+        diag.error(prm.loc,
+                   "conditioning input '" + prm.name + "' needs an element type and a shape",
+                   "write " + prm.name + ": f32[77, 768] (f32 or f64, the shape of one "
+                   "sample's input)");
+      else {
+        // At most 2^31 elements per sample (and no empty extent).
+        double n = 1;
+        for (long e : prm.shape)
+          n *= e < 1 ? 0 : (double)e;
+        if (!(n >= 1 && n <= 2147483648.0))
+          diag.error(prm.loc,
+                     "conditioning input '" + prm.name + "' has " +
+                         (n < 1 ? std::string("an empty shape") : "too many elements"),
+                     "every extent is at least 1, and a sample's input has at most 2^31 "
+                     "elements");
+      }
+    }
   }
 
   /// A training spec: `time` and `weight` are a name or a call of one with

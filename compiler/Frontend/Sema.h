@@ -20,6 +20,17 @@ struct GridPlan {
   std::string target = "next"; // next | prev (diffusers DDIM/PNDM: t - train_steps/steps)
 };
 
+/// A named conditioning input of a model (a parameter after x): one tensor
+/// per sample, given by the caller per condition set.
+struct InputPlan {
+  std::string name;
+  std::string dtype; // f32 | f64
+  std::vector<long> shape;
+  bool operator==(const InputPlan &o) const {
+    return name == o.name && dtype == o.dtype && shape == o.shape;
+  }
+};
+
 /// A model declaration resolved: what it predicts and how it takes time.
 struct ModelPlan {
   const ast::Decl *decl = nullptr;
@@ -28,7 +39,9 @@ struct ModelPlan {
   std::string timeEncoding; // t | index | sigma | scaled | c_noise
   double timeScale = 1;
   double timeOffset = 0;
-  bool conditional = false;
+  bool labels = false;      // cond = class: a class label per sample
+  std::vector<InputPlan> inputs;
+  bool conditional = false; // labels or inputs: a call can be conditioned
   std::vector<long> shape;  // per-sample shape of x, if declared
   std::string dtype = "f64";
 };

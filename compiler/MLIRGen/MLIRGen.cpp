@@ -185,6 +185,21 @@ private:
       op->setAttr("time_offset", b.getF64FloatAttr(mp.timeOffset));
     if (mp.predicts == "edm")
       op->setAttr("sigma_data", b.getF64FloatAttr(mp.sigmaData));
+    if (mp.labels)
+      op->setAttr("labels", b.getUnitAttr());
+    // Named conditioning inputs: [{name, dtype, shape}, ...].
+    if (!mp.inputs.empty()) {
+      SmallVector<Attribute> inputs;
+      for (const InputPlan &in : mp.inputs) {
+        SmallVector<int64_t> shape(in.shape.begin(), in.shape.end());
+        NamedAttrList d;
+        d.set("name", b.getStringAttr(in.name));
+        d.set("dtype", b.getStringAttr(in.dtype));
+        d.set("shape", b.getDenseI64ArrayAttr(shape));
+        inputs.push_back(d.getDictionary(&ctx));
+      }
+      op->setAttr("inputs", b.getArrayAttr(inputs));
+    }
   }
 
   void genTrain() {

@@ -4,6 +4,7 @@
 #include "diffuse/io.h"
 #include "diffuse/random.h"
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <algorithm>
@@ -54,6 +55,32 @@ std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x
       out[i * D + j] = ve ? y[j] : y[j] * a1;
   }
   return out;
+}
+
+bool parseConditionOption(const std::string &arg, DemoOptions::Condition &out,
+                          std::string &err) {
+  size_t eq = arg.find('=');
+  std::string key = arg.substr(0, eq);
+  size_t dot = key.find('.');
+  out.name = key.substr(0, dot);
+  out.set = 0;
+  out.file = eq == std::string::npos ? "" : arg.substr(eq + 1);
+  bool ok = eq != std::string::npos && !out.name.empty() && !out.file.empty();
+  if (ok && dot != std::string::npos) {
+    std::string set = key.substr(dot + 1);
+    char *end = nullptr;
+    long k = std::strtol(set.c_str(), &end, 10);
+    if (set == "none")
+      out.set = -1;
+    else if (!set.empty() && !*end && std::isdigit((unsigned char)set[0]) && k <= 1000000)
+      out.set = (int)k;
+    else
+      ok = false;
+  }
+  if (!ok)
+    err = "--cond takes NAME=FILE.npy (condition set 0), NAME.K=FILE.npy (set K, cond(K)) or "
+          "NAME.none=FILE.npy (the unconditional value), got '" + arg + "'";
+  return ok;
 }
 
 int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &os) {
@@ -164,8 +191,20 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
                               : (int32_t)((i + (int64_t)k) % 2);
     runner.setLabels(labels, (int)k);
   }
-  runner.setNoise(std::make_shared<PhiloxNoise>(o.seed));
   std::string err;
+  // Named conditioning inputs, each [batch, shape...] or [shape...].
+  for (const DemoOptions::Condition &c : o.conditions) {
+    NpyArray arr;
+    if (!readNpy(c.file, arr, err)) {
+      os << "error: " << err << "\n";
+      return 1;
+    }
+    if (!runner.setCondition(c.name, c.set, arr.data, err)) {
+      os << "error: --cond " << c.name << ": " << err << "\n";
+      return 1;
+    }
+  }
+  runner.setNoise(std::make_shared<PhiloxNoise>(o.seed));
   const int64_t n = o.batch * D;
   size_t replayed = 0; // draws given by --noise
   if (!o.noise.empty()) {

@@ -185,21 +185,71 @@ void Runner::callNetwork(int32_t model, int32_t count, const int32_t *conds, con
     x = staging_.data();
   }
   times_.assign((size_t)rows, point[DFS_POINT_TMODEL]);
-  // The labels of a call depend only on its conditions: made again only
-  // when they differ from the last call's (setLabels clears the key).
-  if (!std::equal(conds, conds + count, callConds_.begin(), callConds_.end())) {
-    callConds_.assign(conds, conds + count);
-    callLabels_.assign((size_t)rows, -1);
+  const CallConditions &cc = callConditions(model, count, conds);
+  dfs_net_call call{rows,
+                    dim_,
+                    f32_ ? DFS_F32 : DFS_F64,
+                    x,
+                    times_.data(),
+                    cc.labels.data(),
+                    out,
+                    onDevice ? 1 : 0,
+                    xRows,
+                    (int64_t)cc.views.size(),
+                    cc.views.empty() ? nullptr : cc.views.data()};
+  net.evaluate(call);
+  ++calls_;
+}
+
+const Runner::CallConditions &Runner::callConditions(int32_t model, int32_t count,
+                                                      const int32_t *conds) {
+  // A call's labels and inputs depend only on its model and conditions:
+  // made again only when they differ from the model's last call's.
+  CallConditions &cc = callConds_[(size_t)model];
+  if (std::equal(conds, conds + count, cc.key.begin(), cc.key.end()))
+    return cc;
+  cc.key.assign(conds, conds + count);
+  const size_t rows = (size_t)count * (size_t)batch_;
+  const std::string pre = model == 0 ? "model." : "model." + std::to_string(model) + ".";
+  // Class labels for a model with cond = class; -1 for every other.
+  cc.labels.assign(rows, -1);
+  if (sampler_.manifest.num(pre + "labels") != 0)
     for (int32_t j = 0; j < count; ++j)
       if (conds[j] >= 0 && (size_t)conds[j] < labels_.size() &&
           !labels_[(size_t)conds[j]].empty())
         std::copy(labels_[(size_t)conds[j]].begin(), labels_[(size_t)conds[j]].end(),
-                  callLabels_.begin() + j * batch_);
+                  cc.labels.begin() + j * batch_);
+  // Named inputs: each block of rows the value of its condition set (one
+  // sample's value repeated if that is what was given; zeros if none).
+  const std::vector<InputSpec> &specs = condInputs_[(size_t)model];
+  cc.data.resize(specs.size());
+  cc.views.clear();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const InputSpec &in = specs[i];
+    std::vector<double> &d = cc.data[i];
+    size_t per = (size_t)in.dim, esz = in.f32 ? 4 : 8;
+    d.assign((rows * per * esz + 7) / 8, 0.0);
+    auto byName = conditions_.find(in.name);
+    for (int32_t j = 0; j < count; ++j) {
+      const std::vector<double> *v = nullptr;
+      if (byName != conditions_.end())
+        if (auto it = byName->second.find(conds[j]); it != byName->second.end())
+          v = &it->second;
+      if (!v)
+        continue;
+      for (size_t r = 0; r < (size_t)batch_; ++r)
+        for (size_t e = 0; e < per; ++e) {
+          double value = (*v)[(r * per + e) % v->size()];
+          size_t at = ((size_t)j * (size_t)batch_ + r) * per + e;
+          if (in.f32)
+            ((float *)d.data())[at] = (float)value;
+          else
+            d[at] = value;
+        }
+    }
+    cc.views.push_back({in.name.c_str(), in.dim, in.f32 ? DFS_F32 : DFS_F64, d.data()});
   }
-  dfs_net_call call{rows,          dim_, f32_ ? DFS_F32 : DFS_F64, x, times_.data(),
-                    callLabels_.data(), out, onDevice ? 1 : 0, xRows};
-  net.evaluate(call);
-  ++calls_;
+  return cc;
 }
 
 const void *Runner::hookInput(dfs_ctx *ctx, int32_t which) {

@@ -45,10 +45,19 @@ int main(int argc, char **argv) {
     else if (a == "--mixture") o.mixture = next();
     else if (a == "--network") o.network = next();
     else if (a == "--device") device = next();
+    else if (a == "--cond") {
+      diffuse::rt::DemoOptions::Condition c;
+      std::string err;
+      if (!diffuse::rt::parseConditionOption(next(), c, err)) {
+        std::cerr << "error: " << err << "\n";
+        return 2;
+      }
+      o.conditions.push_back(c);
+    }
     else if (a == "-h" || a == "--help") {
       std::cout << "usage: " << argv[0]
                 << " [--batch N] [--seed S] [--out DIR] [--x-init X.npy] [--mixture M.json]"
-                   " [--network PLUGIN.so] [--device cpu|cuda]\n";
+                   " [--network PLUGIN.so] [--device cpu|cuda] [--cond NAME[.K]=C.npy]\n";
       return 0;
     } else {
       std::cerr << "error: unknown option '" << a << "' (see --help)\n";

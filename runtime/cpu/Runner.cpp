@@ -133,6 +133,28 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   noise_ = std::make_shared<PhiloxNoise>(0);
   const Manifest &m = sampler.manifest;
   f32_ = m.str("dtype") == "f32";
+  // Each model's conditioning inputs: name:dtype:d1xd2,... (DiffuseToLLVM).
+  long models = std::max(1L, (long)m.num("models", 1));
+  condInputs_.resize((size_t)models);
+  callConds_.resize((size_t)models);
+  for (long k = 0; k < models; ++k) {
+    std::stringstream list(m.str(k == 0 ? "model.inputs" : "model." + std::to_string(k) +
+                                                               ".inputs"));
+    std::string item;
+    while (std::getline(list, item, ',')) {
+      InputSpec in;
+      size_t c1 = item.find(':'), c2 = item.find(':', c1 + 1);
+      in.name = item.substr(0, c1);
+      in.f32 = item.substr(c1 + 1, c2 - c1 - 1) == "f32";
+      std::stringstream dims(item.substr(c2 + 1));
+      std::string d;
+      while (std::getline(dims, d, 'x')) {
+        in.shape.push_back(std::atoll(d.c_str()));
+        in.dim *= in.shape.back();
+      }
+      condInputs_[(size_t)k].push_back(in);
+    }
+  }
   coords_ = m.str("coords") == "ve"       ? Coords::Ve
             : m.str("coords") == "lambda" ? Coords::Lambda
                                           : Coords::Native;
@@ -439,6 +461,37 @@ bool Runner::setInput(int which, const std::vector<double> &values, std::string 
   return true;
 }
 
+bool Runner::setCondition(const std::string &name, int set, std::vector<double> values,
+                          std::string &err) {
+  const InputSpec *spec = nullptr;
+  std::string known;
+  for (const auto &model : condInputs_)
+    for (const InputSpec &in : model) {
+      if (in.name == name)
+        spec = &in;
+      known += (known.empty() ? "" : ", ") + in.name;
+    }
+  if (!spec) {
+    err = "no model of the sampler takes a conditioning input named '" + name + "'" +
+          (known.empty() ? std::string(" (its models take none)") : " (inputs: " + known + ")");
+    return false;
+  }
+  if (set < -1) {
+    err = "a condition set is -1 (none) or >= 0, got " + std::to_string(set);
+    return false;
+  }
+  if ((int64_t)values.size() != spec->dim && (int64_t)values.size() != batch_ * spec->dim) {
+    err = "input '" + name + "' takes " + std::to_string(spec->dim) + " values per sample (" +
+          std::to_string(batch_) + " x " + std::to_string(spec->dim) +
+          ", or one sample's that every sample shares), got " + std::to_string(values.size());
+    return false;
+  }
+  conditions_[name][set] = std::move(values);
+  for (auto &c : callConds_)
+    c.key.clear();
+  return true;
+}
+
 std::string Runner::checkInputs() const {
   const Manifest &m = sampler_.manifest;
   if (m.num("inpaint") != 0 && (inputs_[DFS_INPUT_DATA].empty() || inputs_[DFS_INPUT_MASK].empty()))
@@ -460,6 +513,32 @@ std::string Runner::checkInputs() const {
       return "the sampler's guidance evaluates label set " + std::to_string(c) + " (cond(" +
              std::to_string(c) + ")), but only " + std::to_string(labels_.size()) +
              " label set(s) were given";
+  }
+  // Every condition set a model with named inputs is called with.
+  std::vector<std::pair<std::string, int>> calls; // (model name, set)
+  std::vector<double> conds = m.nums("guidance.eval_conds");
+  std::stringstream names(m.str("guidance.eval_models"));
+  std::string nm;
+  for (size_t i = 0; std::getline(names, nm, ',') && i < conds.size(); ++i)
+    calls.push_back({nm, (int)conds[i]});
+  if (!m.has("guidance.name") && m.num("model.conditional") != 0)
+    calls.push_back({m.str("model.name"), 0});
+  for (size_t k = 0; k < condInputs_.size(); ++k) {
+    std::string model = m.str(k == 0 ? "model.name" : "model." + std::to_string(k) + ".name");
+    for (const auto &[callee, set] : calls) {
+      if (callee != model || set < 0)
+        continue;
+      for (const InputSpec &in : condInputs_[k]) {
+        auto it = conditions_.find(in.name);
+        if (it == conditions_.end() || !it->second.count(set))
+          return "model '" + model + "' is called with " +
+                 (set == 0 ? std::string("cond") : "cond(" + std::to_string(set) + ")") +
+                 ", but its input '" + in.name + "' has no value for condition set " +
+                 std::to_string(set) + " (Runner::setCondition(\"" + in.name + "\", " +
+                 std::to_string(set) + ", ...); diffuse run --cond " + in.name +
+                 (set == 0 ? "" : "." + std::to_string(set)) + "=FILE.npy)";
+      }
+    }
   }
   for (const auto &l : labels_)
     if (!l.empty() && (int64_t)l.size() != batch_)

@@ -22,12 +22,12 @@ namespace {
 /// than `label` >= 0) and the variances v_k = a^2 s_k^2 + s^2 of the
 /// components of the marginal at x = a x0 + s eps.
 void responsibilities(const Mixture &m, const double *x, double a, double s, int label,
-                      double *r, double *v) {
+                      const double *prompt, double *r, double *v) {
   const int D = m.dim, K = m.components();
   double best = -std::numeric_limits<double>::infinity();
   for (int k = 0; k < K; ++k) {
     v[k] = a * a * m.stds[k] * m.stds[k] + s * s;
-    if (label >= 0 && m.classes[k] != label) {
+    if ((label >= 0 && m.classes[k] != label) || (prompt && !(prompt[k] > 0))) {
       r[k] = -std::numeric_limits<double>::infinity();
       continue;
     }
@@ -36,7 +36,8 @@ void responsibilities(const Mixture &m, const double *x, double a, double s, int
       double res = x[j] - a * m.means[k][j];
       d2 += res * res;
     }
-    r[k] = std::log(m.weights[k]) - 0.5 * d2 / v[k] - 0.5 * D * std::log(2 * M_PI * v[k]);
+    double w = prompt ? m.weights[k] * prompt[k] : m.weights[k];
+    r[k] = std::log(w) - 0.5 * d2 / v[k] - 0.5 * D * std::log(2 * M_PI * v[k]);
     best = std::max(best, r[k]);
   }
   double total = 0;
@@ -57,10 +58,10 @@ void readRow(const dfs_net_call &call, int64_t i, double *out) {
 } // namespace
 
 void posteriorMean(const Mixture &m, const double *x, double a, double s, int label, double *x0,
-                   double *eps) {
+                   double *eps, const double *prompt) {
   const int D = m.dim, K = m.components();
   double r[64], v[64];
-  responsibilities(m, x, a, s, label, r, v);
+  responsibilities(m, x, a, s, label, prompt, r, v);
   for (int j = 0; j < D; ++j)
     x0[j] = eps[j] = 0;
   for (int k = 0; k < K; ++k) {
@@ -117,11 +118,26 @@ Output outputFor(const std::string &predicts) {
 }
 
 void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
-  const int D = (int)call.dim;
-  std::vector<double> xr(D), x0(D), eps(D);
+  const int D = (int)call.dim, K = m_.components();
+  std::vector<double> xr(D), x0(D), eps(D), prompt(K);
+  // A conditioning input of one value per component reweights them (a
+  // "prompt"); a row of zeros leaves the mixture as it is.
+  const dfs_net_input *weights = nullptr;
+  for (int64_t k = 0; k < call.n_inputs; ++k)
+    if (call.inputs[k].dim == K && !weights)
+      weights = &call.inputs[k];
   for (int64_t i = 0; i < call.batch; ++i) {
     TimeDecode td = decode_(call.t[i]);
     int label = call.labels ? call.labels[i] : -1;
+    const double *pw = nullptr;
+    if (weights) {
+      double total = 0;
+      for (int k = 0; k < K; ++k)
+        total += std::abs(prompt[k] = weights->dtype == DFS_F32
+                                          ? ((const float *)weights->data)[i * K + k]
+                                          : ((const double *)weights->data)[i * K + k]);
+      pw = total > 0 ? prompt.data() : nullptr;
+    }
     readRow(call, i, xr.data());
     // EDM: the input is c_in y with y = x/a and c_in = 1/sqrt(u^2 + d^2), u = s/a.
     double u = td.s / td.a, d = sigmaData_, norm = std::sqrt(u * u + d * d);
@@ -131,7 +147,7 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
     if (out_ == Output::Degradation)
       std::fill(x0.begin(), x0.end(), 0.0); // the fade below needs no posterior
     else
-      posteriorMean(m_, xr.data(), td.a, td.s, label, x0.data(), eps.data());
+      posteriorMean(m_, xr.data(), td.a, td.s, label, x0.data(), eps.data(), pw);
     if (out_ == Output::ClassGrad) {
       // grad log p_t(y | x) = grad log p_t(x | y) - grad log p_t(x)
       //                     = (eps_uncond - eps_y) / s; 0 without a label.
@@ -205,7 +221,7 @@ bool GaussianMixtureNetwork::divergence(const dfs_net_call &call, double *trace)
     if (out_ == Output::Edm)
       for (int j = 0; j < D; ++j)
         xr[j] *= td.a * norm;
-    responsibilities(m_, xr.data(), td.a, td.s, label, r.data(), v.data());
+    responsibilities(m_, xr.data(), td.a, td.s, label, nullptr, r.data(), v.data());
     double trH = 0;
     std::fill(g.begin(), g.end(), 0.0);
     for (int k = 0; k < K; ++k) {

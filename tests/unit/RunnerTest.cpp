@@ -148,7 +148,7 @@ TEST(Runner, RefusesASamplerBuiltForAnotherAbi) {
   ASSERT_EQ(std::system(("cc -shared -fPIC -o " + so + " " + src).c_str()), 0);
   std::string err;
   EXPECT_EQ(rt::CompiledSampler::load(so, err), nullptr);
-  EXPECT_EQ(err, so + " was compiled for the runtime ABI 1, this runtime has ABI 4; rebuild it "
+  EXPECT_EQ(err, so + " was compiled for the runtime ABI 1, this runtime has ABI 5; rebuild it "
                       "with this diffuse");
 }
 
@@ -190,6 +190,115 @@ sampler auto { process = rf  model = v  solver = euler  guidance = autoguidance(
                  "(Runner::setNetwork(1, ...))");
   ra.setNetwork(1, null);
   EXPECT_TRUE(ra.run(x, err)) << err;
+}
+
+TEST(Runner, PassesNamedConditioningInputsPerConditionSet) {
+  // A model with two named inputs (one f32, one f64) and class labels, under
+  // negative-prompt guidance: one call of 3 x batch rows (none, cond,
+  // cond(1)), each block with its set's values.
+  std::string path = writeSpec("inputs.dfs", R"(
+import "solvers/euler.dfs"
+import "guidance/evaluations.dfs"
+process rf { alpha(t) = 1 - t  sigma(t) = t  domain = [0.001, 0.999] }
+model v(x: f64[2], text: f32[2, 3], pooled: f64[2]) { predicts = velocity  cond = class }
+model plain(x: f64[2]) { predicts = velocity }
+sampler neg { process = rf  model = v  solver = euler  guidance = compose  grid = uniform(steps = 1) }
+sampler unguided { process = rf  model = v  solver = euler  grid = uniform(steps = 1) }
+sampler none { process = rf  model = plain  solver = euler  grid = uniform(steps = 1) }
+)");
+  auto s = compile(path, false, "neg");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->manifest.str("model.inputs"), "text:f32:2x3,pooled:f64:2");
+  struct Capture : rt::Network {
+    std::vector<std::string> names;
+    std::vector<int64_t> dims;
+    std::vector<dfs_dtype> dtypes;
+    std::vector<std::vector<double>> values; // per input: rows x dim
+    std::vector<int32_t> labels;
+    void evaluate(const dfs_net_call &c) override {
+      names.clear(), dims.clear(), dtypes.clear(), values.clear();
+      for (int64_t k = 0; k < c.n_inputs; ++k) {
+        const dfs_net_input &in = c.inputs[k];
+        names.push_back(in.name);
+        dims.push_back(in.dim);
+        dtypes.push_back(in.dtype);
+        std::vector<double> v;
+        for (int64_t i = 0; i < c.batch * in.dim; ++i)
+          v.push_back(in.dtype == DFS_F32 ? ((const float *)in.data)[i]
+                                          : ((const double *)in.data)[i]);
+        values.push_back(v);
+      }
+      labels.assign(c.labels, c.labels + c.batch);
+      std::fill_n((double *)c.out, c.batch * c.dim, 0.0);
+    }
+  } net;
+  rt::Runner r(*s, net, 2, 2);
+  ASSERT_EQ(r.inputs(0).size(), 2u);
+  EXPECT_EQ(r.inputs(0)[0].dim, 6);
+  std::vector<double> x(4, 0.5);
+  std::string err;
+  r.setLabels({0, 1});
+  r.setLabels({1, 0}, 1);
+  EXPECT_FALSE(r.run(x, err));
+  EXPECT_EQ(err, "model 'v' is called with cond, but its input 'text' has no value for "
+                 "condition set 0 (Runner::setCondition(\"text\", 0, ...); diffuse run --cond "
+                 "text=FILE.npy)");
+  // Set 0 per sample, set 1 shared by the batch, none given for pooled only.
+  std::vector<double> text0(12), text1(6);
+  for (int i = 0; i < 12; ++i)
+    text0[(size_t)i] = i + 1;
+  for (int i = 0; i < 6; ++i)
+    text1[(size_t)i] = -(i + 1);
+  ASSERT_TRUE(r.setCondition("text", 0, text0, err)) << err;
+  ASSERT_TRUE(r.setCondition("pooled", 0, {7, 8}, err)) << err;
+  ASSERT_TRUE(r.setCondition("pooled", -1, {0.5, 0.25}, err)) << err;
+  EXPECT_FALSE(r.run(x, err));
+  EXPECT_EQ(err, "model 'v' is called with cond(1), but its input 'text' has no value for "
+                 "condition set 1 (Runner::setCondition(\"text\", 1, ...); diffuse run --cond "
+                 "text.1=FILE.npy)");
+  ASSERT_TRUE(r.setCondition("text", 1, text1, err)) << err;
+  ASSERT_TRUE(r.setCondition("pooled", 1, {9, 10, 11, 12}, err)) << err;
+  ASSERT_TRUE(r.run(x, err)) << err;
+  EXPECT_EQ(net.names, (std::vector<std::string>{"text", "pooled"}));
+  EXPECT_EQ(net.dims, (std::vector<int64_t>{6, 2}));
+  EXPECT_EQ(net.dtypes, (std::vector<dfs_dtype>{DFS_F32, DFS_F64}));
+  std::vector<double> text(12, 0.0);                  // none: zeros
+  text.insert(text.end(), text0.begin(), text0.end()); // cond: per sample
+  text.insert(text.end(), text1.begin(), text1.end()); // cond(1): shared
+  text.insert(text.end(), text1.begin(), text1.end());
+  EXPECT_EQ(net.values[0], text);
+  EXPECT_EQ(net.values[1], (std::vector<double>{0.5, 0.25, 0.5, 0.25, 7, 8, 7, 8, 9, 10, 11, 12}));
+  EXPECT_EQ(net.labels, (std::vector<int32_t>{-1, -1, 0, 1, 1, 0}));
+
+  // Wrong names and sizes are refused where they are given.
+  EXPECT_FALSE(r.setCondition("txt", 0, text0, err));
+  EXPECT_EQ(err, "no model of the sampler takes a conditioning input named 'txt' (inputs: "
+                 "text, pooled)");
+  EXPECT_FALSE(r.setCondition("text", 0, {1, 2, 3}, err));
+  EXPECT_EQ(err, "input 'text' takes 6 values per sample (2 x 6, or one sample's that every "
+                 "sample shares), got 3");
+
+  // Unguided: one call with set 0.
+  auto u = compile(path, false, "unguided");
+  ASSERT_TRUE(u);
+  rt::Runner ru(*u, net, 2, 2);
+  ASSERT_TRUE(ru.setCondition("text", 0, text1, err)) << err;
+  EXPECT_FALSE(ru.run(x, err));
+  EXPECT_EQ(err.substr(0, 68), "model 'v' is called with cond, but its input 'pooled' has no value f");
+  ASSERT_TRUE(ru.setCondition("pooled", 0, {3, 4}, err)) << err;
+  ASSERT_TRUE(ru.run(x, err)) << err;
+  EXPECT_EQ(net.values[1], (std::vector<double>{3, 4, 3, 4}));
+  EXPECT_EQ(net.labels, (std::vector<int32_t>{-1, -1})); // no label set given
+
+  // A model without inputs: none passed, and a name is refused.
+  auto n = compile(path, false, "none");
+  ASSERT_TRUE(n);
+  rt::Runner rn(*n, net, 2, 2);
+  EXPECT_FALSE(rn.setCondition("text", 0, text1, err));
+  EXPECT_EQ(err, "no model of the sampler takes a conditioning input named 'text' (its models "
+                 "take none)");
+  ASSERT_TRUE(rn.run(x, err)) << err;
+  EXPECT_TRUE(net.names.empty());
 }
 
 namespace {

@@ -99,7 +99,7 @@ struct Lowering {
   /// kernel of each (see Note [Device kernels] in Pipelines/Cuda.cpp).
   SmallVector<std::pair<std::string, int>> tasks;
   static constexpr int DriftField = 4; // DFS_CTX_DRIFT in runtime/include/diffuse/abi.h
-  static constexpr int kAbiVersion = 4; // DFS_ABI_VERSION there
+  static constexpr int kAbiVersion = 5; // DFS_ABI_VERSION there
   /// The models a sampler calls: the sampler's own first (index 0), then the
   /// others its guidance evaluates, in the order of the module.
   SmallVector<StringRef> models;
@@ -706,6 +706,20 @@ struct Lowering {
           os << pre << "time_offset=" << attrText(off) << "\n";
         if (auto sd = m->getAttrOfType<FloatAttr>("sigma_data"))
           os << pre << "sigma_data=" << attrText(sd) << "\n";
+        if (m->hasAttr("labels"))
+          os << pre << "labels=1\n";
+        // name:dtype:d1xd2,... (the runtime's Runner::setCondition checks against it)
+        if (auto inputs = m->getAttrOfType<ArrayAttr>("inputs")) {
+          os << pre << "inputs=";
+          for (auto [i, a] : llvm::enumerate(inputs)) {
+            auto d = cast<DictionaryAttr>(a);
+            os << (i ? "," : "") << cast<StringAttr>(d.get("name")).getValue().str() << ":"
+               << cast<StringAttr>(d.get("dtype")).getValue().str() << ":";
+            for (auto [k, n] : llvm::enumerate(cast<DenseI64ArrayAttr>(d.get("shape")).asArrayRef()))
+              os << (k ? "x" : "") << n;
+          }
+          os << "\n";
+        }
       } else {
         continue;
       }

@@ -52,6 +52,9 @@ int usage(std::ostream &os, int rc) {
         "                                  (or the mixture of M.json, e.g. a golden case)\n"
         "           [--labels 0,1,...]     a label set (cond, then cond(1), ...), cycled over\n"
         "                                  the batch; default: set k gives sample i (i + k) % 2\n"
+        "           [--cond NAME[.K]=C.npy] a named conditioning input of the models, in\n"
+        "                                  condition set K (default 0; .none: unconditional\n"
+        "                                  rows, zeros unless given): [batch, ...] or [...]\n"
         "           [--mixture-for NAME=M.json]  the data another model of the guidance knows\n"
         "           [--network P.so]       the sampler's model is the network of a plugin (the\n"
         "                                  C ABI of diffuse/network.h), not the analytic one\n"
@@ -94,6 +97,7 @@ struct Args {
   uint64_t seed = 0;
   std::vector<std::string> labels;      // --labels, one per label set
   std::vector<std::string> mixtureFor; // --mixture-for NAME=FILE
+  std::vector<rt::DemoOptions::Condition> conditions; // --cond NAME[.SET]=FILE
   CompileOptions copts;
 };
 
@@ -137,6 +141,16 @@ bool parseArgs(int argc, char **argv, Args &a, std::ostream &err) {
     else if (s == "--mixture") { if (!next(a.mixture)) return false; }
     else if (s == "--network") { if (!next(a.network)) return false; }
     else if (s == "--labels") { if (!next(v)) return false; a.labels.push_back(v); }
+    else if (s == "--cond") {
+      if (!next(v)) return false;
+      rt::DemoOptions::Condition c;
+      std::string why;
+      if (!rt::parseConditionOption(v, c, why)) {
+        err << "error: " << why << "\n";
+        return false;
+      }
+      a.conditions.push_back(c);
+    }
     else if (s == "--mixture-for") { if (!next(v)) return false; a.mixtureFor.push_back(v); }
     else if (s == "--points") { if (!next(v)) return false; a.points = std::atol(v.c_str()); a.pointsSet = true; }
     else if (s == "--steps") { if (!next(v)) return false; a.steps = std::atol(v.c_str()); a.stepsSet = true; }
@@ -503,6 +517,7 @@ int main(int argc, char **argv) {
   o.xData = a.xData;
   o.mask = a.mask;
   o.noise = a.noise;
+  o.conditions = a.conditions;
   for (const std::string &l : a.labels) {
     std::vector<int32_t> set;
     std::stringstream ss(l);

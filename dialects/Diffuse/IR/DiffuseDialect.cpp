@@ -72,6 +72,21 @@ LogicalResult ModelOp::verify() {
     return emitOpError("an edm model needs a sigma_data attribute");
   if (!isOneOf(getTimeEncoding(), {"t", "index", "sigma", "scaled", "c_noise"}))
     return emitOpError("time encoding must be t, index, sigma, scaled or c_noise");
+  // Named conditioning inputs: an array of {name, dtype = f32|f64, shape}.
+  if (Attribute a = (*this)->getAttr("inputs")) {
+    auto inputs = dyn_cast<ArrayAttr>(a);
+    if (!inputs)
+      return emitOpError("inputs must be an array");
+    for (Attribute e : inputs) {
+      auto d = dyn_cast<DictionaryAttr>(e);
+      auto name = d ? dyn_cast_or_null<StringAttr>(d.get("name")) : nullptr;
+      auto dtype = d ? dyn_cast_or_null<StringAttr>(d.get("dtype")) : nullptr;
+      auto shape = d ? dyn_cast_or_null<DenseI64ArrayAttr>(d.get("shape")) : nullptr;
+      if (!name || !dtype || !shape || !isOneOf(dtype.getValue(), {"f32", "f64"}) ||
+          shape.empty())
+        return emitOpError("each input must be {name, dtype = f32 or f64, shape}");
+    }
+  }
   return success();
 }
 

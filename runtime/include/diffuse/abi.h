@@ -27,8 +27,10 @@ extern "C" {
 
 /* The manifest's diffuse_abi: bumped when dfs_ctx or dfs_step change (2:
  * dfs_ctx gained quantile and batch; 3: the model hook takes a list of
- * conditions instead of a guided flag; 4: dfs_ctx gained input). */
-#define DFS_ABI_VERSION 4
+ * conditions instead of a guided flag; 4: dfs_ctx gained input; 5: the
+ * manifest says which models take class labels, model.labels, and names
+ * their conditioning inputs, model.inputs). */
+#define DFS_ABI_VERSION 5
 
 /* The tensors a run is given besides its start (the `input` hook). */
 enum {

@@ -30,12 +30,26 @@ struct DemoOptions {
   /// Label sets (cond, cond(1), ...), each cycled over the batch; a set not
   /// given labels sample i with (i + k) % 2.
   std::vector<std::vector<int32_t>> labels;
+  /// Named conditioning inputs: the .npy file of each (input, condition
+  /// set) pair (set -1: none), from --cond NAME[.SET]=FILE.npy.
+  struct Condition {
+    std::string name;
+    int set = 0;
+    std::string file;
+  };
+  std::vector<Condition> conditions;
   /// The mixture file of another model the guidance calls, by model name
   /// (default: the data's own mixture).
   std::map<std::string, std::string> mixtureFor;
   /// Where the run's tensors live and its kernels run (null: the host).
   std::shared_ptr<Device> device;
 };
+
+/// Parses the value of --cond: NAME=FILE (condition set 0), NAME.K=FILE
+/// (set K, cond(K)) or NAME.none=FILE (the unconditional rows' value);
+/// false with `err` on a malformed one.
+bool parseConditionOption(const std::string &arg, DemoOptions::Condition &out,
+                          std::string &err);
 
 /// Samples the built-in 2-D ring mixture (or `mixture`) with a compiled
 /// sampler, writes samples.npy, exact.npy and (2-D) samples.png to outDir,

@@ -66,10 +66,16 @@ enum class Output { Eps, X0, V, Velocity, Score, Edm, ClassGrad, Degradation };
 Output outputFor(const std::string &predicts);
 
 /// Posterior mean of x0 and eps for x = a*x0 + s*eps, x0 ~ mixture,
-/// restricted to components of class `label` (>= 0), per row.
+/// restricted to components of class `label` (>= 0), per row; with
+/// `prompt` (K values), component k's weight is multiplied by prompt[k]
+/// (those <= 0 are left out).
 void posteriorMean(const Mixture &m, const double *x, double a, double s, int label, double *x0,
-                   double *eps);
+                   double *eps, const double *prompt = nullptr);
 
+/// The exact network of a mixture. A named conditioning input with one
+/// value per component is a "prompt": it reweights the components (zeros:
+/// the mixture as it is), so sampling conditioned on a tensor has an exact
+/// answer too.
 class GaussianMixtureNetwork : public Network {
 public:
   GaussianMixtureNetwork(Mixture m, std::function<TimeDecode(double)> decode, Output out)

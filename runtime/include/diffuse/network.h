@@ -2,7 +2,7 @@
 //
 // How a compiled sampler calls the user's network: input, per-sample time
 // in the encoding the model declared, a per-sample class label (-1: none),
-// output. The same struct is the C ABI of a plugin network.
+// the named conditioning inputs, output. The same struct is the C ABI of a plugin network.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DIFFUSE_NETWORK_H
@@ -15,6 +15,15 @@ extern "C" {
 #endif
 
 typedef enum { DFS_F64 = 0, DFS_F32 = 1 } dfs_dtype;
+
+/* A named conditioning input of a call (a model parameter after x, such as
+ * a text embedding): row i belongs to row i of the call. */
+typedef struct {
+  const char *name;  /* as the model declares it */
+  int64_t dim;       /* elements per row (the product of its shape) */
+  dfs_dtype dtype;   /* as declared: f32 or f64 */
+  const void *data;  /* batch x dim, host memory */
+} dfs_net_input;
 
 typedef struct {
   int64_t batch;         /* rows */
@@ -33,6 +42,11 @@ typedef struct {
    * (Network::acceptsRepeatedRows) get x_rows < batch; every other network
    * gets x copied out to batch rows. */
   int64_t x_rows;
+  /* The model's named conditioning inputs, in declaration order (none: 0
+   * and NULL). Each row holds its condition set's value, and the null
+   * condition's (zeros unless given) on unconditional rows. */
+  int64_t n_inputs;
+  const dfs_net_input *inputs;
 } dfs_net_call;
 
 /* A network as a plain C function. Returns 0 on success. */

@@ -23,7 +23,7 @@
 
 namespace diffuse::rt {
 
-/// The key=value lines a compiled sampler carries (see docs/abi.md).
+/// The key=value lines a compiled sampler carries (docs/design.md, "The ABI").
 struct Manifest {
   std::map<std::string, std::string> kv;
   static Manifest parse(const char *text);
@@ -160,8 +160,25 @@ public:
     if (labels_.size() <= (size_t)set)
       labels_.resize((size_t)set + 1);
     labels_[(size_t)set] = std::move(labels);
-    callConds_.clear();
+    for (auto &c : callConds_)
+      c.key.clear();
   }
+  /// A named conditioning input of a model (manifest model[.K].inputs).
+  struct InputSpec {
+    std::string name;
+    bool f32 = false;
+    std::vector<int64_t> shape;
+    int64_t dim = 1; // the product of shape
+  };
+  /// The named conditioning inputs of model `model` (0: the sampler's).
+  const std::vector<InputSpec> &inputs(int model) const { return condInputs_[(size_t)model]; }
+  /// The value of conditioning input `name` in condition set `set`: what a
+  /// call with condition `cond` (set 0) or `cond(k)` (set k) gives every
+  /// model that declares the input, and with `none` (set -1; zeros unless
+  /// given). `values` holds batch x dim numbers, or dim that every sample
+  /// shares. False (and why) for a name no model declares or a wrong size.
+  bool setCondition(const std::string &name, int set, std::vector<double> values,
+                    std::string &err);
   /// The network for model `model` of the manifest (model.K.*): a model
   /// other than the sampler's that its guidance evaluates.
   void setNetwork(int model, Network &net) {
@@ -269,8 +286,21 @@ private:
   std::vector<double> hostIn_, hostOut_;
   std::vector<double> staging_;
   std::vector<double> times_;
-  std::vector<int32_t> callLabels_;
-  std::vector<int32_t> callConds_; // the conditions callLabels_ was made for
+  /// Named conditioning inputs: each model's, and their values by name and
+  /// condition set (-1: none).
+  std::vector<std::vector<InputSpec>> condInputs_;
+  std::map<std::string, std::map<int, std::vector<double>>> conditions_;
+  /// What a model's call passes besides x and t, made again only when the
+  /// call's conditions differ from its last call's (setLabels and
+  /// setCondition clear every key).
+  struct CallConditions {
+    std::vector<int32_t> key; // the conditions the arrays were made for
+    std::vector<int32_t> labels;
+    std::vector<std::vector<double>> data; // per input: rows x dim, its dtype
+    std::vector<dfs_net_input> views;
+  };
+  std::vector<CallConditions> callConds_; // by model
+  const CallConditions &callConditions(int32_t model, int32_t count, const int32_t *conds);
   int64_t calls_ = 0;
   std::shared_ptr<NoiseSource> noise_;
   std::unique_ptr<ThreadPool> pool_;
