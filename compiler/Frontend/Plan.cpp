@@ -456,6 +456,8 @@ bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag,
   }
   if (const ast::Item *c = md.find("cond"))
     mp.labels = c->value->name == "class";
+  if (const ast::Item *v = md.find("variance"))
+    mp.learnedVariance = v->value->name == "learned_range";
   for (const auto &prm : md.params)
     if (prm.name == "x") {
       mp.shape = prm.shape;
@@ -766,6 +768,15 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
     return false;
   if (!planSolverModels(m, plan, solverModelArgs, *s->find("solver")->value, diag))
     return false;
+  if (!plan.modelPlan.learnedVariance && solverCalls(*plan.solver, {"log_variance"})) {
+    diag.error(s->find("solver")->value->loc,
+               "solver '" + plan.solver->name + "' calls log_variance, but model '" +
+                   plan.model->name + "' has no learned variance",
+               "add variance = learned_range to model '" + plan.model->name +
+                   "' (its network returns the variance channels after the prediction's), "
+                   "or use a solver with a fixed variance (ddpm)");
+    return false;
+  }
 
   // Solver coordinates (the sampler may override the solver's).
   if (const ast::Item *c = plan.solver->find("coords"))
@@ -813,6 +824,14 @@ bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
     return false;
   if (!planProcessAndModel(plan, diag))
     return false;
+  if (plan.modelPlan.learnedVariance) {
+    diag.error(plan.model->find("variance")->value->loc,
+               "training a learned variance is not supported: model '" + plan.model->name +
+                   "' has variance = learned_range",
+               "train the prediction with a model without it (the variance's L_vlb term of "
+               "Nichol & Dhariwal's hybrid loss is not compiled)");
+    return false;
+  }
 
   // The named arguments of time = ... and weight = ... (Sema checked names).
   auto argOf = [&](const ast::Expr &e, const std::string &arg, double def, double &out) {

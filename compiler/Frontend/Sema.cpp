@@ -24,7 +24,7 @@ const std::vector<std::string> kPrimitives = {"denoise", "eps",   "pf_ode", "sco
                                               "alpha",   "sigma",  "lambda", "dlambda", "drift",
                                               "diffusion2", "noise", "at",   "at_lambda",
                                               "posterior_mean", "posterior_std",
-                                              "eps_uncond", "denoise_uncond"};
+                                              "log_variance", "eps_uncond", "denoise_uncond"};
 /// Reductions over each sample's elements: one value per sample.
 const std::vector<std::string> kReductions = {"sum", "mean", "std", "norm", "dot", "quantile",
                                               "batch_mean"};
@@ -266,7 +266,7 @@ private:
   }
 
   void checkModel(const ast::Decl &d) {
-    checkKeys(d, {"predicts", "time", "cond"}, {}, false);
+    checkKeys(d, {"predicts", "time", "cond", "variance"}, {}, false);
     const ast::Item *p = d.find("predicts");
     const std::vector<std::string> preds = {"eps",   "x0",  "v",          "velocity",
                                             "score", "edm", "class_grad", "degradation"};
@@ -307,6 +307,17 @@ private:
       if (e.kind != ast::Expr::Ident || (e.name != "class" && e.name != "none"))
         diag.error(e.loc, "unknown conditioning", "use cond = class (a class label per sample)"
                                                   " or cond = none");
+    }
+    if (const ast::Item *v = d.find("variance")) {
+      const ast::Expr &e = *v->value;
+      if (e.kind != ast::Expr::Ident || (e.name != "learned_range" && e.name != "fixed"))
+        diag.error(e.loc, "unknown variance",
+                   "use variance = learned_range (the network also returns v in [-1, 1], "
+                   "interpolating the step's log variance, Nichol & Dhariwal 2021) or fixed");
+      else if (e.name == "learned_range" && p && p->value->kind == ast::Expr::Ident &&
+               (p->value->name == "class_grad" || p->value->name == "degradation"))
+        diag.error(e.loc, "a " + p->value->name + " model has no variance",
+                   "learned variance belongs to a model of the data (eps, x0, v, ...)");
     }
     // The parameters after x are named conditioning inputs: a tensor per
     // sample, such as a text embedding (Note [Conditioning inputs]).
@@ -953,7 +964,7 @@ private:
       static const std::vector<std::string> kStepOnly = {
           "denoise", "eps",           "pf_ode",        "score",         "noise",
           "at",      "at_lambda",     "posterior_mean", "posterior_std", "eps_uncond",
-          "denoise_uncond"};
+          "denoise_uncond", "log_variance"};
       if (inGuidance_ && contains(kStepOnly, e.name)) {
         diag.error(e.loc, "'" + e.name + "' cannot be used in a guidance rule",
                    "a guidance rule combines the two network outputs it is given");
@@ -980,6 +991,8 @@ private:
         return expect({Ty::Field, Ty::Field, Ty::Time, Ty::Time}, Ty::Field);
       if (e.name == "posterior_std")
         return expect({Ty::Time, Ty::Time}, Ty::Scalar);
+      if (e.name == "log_variance")
+        return expect({Ty::Field, Ty::Time, Ty::Time}, Ty::Field);
       if (e.name == "at" || e.name == "at_lambda")
         return expect({Ty::Scalar}, Ty::Time);
       // min, max and abs also work elementwise on tensors (x0 clamping).
@@ -1001,6 +1014,10 @@ private:
           }
         return anyField ? Ty::Field : Ty::Sample;
       }
+      // The one-argument functions other than f32 also apply elementwise to
+      // a tensor (diffuse.math; min, max and abs above).
+      if (contains(kMathFns, e.name) && e.name != "f32" && anyField && args.size() == 1)
+        return Ty::Field;
       if (contains(kMathFns, e.name)) {
         bool two = e.name == "min" || e.name == "max";
         Ty r = expect(two ? std::vector<Ty>{Ty::Scalar, Ty::Scalar} : std::vector<Ty>{Ty::Scalar},

@@ -39,6 +39,7 @@ struct ModelPlan {
   std::string timeEncoding; // t | index | sigma | scaled | c_noise
   double timeScale = 1;
   double timeOffset = 0;
+  bool learnedVariance = false; // variance = learned_range: 2x the output channels
   bool labels = false;      // cond = class: a class label per sample
   std::vector<InputPlan> inputs;
   bool conditional = false; // labels or inputs: a call can be conditioned

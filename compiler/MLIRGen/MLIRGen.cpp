@@ -9,6 +9,7 @@
 #include "compiler/MLIRGen/MLIRGen.h"
 
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
+#include "dialects/Diffuse/IR/MathFunctions.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -68,17 +69,8 @@ private:
   };
 
   Value mathCall(const std::string &name, ArrayRef<Value> a, Location l) {
-    if (name == "exp") return b.create<math::ExpOp>(l, a[0]);
-    if (name == "log") return b.create<math::LogOp>(l, a[0]);
-    if (name == "sqrt") return b.create<math::SqrtOp>(l, a[0]);
-    if (name == "sin") return b.create<math::SinOp>(l, a[0]);
-    if (name == "cos") return b.create<math::CosOp>(l, a[0]);
-    if (name == "tan") return b.create<math::TanOp>(l, a[0]);
-    if (name == "tanh") return b.create<math::TanhOp>(l, a[0]);
-    if (name == "expm1") return b.create<math::ExpM1Op>(l, a[0]);
-    if (name == "log1p") return b.create<math::Log1pOp>(l, a[0]);
+    if (isElementwiseMath(name)) return buildMath(b, l, name, a[0]);
     if (name == "abs") return b.create<math::AbsFOp>(l, a[0]);
-    if (name == "floor") return b.create<math::FloorOp>(l, a[0]);
     if (name == "f32") // rounded to the nearest float32 (a peer's float32 schedule)
       return b.create<arith::ExtFOp>(
           l, f64(), b.create<arith::TruncFOp>(l, b.getF32Type(), a[0]).getResult());
@@ -187,6 +179,8 @@ private:
       op->setAttr("sigma_data", b.getF64FloatAttr(mp.sigmaData));
     if (mp.labels)
       op->setAttr("labels", b.getUnitAttr());
+    if (mp.learnedVariance)
+      op->setAttr("variance", b.getStringAttr("learned_range"));
     // Named conditioning inputs: [{name, dtype, shape}, ...].
     if (!mp.inputs.empty()) {
       SmallVector<Attribute> inputs;
@@ -331,6 +325,8 @@ private:
       if (e.name == "eps" || e.name == "eps_uncond")
         return b.create<EpsOp>(l, field(), args[0], args[1], e.name == "eps_uncond");
       if (e.name == "pf_ode") return b.create<PfOdeOp>(l, field(), args[0], args[1], false);
+      if (e.name == "log_variance")
+        return logVariance(args, l);
       if (e.name == "score") return b.create<ScoreOp>(l, field(), args[0], args[1], false);
       if (e.name == "sum" || e.name == "mean" || e.name == "std" || e.name == "norm" ||
           e.name == "dot" || e.name == "quantile" || e.name == "batch_mean") {
@@ -355,6 +351,9 @@ private:
         return b.create<SchedOp>(l, f64(), args[0], e.name == "drift" ? "f" : "g2");
       if (e.name == "posterior_mean" || e.name == "posterior_std")
         return posterior(e.name == "posterior_mean", args, l);
+      // exp, sqrt, ... of a tensor: elementwise.
+      if (isElementwiseMath(e.name) && isa<FieldType>(args[0].getType()))
+        return b.create<MathOp>(l, field(), b.getStringAttr(e.name), args[0]);
       if ((e.name == "min" || e.name == "max" || e.name == "abs") &&
           llvm::any_of(args, tensorish)) {
         for (Value &a : args)
@@ -391,7 +390,19 @@ private:
   ///   std  = sqrt(v sigma_t^2 / sigma_s^2),
   /// from the solver's alpha and sigma, so in either coordinates.
   Value posterior(bool mean, ArrayRef<Value> args, Location l) {
-    Value s = args[mean ? 2 : 0], t = args[mean ? 3 : 1];
+    Transition q = transition(args[mean ? 2 : 0], args[mean ? 3 : 1], l);
+    if (!mean) // clamped at 0 against rounding when t = s
+      return b.create<math::SqrtOp>(l, b.create<arith::MaximumFOp>(l, q.tilde, cst(0, l)));
+    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), args[1], q.cx0),
+                           b.create<MulOp>(l, field(), args[0], q.cx));
+  }
+  /// The scalars of the posterior between s and t (see posterior): the
+  /// transition's variance v (DDPM's beta), the posterior's v sigma_t^2 /
+  /// sigma_s^2 (beta-tilde), and the mean's coefficients of x0 and x_s.
+  struct Transition {
+    Value v, tilde, cx0, cx;
+  };
+  Transition transition(Value s, Value t, Location l) {
     auto sched = [&](Value time, const char *k) -> Value {
       return b.create<SchedOp>(l, f64(), time, k);
     };
@@ -405,12 +416,23 @@ private:
     Value one = cst(1, l);
     Value ds = sub(add(mul(as, as), ss2), one), dt = sub(add(mul(at, at), st2), one);
     Value v = add(sub(one, r2), sub(ds, mul(r2, dt)));
-    if (!mean) // clamped at 0 against rounding when t = s
-      return b.create<math::SqrtOp>(
-          l, b.create<arith::MaximumFOp>(l, div(mul(v, st2), ss2), cst(0, l)));
-    Value c0 = div(mul(at, v), ss2), c1 = div(mul(r, st2), ss2);
-    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), args[1], c0),
-                           b.create<MulOp>(l, field(), args[0], c1));
+    return {v, div(mul(v, st2), ss2), div(mul(at, v), ss2), div(mul(r, st2), ss2)};
+  }
+
+  /// log_variance(x, s, t): Nichol & Dhariwal's learned_range, as
+  /// diffusers' DDPMScheduler writes it: with frac = (v + 1) / 2 from the
+  /// network's variance channels at (x, s),
+  ///   frac log(beta) + (1 - frac) log(max(beta_tilde, 1e-20)).
+  Value logVariance(ArrayRef<Value> args, Location l) {
+    Transition q = transition(args[1], args[2], l);
+    Value maxLog = b.create<math::LogOp>(l, q.v);
+    Value minLog =
+        b.create<math::LogOp>(l, b.create<arith::MaximumFOp>(l, q.tilde, cst(1e-20, l)));
+    Value v = b.create<VarianceOutputOp>(l, field(), args[0], args[1]);
+    Value frac = b.create<DivOp>(l, field(), b.create<AddOp>(l, field(), v, cst(1, l)), cst(2, l));
+    Value rest = b.create<SubOp>(l, field(), cst(1, l), frac);
+    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), frac, maxLog),
+                           b.create<MulOp>(l, field(), rest, minLog));
   }
 
   /// dfs_guidance(uncond, cond, t, state...) -> (field, state...): the

@@ -242,6 +242,14 @@ private:
     if (isa<math::PowFOp>(op))
       return {"{" + wrap(expr(op->getOperand(0)), 3) + "}^{" + expr(op->getOperand(1)).s + "}", 3};
     if (isa<AbsOp>(op)) return {"\\left|" + expr(op->getOperand(0)).s + "\\right|", 3};
+    if (auto m = dyn_cast<MathOp>(op)) { // as the scalar functions above
+      std::string a = expr(m.getOperand()).s, f = m.getFn().str();
+      if (f == "exp") return {"e^{" + a + "}", 3};
+      if (f == "expm1") return {"\\left(e^{" + a + "} - 1\\right)", 3};
+      if (f == "sqrt") return {"\\sqrt{" + a + "}", 3};
+      if (f == "floor") return {"\\lfloor " + a + " \\rfloor", 3};
+      return fn("\\" + f, m.getOperand());
+    }
     if (isa<arith::MinimumFOp, arith::MinNumFOp, MinOp>(op))
       return {"\\min\\left(" + expr(op->getOperand(0)).s + ", " + expr(op->getOperand(1)).s +
                   "\\right)", 3};
@@ -255,15 +263,20 @@ private:
       bool own = m.getModel() == mainModel;
       std::string base = (own ? std::string("F_{\\theta}") : "F_{\\mathrm{" + texIdent(m.getModel()) + "}}") +
                          "\\left(" + x + ", " + t;
+      // With learned variance the second half are the variance channels,
+      // nu_theta (Nichol & Dhariwal's v).
       auto outs = m.getOutputs();
+      size_t nc = m.getConds().size();
       for (auto [i, o] : llvm::enumerate(outs)) {
-        std::string n = name("m");
-        int32_t c = m.getConds()[i];
-        std::string arg = outs.size() == 1 && own ? ""
-                          : c < 0               ? ", \\varnothing"
-                          : c == 0              ? ", c"
-                                                : ", c_{" + std::to_string(c) + "}";
-        lets.push_back(n + " &= " + base + arg + "\\right)");
+        bool variance = i >= nc;
+        std::string n = name(variance ? "\\nu" : "m");
+        int32_t c = m.getConds()[i % nc];
+        std::string arg = nc == 1 && own ? ""
+                          : c < 0        ? ", \\varnothing"
+                          : c == 0       ? ", c"
+                                         : ", c_{" + std::to_string(c) + "}";
+        std::string head = variance ? "\\nu" + base.substr(base.find('_')) : base;
+        lets.push_back(n + " &= " + head + arg + "\\right)");
         names[o] = Tex{n, 3};
       }
       return names[v];

@@ -131,6 +131,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     decode = [acp](double t) { return decodeDiscreteTimestep(acp, t); };
   GaussianMixtureNetwork net(mix, decode, out);
   net.setSigmaData(sampler.manifest.num("model.sigma_data", 0.5));
+  net.setLearnedVariance(sampler.manifest.str("model.variance") == "learned_range");
   std::unique_ptr<FunctionNetwork> plugin;
   if (!o.network.empty()) {
     std::string err;
@@ -168,6 +169,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     others.push_back(std::make_unique<GaussianMixtureNetwork>(
         mk, decode, outputFor(mf.str(pre + "predicts"))));
     others.back()->setSigmaData(mf.num(pre + "sigma_data", 0.5));
+    others.back()->setLearnedVariance(mf.str(pre + "variance") == "learned_range");
     runner.setNetwork((int)k, *others.back());
   }
   for (const auto &[name, file] : o.mixtureFor)

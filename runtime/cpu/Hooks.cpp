@@ -151,11 +151,12 @@ void Runner::hookModel(dfs_ctx *ctx, int32_t model, int32_t count, const int32_t
     return self->callNetwork(model, count, conds, in, point, out);
   // A host network: the input goes to the host and the output back.
   size_t bytes = (size_t)(self->batch_ * self->dim_) * (self->f32_ ? 4 : 8);
+  size_t outBytes = (size_t)count * bytes * (self->variance_[(size_t)model] ? 2 : 1);
   self->hostIn_.resize(bytes / sizeof(double) + 1);
-  self->hostOut_.resize((size_t)count * bytes / sizeof(double) + 1);
+  self->hostOut_.resize(outBytes / sizeof(double) + 1);
   self->device_->download(self->hostIn_.data(), in, bytes);
   self->callNetwork(model, count, conds, self->hostIn_.data(), point, self->hostOut_.data());
-  self->device_->upload(out, self->hostOut_.data(), (size_t)count * bytes);
+  self->device_->upload(out, self->hostOut_.data(), outBytes);
 }
 
 void Runner::callNetwork(int32_t model, int32_t count, const int32_t *conds, const void *in,
@@ -186,19 +187,51 @@ void Runner::callNetwork(int32_t model, int32_t count, const int32_t *conds, con
   }
   times_.assign((size_t)rows, point[DFS_POINT_TMODEL]);
   const CallConditions &cc = callConditions(model, count, conds);
+  // With learned variance each row of the network's output is the
+  // prediction and then the variance channels: it writes to a staging
+  // buffer, split below into the blocks the step reads (Note [Learned
+  // variance]).
+  const bool variance = variance_[(size_t)model];
+  void *netOut = out;
+  const size_t rowBytes = (size_t)dim_ * esz;
+  if (variance) {
+    size_t need = (size_t)rows * 2 * rowBytes;
+    if (onDevice) {
+      auto &st = deviceBuffers_[-2]; // the device's variance staging buffer
+      if (!st || st->bytes < need)
+        st = std::make_unique<DeviceBuffer>(*device_, need);
+      netOut = st->data;
+    } else {
+      varianceStaging_.resize(need / sizeof(double) + 1);
+      netOut = varianceStaging_.data();
+    }
+  }
   dfs_net_call call{rows,
                     dim_,
                     f32_ ? DFS_F32 : DFS_F64,
                     x,
                     times_.data(),
                     cc.labels.data(),
-                    out,
+                    netOut,
                     onDevice ? 1 : 0,
                     xRows,
                     (int64_t)cc.views.size(),
                     cc.views.empty() ? nullptr : cc.views.data()};
   net.evaluate(call);
   ++calls_;
+  if (variance)
+    for (int64_t r = 0; r < rows; ++r) {
+      const char *row = (const char *)netOut + (size_t)r * 2 * rowBytes;
+      char *pred = (char *)out + (size_t)r * rowBytes;
+      char *var = (char *)out + (size_t)(rows + r) * rowBytes;
+      if (onDevice) {
+        device_->copy(pred, row, rowBytes);
+        device_->copy(var, row + rowBytes, rowBytes);
+      } else {
+        std::memcpy(pred, row, rowBytes);
+        std::memcpy(var, row + rowBytes, rowBytes);
+      }
+    }
 }
 
 const Runner::CallConditions &Runner::callConditions(int32_t model, int32_t count,

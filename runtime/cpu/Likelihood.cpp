@@ -28,9 +28,17 @@ struct Field {
 
   void call(const std::vector<double> &x, double tmodel, std::vector<double> &out) {
     tm.assign(rows, tmodel);
-    out.resize(x.size());
+    // A model with learned variance returns its variance channels after
+    // each row's prediction; the ODE uses the prediction alone.
+    bool variance = sampler.manifest.str("model.variance") == "learned_range";
+    out.resize(x.size() * (variance ? 2 : 1));
     dfs_net_call c{rows, dim, DFS_F64, x.data(), tm.data(), nullptr, out.data(), 0, rows};
     net.evaluate(c);
+    if (variance) {
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(out.begin() + r * 2 * dim, dim, out.begin() + r * dim);
+      out.resize(x.size());
+    }
   }
 
   void operator()(double u, const std::vector<double> &x, std::vector<double> &dx,
@@ -209,6 +217,7 @@ int runLikelihoodDemo(const CompiledSampler &sampler, const LikelihoodDemoOption
         return TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA], p[DFS_POINT_DS]};
       },
       out);
+  net.setLearnedVariance(m.str("model.variance") == "learned_range");
   Runner runner(sampler, net, o.batch, D);
   self = &runner;
   // Samples of the marginal at the domain's start, whose density is exact.

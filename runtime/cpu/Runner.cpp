@@ -137,7 +137,11 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   long models = std::max(1L, (long)m.num("models", 1));
   condInputs_.resize((size_t)models);
   callConds_.resize((size_t)models);
+  variance_.resize((size_t)models);
   for (long k = 0; k < models; ++k) {
+    variance_[(size_t)k] =
+        m.str(k == 0 ? "model.variance" : "model." + std::to_string(k) + ".variance") ==
+        "learned_range";
     std::stringstream list(m.str(k == 0 ? "model.inputs" : "model." + std::to_string(k) +
                                                                ".inputs"));
     std::string item;

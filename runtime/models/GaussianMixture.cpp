@@ -170,10 +170,17 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
         break;
       default: o = td.da * x0[j] + td.ds * eps[j]; break;
       }
+      // With learned variance a row is the prediction, then the variance
+      // channels (0: halfway between log beta and log beta-tilde).
+      int64_t at = learnedVariance_ ? i * 2 * D + j : i * D + j;
       if (call.dtype == DFS_F32)
-        ((float *)call.out)[i * D + j] = (float)o;
+        ((float *)call.out)[at] = (float)o;
       else
-        ((double *)call.out)[i * D + j] = o;
+        ((double *)call.out)[at] = o;
+      if (learnedVariance_ && call.dtype == DFS_F32)
+        ((float *)call.out)[at + D] = 0.0f;
+      else if (learnedVariance_)
+        ((double *)call.out)[at + D] = 0.0;
     }
   }
 }

@@ -301,6 +301,63 @@ sampler none { process = rf  model = plain  solver = euler  grid = uniform(steps
   EXPECT_TRUE(net.names.empty());
 }
 
+TEST(Runner, LearnedVarianceSplitsTheNetworksRowsAndTakesTheConditionalOne) {
+  // DDPM with a learned variance under CFG: one call of [uncond; cond]
+  // rows, each row the eps channels and then v; the step takes the guided
+  // eps and the conditional rows' v (Nichol & Dhariwal's learned_range).
+  std::string path = writeSpec("learned.dfs", R"(
+import "solvers/ddpm.dfs"
+import "guidance/cfg.dfs"
+process vp { discrete = linear(beta_start = 0.0001, beta_end = 0.02) }
+model m(x: f64[3]) { predicts = eps  cond = class  variance = learned_range }
+sampler q { process = vp  model = m  solver = ddpm_learned  guidance = cfg(w = 2)  grid = leading(steps = 4) }
+)");
+  auto s = compile(path);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->manifest.str("model.variance"), "learned_range");
+  const int64_t batch = 2, dim = 3;
+  struct TwoHalves : rt::Network {
+    int64_t rows = 0;
+    void evaluate(const dfs_net_call &c) override {
+      rows = c.batch;
+      double *o = (double *)c.out;
+      for (int64_t r = 0; r < c.batch; ++r) {
+        bool cond = r >= c.batch / 2;
+        for (int64_t j = 0; j < c.dim; ++j) {
+          o[r * 2 * c.dim + j] = cond ? 0.3 : 0.1;                      // eps
+          o[r * 2 * c.dim + c.dim + j] = cond ? -0.5 + 0.25 * j : 0.9; // v
+        }
+      }
+    }
+  } net;
+  rt::Runner r(*s, net, batch, dim);
+  r.setLabels({0, 1});
+  std::vector<std::vector<double>> ones(1, std::vector<double>(batch * dim, 1.0));
+  r.setNoise(std::make_shared<rt::ReplayNoise>(ones));
+  std::string err;
+  auto grid = r.buildGrid(err);
+  ASSERT_FALSE(grid.empty()) << err;
+  std::vector<double> x(batch * dim), out(batch * dim);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = 0.5 - 0.2 * (double)i;
+  r.stepOnce(x.data(), out.data(), grid[0].s, grid[0].t);
+  EXPECT_EQ(net.rows, 2 * batch);
+  // diffusers' DDPMScheduler.step, variance_type = "learned_range".
+  auto acp = rt::alphasCumprod(s->manifest);
+  double at = acp[(size_t)grid[0].s[DFS_POINT_TMODEL]], ap = acp[(size_t)grid[0].t[DFS_POINT_TMODEL]];
+  double beta = 1 - at / ap, eps = 0.1 + 2 * (0.3 - 0.1);
+  double c0 = std::sqrt(ap) * beta / (1 - at), c1 = std::sqrt(at / ap) * (1 - ap) / (1 - at);
+  double tilde = std::max((1 - ap) / (1 - at) * beta, 1e-20);
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t j = 0; j < dim; ++j) {
+      double xi = x[i * dim + j], x0 = (xi - std::sqrt(1 - at) * eps) / std::sqrt(at);
+      double frac = (-0.5 + 0.25 * j + 1) / 2;
+      double lv = frac * std::log(beta) + (1 - frac) * std::log(tilde);
+      double want = c0 * x0 + c1 * xi + std::exp(0.5 * lv);
+      EXPECT_NEAR(out[i * dim + j], want, 1e-13 * std::fabs(want)) << i << "," << j;
+    }
+}
+
 namespace {
 /// The analytic network behind the C function ABI (no divergence offered).
 int callAnalytic(void *user, const dfs_net_call *call) {

@@ -560,12 +560,16 @@ struct Lowering {
       } else if (auto c = dyn_cast<ModelCallOp>(op)) {
         ArrayRef<int32_t> conds = c.getConds();
         int nc = (int)conds.size();
+        // With learned variance the network's variance channels follow the
+        // predictions: blocks nc..2nc-1 (the runtime splits its rows).
+        int per = c->hasAttr("variance") ? 2 : 1;
         // A one-condition output kept as state is written by the network
         // straight into the state buffer.
         auto d = dest.find(c.getOutputs()[0]);
-        Value buf = nc == 1 && d != dest.end() && stateDest.count(d->second)
+        Value buf = nc == 1 && per == 1 && d != dest.end() && stateDest.count(d->second)
                         ? d->second
-                        : hook(ol, ctxPtr, 0, ptr, {ctxPtr, i32c(slots++, ol), i32c(nc, ol)});
+                        : hook(ol, ctxPtr, 0, ptr,
+                               {ctxPtr, i32c(slots++, ol), i32c(nc * per, ol)});
         // The conditions, on the stack.
         Value condv;
         {
@@ -583,7 +587,7 @@ struct Lowering {
           return gep(ol, elem, buf, b.create<LLVM::MulOp>(ol, n, kc));
         };
         SmallVector<Value> outs;
-        for (int k = 0; k < nc; ++k)
+        for (int k = 0; k < nc * per; ++k)
           outs.push_back(block(k));
         Value count = i32c(nc, ol), condp = condv, first = buf;
         if (Value active = c.getActive()) {
@@ -597,12 +601,18 @@ struct Lowering {
           for (int k = 0; k < nc; ++k)
             if (k != p)
               outs[k] = b.create<LLVM::SelectOp>(ol, active, outs[k], only);
+          // The one evaluation's variance follows its prediction.
+          if (per == 2) {
+            Value after = gep(ol, elem, only, n);
+            for (int k = nc; k < 2 * nc; ++k)
+              outs[k] = b.create<LLVM::SelectOp>(ol, active, outs[k], after);
+          }
           first = outs[0]; // where the call writes: the whole buffer, or only
         }
         hook(ol, ctxPtr, 1, Type(),
              {ctxPtr, i32c(modelIndex(c.getModel()), ol), count, condp,
               map.lookup(c.getInput()), map.lookup(c.getTime()), first});
-        for (int k = 0; k < nc; ++k)
+        for (int k = 0; k < nc * per; ++k)
           map.map(c.getOutputs()[k], outs[k]);
       } else if (auto k = dyn_cast<KernelOp>(op)) {
         SmallVector<Value> args;
@@ -708,6 +718,8 @@ struct Lowering {
           os << pre << "sigma_data=" << attrText(sd) << "\n";
         if (m->hasAttr("labels"))
           os << pre << "labels=1\n";
+        if (auto v = m->getAttrOfType<StringAttr>("variance"))
+          os << pre << "variance=" << v.getValue().str() << "\n";
         // name:dtype:d1xd2,... (the runtime's Runner::setCondition checks against it)
         if (auto inputs = m->getAttrOfType<ArrayAttr>("inputs")) {
           os << pre << "inputs=";

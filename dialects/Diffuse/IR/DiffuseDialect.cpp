@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
+#include "dialects/Diffuse/IR/MathFunctions.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -122,8 +123,10 @@ LogicalResult ModelCallOp::verify() {
   ArrayRef<int32_t> conds = getConds();
   if (conds.empty())
     return emitOpError("needs at least one condition");
-  if (getOutputs().size() != conds.size())
-    return emitOpError("expects ") << conds.size() << " result(s), one per condition";
+  size_t per = (*this)->hasAttr("variance") ? 2 : 1;
+  if (getOutputs().size() != per * conds.size())
+    return emitOpError("expects ") << per * conds.size() << " result(s), "
+                                   << (per == 2 ? "two" : "one") << " per condition";
   for (auto [i, c] : llvm::enumerate(conds)) {
     if (c < -1)
       return emitOpError("condition ") << c << " is neither -1 (none) nor a label set";
@@ -132,6 +135,12 @@ LogicalResult ModelCallOp::verify() {
   }
   if (getActive() && !llvm::is_contained(conds, 0))
     return emitOpError("with 'active' needs condition 0 (what an inactive call evaluates)");
+  return success();
+}
+
+LogicalResult MathOp::verify() {
+  if (!isElementwiseMath(getFn()))
+    return emitOpError("unknown function '") << getFn() << "'";
   return success();
 }
 

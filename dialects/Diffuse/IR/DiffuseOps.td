@@ -115,6 +115,18 @@ def Diffuse_EpsOp : Diffuse_OracleOp<"eps", "eps-hat, the predicted noise">;
 def Diffuse_PfOdeOp : Diffuse_OracleOp<"pf_ode", "dx/dt of the probability-flow ODE in the solver's coordinates">;
 def Diffuse_ScoreOp : Diffuse_OracleOp<"score", "the score (gradient of log p_t) in the solver's coordinates">;
 
+def Diffuse_VarianceOutputOp : Diffuse_Op<"variance_output", [Pure]> {
+  let summary = "the variance channels of a model with learned variance, at a time point";
+  let description = [{
+    v in [-1, 1] (Nichol & Dhariwal's learned_range), of the same network
+    call as the prediction at (x, time); of the conditional evaluation
+    under guidance (GLIDE's and DiT's convention).
+  }];
+  let arguments = (ins Diffuse_FieldType:$x, Diffuse_TimeType:$time);
+  let results = (outs Diffuse_FieldType:$result);
+  let assemblyFormat = "$x `,` $time attr-dict";
+}
+
 def Diffuse_SchedOp : Diffuse_Op<"sched", [Pure]> {
   let summary = "a schedule scalar at a time point, in the solver's coordinates";
   let description = [{
@@ -202,7 +214,9 @@ def Diffuse_ModelCallOp : Diffuse_Op<"model_call", [Pure]> {
     batch, in that order. Pure: two calls with the same model, input, time
     and conditions are one call (CSE). With `active` false (guidance
     limited to an interval of times) the call evaluates only the label set
-    0 and every result is that output.
+    0 and every result is that output. With `variance` (a model with
+    learned variance) the call has a second result per condition, after
+    all the predictions: the network's variance channels.
   }];
   let arguments = (ins FlatSymbolRefAttr:$model, Diffuse_FieldType:$input,
                        Diffuse_TimeType:$time, Optional<I1>:$active,
@@ -246,6 +260,18 @@ def Diffuse_AbsOp : Diffuse_Op<"abs", [Pure]> {
   let arguments = (ins AnyTypeOf<[Diffuse_FieldType, Diffuse_SampleType]>:$operand);
   let results = (outs Diffuse_FieldType:$result);
   let assemblyFormat = "$operand attr-dict `:` type($operand)";
+}
+
+def Diffuse_MathOp : Diffuse_Op<"math", [Pure]> {
+  let summary = "a one-argument math function, elementwise";
+  let description = [{
+    `fn` is exp, log, sqrt, sin, cos, tan, tanh, expm1, log1p or floor
+    (MathFunctions.h), each element computed as the scalar function is.
+  }];
+  let arguments = (ins StrAttr:$fn, AnyTypeOf<[Diffuse_FieldType, Diffuse_SampleType]>:$operand);
+  let results = (outs Diffuse_FieldType:$result);
+  let assemblyFormat = "$fn $operand attr-dict `:` type($operand)";
+  let hasVerifier = 1;
 }
 
 def Diffuse_ReduceOp : Diffuse_Op<"reduce", [Pure, AttrSizedOperandSegments]> {

@@ -281,6 +281,39 @@ struct Deriver {
   };
   /// The guided evaluations of the current step function by (x, t).
   llvm::DenseMap<std::pair<Value, Value>, Evaluation> memo{};
+  /// The sampler's model's network call at each (x, t) an evaluation made.
+  llvm::DenseMap<std::pair<Value, Value>, ModelCallOp> mainCalls{};
+
+  /// A network call of model `m`: one result per condition, and with
+  /// learned variance (Note [Learned variance]) as many more after them, so
+  /// that every call of the model at one point is the same op for CSE.
+  ModelCallOp callModel(Location l, ModelOp m, Value xin, Value t, Value active,
+                        ArrayRef<int32_t> conds) {
+    bool variance = m->hasAttr("variance");
+    SmallVector<Type> types(conds.size() * (variance ? 2 : 1), field());
+    auto call = b.create<ModelCallOp>(l, types, m.getSymName(), xin, t, active,
+                                      b.getDenseI32ArrayAttr(conds));
+    if (variance)
+      call->setAttr("variance", b.getUnitAttr());
+    return call;
+  }
+
+  /// The variance channels of the sampler's model at (x, t): of the same
+  /// call as its prediction there, the conditional evaluation's under
+  /// guidance.
+  FailureOr<Value> varianceOutput(Operation *op, Value x, Value t) {
+    if (!model->hasAttr("variance"))
+      return op->emitOpError("needs a model with learned variance");
+    if (failed(evaluate(x, t, op->getLoc(), /*uncond=*/false)))
+      return failure();
+    auto it = mainCalls.find({x, t});
+    if (it == mainCalls.end())
+      return op->emitOpError("needs the guidance to evaluate the sampler's model");
+    ModelCallOp c = it->second;
+    ArrayRef<int32_t> conds = c.getConds();
+    size_t k = llvm::is_contained(conds, 0) ? size_t(llvm::find(conds, 0) - conds.begin()) : 0;
+    return c.getOutputs()[conds.size() + k];
+  }
   FailureOr<Evaluation> evaluate(Value x, Value t, Location l, bool uncond) {
     // With guidance state, every guided call at one (x, t) must be one
     // combine (each combine advances the state).
@@ -306,8 +339,8 @@ struct Deriver {
     }
     if (!guidance) {
       int32_t cond = model.getConditional() ? 0 : -1;
-      auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t,
-                                        Value(), b.getDenseI32ArrayAttr({cond}));
+      ModelCallOp call = callModel(l, model, xin, t, Value(), {cond});
+      mainCalls[{x, t}] = call;
       return Evaluation{call.getOutputs()[0], xin, pred};
     }
     // One call per model for the evaluations the rule reads (all of them
@@ -335,10 +368,9 @@ struct Deriver {
         }
       if (conds.empty())
         continue;
-      SmallVector<Type> types(conds.size(), field());
-      auto call = b.create<ModelCallOp>(l, types, m.getSymName(), xin, t,
-                                        m == model ? active : Value(),
-                                        b.getDenseI32ArrayAttr(conds));
+      ModelCallOp call = callModel(l, m, xin, t, m == model ? active : Value(), conds);
+      if (m == model)
+        mainCalls[{x, t}] = call;
       for (auto [i, e] : llvm::enumerate(evals))
         if (e.model == m)
           for (auto [k, c] : llvm::enumerate(conds))
@@ -354,8 +386,7 @@ struct Deriver {
       for (auto [i, e] : llvm::enumerate(evals))
         if (e.model == model && e.cond == 0 && outs[i])
           return Evaluation{outs[i], xin, pred};
-      auto call = b.create<ModelCallOp>(l, TypeRange{field()}, model.getSymName(), xin, t,
-                                        Value(), b.getDenseI32ArrayAttr({0}));
+      ModelCallOp call = callModel(l, model, xin, t, Value(), {0});
       return Evaluation{call.getOutputs()[0], xin, pred};
     }
     SmallVector<Value> args;
@@ -503,6 +534,7 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
       // (not the adaptive controller's own evaluation).
       d.guidanceState.clear();
       d.memo.clear();
+      d.mainCalls.clear();
       Block &entry = step.getBody().front();
       if (numState && !step->hasAttr("diffuse.select"))
         for (unsigned k = entry.getNumArguments() - numState; k < entry.getNumArguments(); ++k)
@@ -520,6 +552,8 @@ struct DerivePass : diffuse::impl::DeriveBase<DerivePass> {
           r = d.oracle(op, o.getX(), o.getTime(), "pf_ode", o.getUncond());
         else if (auto o = dyn_cast<ScoreOp>(op))
           r = d.oracle(op, o.getX(), o.getTime(), "score", o.getUncond());
+        else if (auto o = dyn_cast<VarianceOutputOp>(op))
+          r = d.varianceOutput(op, o.getX(), o.getTime());
         else
           return;
         if (failed(r)) {

@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/Diffuse/IR/DiffuseDialect.h"
+#include "dialects/Diffuse/IR/MathFunctions.h"
 #include "dialects/Diffuse/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -33,7 +34,7 @@ using namespace diffuse;
 namespace {
 
 bool isFieldOp(Operation *op) {
-  return isa<AddOp, SubOp, MulOp, DivOp, MinOp, MaxOp, NegOp, AbsOp>(op);
+  return isa<AddOp, SubOp, MulOp, DivOp, MinOp, MaxOp, NegOp, AbsOp, MathOp>(op);
 }
 
 /// Emits the elementwise equivalent of a field op on f64 scalars.
@@ -46,6 +47,7 @@ Value elementwise(OpBuilder &b, Operation *op, ArrayRef<Value> a) {
   if (isa<MinOp>(op)) return b.create<arith::MinimumFOp>(l, a[0], a[1]);
   if (isa<MaxOp>(op)) return b.create<arith::MaximumFOp>(l, a[0], a[1]);
   if (isa<AbsOp>(op)) return b.create<math::AbsFOp>(l, a[0]);
+  if (auto m = dyn_cast<MathOp>(op)) return buildMath(b, l, m.getFn(), a[0]);
   return b.create<arith::NegFOp>(l, a[0]);
 }
 

@@ -86,9 +86,15 @@ public:
   const Mixture &mixture() const { return m_; }
   /// The data standard deviation of an Edm network's preconditioning.
   void setSigmaData(double d) { sigmaData_ = d; }
+  /// Outputs twice the channels, as a model with variance = learned_range:
+  /// the prediction, then variance channels v = 0 (the log variance halfway
+  /// between beta and beta-tilde; the mixture has no variance to learn that
+  /// is independent of the step).
+  void setLearnedVariance(bool on) { learnedVariance_ = on; }
 
 private:
   Mixture m_;
+  bool learnedVariance_ = false;
   double sigmaData_ = 0.5;
   std::function<TimeDecode(double)> decode_;
   Output out_;

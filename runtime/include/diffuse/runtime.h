@@ -300,6 +300,10 @@ private:
     std::vector<dfs_net_input> views;
   };
   std::vector<CallConditions> callConds_; // by model
+  /// By model: variance = learned_range (the network returns twice the
+  /// channels); the host buffer its rows are written to before the split.
+  std::vector<bool> variance_;
+  std::vector<double> varianceStaging_;
   const CallConditions &callConditions(int32_t model, int32_t count, const int32_t *conds);
   int64_t calls_ = 0;
   std::shared_ptr<NoiseSource> noise_;
