@@ -151,7 +151,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   std::vector<std::unique_ptr<GaussianMixtureNetwork>> others;
   std::vector<std::string> called;
   for (long k = 1; k < (long)mf.num("models", 1); ++k) {
-    std::string pre = "model." + std::to_string(k) + ".", name = mf.str(pre + "name");
+    std::string pre = Manifest::modelKey((int)k, ""), name = mf.str(pre + "name");
     called.push_back(name);
     Mixture mk = mix;
     if (auto it = o.mixtureFor.find(name); it != o.mixtureFor.end()) {
@@ -333,7 +333,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   std::vector<double> exact;
   bool degrades = false; // a solver with a degradation operator (cold diffusion)
   for (long k = 1; k < (long)mf.num("models", 1); ++k)
-    degrades |= mf.str("model." + std::to_string(k) + ".predicts") == "degradation";
+    degrades |= mf.str(Manifest::modelKey((int)k, "predicts")) == "degradation";
   if (degrades) {
     os << "(cold diffusion: the steps invert a degradation operator, not the probability-flow "
           "ODE)\n";

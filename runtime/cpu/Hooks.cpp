@@ -151,7 +151,7 @@ void Runner::hookModel(dfs_ctx *ctx, int32_t model, int32_t count, const int32_t
     return self->callNetwork(model, count, conds, in, point, out);
   // A host network: the input goes to the host and the output back.
   size_t bytes = (size_t)(self->batch_ * self->dim_) * (self->f32_ ? 4 : 8);
-  size_t outBytes = (size_t)count * bytes * (self->variance_[(size_t)model] ? 2 : 1);
+  size_t outBytes = (size_t)count * bytes * (self->models_[(size_t)model].variance ? 2 : 1);
   self->hostIn_.resize(bytes / sizeof(double) + 1);
   self->hostOut_.resize(outBytes / sizeof(double) + 1);
   self->device_->download(self->hostIn_.data(), in, bytes);
@@ -191,7 +191,7 @@ void Runner::callNetwork(int32_t model, int32_t count, const int32_t *conds, con
   // prediction and then the variance channels: it writes to a staging
   // buffer, split below into the blocks the step reads (Note [Learned
   // variance]).
-  const bool variance = variance_[(size_t)model];
+  const bool variance = models_[(size_t)model].variance;
   void *netOut = out;
   const size_t rowBytes = (size_t)dim_ * esz;
   if (variance) {
@@ -243,10 +243,10 @@ const Runner::CallConditions &Runner::callConditions(int32_t model, int32_t coun
     return cc;
   cc.key.assign(conds, conds + count);
   const size_t rows = (size_t)count * (size_t)batch_;
-  const std::string pre = model == 0 ? "model." : "model." + std::to_string(model) + ".";
+  const ModelInfo &mi = models_[(size_t)model];
   // Class labels for a model with cond = class; -1 for every other.
   cc.labels.assign(rows, -1);
-  if (sampler_.manifest.num(pre + "labels") != 0)
+  if (mi.labels)
     for (int32_t j = 0; j < count; ++j)
       if (conds[j] >= 0 && (size_t)conds[j] < labels_.size() &&
           !labels_[(size_t)conds[j]].empty())
@@ -254,7 +254,7 @@ const Runner::CallConditions &Runner::callConditions(int32_t model, int32_t coun
                   cc.labels.begin() + j * batch_);
   // Named inputs: each block of rows the value of its condition set (one
   // sample's value repeated if that is what was given; zeros if none).
-  const std::vector<InputSpec> &specs = condInputs_[(size_t)model];
+  const std::vector<InputSpec> &specs = mi.inputs;
   cc.data.resize(specs.size());
   cc.views.clear();
   for (size_t i = 0; i < specs.size(); ++i) {

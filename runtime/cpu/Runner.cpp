@@ -133,17 +133,16 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   noise_ = std::make_shared<PhiloxNoise>(0);
   const Manifest &m = sampler.manifest;
   f32_ = m.str("dtype") == "f32";
-  // Each model's conditioning inputs: name:dtype:d1xd2,... (DiffuseToLLVM).
   long models = std::max(1L, (long)m.num("models", 1));
-  condInputs_.resize((size_t)models);
+  models_.resize((size_t)models);
   callConds_.resize((size_t)models);
-  variance_.resize((size_t)models);
-  for (long k = 0; k < models; ++k) {
-    variance_[(size_t)k] =
-        m.str(k == 0 ? "model.variance" : "model." + std::to_string(k) + ".variance") ==
-        "learned_range";
-    std::stringstream list(m.str(k == 0 ? "model.inputs" : "model." + std::to_string(k) +
-                                                               ".inputs"));
+  for (int k = 0; k < (int)models; ++k) {
+    ModelInfo &mi = models_[(size_t)k];
+    mi.name = m.str(Manifest::modelKey(k, "name"));
+    mi.labels = m.num(Manifest::modelKey(k, "labels")) != 0;
+    mi.variance = m.str(Manifest::modelKey(k, "variance")) == "learned_range";
+    // Conditioning inputs: name:dtype:d1xd2,... (DiffuseToLLVM).
+    std::stringstream list(m.str(Manifest::modelKey(k, "inputs")));
     std::string item;
     while (std::getline(list, item, ',')) {
       InputSpec in;
@@ -156,7 +155,7 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
         in.shape.push_back(std::atoll(d.c_str()));
         in.dim *= in.shape.back();
       }
-      condInputs_[(size_t)k].push_back(in);
+      mi.inputs.push_back(in);
     }
   }
   coords_ = m.str("coords") == "ve"       ? Coords::Ve
@@ -469,8 +468,8 @@ bool Runner::setCondition(const std::string &name, int set, std::vector<double> 
                           std::string &err) {
   const InputSpec *spec = nullptr;
   std::string known;
-  for (const auto &model : condInputs_)
-    for (const InputSpec &in : model) {
+  for (const ModelInfo &model : models_)
+    for (const InputSpec &in : model.inputs) {
       if (in.name == name)
         spec = &in;
       known += (known.empty() ? "" : ", ") + in.name;
@@ -505,8 +504,7 @@ std::string Runner::checkInputs() const {
   long models = (long)m.num("models", 1);
   for (long k = 1; k < models; ++k)
     if ((size_t)k >= nets_.size() || !nets_[(size_t)k])
-      return "the sampler's guidance calls model '" +
-             m.str("model." + std::to_string(k) + ".name") +
+      return "the sampler's guidance calls model '" + models_[(size_t)k].name +
              "', but no network was given for it (Runner::setNetwork(" + std::to_string(k) +
              ", ...))";
   // Label sets the guidance evaluates (cond(k)); set 0 may be absent (an
@@ -527,12 +525,12 @@ std::string Runner::checkInputs() const {
     calls.push_back({nm, (int)conds[i]});
   if (!m.has("guidance.name") && m.num("model.conditional") != 0)
     calls.push_back({m.str("model.name"), 0});
-  for (size_t k = 0; k < condInputs_.size(); ++k) {
-    std::string model = m.str(k == 0 ? "model.name" : "model." + std::to_string(k) + ".name");
+  for (const ModelInfo &mi : models_) {
+    const std::string &model = mi.name;
     for (const auto &[callee, set] : calls) {
       if (callee != model || set < 0)
         continue;
-      for (const InputSpec &in : condInputs_[k]) {
+      for (const InputSpec &in : mi.inputs) {
         auto it = conditions_.find(in.name);
         if (it == conditions_.end() || !it->second.count(set))
           return "model '" + model + "' is called with " +

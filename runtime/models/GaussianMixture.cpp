@@ -173,14 +173,13 @@ void GaussianMixtureNetwork::evaluate(const dfs_net_call &call) {
       // With learned variance a row is the prediction, then the variance
       // channels (0: halfway between log beta and log beta-tilde).
       int64_t at = learnedVariance_ ? i * 2 * D + j : i * D + j;
-      if (call.dtype == DFS_F32)
-        ((float *)call.out)[at] = (float)o;
-      else
-        ((double *)call.out)[at] = o;
-      if (learnedVariance_ && call.dtype == DFS_F32)
-        ((float *)call.out)[at + D] = 0.0f;
-      else if (learnedVariance_)
-        ((double *)call.out)[at + D] = 0.0;
+      for (int64_t k = 0; k < (learnedVariance_ ? 2 : 1); ++k) {
+        double value = k == 0 ? o : 0.0;
+        if (call.dtype == DFS_F32)
+          ((float *)call.out)[at + k * D] = (float)value;
+        else
+          ((double *)call.out)[at + k * D] = value;
+      }
     }
   }
 }

@@ -28,6 +28,11 @@ struct Manifest {
   std::map<std::string, std::string> kv;
   static Manifest parse(const char *text);
   std::string str(const std::string &key, const std::string &def = "") const;
+  /// The key of a model's entry: model.KEY for the sampler's model (k = 0),
+  /// model.K.KEY for the K-th other one.
+  static std::string modelKey(int k, const std::string &key) {
+    return k == 0 ? "model." + key : "model." + std::to_string(k) + "." + key;
+  }
   double num(const std::string &key, double def = 0) const;
   /// A comma-separated list of numbers (empty when the key is absent).
   std::vector<double> nums(const std::string &key) const;
@@ -171,7 +176,7 @@ public:
     int64_t dim = 1; // the product of shape
   };
   /// The named conditioning inputs of model `model` (0: the sampler's).
-  const std::vector<InputSpec> &inputs(int model) const { return condInputs_[(size_t)model]; }
+  const std::vector<InputSpec> &inputs(int model) const { return models_[(size_t)model].inputs; }
   /// The value of conditioning input `name` in condition set `set`: what a
   /// call with condition `cond` (set 0) or `cond(k)` (set k) gives every
   /// model that declares the input, and with `none` (set -1; zeros unless
@@ -286,9 +291,15 @@ private:
   std::vector<double> hostIn_, hostOut_;
   std::vector<double> staging_;
   std::vector<double> times_;
-  /// Named conditioning inputs: each model's, and their values by name and
-  /// condition set (-1: none).
-  std::vector<std::vector<InputSpec>> condInputs_;
+  /// What the manifest says of each model's network call, read once.
+  struct ModelInfo {
+    std::string name;
+    bool labels = false;   // cond = class: the call passes the label sets
+    bool variance = false; // variance = learned_range: twice the channels
+    std::vector<InputSpec> inputs;
+  };
+  std::vector<ModelInfo> models_;
+  /// The named conditioning inputs' values by name and condition set (-1: none).
   std::map<std::string, std::map<int, std::vector<double>>> conditions_;
   /// What a model's call passes besides x and t, made again only when the
   /// call's conditions differ from its last call's (setLabels and
@@ -300,9 +311,7 @@ private:
     std::vector<dfs_net_input> views;
   };
   std::vector<CallConditions> callConds_; // by model
-  /// By model: variance = learned_range (the network returns twice the
-  /// channels); the host buffer its rows are written to before the split.
-  std::vector<bool> variance_;
+  /// Where a model with learned variance writes its rows before the split.
   std::vector<double> varianceStaging_;
   const CallConditions &callConditions(int32_t model, int32_t count, const int32_t *conds);
   int64_t calls_ = 0;
