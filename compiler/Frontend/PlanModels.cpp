@@ -42,26 +42,15 @@ static const ast::Decl *boundModel(const ast::Module &m, const ast::Decl &owner,
   return d;
 }
 
-/// Why model `mp` cannot be called on the input and time point the
-/// sampler's model is called on (one network time per grid point), or "".
+/// Why model `mp` cannot be called on the input the sampler's model is
+/// called on, or "". Each model takes its time in its own encoding (the
+/// runtime makes it from the grid point) and its own input scaling (Derive
+/// scales an edm model's input by its own c_in).
 static std::string differentCall(const ModelPlan &mp, const SamplerPlan &plan) {
   const ModelPlan &main = plan.modelPlan;
-  auto encoding = [](const ModelPlan &x) {
-    if (x.timeEncoding != "scaled")
-      return x.timeEncoding;
-    return "scaled(" + fmtNum(x.timeScale) +
-           (x.timeOffset != 0 ? ", " + fmtNum(x.timeOffset) : std::string()) + ")";
-  };
   const std::string &name = main.decl->name;
-  if (mp.timeEncoding != main.timeEncoding || mp.timeScale != main.timeScale ||
-      mp.timeOffset != main.timeOffset)
-    return "takes its time as " + encoding(mp) + ", the sampler's model '" + name + "' as " +
-           encoding(main);
   if (mp.dtype != main.dtype || mp.shape != main.shape)
     return "has another input shape or element type than the sampler's model '" + name + "'";
-  if ((mp.predicts == "edm") != (main.predicts == "edm") ||
-      (mp.predicts == "edm" && mp.sigmaData != main.sigmaData))
-    return "takes another input scaling (edm's c_in) than the sampler's model '" + name + "'";
   // The caller gives conditioning inputs by name, once for every model.
   for (const InputPlan &in : mp.inputs)
     for (const InputPlan &other : main.inputs)
@@ -96,8 +85,8 @@ bool planSolverModels(const ast::Module &m, SamplerPlan &plan,
       diag.error(e.loc, "model '" + d->name + "' " + why,
                  mp.predicts != "degradation"
                      ? "give the solver a model declared with predicts = degradation"
-                     : "a solver's models are called on the sampler's input and time; declare "
-                       "them alike");
+                     : "a solver's models take the sampler's tensors; declare them with its "
+                       "element type and shape");
       return false;
     }
     plan.solverModels[p.name] = mp;
@@ -182,12 +171,22 @@ bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
                  "call it from a solver that takes it as a parameter (stdlib/solvers/cold.dfs)");
       return false;
     }
-    // One network time and one input for every model (Note [Evaluations]).
+    // One input tensor for every model (Note [Evaluations]).
     std::string why = differentCall(mp, plan);
     if (!why.empty()) {
       diag.error(where(ev).loc, "model '" + ev.model->name + "' " + why,
-                 "the models of one guidance rule are called on the same input and time; "
+                 "the models of one guidance rule are called on the same input tensor; "
                  "declare them alike");
+      return false;
+    }
+    if (plan.guidanceSpace == "output" && mp.predicts == "edm" && plan.predicts == "edm" &&
+        mp.sigmaData != mainPlan.sigmaData) {
+      diag.error(where(ev).loc,
+                 "model '" + ev.model->name + "' is preconditioned with sigma_data = " +
+                     fmtNum(mp.sigmaData) + ", the sampler's model '" + main.name + "' with " +
+                     fmtNum(mainPlan.sigmaData) + ": their raw outputs cannot be combined",
+                 "combine them as x0 or eps: add space = x0 (or eps) to guidance '" + g.name +
+                     "'");
       return false;
     }
     if (plan.guidanceSpace == "output" && mp.predicts != "class_grad" &&

@@ -110,26 +110,31 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   }
   std::string pred = sampler.manifest.str("model.predicts");
   Output out = outputFor(pred);
-  // The analytic network is "trained" on the spec's own process: a beta
+  // The analytic networks are "trained" on the spec's own process: a beta
   // table with integer timesteps decodes its time as diffusers' networks do,
-  // anything else through the runner's grid points (set just below).
+  // anything else through the runner's grid points (set just below), each
+  // model in its own time encoding.
   Runner *self = nullptr;
-  // Every row of a call has the same time: decode it once (the inverse may
-  // be a bisection).
-  double lastTm = NAN;
-  TimeDecode last{};
-  std::function<TimeDecode(double)> decode = [&self, &lastTm, &last](double tm) {
-    if (tm != lastTm) {
-      Point p = self->pointAtModelTime(tm);
-      last = TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA], p[DFS_POINT_DS]};
-      lastTm = tm;
-    }
-    return last;
+  const Manifest &mf = sampler.manifest;
+  auto decoderFor = [&](int k) -> std::function<TimeDecode(double)> {
+    std::string enc = mf.str(Manifest::modelKey(k, "time"));
+    if (mf.str("process.kind") == "discrete" && mf.str("process.interpolate").empty() &&
+        (enc == "index" || enc == "t"))
+      return [acp](double t) { return decodeDiscreteTimestep(acp, t); };
+    // Every row of a call has the same time: decode it once (the inverse
+    // may be a bisection).
+    auto last = std::make_shared<std::pair<double, TimeDecode>>(NAN, TimeDecode{});
+    return [&self, k, last](double tm) {
+      if (tm != last->first) {
+        Point p = self->pointAtModelTime(tm, k);
+        last->second = TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA],
+                                  p[DFS_POINT_DS]};
+        last->first = tm;
+      }
+      return last->second;
+    };
   };
-  if (sampler.manifest.str("process.kind") == "discrete" &&
-      sampler.manifest.str("process.interpolate").empty())
-    decode = [acp](double t) { return decodeDiscreteTimestep(acp, t); };
-  GaussianMixtureNetwork net(mix, decode, out);
+  GaussianMixtureNetwork net(mix, decoderFor(0), out);
   net.setSigmaData(sampler.manifest.num("model.sigma_data", 0.5));
   net.setLearnedVariance(sampler.manifest.str("model.variance") == "learned_range");
   std::unique_ptr<FunctionNetwork> plugin;
@@ -147,7 +152,6 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     runner.setDevice(o.device);
   // The guidance's other models: analytic networks of the same mixture, or
   // of the one --mixture-for names.
-  const Manifest &mf = sampler.manifest;
   std::vector<std::unique_ptr<GaussianMixtureNetwork>> others;
   std::vector<std::string> called;
   for (long k = 1; k < (long)mf.num("models", 1); ++k) {
@@ -167,7 +171,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
       }
     }
     others.push_back(std::make_unique<GaussianMixtureNetwork>(
-        mk, decode, outputFor(mf.str(pre + "predicts"))));
+        mk, decoderFor((int)k), outputFor(mf.str(pre + "predicts"))));
     others.back()->setSigmaData(mf.num(pre + "sigma_data", 0.5));
     others.back()->setLearnedVariance(mf.str(pre + "variance") == "learned_range");
     runner.setNetwork((int)k, *others.back());

@@ -185,7 +185,7 @@ void Runner::callNetwork(int32_t model, int32_t count, const int32_t *conds, con
       std::memcpy((char *)staging_.data() + j * n * esz, in, n * esz);
     x = staging_.data();
   }
-  times_.assign((size_t)rows, point[DFS_POINT_TMODEL]);
+  times_.assign((size_t)rows, modelTime(model, point));
   const CallConditions &cc = callConditions(model, count, conds);
   // With learned variance each row of the network's output is the
   // prediction and then the variance channels: it writes to a staging

@@ -141,6 +141,12 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
     mi.name = m.str(Manifest::modelKey(k, "name"));
     mi.labels = m.num(Manifest::modelKey(k, "labels")) != 0;
     mi.variance = m.str(Manifest::modelKey(k, "variance")) == "learned_range";
+    mi.time = m.str(Manifest::modelKey(k, "time"));
+    mi.timeScale = m.num(Manifest::modelKey(k, "time_scale"), 1);
+    mi.timeOffset = m.num(Manifest::modelKey(k, "time_offset"), 0);
+    const ModelInfo &first = models_[0];
+    mi.sameTime = mi.time == first.time && mi.timeScale == first.timeScale &&
+                  mi.timeOffset == first.timeOffset;
     // Conditioning inputs: name:dtype:d1xd2,... (DiffuseToLLVM).
     std::stringstream list(m.str(Manifest::modelKey(k, "inputs")));
     std::string item;
@@ -185,22 +191,33 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
   }
 }
 
+double Runner::encodeTime(const ModelInfo &mi, double t, double a, double s) {
+  if (mi.time == "scaled")
+    return t * mi.timeScale + mi.timeOffset;
+  if (mi.time == "sigma")
+    return s / a;
+  if (mi.time == "c_noise")
+    return 0.25 * std::log(s / a);
+  return t; // t, or a beta table's timestep
+}
+
+double Runner::modelTime(int model, const double *p) const {
+  const ModelInfo &mi = models_[(size_t)model];
+  // The sampler's model's time may be given (a peer's own timesteps) or
+  // kept exact (sigma grids); another encoding is made from the point.
+  if (mi.sameTime)
+    return p[DFS_POINT_TMODEL];
+  return encodeTime(mi, p[DFS_POINT_T], p[DFS_POINT_A], p[DFS_POINT_S]);
+}
+
 void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
-  const Manifest &m = sampler_.manifest;
   if (haveSigma) {
     p[DFS_POINT_A] = 1.0 / std::sqrt(1.0 + sv * sv);
     p[DFS_POINT_S] = sv * p[DFS_POINT_A];
   }
-  std::string enc = m.str("model.time");
   double a = p[DFS_POINT_A], s = p[DFS_POINT_S];
-  if (enc == "scaled")
-    p[DFS_POINT_TMODEL] = t * m.num("model.time_scale", 1) + m.num("model.time_offset", 0);
-  else if (enc == "sigma")
-    p[DFS_POINT_TMODEL] = s / a;
-  else if (enc == "c_noise")
-    p[DFS_POINT_TMODEL] = 0.25 * std::log(s / a);
-  else
-    p[DFS_POINT_TMODEL] = t;
+  p[DFS_POINT_T] = t;
+  p[DFS_POINT_TMODEL] = encodeTime(models_[0], t, a, s);
   switch (coords_) {
   case Coords::Native: p[DFS_POINT_TAU] = t; break;
   case Coords::Ve: p[DFS_POINT_TAU] = haveSigma ? sv : s / a; break;
@@ -291,9 +308,9 @@ Point Runner::pointAtSigma(double sigmaVe) const {
     p[DFS_POINT_TAU] = sigmaVe;
   if (coords_ == Coords::Lambda)
     p[DFS_POINT_TAU] = -std::log(sigmaVe);
-  if (m.str("model.time") == "sigma")
+  if (models_[0].time == "sigma")
     p[DFS_POINT_TMODEL] = sigmaVe;
-  if (m.str("model.time") == "c_noise")
+  if (models_[0].time == "c_noise")
     p[DFS_POINT_TMODEL] = 0.25 * std::log(sigmaVe);
   return p;
 }
@@ -401,11 +418,11 @@ double Runner::timeAtLambda(double lambda) const {
   return invertTime(lam, lambda);
 }
 
-Point Runner::pointAtModelTime(double tm) const {
-  const Manifest &m = sampler_.manifest;
-  std::string enc = m.str("model.time");
+Point Runner::pointAtModelTime(double tm, int model) const {
+  const ModelInfo &mi = models_[(size_t)model];
+  const std::string &enc = mi.time;
   if (enc == "scaled")
-    return pointAt((tm - m.num("model.time_offset", 0)) / m.num("model.time_scale", 1));
+    return pointAt((tm - mi.timeOffset) / mi.timeScale);
   if (enc == "sigma" || enc == "c_noise") {
     double sigmaVe = enc == "sigma" ? tm : std::exp(4 * tm);
     return pointAt(invertTime(

@@ -99,7 +99,8 @@ struct Lowering {
   /// kernel of each (see Note [Device kernels] in Pipelines/Cuda.cpp).
   SmallVector<std::pair<std::string, int>> tasks;
   static constexpr int DriftField = 4; // DFS_CTX_DRIFT in runtime/include/diffuse/abi.h
-  static constexpr int kAbiVersion = 5; // DFS_ABI_VERSION there
+  static constexpr int kAbiVersion = 6; // DFS_ABI_VERSION there
+  static constexpr int kPointFields = 7; // DFS_POINT_FIELDS there
   /// The models a sampler calls: the sampler's own first (index 0), then the
   /// others its guidance evaluates, in the order of the module.
   SmallVector<StringRef> models;
@@ -547,8 +548,8 @@ struct Lowering {
         {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(entry);
-          Value six = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(6));
-          pt = b.create<LLVM::AllocaOp>(ol, ptr, f64, six);
+          Value fields = b.create<LLVM::ConstantOp>(ol, i64, b.getI64IntegerAttr(kPointFields));
+          pt = b.create<LLVM::AllocaOp>(ol, ptr, f64, fields);
         }
         hook(ol, ctxPtr, 4, Type(), {ctxPtr, map.lookup(at.getValue()), i32c(at.getLambda(), ol), pt});
         map.map(at.getResult(), pt);

@@ -177,16 +177,27 @@ struct Deriver {
     return {b.create<DivOp>(l, field(), x, a),
             b.create<arith::DivFOp>(l, point(t, "s", l), a).getResult()};
   }
-  EdmCoefficients edm(Value u, Location l) {
+  /// The preconditioning of edm model `m` at noise level u.
+  EdmCoefficients edm(ModelOp m, Value u, Location l) {
     ScalarBuilder e(b, l);
-    return edmCoefficients(e, u,
-                           model->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble());
+    return edmCoefficients(e, u, m->getAttrOfType<FloatAttr>("sigma_data").getValueAsDouble());
+  }
+  /// What model `m` is called on at (x, t): x itself, a x in ve coordinates
+  /// (the native input), or c_in y for an edm model (its own sigma_data).
+  Value networkInput(ModelOp m, Value x, Value t, Location l) {
+    if (m.getPredicts() == "edm") {
+      auto [y, u] = veState(x, t, l);
+      return b.create<DivOp>(l, field(), y, edm(m, u, l).norm); // c_in y
+    }
+    if (ve())
+      return b.create<MulOp>(l, field(), x, point(t, "a", l));
+    return x;
   }
 
-  /// x0 and eps from a value of kind `pred` (see Note [Coords]); computes
-  /// only what `want` needs.
-  std::pair<Value, Value> decode(StringRef pred, Value m, Value x, Value xin, Value t,
-                                 Location l, StringRef want) {
+  /// x0 and eps from a value of kind `pred` (see Note [Coords]) that model
+  /// `of` made from the network input `xin`; computes only what `want` needs.
+  std::pair<Value, Value> decode(ModelOp of, StringRef pred, Value m, Value x, Value xin,
+                                 Value t, Location l, StringRef want) {
     Value ac = ve() ? cst(1, l) : point(t, "a", l);
     Value sc = ve() ? point(t, "tau", l) : point(t, "s", l);
     Value x0, e;
@@ -207,7 +218,7 @@ struct Deriver {
                             sc);
     } else if (pred == "edm") {
       auto [y, u] = veState(x, t, l);
-      EdmCoefficients c = edm(u, l);
+      EdmCoefficients c = edm(of, u, l);
       x0 = b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), y, c.cskip),
                            b.create<MulOp>(l, field(), m, c.cout));
       if (want != "denoise")
@@ -329,14 +340,8 @@ struct Deriver {
     return evaluateOnce(x, t, l, uncond);
   }
   FailureOr<Evaluation> evaluateOnce(Value x, Value t, Location l, bool uncond) {
-    Value xin = x;
     std::string pred = model.getPredicts().str();
-    if (pred == "edm") {
-      auto [y, u] = veState(x, t, l);
-      xin = b.create<DivOp>(l, field(), y, edm(u, l).norm); // c_in y
-    } else if (ve()) {
-      xin = b.create<MulOp>(l, field(), x, point(t, "a", l));
-    }
+    Value xin = networkInput(model, x, t, l);
     if (!guidance) {
       int32_t cond = model.getConditional() ? 0 : -1;
       ModelCallOp call = callModel(l, model, xin, t, Value(), {cond});
@@ -357,6 +362,8 @@ struct Deriver {
         return failure();
       active = *a;
     }
+    // Each model's own input: another model may be preconditioned otherwise.
+    llvm::DenseMap<Operation *, Value> inputs;
     for (ModelOp m : models) {
       SmallVector<int32_t> conds;
       SmallVector<unsigned> which;
@@ -368,7 +375,8 @@ struct Deriver {
         }
       if (conds.empty())
         continue;
-      ModelCallOp call = callModel(l, m, xin, t, m == model ? active : Value(), conds);
+      Value in = inputs[m] = m == model ? xin : networkInput(m, x, t, l);
+      ModelCallOp call = callModel(l, m, in, t, m == model ? active : Value(), conds);
       if (m == model)
         mainCalls[{x, t}] = call;
       for (auto [i, e] : llvm::enumerate(evals))
@@ -403,7 +411,7 @@ struct Deriver {
       if (p == "class_grad")
         args.push_back(ve() ? b.create<MulOp>(l, field(), m, point(t, "a", l)).getResult() : m);
       else
-        args.push_back(inSpace(p, m, x, xin, t, l));
+        args.push_back(inSpace(e.model, p, m, x, inputs.lookup(e.model), t, l));
     }
     args.push_back(t);
     args.append(guidanceState.begin(), guidanceState.end());
@@ -414,12 +422,12 @@ struct Deriver {
       guidanceState[k] = (*g)[1 + k];
     return Evaluation{(*g)[0], xin, spacePred(pred)};
   }
-  /// A model output in the guidance's space.
-  Value inSpace(StringRef pred, Value m, Value x, Value xin, Value t, Location l) {
+  /// Model `of`'s output in the guidance's space.
+  Value inSpace(ModelOp of, StringRef pred, Value m, Value x, Value xin, Value t, Location l) {
     if (space == "x0")
-      return decode(pred, m, x, xin, t, l, "denoise").first;
+      return decode(of, pred, m, x, xin, t, l, "denoise").first;
     if (space == "eps")
-      return decode(pred, m, x, xin, t, l, "eps").second;
+      return decode(of, pred, m, x, xin, t, l, "eps").second;
     return m;
   }
   std::string spacePred(const std::string &pred) {
@@ -439,7 +447,7 @@ struct Deriver {
         return ev->m;
       return b.create<DivOp>(l, field(), ev->m, dlambdaDt(t, l)).getResult();
     }
-    auto [x0, e] = decode(ev->pred, ev->m, x, ev->xin, t, l, want);
+    auto [x0, e] = decode(model, ev->pred, ev->m, x, ev->xin, t, l, want);
     Value sc = ve() ? point(t, "tau", l) : point(t, "s", l);
     if (want == "denoise")
       return x0;

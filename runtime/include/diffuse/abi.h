@@ -29,8 +29,9 @@ extern "C" {
  * dfs_ctx gained quantile and batch; 3: the model hook takes a list of
  * conditions instead of a guided flag; 4: dfs_ctx gained input; 5: the
  * manifest says which models take class labels, model.labels, and names
- * their conditioning inputs, model.inputs). */
-#define DFS_ABI_VERSION 5
+ * their conditioning inputs, model.inputs; 6: a grid point gained
+ * DFS_POINT_T, from which the runtime gives each model its own time). */
+#define DFS_ABI_VERSION 6
 
 /* The tensors a run is given besides its start (the `input` hook). */
 enum {
@@ -47,7 +48,8 @@ enum {
   DFS_POINT_S = 3,      /* sigma of the process */
   DFS_POINT_DA = 4,     /* d alpha / dt (path processes) */
   DFS_POINT_DS = 5,     /* d sigma / dt */
-  DFS_POINT_FIELDS = 6
+  DFS_POINT_T = 6,      /* the process's own time (a beta table's timestep) */
+  DFS_POINT_FIELDS = 7
 };
 
 typedef struct dfs_ctx dfs_ctx;
@@ -57,7 +59,8 @@ struct dfs_ctx {
   /* A scratch buffer of mult * n elements for slot `slot`, allocated once. */
   void *(*buffer)(dfs_ctx *ctx, int32_t slot, int32_t mult);
   /* One call of network `model` (0: the sampler's model; k: manifest
-   * model.k.*) at grid point `point` on `count` evaluations of the same
+   * model.k.*) at grid point `point` (the network's time in model k's own
+   * encoding, model.k.time, made from the point by the runtime) on `count` evaluations of the same
    * input of n elements: evaluation j has condition conds[j] (-1: none, the
    * unconditional rows; k >= 0: the k-th set of class labels) and writes
    * elements [j n, (j + 1) n) of `output`. */

@@ -229,9 +229,13 @@ public:
   /// The process's continuous time range: its domain, or (1/N, 1] for a
   /// beta table in continuous time.
   std::pair<double, double> timeRange() const;
-  /// The grid point the network's time `tm` stands for, in the model's
-  /// encoding (t, scaled(k, offset), sigma) of a continuous-time process.
-  Point pointAtModelTime(double tm) const;
+  /// The grid point the network's time `tm` stands for, in the encoding
+  /// (t, scaled(k, offset), sigma, c_noise) of model `model` (0: the sampler's).
+  Point pointAtModelTime(double tm, int model = 0) const;
+  /// The time model `model` is given at grid point `p`: the point's own
+  /// network time for a model of the sampler's model's encoding, else made
+  /// from the process time, alpha and sigma in the model's encoding.
+  double modelTime(int model, const double *p) const;
 
   /// Runs every step from state `x` (batch x dim, the sampler's dtype, in
   /// its coordinates); the result replaces x.
@@ -297,7 +301,13 @@ private:
     bool labels = false;   // cond = class: the call passes the label sets
     bool variance = false; // variance = learned_range: twice the channels
     std::vector<InputSpec> inputs;
+    std::string time = "t"; // t | index | sigma | c_noise | scaled
+    double timeScale = 1, timeOffset = 0;
+    bool sameTime = true; // takes its time as model 0 does
   };
+  /// The network time of a model of encoding `mi` at process time t (alpha
+  /// a, sigma s).
+  static double encodeTime(const ModelInfo &mi, double t, double a, double s);
   std::vector<ModelInfo> models_;
   /// The named conditioning inputs' values by name and condition set (-1: none).
   std::map<std::string, std::map<int, std::vector<double>>> conditions_;

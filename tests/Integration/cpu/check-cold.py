@@ -27,7 +27,7 @@ def degrade(x0, t):
 
 x_init = dfstest.read_npy(os.path.join(work, "x.npy"))
 x_init = [list(x_init[i * 8:(i + 1) * 8]) for i in range(B)]
-for sampler, algorithm in (("improved", 2), ("naive", 1)):
+for sampler, algorithm in (("improved", 2), ("improved_ms", 2), ("naive", 1)):
     out = subprocess.run([diffuse, "grid", spec, "--sampler", sampler], capture_output=True,
                          text=True, check=True).stdout.splitlines()
     steps = [(float(f[1]), float(f[2])) for f in dfstest.table_rows(out, "step")]

@@ -2,7 +2,8 @@
 their papers' formulas, written out here on the raw evaluations Diffuse's
 own one-step samplers return (Inputs/evaluations.dfs) on a 16-D
 class-conditional mixture: negative conditions, composable diffusion,
-autoguidance with a second model, and classifier guidance, which with the
+autoguidance with a second model (of the same conventions, of another time encoding,
+or of another EDM sigma_data), and classifier guidance, which with the
 mixture's exact classifier is classifier-free guidance (Ho & Salimans 2021,
 section 3.2) and must agree with it to rounding in both coordinates.
 
@@ -51,6 +52,21 @@ ok &= compare("compose", got, [[u[j] + 2 * (a[j] - u[j]) + 1.5 * (b[j] - u[j]) f
 got, n = run("auto2", "--mixture-for", "weak=" + os.path.join(work, "weak.json"))
 ok &= compare("autoguidance", got, [[w_[j] + 2 * (m[j] - w_[j]) for j in range(D)]
                                     for m, w_ in zip(xm, xw)], n)
+# The same weak model with its time as t x 1000, or preconditioned as in
+# EDM with sigma_data = 1: each model is called with its own time and input.
+weak_for = ["--mixture-for", "weak_ms=" + os.path.join(work, "weak.json")]
+got, n = run("auto2_ms", *weak_for)
+ok &= compare("autoguidance, guide's time scaled(1000)", got,
+              [[w_[j] + 2 * (m[j] - w_[j]) for j in range(D)] for m, w_ in zip(xm, xw)], n,
+              1e-13)
+weak_for = ["--mixture-for", "weak_edm=" + os.path.join(work, "weak.json")]
+got, n = run("auto2_edm", *weak_for)
+ok &= compare("autoguidance, guide edm(sigma_data = 1)", got,
+              [[w_[j] + 2 * (m[j] - w_[j]) for j in range(D)] for m, w_ in zip(xm, xw)], n,
+              1e-13)
+cfg3, _ = run("cfg3_edm")
+got, n = run("classifier3_edm")
+ok &= compare("classifier = cfg, edm model", got, cfg3, n, 1e-13)
 cfg3, _ = run("cfg3")
 got, n = run("classifier3")
 ok &= compare("classifier = cfg", got, cfg3, n, 1e-13)

@@ -1,0 +1,121 @@
+//===- SemaChecker.h - the checks of checkModule, one class -----*- C++ -*-===//
+//
+// Sema.cpp (declarations, processes, models, training specs),
+// SemaGuidance.cpp (guidance rules and their evaluations), SemaSolver.cpp
+// (solvers and their statements) and SemaTypes.cpp (expression types)
+// define its members. Internal to the front end.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_FRONTEND_SEMACHECKER_H
+#define DIFFUSE_FRONTEND_SEMACHECKER_H
+
+#include "compiler/Frontend/Sema.h"
+#include "compiler/Frontend/SemaUtil.h"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace diffuse::sema {
+
+inline const std::vector<std::string> kKinds = {"process", "model",   "guidance",
+                                                "solver",  "sampler", "train"};
+inline const std::vector<std::string> kMathFns = {"exp", "log",  "sqrt",  "sin",   "cos",
+                                                  "tan", "tanh", "expm1", "log1p", "abs",
+                                                  "min", "max",  "floor", "f32"};
+inline const std::vector<std::string> kPrimitives = {
+    "denoise",      "eps",        "pf_ode",        "score",          "alpha",
+    "sigma",        "lambda",     "dlambda",       "drift",          "diffusion2",
+    "noise",        "at",         "at_lambda",     "posterior_mean", "posterior_std",
+    "log_variance", "eps_uncond", "denoise_uncond"};
+/// Reductions over each sample's elements: one value per sample.
+inline const std::vector<std::string> kReductions = {"sum", "mean",     "std",       "norm",
+                                                     "dot", "quantile", "batch_mean"};
+
+enum class Ty { Scalar, Field, Sample, Time, Bool, Error };
+
+inline const char *tyName(Ty t) {
+  switch (t) {
+  case Ty::Scalar:
+    return "a scalar";
+  case Ty::Field:
+    return "a tensor";
+  case Ty::Sample:
+    return "a per-sample scalar";
+  case Ty::Time:
+    return "a time point";
+  case Ty::Bool:
+    return "a condition";
+  default:
+    return "an error";
+  }
+}
+
+class Checker {
+public:
+  Checker(const ast::Module &m, DiagEngine &diag) : m(m), diag(diag) {}
+
+  bool run();
+
+private:
+  // Sema.cpp
+  void checkKeys(const ast::Decl &d, const std::vector<std::string> &keys,
+                 const std::vector<std::string> &funcs, bool anyFunc);
+  void checkProcess(const ast::Decl &d);
+  void checkScalarExpr(const ast::Expr &e, const std::string &tvar,
+                       const std::set<std::string> &params,
+                       const std::map<std::string, const ast::Item *> &funcs,
+                       std::vector<std::string> &stack);
+  void checkModel(const ast::Decl &d);
+  /// A training spec: `time` and `weight` are a name or a call of one with
+  /// named constant arguments (Plan.cpp's planTrain evaluates them).
+  void checkTrain(const ast::Decl &d);
+  /// The parameters of a guidance or solver declared `NAME: model` (the
+  /// sampler binds them to model declarations); reports a default on one, or
+  /// a parameter of any other type.
+  std::vector<std::string> modelParams(const ast::Decl &d);
+
+  // SemaGuidance.cpp
+  void checkGuidance(const ast::Decl &d);
+  /// A guidance's evaluations `NAME = MODEL(COND)`: MODEL is `model` (the
+  /// sampler's) or a parameter declared `NAME: model`; COND is none, cond or
+  /// cond(K). Returns their names.
+  std::vector<std::string> checkEvaluations(const ast::Decl &d);
+  /// The statements of a combine block: assignments, return, and `if` on
+  /// the guidance's parameters (decided at compile time). Returns whether
+  /// every path returns.
+  bool checkCombine(const std::vector<ast::Stmt> &body, std::map<std::string, Ty> env,
+                    const ast::Item &c, const ast::Decl &d);
+
+  // SemaSolver.cpp
+  void checkSolver(const ast::Decl &d);
+  /// adaptive = error_control(order = ..., error = STATE, ...): the step
+  /// size controller's settings and the state tensors it reads.
+  void checkAdaptive(const ast::Expr &e);
+  /// Whether `e` depends on solver state (directly or through a name
+  /// computed from it) or on a point between grid points: neither is known
+  /// before the step runs, so no condition may use them.
+  bool dependsOnStep(const ast::Expr &e);
+  /// Checks a statement list; returns whether every path through it returns.
+  bool checkStmts(const std::vector<ast::Stmt> &body, std::map<std::string, Ty> &env,
+                  const std::set<std::string> &fixed);
+
+  // SemaTypes.cpp
+  Ty typeOf(const ast::Expr &e, const std::map<std::string, Ty> &env);
+
+  const ast::Module &m;
+  DiagEngine &diag;
+  std::set<std::string> reportedCycles;
+  std::map<std::string, Ty> stateTypes_;
+  std::set<std::string> tainted_;
+  std::map<std::string, const ast::Item *> solverFuncs_;
+  std::set<std::string> solverModels_; // the solver's parameters typed `model`
+  std::vector<std::string> funcStack_;
+  bool inGuidance_ = false;             // no network calls, noise or solver times in a combine rule
+  std::set<std::string> guidanceState_; // the guidance's state tensors
+};
+
+} // namespace diffuse::sema
+
+#endif
