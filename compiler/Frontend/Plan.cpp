@@ -65,18 +65,17 @@ std::string fmtNum(double v) {
   return os.str();
 }
 
-namespace {
-
-/// Evaluates a process function body at a time: numbers, parameters, the
-/// argument, arithmetic, math functions and the process's own functions.
+/// Evaluates a scalar function body of declaration `p` (a process's alpha(t),
+/// a grid's t(i)): numbers, parameters, the argument, arithmetic, math
+/// functions and the declaration's own functions.
 /// NaN for anything else (Sema has rejected it already).
 /// `budget` bounds the work (helper functions calling each other twice at
 /// each of many levels would take exponential time): at 0 it gives NaN.
-double evalProcessExpr(const ast::Decl &p, const ast::Expr &e,
-                       const std::map<std::string, double> &env, long &budget, int depth = 0) {
+double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
+                    const std::map<std::string, double> &env, long &budget, int depth) {
   if (depth > 64 || --budget < 0)
     return NAN;
-  auto ev = [&](const ast::Expr &x) { return evalProcessExpr(p, x, env, budget, depth); };
+  auto ev = [&](const ast::Expr &x) { return evalDeclExpr(p, x, env, budget, depth); };
   switch (e.kind) {
   case ast::Expr::Number: return e.number;
   case ast::Expr::Ident: {
@@ -109,6 +108,7 @@ double evalProcessExpr(const ast::Decl &p, const ast::Expr &e,
       if (f == "cos") return std::cos(x);
       if (f == "tan") return std::tan(x);
       if (f == "tanh") return std::tanh(x);
+      if (f == "atan") return std::atan(x);
       if (f == "expm1") return std::expm1(x);
       if (f == "log1p") return std::log1p(x);
       if (f == "abs") return std::fabs(x);
@@ -123,11 +123,13 @@ double evalProcessExpr(const ast::Decl &p, const ast::Expr &e,
     std::map<std::string, double> inner = env;
     for (size_t i = 0; i < args.size(); ++i)
       inner[fn->params[i]] = args[i];
-    return evalProcessExpr(p, *fn->value, inner, budget, depth + 1);
+    return evalDeclExpr(p, *fn->value, inner, budget, depth + 1);
   }
   default: return NAN;
   }
 }
+
+namespace {
 
 /// What the mathematics needs of a Gaussian path over its domain, checked
 /// at 257 points: alpha and sigma finite and >= 0, never both 0, and the
@@ -145,10 +147,10 @@ bool checkPath(const ast::Decl &p, const SamplerPlan &plan, DiagEngine &diag) {
     double t = plan.tMin + (plan.tMax - plan.tMin) * i / N;
     std::map<std::string, double> env = plan.processParams;
     env[a->params[0]] = t;
-    double av = evalProcessExpr(p, *a->value, env, budget);
+    double av = evalDeclExpr(p, *a->value, env, budget);
     env.erase(a->params[0]);
     env[s->params[0]] = t;
-    double sv = evalProcessExpr(p, *s->value, env, budget);
+    double sv = evalDeclExpr(p, *s->value, env, budget);
     if (budget < 0)
       return true;
     for (auto [item, v, name] : {std::tuple{a, av, "alpha"}, std::tuple{s, sv, "sigma"}}) {
@@ -211,7 +213,7 @@ bool checkSde(const ast::Decl &p, const SamplerPlan &plan, DiagEngine &diag) {
     for (auto [item, name] : {std::pair{f, "drift"}, std::pair{g, "diffusion"}}) {
       std::map<std::string, double> env = plan.processParams;
       env[item->params[0]] = t;
-      double v = evalProcessExpr(p, *item->value, env, budget);
+      double v = evalDeclExpr(p, *item->value, env, budget);
       if (budget < 0)
         return true;
       if (!std::isfinite(v)) {
@@ -359,7 +361,7 @@ static bool checkStart(const SamplerPlan &plan, DiagEngine &diag) {
   auto eval = [&](const ast::Item *f, double t) {
     std::map<std::string, double> env = plan.processParams;
     env[f->params[0]] = t;
-    return evalProcessExpr(p, *f->value, env, budget);
+    return evalDeclExpr(p, *f->value, env, budget);
   };
   double start;
   if (plan.grid.kind == "list" && !plan.grid.times.empty())
@@ -799,7 +801,7 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
                "add grid = uniform(steps = 20) (or karras, leading, trailing, given ...)");
     return false;
   }
-  if (!planGrid(*g->value, plan, diag, plan.grid))
+  if (!planGrid(m, *g->value, plan, diag, plan.grid))
     return false;
   if (!planInpaint(*s, plan, diag))
     return false;

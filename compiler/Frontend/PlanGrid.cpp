@@ -1,9 +1,11 @@
 //===- PlanGrid.cpp - resolving a sampler's time grid ---------------------===//
 //
-// planGrid: a sampler's `grid = FAMILY(ARGS)` or `grid = [t0, t1, ...]`
-// checked against its family's arguments and the process (a family of
-// integer timesteps needs a discrete one) and folded into a GridPlan, which
-// the runtime turns into grid points (runtime/cpu/Grid.cpp).
+// planGrid: a sampler's `grid = FAMILY(ARGS)`, `grid = [t0, t1, ...]` or
+// `grid = NAME(ARGS)` of a grid declaration, checked against its family's
+// arguments and the process (a family of integer timesteps needs a discrete
+// one) and folded into a GridPlan, which the runtime turns into grid points
+// (runtime/cpu/Grid.cpp). A declared grid is evaluated here, at compile
+// time, into the list of its times or noise levels.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Frontend/Sema.h"
@@ -72,9 +74,81 @@ bool planGridList(const ast::Expr &e, DiagEngine &diag, GridPlan &g) {
   return true;
 }
 
+/// The points of grid declaration `d` (`grid kl(steps = 20) { sigma(i) = ...
+/// }`), its parameters bound in `g.args`: t(i) or sigma(i) at i = 0, ...,
+/// steps, or at i < steps and then noise level 0 (append_zero): finite,
+/// monotone (a repeated point is a step that stays), noise levels >= 0.
+bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, DiagEngine &diag, GridPlan &g) {
+  const ast::Item *fn = d.find("t") ? d.find("t") : d.find("sigma");
+  const bool sigmaForm = fn->name == "sigma";
+  const ast::Item *z = d.find("append_zero");
+  const bool appendZero = z ? z->value->number != 0 : sigmaForm;
+  const long steps = (long)g.args.at("steps");
+  std::map<std::string, double> env;
+  for (const auto &p : d.params)
+    env[p.name] = g.args.at(p.name);
+  std::vector<double> v;
+  long budget = 20000000; // expression nodes, a fraction of a second
+  int dir = 0;             // 1: rising, -1: falling
+  const std::string f = fn->name + "(" + fn->params[0] + ")";
+  for (long i = 0; i <= steps; ++i) {
+    double x = 0; // the appended noise level
+    if (i < steps || !appendZero) {
+      env[fn->params[0]] = (double)i;
+      x = evalDeclExpr(d, *fn->value, env, budget);
+      if (budget < 0) {
+        diag.error(e.loc, "grid '" + d.name + "' takes too long to evaluate at " +
+                              fmtNum((double)steps) + " steps",
+                   "simplify its functions or take fewer steps");
+        return false;
+      }
+      if (!std::isfinite(x) || (sigmaForm && x < 0)) {
+        diag.error(fn->loc,
+                   f + " is " + (std::isfinite(x) ? "negative" : "not finite") + " at " +
+                       fn->params[0] + " = " + fmtNum((double)i) + " (" + fmtNum(x) + ")",
+                   sigmaForm ? "a noise level sigma/alpha is finite and >= 0 at every point, "
+                               "i = 0 to steps" + std::string(appendZero ? " - 1" : "")
+                             : "a process time is finite at every point, i = 0 to steps");
+        return false;
+      }
+    }
+    // Monotone: a repeated point is a step from s to s (as with repeat =
+    // T), a reversal an error.
+    int d = v.empty() || x == v.back() ? 0 : x > v.back() ? 1 : -1;
+    if (d != 0 && dir != 0 && d != dir) {
+      bool last = appendZero && i == steps;
+      diag.error(fn->loc,
+                 "the grid's points must not change direction, but " +
+                     (last ? "noise level 0 follows " : f + " = " + fmtNum(x) + " at " +
+                                                            fn->params[0] + " = " +
+                                                            fmtNum((double)i) + " follows ") +
+                     fmtNum(v.back()) + " after " + (dir < 0 ? "falling" : "rising"),
+                 last ? "append_zero ends the grid at noise level 0, so sigma(i) must fall "
+                        "(or write append_zero = 0)"
+                      : "check the formula for every point, i = 0 to steps");
+      return false;
+    }
+    if (d != 0)
+      dir = d;
+    v.push_back(x);
+  }
+  if (dir == 0) {
+    diag.error(fn->loc, "all the points of grid '" + d.name + "' are " + fmtNum(v[0]),
+               "a grid must move from the noise to the data");
+    return false;
+  }
+  if (appendZero)
+    v.pop_back(); // the runtime appends the clean end
+  g.kind = sigmaForm ? "sigmas" : "list";
+  g.times = v;
+  g.args["append_zero"] = appendZero ? 1 : 0;
+  return true;
+}
+
 } // namespace
 
-bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, GridPlan &g) {
+bool planGrid(const ast::Module &m, const ast::Expr &e, const SamplerPlan &plan,
+              DiagEngine &diag, GridPlan &g) {
   if (e.kind == ast::Expr::List)
     return planGridList(e, diag, g);
   std::vector<std::string> kinds;
@@ -84,6 +158,29 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
     if (e.name == f.name)
       family = &f;
   }
+  // A grid declaration (which takes precedence over a family of its name):
+  // its parameters are its arguments, their defaults bound first.
+  const ast::Decl *user = nullptr;
+  GridFamily declared{"", {}, GridFamily::Any};
+  if (e.kind == ast::Expr::Ident || e.kind == ast::Expr::Call)
+    if (const ast::Decl *d = findDecl(m, e.name); d && d->kind == "grid") {
+      user = d;
+      declared.name = d->name.c_str();
+      declared.time = d->find("sigma") ? GridFamily::Continuous : GridFamily::Any;
+      for (const auto &p : d->params) {
+        declared.args.push_back(p.name);
+        double v;
+        if (p.defaultValue) {
+          if (!evalConstant(*p.defaultValue, g.args, diag, v))
+            return false;
+          g.args[p.name] = v;
+        }
+      }
+      family = &declared;
+    }
+  for (const auto &x : m.decls)
+    if (x.kind == "grid")
+      kinds.push_back(x.name);
   g.kind = e.name;
   if ((e.kind != ast::Expr::Ident && e.kind != ast::Expr::Call) || !family) {
     std::string hint = didYouMean(e.name, kinds);
@@ -95,7 +192,10 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
   if (discrete && plan.interpolate.empty() && family->time == GridFamily::Continuous) {
     diag.error(e.loc, "grid '" + g.kind + "' needs continuous time, but the process has integer "
                       "timesteps",
-               "use leading, trailing or linspace (or interpolate = log_alpha in the process)");
+               user ? "give its timesteps, t(i) = ..., instead of sigma(i) (or interpolate = "
+                      "log_alpha in the process)"
+                    : "use leading, trailing or linspace (or interpolate = log_alpha in the "
+                      "process)");
     return false;
   }
   if (family->time == GridFamily::Discrete && !discrete) {
@@ -189,6 +289,15 @@ bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, Gri
     diag.error(e.loc, "target = prev needs a discrete process");
     return false;
   }
+  if (user)
+    for (const auto &p : user->params)
+      if (!g.args.count(p.name)) {
+        diag.error(e.loc, "parameter '" + p.name + "' of grid '" + user->name + "' has no value",
+                   "give it a default in the declaration or pass " + p.name + " = ...");
+        return false;
+      }
+  if (user && !evaluateUserGrid(*user, e, diag, g))
+    return false;
   if (g.args.count("shift") && g.args.count("seq_len")) {
     diag.error(e.loc, "give either shift or seq_len, not both",
                "seq_len derives the shift from the image size (resolution-dependent shift)");

@@ -42,6 +42,8 @@ bool Checker::run() {
       checkGuidance(d);
     else if (d.kind == "solver")
       checkSolver(d);
+    else if (d.kind == "grid")
+      checkGrid(d);
     else if (d.kind == "train")
       checkTrain(d);
     solverModels_.clear();
@@ -158,10 +160,16 @@ void Checker::checkProcess(const ast::Decl &d) {
   std::set<std::string> params;
   for (const auto &p : d.params)
     params.insert(p.name);
+  checkScalarFunctions(funcs, params, "the time", "t");
+}
+
+void Checker::checkScalarFunctions(const std::map<std::string, const ast::Item *> &funcs,
+                                   const std::set<std::string> &params, const std::string &what,
+                                   const std::string &arg) {
   for (const auto &[name, it] : funcs) {
     if (it->params.size() != 1) {
-      diag.error(it->loc, "'" + name + "' must take exactly one argument, the time",
-                 "write " + name + "(t) = ...");
+      diag.error(it->loc, "'" + name + "' must take exactly one argument, " + what,
+                 "write " + name + "(" + arg + ") = ...");
       continue;
     }
     std::vector<std::string> stack{name};
@@ -183,9 +191,10 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
       std::vector<std::string> cands(params.begin(), params.end());
       cands.push_back(tvar);
       diag.error(e.loc, "unknown name '" + e.name + "'",
-                 didYouMean(e.name, cands).empty() ? "a time function may use its argument '" +
-                                                         tvar + "' and the process parameters"
-                                                   : didYouMean(e.name, cands));
+                 didYouMean(e.name, cands).empty()
+                     ? "a function here may use its argument '" + tvar +
+                           "' and the parameters of its declaration"
+                     : didYouMean(e.name, cands));
     }
     return;
   case ast::Expr::Not:
@@ -331,6 +340,51 @@ void Checker::checkModel(const ast::Decl &d) {
 
 /// A training spec: `time` and `weight` are a name or a call of one with
 /// named constant arguments (Plan.cpp's planTrain evaluates them).
+void Checker::checkGrid(const ast::Decl &d) {
+  checkKeys(d, {"append_zero"}, {"t", "sigma"}, /*anyFunc=*/true);
+  // The arguments every grid takes (PlanGrid.cpp's kAnyFamily) are not
+  // parameters of one.
+  static const std::vector<std::string> kReserved = {"target", "strength", "repeat", "jump_length",
+                                                     "jump_n_sample"};
+  std::set<std::string> params;
+  for (const auto &p : d.params) {
+    if (!p.type.empty())
+      diag.error(p.loc, "a grid parameter is a number, not '" + p.type + "'",
+                 "write " + p.name + " = <default>");
+    else if (contains(kReserved, p.name))
+      diag.error(p.loc, "'" + p.name + "' is an argument of every grid, not a parameter of one",
+                 "rename the parameter; the sampler's grid = " + d.name + "(" + p.name +
+                     " = ...) already means what it means for the built-in grids");
+    params.insert(p.name);
+  }
+  if (!params.count("steps"))
+    diag.error(d.nameLoc, "grid '" + d.name + "' has no parameter 'steps'",
+               "declare it, e.g. grid " + d.name + "(steps = 20) { ... }: the number of steps");
+  const ast::Item *t = d.find("t"), *sigma = d.find("sigma");
+  if (t && sigma && t->kind == ast::Item::Func && sigma->kind == ast::Item::Func) {
+    diag.error(sigma->loc, "grid '" + d.name + "' defines both t(i) and sigma(i)",
+               "keep t(i) (the process time of point i) or sigma(i) (its noise level "
+               "sigma/alpha)");
+    return;
+  }
+  const ast::Item *fn = t ? t : sigma;
+  if (!fn || fn->kind != ast::Item::Func) {
+    diag.error(d.nameLoc, "grid '" + d.name + "' defines no t(i) or sigma(i)",
+               "write t(i) = ... (the process time of point i) or sigma(i) = ... (its noise "
+               "level sigma/alpha), for i = 0, 1, ..., steps");
+    return;
+  }
+  if (const ast::Item *z = d.find("append_zero"))
+    if (z->value->kind != ast::Expr::Number || (z->value->number != 0 && z->value->number != 1))
+      diag.error(z->value->loc, "append_zero is 0 or 1",
+                 "append_zero = 1 ends the grid at noise level 0 after points 0 to steps - 1");
+  std::map<std::string, const ast::Item *> funcs;
+  for (const auto &it : d.items)
+    if (it.kind == ast::Item::Func)
+      funcs[it.name] = &it;
+  checkScalarFunctions(funcs, params, "the point index", "i");
+}
+
 void Checker::checkTrain(const ast::Decl &d) {
   checkKeys(d, {"process", "model", "time", "weight"}, {}, false);
   struct Form {

@@ -19,11 +19,11 @@
 
 namespace diffuse::sema {
 
-inline const std::vector<std::string> kKinds = {"process", "model",   "guidance",
-                                                "solver",  "sampler", "train"};
+inline const std::vector<std::string> kKinds = {"process", "model",   "guidance", "solver",
+                                                "grid",    "sampler", "train"};
 inline const std::vector<std::string> kMathFns = {"exp", "log",  "sqrt",  "sin",   "cos",
-                                                  "tan", "tanh", "expm1", "log1p", "abs",
-                                                  "min", "max",  "floor", "f32"};
+                                                  "tan", "tanh", "expm1", "log1p", "atan",
+                                                  "abs", "min",  "max",   "floor", "f32"};
 inline const std::vector<std::string> kPrimitives = {
     "denoise",      "eps",        "pf_ode",        "score",          "alpha",
     "sigma",        "lambda",     "dlambda",       "drift",          "diffusion2",
@@ -63,11 +63,20 @@ private:
   void checkKeys(const ast::Decl &d, const std::vector<std::string> &keys,
                  const std::vector<std::string> &funcs, bool anyFunc);
   void checkProcess(const ast::Decl &d);
+  /// A process's or grid's scalar functions: one argument (`what`, written
+  /// `arg` in the hint), known names, no cycles.
+  void checkScalarFunctions(const std::map<std::string, const ast::Item *> &funcs,
+                            const std::set<std::string> &params, const std::string &what,
+                            const std::string &arg);
   void checkScalarExpr(const ast::Expr &e, const std::string &tvar,
                        const std::set<std::string> &params,
                        const std::map<std::string, const ast::Item *> &funcs,
                        std::vector<std::string> &stack);
   void checkModel(const ast::Decl &d);
+  /// A user-written time grid: `t(i)` (process times) or `sigma(i)` (noise
+  /// levels) of the point index, its parameters (`steps` among them) and
+  /// helper functions; Plan evaluates it (PlanGrid.cpp).
+  void checkGrid(const ast::Decl &d);
   /// A training spec: `time` and `weight` are a name or a call of one with
   /// named constant arguments (Plan.cpp's planTrain evaluates them).
   void checkTrain(const ast::Decl &d);

@@ -6,6 +6,7 @@
 #include "compiler/Frontend/Sema.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,13 @@ inline std::vector<const ast::Item *> guidanceEvaluations(const ast::Decl &g) {
 
 /// The sampler's `grid = ...` as a GridPlan (PlanGrid.cpp); false after
 /// reporting an error.
-bool planGrid(const ast::Expr &e, const SamplerPlan &plan, DiagEngine &diag, GridPlan &g);
+bool planGrid(const ast::Module &m, const ast::Expr &e, const SamplerPlan &plan,
+              DiagEngine &diag, GridPlan &g);
+
+/// A scalar function body of declaration `p` at the values of `env` (Plan.cpp);
+/// NaN for what it cannot evaluate, or once `budget` (expression nodes) runs out.
+double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
+                    const std::map<std::string, double> &env, long &budget, int depth = 0);
 
 /// Reports anything but `native` or `ve` as coordinates.
 void checkCoords(const ast::Expr &e, DiagEngine &diag);

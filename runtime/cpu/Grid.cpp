@@ -81,6 +81,12 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
     ts = given_.t;
   } else if (kind == "list") {
     ts = m.nums("grid.times");
+  } else if (kind == "sigmas") {
+    // A grid declaration's noise levels (compiled), then 0 with append_zero.
+    sigmaGrid = true;
+    ts = m.nums("grid.times");
+    if (m.num("grid.append_zero", 1) != 0)
+      ts.push_back(0.0);
   } else if (kind == "uniform" || kind == "logsnr") {
     double lo = m.num("grid.from", NAN), hi = m.num("grid.to", NAN);
     auto snr = [&](double t) {
@@ -180,12 +186,18 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
     return {};
   }
 
+  // A declared grid of times with append_zero ends at noise level 0.
+  bool cleanEnd = kind == "list" && m.num("grid.append_zero", 0) != 0;
+  if (cleanEnd)
+    ts.push_back(NAN);
   for (size_t i = 0; i < ts.size(); ++i) {
     bool hs = i < given_.sigma.size() && kind == "given";
     Point p;
     if (hs) {
       p = Point{};
       finishPoint(p, ts[i], true, given_.sigma[i]);
+    } else if (cleanEnd && i + 1 == ts.size()) {
+      p = pointAtSigma(0);
     } else {
       p = sigmaGrid ? pointAtSigma(ts[i]) : pointAt(ts[i]);
     }

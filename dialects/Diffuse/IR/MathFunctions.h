@@ -16,7 +16,7 @@ namespace diffuse {
 /// The functions `diffuse.math` takes (and the language has on tensors).
 inline bool isElementwiseMath(llvm::StringRef fn) {
   return llvm::is_contained({"exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "expm1",
-                             "log1p", "floor"},
+                             "log1p", "atan", "floor"},
                             fn);
 }
 
@@ -33,6 +33,7 @@ inline mlir::Value buildMath(mlir::OpBuilder &b, mlir::Location l, llvm::StringR
   if (fn == "tanh") return b.create<TanhOp>(l, x);
   if (fn == "expm1") return b.create<ExpM1Op>(l, x);
   if (fn == "log1p") return b.create<Log1pOp>(l, x);
+  if (fn == "atan") return b.create<AtanOp>(l, x);
   if (fn == "floor") return b.create<FloorOp>(l, x);
   return {};
 }

@@ -143,6 +143,11 @@ private:
     } else if (auto o = dyn_cast<math::TanOp>(op)) {
       if (Value a = dv(o.getOperand()))
         out = mul(b.create<arith::AddFOp>(loc, cst(1, loc), mul(r, r, loc)), a, loc);
+    } else if (auto o = dyn_cast<math::AtanOp>(op)) {
+      if (Value a = dv(o.getOperand()))
+        out = b.create<arith::DivFOp>(
+            loc, a,
+            b.create<arith::AddFOp>(loc, cst(1, loc), mul(o.getOperand(), o.getOperand(), loc)));
     } else if (auto o = dyn_cast<math::TanhOp>(op)) {
       if (Value a = dv(o.getOperand()))
         out = mul(b.create<arith::SubFOp>(loc, cst(1, loc), mul(r, r, loc)), a, loc);
