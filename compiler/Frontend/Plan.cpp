@@ -390,7 +390,7 @@ static bool checkStart(const SamplerPlan &plan, DiagEngine &diag) {
                "with a v or velocity model, or " + startEarlier);
     return false;
   }
-  const std::string &pred = plan.predicts;
+  const std::string &pred = plan.modelPlan.predicts;
   if ((pred == "eps" || pred == "score" || pred == "edm") &&
       solverCalls(*plan.solver, {"denoise", "pf_ode"})) {
     const ast::Item *pi = plan.model->find("predicts");
@@ -598,25 +598,17 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
   ModelPlan mp;
   if (!planModel(*plan.model, plan, diag, mp))
     return false;
-  plan.predicts = mp.predicts;
-  plan.sigmaData = mp.sigmaData;
-  plan.timeEncoding = mp.timeEncoding;
-  plan.timeScale = mp.timeScale;
-  plan.timeOffset = mp.timeOffset;
-  plan.conditional = mp.conditional;
-  plan.shape = mp.shape;
-  plan.dtype = mp.dtype;
   plan.modelPlan = mp;
   if (plan.zeroTerminalSnr &&
-      (plan.predicts == "eps" || plan.predicts == "score" || plan.predicts == "edm")) {
+      (plan.modelPlan.predicts == "eps" || plan.modelPlan.predicts == "score" || plan.modelPlan.predicts == "edm")) {
     diag.error(plan.model->find("predicts")->value->loc,
-               "model '" + plan.model->name + "' predicts " + plan.predicts + ", but '" + p.name +
+               "model '" + plan.model->name + "' predicts " + plan.modelPlan.predicts + ", but '" + p.name +
                    "' has zero terminal SNR: at its last timestep alpha = 0 and x0 cannot be "
-                   "recovered from " + plan.predicts,
+                   "recovered from " + plan.modelPlan.predicts,
                "use a model that predicts v (as Lin et al. 2024 train them) or x0");
     return false;
   }
-  if (plan.predicts == "degradation") {
+  if (plan.modelPlan.predicts == "degradation") {
     diag.error(plan.model->find("predicts")->value->loc,
                "model '" + plan.model->name +
                    "' is a degradation operator: a solver can call it, but it cannot be a "
@@ -625,7 +617,7 @@ static bool planProcessAndModel(SamplerPlan &plan, DiagEngine &diag) {
                    plan.model->name + ")) and give the sampler a restoration model");
     return false;
   }
-  if (plan.predicts == "class_grad") {
+  if (plan.modelPlan.predicts == "class_grad") {
     diag.error(plan.model->find("predicts")->value->loc,
                "model '" + plan.model->name +
                    "' predicts a classifier's gradient: it can guide a sampler, not be its "
@@ -876,7 +868,7 @@ bool planTrain(const ast::Module &m, const std::string &name, DiagEngine &diag,
     const ast::Item *at = nullptr;
     if (plan.trainTime != "uniform")
       why = "time = " + plan.trainTime + " draws a continuous time", at = t;
-    else if (plan.predicts == "velocity")
+    else if (plan.modelPlan.predicts == "velocity")
       why = "a velocity model's target needs alpha' and sigma'", at = plan.model->find("predicts");
     else if (plan.trainWeight == "likelihood")
       why = "the likelihood weighting needs alpha' and sigma'", at = tr->find("weight");

@@ -107,7 +107,7 @@ bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
   if (const ast::Item *sp = g.find("space"))
     plan.guidanceSpace = sp->value->name;
   if (items.empty()) {
-    if (!plan.conditional) {
+    if (!plan.modelPlan.conditional) {
       diag.error(at.loc, "guidance needs a conditional model, but model '" + main.name +
                              "' has no cond",
                  "add cond = class to model '" + main.name + "'");
@@ -179,7 +179,7 @@ bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
                  "declare them alike");
       return false;
     }
-    if (plan.guidanceSpace == "output" && mp.predicts == "edm" && plan.predicts == "edm" &&
+    if (plan.guidanceSpace == "output" && mp.predicts == "edm" && plan.modelPlan.predicts == "edm" &&
         mp.sigmaData != mainPlan.sigmaData) {
       diag.error(where(ev).loc,
                  "model '" + ev.model->name + "' is preconditioned with sigma_data = " +
@@ -190,10 +190,10 @@ bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
       return false;
     }
     if (plan.guidanceSpace == "output" && mp.predicts != "class_grad" &&
-        mp.predicts != plan.predicts) {
+        mp.predicts != plan.modelPlan.predicts) {
       diag.error(where(ev).loc,
                  "model '" + ev.model->name + "' predicts " + mp.predicts +
-                     ", the sampler's model '" + main.name + "' " + plan.predicts +
+                     ", the sampler's model '" + main.name + "' " + plan.modelPlan.predicts +
                      ": their outputs cannot be combined as they are",
                  "combine them as x0 or eps: add space = x0 (or eps) to guidance '" + g.name +
                      "'");

@@ -34,7 +34,7 @@ struct InputPlan {
 /// A model declaration resolved: what it predicts and how it takes time.
 struct ModelPlan {
   const ast::Decl *decl = nullptr;
-  std::string predicts;     // eps | x0 | v | velocity | score | edm | class_grad
+  std::string predicts;     // eps | x0 | v | velocity | score | edm | class_grad | degradation
   double sigmaData = 0.5;   // edm: c_skip, c_out, c_in use it
   std::string timeEncoding; // t | index | sigma | scaled | c_noise
   double timeScale = 1;
@@ -75,25 +75,16 @@ struct SamplerPlan {
   bool zeroTerminalSnr = false; // discrete: rescaled so that alpha = 0 at the last timestep
   std::string finalAlpha = "first"; // discrete: alpha^2 at t < 0: first (acp[0]) | one
   double tMin = 0, tMax = 1;        // path domain
-
-  // Model.
-  std::string predicts;     // eps | x0 | v | velocity | edm
-  double sigmaData = 0.5;   // edm: c_skip, c_out, c_in use it
-  std::string timeEncoding; // t | index | sigma | scaled | c_noise
-  double timeScale = 1;
-  double timeOffset = 0;
   std::string interpolate; // discrete: "" (integer timesteps) or "log_alpha" (continuous t)
-  bool conditional = false;
-  std::vector<long> shape;  // per-sample shape of x, if declared
-  std::string dtype = "f64";
 
+  // Models and guidance.
   std::string guidanceSpace = "output";
   /// The guidance's evaluations in the combine rule's argument order
   /// (without declared ones: uncond = model(none), cond = model(cond)), and
   /// the models other than the sampler's that they call.
   std::vector<EvalPlan> evaluations;
   std::vector<ModelPlan> guideModels;
-  ModelPlan modelPlan; // the sampler's model (the fields above are its copies)
+  ModelPlan modelPlan; // the sampler's model
   /// The solver's model parameters (degradation operators), by parameter name.
   std::map<std::string, ModelPlan> solverModels;
 

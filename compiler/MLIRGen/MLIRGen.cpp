@@ -214,7 +214,7 @@ private:
     cfg.set("model", FlatSymbolRefAttr::get(&ctx, plan.model->name));
     cfg.set("solver", b.getStringAttr(plan.solver->name));
     cfg.set("coords", b.getStringAttr(plan.coords));
-    cfg.set("dtype", b.getStringAttr(plan.dtype));
+    cfg.set("dtype", b.getStringAttr(plan.modelPlan.dtype));
     NamedAttrList grid;
     grid.set("kind", b.getStringAttr(plan.grid.kind));
     grid.set("target", b.getStringAttr(plan.grid.target));

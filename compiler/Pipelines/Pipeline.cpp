@@ -92,7 +92,7 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
                               : !planSampler(ast, opts.samplerName, diag, plan))
     return false;
   if (dtypeOut)
-    *dtypeOut = plan.dtype;
+    *dtypeOut = plan.modelPlan.dtype;
   MLIRDiagBridge bridge(ctx, diag);
   module = mlirGen(ctx, plan);
   if (failed(mlir::verify(*module))) {
@@ -118,7 +118,7 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   }
   if (stage >= Stage::LLVMDialect) {
     ConvertDiffuseToLLVMOptions lo;
-    lo.elementType = plan.dtype;
+    lo.elementType = plan.modelPlan.dtype;
     pm.addPass(createConvertDiffuseToLLVM(lo));
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createConvertSCFToCFPass());
