@@ -114,8 +114,8 @@ bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, DiagEngine &diag, 
     }
     // Monotone: a repeated point is a step from s to s (as with repeat =
     // T), a reversal an error.
-    int d = v.empty() || x == v.back() ? 0 : x > v.back() ? 1 : -1;
-    if (d != 0 && dir != 0 && d != dir) {
+    int sign = v.empty() || x == v.back() ? 0 : x > v.back() ? 1 : -1;
+    if (sign != 0 && dir != 0 && sign != dir) {
       bool last = appendZero && i == steps;
       diag.error(fn->loc,
                  "the grid's points must not change direction, but " +
@@ -128,8 +128,8 @@ bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, DiagEngine &diag, 
                       : "check the formula for every point, i = 0 to steps");
       return false;
     }
-    if (d != 0)
-      dir = d;
+    if (sign != 0)
+      dir = sign;
     v.push_back(x);
   }
   if (dir == 0) {

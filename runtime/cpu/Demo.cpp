@@ -83,6 +83,27 @@ bool parseConditionOption(const std::string &arg, DemoOptions::Condition &out,
   return ok;
 }
 
+std::function<TimeDecode(double)> analyticTimeDecoder(const Manifest &m, int model,
+                                                      Runner *const &runner) {
+  std::string enc = m.str(Manifest::modelKey(model, "time"));
+  if (m.str("process.kind") == "discrete" && m.str("process.interpolate").empty() &&
+      (enc == "index" || enc == "t")) {
+    auto t = alphasCumprod(m);
+    std::vector<double> acp(t.begin(), t.end());
+    return [acp](double tm) { return decodeDiscreteTimestep(acp, tm); };
+  }
+  // The inverse may be a bisection: decode each time once.
+  auto last = std::make_shared<std::pair<double, TimeDecode>>(NAN, TimeDecode{});
+  return [&runner, model, last](double tm) {
+    if (tm != last->first) {
+      Point p = runner->pointAtModelTime(tm, model);
+      last->second = TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA], p[DFS_POINT_DS]};
+      last->first = tm;
+    }
+    return last->second;
+  };
+}
+
 int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &os) {
   // The output directory first, so that a bad --out fails before sampling.
   std::string dir = o.outDir.empty() ? "." : o.outDir;
@@ -103,38 +124,12 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     what = "the " + std::to_string(mix.dim) + "-D mixture of " + o.mixture;
   }
   const int D = mix.dim;
-  std::vector<double> acp;
-  if (sampler.manifest.str("process.kind") == "discrete") {
-    auto t = alphasCumprod(sampler.manifest);
-    acp.assign(t.begin(), t.end());
-  }
   std::string pred = sampler.manifest.str("model.predicts");
   Output out = outputFor(pred);
-  // The analytic networks are "trained" on the spec's own process: a beta
-  // table with integer timesteps decodes its time as diffusers' networks do,
-  // anything else through the runner's grid points (set just below), each
-  // model in its own time encoding.
+  // The analytic networks are "trained" on the spec's own process.
   Runner *self = nullptr;
   const Manifest &mf = sampler.manifest;
-  auto decoderFor = [&](int k) -> std::function<TimeDecode(double)> {
-    std::string enc = mf.str(Manifest::modelKey(k, "time"));
-    if (mf.str("process.kind") == "discrete" && mf.str("process.interpolate").empty() &&
-        (enc == "index" || enc == "t"))
-      return [acp](double t) { return decodeDiscreteTimestep(acp, t); };
-    // Every row of a call has the same time: decode it once (the inverse
-    // may be a bisection).
-    auto last = std::make_shared<std::pair<double, TimeDecode>>(NAN, TimeDecode{});
-    return [&self, k, last](double tm) {
-      if (tm != last->first) {
-        Point p = self->pointAtModelTime(tm, k);
-        last->second = TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA],
-                                  p[DFS_POINT_DS]};
-        last->first = tm;
-      }
-      return last->second;
-    };
-  };
-  GaussianMixtureNetwork net(mix, decoderFor(0), out);
+  GaussianMixtureNetwork net(mix, analyticTimeDecoder(mf, 0, self), out);
   net.setSigmaData(sampler.manifest.num("model.sigma_data", 0.5));
   net.setLearnedVariance(sampler.manifest.str("model.variance") == "learned_range");
   std::unique_ptr<FunctionNetwork> plugin;
@@ -171,7 +166,7 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
       }
     }
     others.push_back(std::make_unique<GaussianMixtureNetwork>(
-        mk, decoderFor((int)k), outputFor(mf.str(pre + "predicts"))));
+        mk, analyticTimeDecoder(mf, (int)k, self), outputFor(mf.str(pre + "predicts"))));
     others.back()->setSigmaData(mf.num(pre + "sigma_data", 0.5));
     others.back()->setLearnedVariance(mf.str(pre + "variance") == "learned_range");
     runner.setNetwork((int)k, *others.back());

@@ -1,5 +1,6 @@
 //===- Likelihood.cpp - PF-ODE log-likelihood -----------------------------===//
 #include "diffuse/likelihood.h"
+#include "diffuse/demo.h"
 
 #include "diffuse/models.h"
 #include "diffuse/random.h"
@@ -210,13 +211,7 @@ int runLikelihoodDemo(const CompiledSampler &sampler, const LikelihoodDemoOption
   std::string pred = m.str("model.predicts");
   Output out = outputFor(pred);
   Runner *self = nullptr;
-  GaussianMixtureNetwork net(
-      mix,
-      [&self](double tm) {
-        Point p = self->pointAtModelTime(tm);
-        return TimeDecode{p[DFS_POINT_A], p[DFS_POINT_S], p[DFS_POINT_DA], p[DFS_POINT_DS]};
-      },
-      out);
+  GaussianMixtureNetwork net(mix, analyticTimeDecoder(m, 0, self), out);
   net.setLearnedVariance(m.str("model.variance") == "learned_range");
   Runner runner(sampler, net, o.batch, D);
   self = &runner;

@@ -16,6 +16,14 @@ namespace diffuse::rt {
 std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x, int64_t batch,
                                   const Point &from, const Point &to, bool ve);
 
+/// How an analytic network of the sampler's model `model` reads its time:
+/// a beta table's integer timesteps as diffusers' networks do, anything else
+/// through `runner`'s grid points in that model's encoding (`runner` is set
+/// once the Runner exists, after its networks; every row of a call has one
+/// time, decoded once).
+std::function<TimeDecode(double)> analyticTimeDecoder(const Manifest &m, int model,
+                                                      Runner *const &runner);
+
 struct DemoOptions {
   int64_t batch = 1000;
   uint64_t seed = 0;
