@@ -691,15 +691,46 @@ static bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag
 static bool planInpaint(const ast::Decl &sampler, SamplerPlan &plan, DiagEngine &diag) {
   if (const ast::Item *in = sampler.find("inpaint")) {
     const ast::Expr &v = *in->value;
-    if (v.kind != ast::Expr::Ident || (v.name != "true" && v.name != "false")) {
-      diag.error(v.loc, "inpaint must be true or false",
+    if (v.kind != ast::Expr::Ident ||
+        (v.name != "true" && v.name != "false" && v.name != "diffusers")) {
+      diag.error(v.loc, "inpaint must be true, false or diffusers",
                  "true keeps the run's data where its mask is 1 (diffuse run --x-data D.npy "
-                 "--mask M.npy) and generates the rest");
+                 "--mask M.npy) and generates the rest; diffusers does it with "
+                 "RePaintScheduler's arithmetic");
       return false;
     }
-    plan.inpaint = v.name == "true";
+    plan.inpaint = v.name != "false";
+    plan.inpaintDiffusers = v.name == "diffusers";
   }
   bool jumps = plan.grid.args.count("jump_length") != 0;
+  if (plan.inpaintDiffusers) {
+    // RePaintScheduler steps the integer timesteps of a beta table whose
+    // chain ends at alpha = 1, and undo_step walks train_steps // steps
+    // betas up from the jump's target.
+    const ast::Expr &v = *sampler.find("inpaint")->value;
+    const ast::Decl &proc = *plan.process;
+    std::string why;
+    if (plan.processKind != "discrete" || !plan.interpolate.empty())
+      why = plan.processKind != "discrete" ? "'" + proc.name + "' is not a beta table"
+                                           : "'" + proc.name + "' is a table in continuous time";
+    else if (plan.finalAlpha != "one")
+      why = "'" + proc.name + "' ends its chain at the first timestep (final_alpha = first)";
+    else if (plan.coords != "native")
+      why = "the sampler steps in " + plan.coords + " coordinates";
+    if (!why.empty()) {
+      diag.error(v.loc,
+                 "inpaint = diffusers replays RePaintScheduler, which steps the integer "
+                 "timesteps of a beta table ending at alpha = 1 in native coordinates, but " +
+                     why,
+                 "use a discrete process with final_alpha = one and a grid such as leading(steps "
+                 "= 250, offset = 0, ...), or inpaint = true for the paper's algorithm");
+      return false;
+    }
+    if (jumps) { // a grid with jumps has steps (a family's or a declaration's)
+      long steps = plan.grid.args.count("steps") ? (long)plan.grid.args["steps"] : 1;
+      plan.jumpBetas = plan.trainSteps / std::clamp(steps, 1L, plan.trainSteps);
+    }
+  }
   const ast::Item *state = plan.solver->find("state");
   if (jumps && state) {
     diag.error(sampler.find("grid")->value->loc,

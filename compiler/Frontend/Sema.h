@@ -65,6 +65,11 @@ struct SamplerPlan {
   std::string coords = "native";
   GridPlan grid;
   bool inpaint = false; // keep the run's data where its mask is 1 (RePaint)
+  // inpaint = diffusers: RePaintScheduler's own arithmetic (Note [RePaint]):
+  // the known part reuses the step's draw, and a jump up is undo_step's
+  // jumpBetas single-beta transitions.
+  bool inpaintDiffusers = false;
+  long jumpBetas = 0;
 
   // Process.
   std::string processKind; // path | sde | discrete

@@ -139,6 +139,7 @@ private:
     if (f == "s") return {"\\sigma_{" + at + "}", 3};
     if (f == "da") return {"\\alpha'_{" + at + "}", 3};
     if (f == "ds") return {"\\sigma'_{" + at + "}", 3};
+    if (f == "beta") return {"\\beta_{" + at + "}", 3};
     if (f == "tau")
       return {coords == "ve"       ? "\\tau_{" + at + "}"
               : coords == "lambda" ? "\\lambda_{" + at + "}"

@@ -11,6 +11,8 @@
 //    at fractional t, the VE sigma sqrt((1-acp)/acp) is interpolated
 //    linearly in t (diffusers' k-style schedulers) and a = 1/sqrt(1+sigma^2);
 //    t < 0 is the end of the chain: acp[0] (final_alpha = first) or 1.
+//    At an integer t the point also holds the table's own beta (NaN
+//    elsewhere and for paths).
 //  - a caller-given VE sigma (a peer's float32 table) overrides a and s.
 //  tau = t in native coordinates, s/a in ve coordinates.
 //
@@ -168,8 +170,9 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
             : m.str("coords") == "lambda" ? Coords::Lambda
                                           : Coords::Native;
   if (m.str("process.kind") == "discrete") {
-    auto acp = alphasCumprod(m);
-    acp_.assign(acp.begin(), acp.end());
+    BetaTable table = betaTable(m);
+    acp_.assign(table.alphasCumprod.begin(), table.alphasCumprod.end());
+    betas_.assign(table.betas.begin(), table.betas.end());
     // In ve coordinates sigma/alpha would be infinite where alpha = 0, in
     // lambda ones log(alpha/sigma): diffusers' k-style schedulers set that
     // alphas_cumprod to 2^-24.
@@ -225,8 +228,16 @@ void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
   }
 }
 
+void Runner::setAlphasCumprod(std::vector<double> acp) {
+  acp_ = std::move(acp);
+  betas_.resize(acp_.size());
+  for (size_t k = 0; k < acp_.size(); ++k)
+    betas_[k] = 1 - acp_[k] / (k ? acp_[k - 1] : 1.0);
+}
+
 Point Runner::pointAt(double t) const {
   Point p{};
+  p[DFS_POINT_BETA] = std::nan("");
   const Manifest &m = sampler_.manifest;
   if (m.str("process.kind") == "discrete" && !logAlpha_.empty()) {
     // Continuous t in (0, 1]: log alpha piecewise linear through t_n = (n + 1) / N.
@@ -243,6 +254,8 @@ Point Runner::pointAt(double t) const {
       acp = m.str("process.final_alpha") == "one" ? 1.0 : acp_[0];
     } else if (t == std::floor(t) || t >= n - 1) {
       acp = acp_[std::min<long>((long)t, n - 1)];
+      if (t == std::floor(t) && t < (double)betas_.size())
+        p[DFS_POINT_BETA] = betas_[(size_t)t];
     } else {
       long lo = (long)std::floor(t);
       double f = t - lo;

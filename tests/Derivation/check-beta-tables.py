@@ -7,30 +7,11 @@ al. 2024, algorithm 1). Reads the output of `diffuse schedule --points N`
 
 usage: check-beta-tables.py KIND [BETA_START BETA_END] < schedule output"""
 import math
-import struct
+import os
 import sys
 
-
-def f32(x):
-    return struct.unpack("f", struct.pack("f", x))[0]
-
-
-def linspace(a, b, n):  # torch.linspace in float32
-    step = f32(f32(f32(b) - f32(a)) / (n - 1))
-    return [f32(f32(a) + f32(step * i)) if i < n // 2 else f32(f32(b) - f32(step * (n - 1 - i)))
-            for i in range(n)]
-
-
-def cumprod(a):  # torch's CPU cumprod of float32: accumulated in double
-    out, p = [], 1.0
-    for v in a:
-        p *= v
-        out.append(f32(p))
-    return out
-
-
-def alphas(betas):
-    return [f32(1.0 - b) for b in betas]
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from dfstest import alphas, cumprod, f32, linspace  # noqa: E402
 
 
 def cosine(n):  # betas_for_alpha_bar, float64, then a float32 tensor

@@ -1,12 +1,36 @@
 """Helpers shared by the test scripts: float64 .npy files without numpy,
 one step of a probe solver, the rows of a printed table, and the
-order-of-convergence verdict."""
+order-of-convergence verdict, and float32 beta tables as torch builds them."""
 import math
 import os
 import struct
 import subprocess
 import sys
 import tempfile
+
+
+# diffusers' beta tables as torch computes them in float32.
+def f32(x):
+    """x rounded to float32."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def linspace(a, b, n):  # torch.linspace in float32
+    step = f32(f32(f32(b) - f32(a)) / (n - 1))
+    return [f32(f32(a) + f32(step * i)) if i < n // 2 else f32(f32(b) - f32(step * (n - 1 - i)))
+            for i in range(n)]
+
+
+def cumprod(a):  # torch's CPU cumprod of float32: accumulated in double
+    out, p = [], 1.0
+    for v in a:
+        p *= v
+        out.append(f32(p))
+    return out
+
+
+def alphas(betas):
+    return [f32(1.0 - b) for b in betas]
 
 
 def write_npy(path, rows):

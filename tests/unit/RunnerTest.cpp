@@ -148,7 +148,7 @@ TEST(Runner, RefusesASamplerBuiltForAnotherAbi) {
   ASSERT_EQ(std::system(("cc -shared -fPIC -o " + so + " " + src).c_str()), 0);
   std::string err;
   EXPECT_EQ(rt::CompiledSampler::load(so, err), nullptr);
-  EXPECT_EQ(err, so + " was compiled for the runtime ABI 1, this runtime has ABI 6; rebuild it "
+  EXPECT_EQ(err, so + " was compiled for the runtime ABI 1, this runtime has ABI 7; rebuild it "
                       "with this diffuse");
 }
 

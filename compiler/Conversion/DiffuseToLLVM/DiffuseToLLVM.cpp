@@ -47,6 +47,7 @@ int pointIndex(StringRef f) {
       .Case("s", 3)
       .Case("da", 4)
       .Case("ds", 5)
+      .Case("beta", 7)
       .Default(0);
 }
 
@@ -99,8 +100,8 @@ struct Lowering {
   /// kernel of each (see Note [Device kernels] in Pipelines/Cuda.cpp).
   SmallVector<std::pair<std::string, int>> tasks;
   static constexpr int DriftField = 4; // DFS_CTX_DRIFT in runtime/include/diffuse/abi.h
-  static constexpr int kAbiVersion = 6; // DFS_ABI_VERSION there
-  static constexpr int kPointFields = 7; // DFS_POINT_FIELDS there
+  static constexpr int kAbiVersion = 7; // DFS_ABI_VERSION there
+  static constexpr int kPointFields = 8; // DFS_POINT_FIELDS there
   /// The models a sampler calls: the sampler's own first (index 0), then the
   /// others its guidance evaluates, in the order of the module.
   SmallVector<StringRef> models;

@@ -93,7 +93,7 @@ LogicalResult ModelOp::verify() {
 
 LogicalResult SchedOp::verify() {
   if (!isOneOf(getKind(),
-               {"t", "alpha", "sigma", "lambda", "dlambda", "dalpha", "dsigma", "f", "g2"}))
+               {"t", "alpha", "sigma", "lambda", "dlambda", "dalpha", "dsigma", "f", "g2", "beta"}))
     return emitOpError("unknown schedule scalar '") << getKind() << "'";
   return success();
 }
@@ -114,7 +114,7 @@ LogicalResult InputOp::verify() {
 }
 
 LogicalResult PointOp::verify() {
-  if (!isOneOf(getField(), {"tau", "tmodel", "a", "s", "da", "ds"}))
+  if (!isOneOf(getField(), {"tau", "tmodel", "a", "s", "da", "ds", "beta"}))
     return emitOpError("unknown point field '") << getField() << "'";
   return success();
 }

@@ -134,7 +134,8 @@ def Diffuse_SchedOp : Diffuse_Op<"sched", [Pure]> {
     "lambda" (log(alpha/sigma)), "dlambda" (its derivative in the solver's
     time), "dalpha", "dsigma", and the coefficients
     of the forward SDE dx = f x dt + g dW that has the process as its
-    marginals: "f" and "g2" (g squared).
+    marginals: "f" and "g2" (g squared); "beta", a beta table's own beta at
+    an integer timestep (RePaintScheduler's undo_step; NaN elsewhere).
   }];
   let arguments = (ins Diffuse_TimeType:$time, StrAttr:$kind);
   let results = (outs F64:$result);
@@ -197,7 +198,7 @@ def Diffuse_PointOp : Diffuse_Op<"point", [Pure]> {
   let description = [{
     `field` is one of "tau" (solver time), "tmodel" (the time the network is
     given), "a", "s" (the process's alpha and sigma), "da", "ds" (their time
-    derivatives). The runtime fills these once per grid, before the loop.
+    derivatives), "beta" (a beta table's beta at an integer timestep). The runtime fills these once per grid, before the loop.
   }];
   let arguments = (ins Diffuse_TimeType:$time, StrAttr:$field);
   let results = (outs F64:$result);

@@ -94,6 +94,8 @@ struct Deriver {
     StringRef k = op.getKind();
     if (k == "t")
       return point(t, "tau", l);
+    if (k == "beta") // the table's own, in any coordinates
+      return point(t, "beta", l);
     if (ve()) {
       if (k == "alpha") return cst(1, l);
       if (k == "sigma") return point(t, "tau", l);

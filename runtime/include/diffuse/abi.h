@@ -30,8 +30,9 @@ extern "C" {
  * conditions instead of a guided flag; 4: dfs_ctx gained input; 5: the
  * manifest says which models take class labels, model.labels, and names
  * their conditioning inputs, model.inputs; 6: a grid point gained
- * DFS_POINT_T, from which the runtime gives each model its own time). */
-#define DFS_ABI_VERSION 6
+ * DFS_POINT_T, from which the runtime gives each model its own time; 7:
+ * DFS_POINT_BETA). */
+#define DFS_ABI_VERSION 7
 
 /* The tensors a run is given besides its start (the `input` hook). */
 enum {
@@ -49,7 +50,8 @@ enum {
   DFS_POINT_DA = 4,     /* d alpha / dt (path processes) */
   DFS_POINT_DS = 5,     /* d sigma / dt */
   DFS_POINT_T = 6,      /* the process's own time (a beta table's timestep) */
-  DFS_POINT_FIELDS = 7
+  DFS_POINT_BETA = 7,   /* a beta table's own beta at an integer timestep, else NaN */
+  DFS_POINT_FIELDS = 8
 };
 
 typedef struct dfs_ctx dfs_ctx;

@@ -155,8 +155,9 @@ public:
   void setDevice(std::shared_ptr<Device> device) { device_ = std::move(device); }
   Device *device() const { return device_.get(); }
 
-  /// Replaces the discrete process's alphas_cumprod table.
-  void setAlphasCumprod(std::vector<double> acp) { acp_ = std::move(acp); }
+  /// Replaces the discrete process's alphas_cumprod table (its betas become
+  /// 1 - acp[k] / acp[k - 1]).
+  void setAlphasCumprod(std::vector<double> acp);
   /// Replaces the log-alpha table of a process with `interpolate = log_alpha`.
   void setLogAlphaTable(std::vector<double> la) { logAlpha_ = std::move(la); }
   /// The class labels (one per sample) of label set `set`: what a call with
@@ -281,6 +282,7 @@ private:
   bool f32_ = false;
   enum class Coords { Native, Ve, Lambda } coords_ = Coords::Native;
   std::vector<double> acp_;
+  std::vector<double> betas_; // a discrete process's own (DFS_POINT_BETA)
   std::vector<double> logAlpha_; // interpolate = log_alpha: 0.5 cumsum log(1 - beta), float64
   std::vector<std::vector<int32_t>> labels_; // by label set
   /// DFS_INPUT_*: n values each, in the sampler's dtype (f32 packs the first half).

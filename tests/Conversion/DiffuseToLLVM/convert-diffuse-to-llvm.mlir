@@ -54,7 +54,7 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK:           llvm.store
 // CHECK-LABEL: func.func private @dfs_task_0(%arg0: !llvm.ptr, %arg1: i64, %arg2: i64)
 // CHECK:         call @dfs_kernel_0(%arg1, %arg2,
-// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=6\0Astreams.max=3\0Astate.fields=0\0Astate.scalars=0\0Amodels=1\0Aprocess.name=rf\0Aprocess.kind=path
+// CHECK:       llvm.mlir.global external constant @dfs_manifest("diffuse_abi=7\0Astreams.max=3\0Astate.fields=0\0Astate.scalars=0\0Amodels=1\0Aprocess.name=rf\0Aprocess.kind=path
 // CHECK-SAME:    model.predicts=velocity
 // CHECK-SAME:    grid.kind=uniform
 // CHECK-NOT:   diffuse.

@@ -16,8 +16,8 @@ diffuse.model @m predicts "noise" time "t"
 // -----
 
 func.func @f(%t: !diffuse.time) -> f64 {
-  // expected-error @below {{'diffuse.sched' op unknown schedule scalar 'beta'}}
-  %0 = diffuse.sched "beta" %t
+  // expected-error @below {{'diffuse.sched' op unknown schedule scalar 'gamma'}}
+  %0 = diffuse.sched "gamma" %t
   return %0 : f64
 }
 

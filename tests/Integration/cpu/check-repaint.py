@@ -9,6 +9,10 @@ Inputs/repaint.dfs) three ways:
            `diffuse grid` prints and the same noise draws (diffuse run
            --noise): DDIM(eta = 0.5) in native coordinates and Euler in ve
            coordinates;
+  diffusers  inpaint = diffusers against RePaintPipeline's loop over
+           RePaintScheduler.step and undo_step written out here (its float32
+           tables, float64 arithmetic), DDIM at eta 0 and 0.5, the same draws
+           in the same order;
   quality  conditional sampling of a 2-D mixture of two far-apart modes with
            one coordinate known: the other must come from the known
            coordinate's mode, with mean 2 and standard deviation 0.3.
@@ -142,6 +146,79 @@ for sampler, ve in (("rp_ddim", False), ("rp_euler_ve", True)):
     print(p.stdout.splitlines()[0].split(" samples")[0])
     print(f"{sampler} against RePaint's algorithm 1: max relative difference {err:.0e} "
           f"({'<= 1e-12: ok' if err <= 1e-12 else 'FAIL'}); known elements off by {kept:g}")
+
+# diffusers
+def diffusers_repaint(n, jump_length, jump_n_sample, eta, z, train=1000):
+    """RePaintPipeline.__call__ from x_init: RePaintScheduler's float32
+    betas and alphas_cumprod, its arithmetic in float64."""
+    betas = dfstest.linspace(0.0001, 0.02, train)
+    acp = dfstest.cumprod(dfstest.alphas(betas))
+    stride = train // n
+    jumps = {j: jump_n_sample - 1 for j in range(0, n - jump_length, jump_length)}
+    ts, t = [], n
+    while t >= 1:
+        t -= 1
+        ts.append(t)
+        if jumps.get(t, 0) > 0:
+            jumps[t] -= 1
+            for _ in range(jump_length):
+                t += 1
+                ts.append(t)
+    used = iter(z)
+
+    def draw():
+        zz = next(used)
+        return [zz[i * D:(i + 1) * D] for i in range(B)]
+
+    x = [row[:] for row in x_init]
+    t_last = ts[0] * stride + 1
+    for t in (v * stride for v in ts):
+        if t < t_last:  # RePaintScheduler.step
+            a_t = acp[t]
+            a_prev = acp[t - stride] if t - stride >= 0 else 1.0
+            var = (1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)
+            sd = eta * var ** 0.5
+            noise = draw()
+            new = []
+            for row, drow, zr in zip(x, data, noise):
+                x0m = dfstest.mixture_denoise(mix, row, a_t ** 0.5, (1 - a_t) ** 0.5)
+                e = [(v - a_t ** 0.5 * m) / (1 - a_t) ** 0.5 for v, m in zip(row, x0m)]
+                x0 = [(v - (1 - a_t) ** 0.5 * ev) / a_t ** 0.5 for v, ev in zip(row, e)]
+                unknown = [a_prev ** 0.5 * m + (1 - a_prev - sd * sd) ** 0.5 * ev
+                           + (sd * w if t > 0 and eta > 0 else 0.0)
+                           for m, ev, w in zip(x0, e, zr)]
+                known = [a_prev ** 0.5 * d + (1 - a_prev) ** 0.5 * w for d, w in zip(drow, zr)]
+                new.append([mk * k + (1 - mk) * u for k, u, mk in zip(known, unknown, mask[0])])
+            x = new
+        else:  # RePaintScheduler.undo_step(x, t_last)
+            for i in range(stride):
+                b = betas[t_last + i]
+                noise = draw()
+                x = [[(1 - b) ** 0.5 * v + b ** 0.5 * w for v, w in zip(row, zr)]
+                     for row, zr in zip(x, noise)]
+        t_last = t
+    return x
+
+
+many = [[rng.gauss(0, 1) for _ in range(B * D)] for _ in range(26 + 16 * 100)]
+dfstest.write_npy(os.path.join(work, "zz.npy"), many)
+for sampler, eta in (("rp_diffusers", 0.0), ("rp_diffusers_eta", 0.5)):
+    out = os.path.join(work, sampler)
+    p = subprocess.run([diffuse, "run", spec, "--sampler", sampler, "--mixture",
+                        os.path.join(work, "mix.json"), "--batch", str(B), "--out", out]
+                       + [arg for f in ("x-init:x", "x-data:data", "mask:mask", "noise:zz")
+                          for arg in ("--" + f.split(":")[0],
+                                      os.path.join(work, f.split(":")[1] + ".npy"))],
+                       capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(p.stdout + p.stderr)
+    got = dfstest.read_npy(os.path.join(out, "samples.npy"))
+    want = [v for row in diffusers_repaint(10, 2, 3, eta, many) for v in row]
+    scale = max(abs(v) for v in want)
+    err = max(abs(g - w) for g, w in zip(got, want)) / scale
+    print(p.stdout.splitlines()[0].split(" samples")[0])
+    print(f"{sampler} against diffusers' RePaintPipeline (eta = {eta:g}): max relative "
+          f"difference {err:.0e} ({'<= 1e-12: ok' if err <= 1e-12 else 'FAIL'})")
 
 # quality
 dfstest.write_npy(os.path.join(work, "two.npy"), [[2.0, -2.0]])
