@@ -172,9 +172,11 @@ Ty Checker::typeOf(const ast::Expr &e, const std::map<std::string, Ty> &env) {
       return anyField ? Ty::Field : Ty::Sample;
     }
     // The one-argument functions other than f32 also apply elementwise to
-    // a tensor (diffuse.math; min, max and abs above).
-    if (contains(kMathFns, e.name) && e.name != "f32" && anyField && args.size() == 1)
-      return Ty::Field;
+    // a tensor and to each sample's value of a per-sample scalar
+    // (diffuse.math; min, max and abs above).
+    if (contains(kMathFns, e.name) && e.name != "f32" && (anyField || anySample) &&
+        args.size() == 1)
+      return anyField ? Ty::Field : Ty::Sample;
     if (contains(kMathFns, e.name)) {
       bool two = e.name == "min" || e.name == "max";
       Ty r = expect(two ? std::vector<Ty>{Ty::Scalar, Ty::Scalar} : std::vector<Ty>{Ty::Scalar},

@@ -351,8 +351,8 @@ private:
         return b.create<SchedOp>(l, f64(), args[0], e.name == "drift" ? "f" : "g2");
       if (e.name == "posterior_mean" || e.name == "posterior_std")
         return posterior(e.name == "posterior_mean", args, l);
-      // exp, sqrt, ... of a tensor: elementwise.
-      if (isElementwiseMath(e.name) && isa<FieldType>(args[0].getType()))
+      // exp, sqrt, ... of a tensor or a per-sample scalar: elementwise.
+      if (isElementwiseMath(e.name) && tensorish(args[0]))
         return b.create<MathOp>(l, field(), b.getStringAttr(e.name), args[0]);
       if ((e.name == "min" || e.name == "max" || e.name == "abs") &&
           llvm::any_of(args, tensorish)) {

@@ -66,4 +66,12 @@ want = [[math.exp(0.25 * v) + math.sqrt(abs(v)) + math.log(1 + v * v) + math.tan
          math.floor(v) + math.sin(v) + math.cos(v) + math.expm1(0.1 * v) + math.log1p(v * v) +
          math.atan(v) for v in x] for x in xs]
 ok &= compare("exp, sqrt, log, tanh, floor, sin, cos, expm1, log1p, atan of a tensor", got, want, 1e-15)
+
+got, _ = dfstest.run_samples(diffuse, spec, work, "math_sample", B)
+norms = [math.sqrt(sum(v * v for v in x)) for x in xs]
+mean_root = sum(math.sqrt(n) for n in norms) / len(norms)
+want = [[v * math.sqrt(n) + math.exp(-0.1 * n) + math.log(n) + math.tanh(n) + math.floor(n) +
+         math.atan(n) + mean_root for v in x] for x, n in zip(xs, norms)]
+ok &= compare("sqrt, exp, log, tanh, floor, atan of a per-sample norm, and a batch mean",
+              got, want, 1e-15)
 sys.exit(0 if ok else 1)
