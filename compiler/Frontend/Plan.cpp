@@ -726,8 +726,19 @@ static bool planInpaint(const ast::Decl &sampler, SamplerPlan &plan, DiagEngine 
                  "= 250, offset = 0, ...), or inpaint = true for the paper's algorithm");
       return false;
     }
-    if (jumps) { // a grid with jumps has steps (a family's or a declaration's)
-      long steps = plan.grid.args.count("steps") ? (long)plan.grid.args["steps"] : 1;
+    if (jumps) {
+      // RePaintScheduler's timesteps are leading ones without offset; on
+      // another grid undo_step could walk past the table's last beta.
+      auto offset = plan.grid.args.find("offset");
+      if (plan.grid.kind != "leading" || (offset != plan.grid.args.end() && offset->second != 0)) {
+        diag.error(sampler.find("grid")->value->loc,
+                   "inpaint = diffusers jumps as RePaintScheduler does, on its timesteps: a "
+                   "leading grid without offset",
+                   "write grid = leading(steps = N, offset = 0, jump_length = ..., "
+                   "jump_n_sample = ...)");
+        return false;
+      }
+      long steps = (long)plan.grid.args["steps"];
       plan.jumpBetas = plan.trainSteps / std::clamp(steps, 1L, plan.trainSteps);
     }
   }

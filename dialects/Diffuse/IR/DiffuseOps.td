@@ -198,7 +198,8 @@ def Diffuse_PointOp : Diffuse_Op<"point", [Pure]> {
   let description = [{
     `field` is one of "tau" (solver time), "tmodel" (the time the network is
     given), "a", "s" (the process's alpha and sigma), "da", "ds" (their time
-    derivatives), "beta" (a beta table's beta at an integer timestep). The runtime fills these once per grid, before the loop.
+    derivatives), "beta" (a beta table's beta at an integer timestep). The
+    runtime fills these once per grid, before the loop.
   }];
   let arguments = (ins Diffuse_TimeType:$time, StrAttr:$field);
   let results = (outs F64:$result);
