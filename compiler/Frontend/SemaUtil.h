@@ -58,6 +58,10 @@ double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
 /// Reports anything but `native` or `ve` as coordinates.
 void checkCoords(const ast::Expr &e, DiagEngine &diag);
 
+/// The plan's process (its declaration and parameters resolved): kind,
+/// beta table or domain, checked numerically (PlanProcess.cpp).
+bool planProcess(SamplerPlan &plan, DiagEngine &diag);
+
 /// A model declaration resolved for the process `plan` has resolved (Plan.cpp).
 bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag, ModelPlan &mp);
 

@@ -707,29 +707,16 @@ private:
     Block *entry = func.addEntryBlock();
     b.setInsertionPointToStart(entry);
     Value x = entry->getArgument(0), s = entry->getArgument(1), t = entry->getArgument(2);
+    SmallVector<Value> results{plan.inpaintDiffusers ? undoStep(x, t, l)
+                                                     : forwardTransition(x, s, t, l)};
+    results.append(entry->args_begin() + 3, entry->args_end()); // the state, unchanged
+    b.create<func::ReturnOp>(l, results);
+  }
+
+  /// One draw from q(x_t | x_s): r x + sqrt(sigma_t^2 - r^2 sigma_s^2) z
+  /// with r = alpha_t / alpha_s.
+  Value forwardTransition(Value x, Value s, Value t, Location l) {
     auto sched = [&](Value at, const char *kind) { return b.create<SchedOp>(l, f64(), at, kind); };
-    SmallVector<Value> results;
-    if (plan.inpaintDiffusers) {
-      // RePaintScheduler.undo_step: x <- sqrt(1 - beta_k) x + sqrt(beta_k) z,
-      // one draw each, for k = t, ..., t + n - 1 (the target timestep t and
-      // the n - 1 above it), with the table's own betas.
-      Value k0 = sched(t, "t"), one = b.create<arith::ConstantOp>(l, b.getF64FloatAttr(1.0));
-      for (long i = 0; i < plan.jumpBetas; ++i) {
-        Value k = i == 0 ? k0
-                         : Value(b.create<arith::AddFOp>(
-                               l, k0, b.create<arith::ConstantOp>(l, b.getF64FloatAttr((double)i))));
-        Value beta = sched(b.create<AtOp>(l, time(), k, false), "beta");
-        Value keep = b.create<math::SqrtOp>(l, b.create<arith::SubFOp>(l, one, beta));
-        Value sd = b.create<math::SqrtOp>(l, beta);
-        Value z = b.create<NoiseOp>(l, field());
-        x = b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), keep, x),
-                            b.create<MulOp>(l, field(), sd, z));
-      }
-      results.push_back(x);
-      results.append(entry->args_begin() + 3, entry->args_end()); // the state, unchanged
-      b.create<func::ReturnOp>(l, results);
-      return;
-    }
     Value r = b.create<arith::DivFOp>(l, sched(t, "alpha"), sched(s, "alpha"));
     Value st = sched(t, "sigma"), ss = b.create<arith::MulFOp>(l, r, sched(s, "sigma"));
     Value var = b.create<arith::SubFOp>(l, b.create<arith::MulFOp>(l, st, st),
@@ -738,10 +725,28 @@ private:
     Value zero = b.create<arith::ConstantOp>(l, b.getF64FloatAttr(0.0));
     Value sd = b.create<math::SqrtOp>(l, b.create<arith::MaximumFOp>(l, var, zero));
     Value z = b.create<NoiseOp>(l, field());
-    results.push_back(b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), r, x),
-                                      b.create<MulOp>(l, field(), sd, z)));
-    results.append(entry->args_begin() + 3, entry->args_end()); // the state, unchanged
-    b.create<func::ReturnOp>(l, results);
+    return b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), r, x),
+                           b.create<MulOp>(l, field(), sd, z));
+  }
+
+  /// RePaintScheduler.undo_step (inpaint = diffusers): x <- sqrt(1 - beta_k)
+  /// x + sqrt(beta_k) z, one draw each, for k = t, ..., t + n - 1 (the
+  /// target timestep t and the n - 1 above it), with the table's own betas.
+  Value undoStep(Value x, Value t, Location l) {
+    Value k0 = b.create<SchedOp>(l, f64(), t, "t");
+    Value one = b.create<arith::ConstantOp>(l, b.getF64FloatAttr(1.0));
+    for (long i = 0; i < plan.jumpBetas; ++i) {
+      Value k = i == 0 ? k0
+                       : Value(b.create<arith::AddFOp>(
+                             l, k0, b.create<arith::ConstantOp>(l, b.getF64FloatAttr((double)i))));
+      Value beta = b.create<SchedOp>(l, f64(), b.create<AtOp>(l, time(), k, false), "beta");
+      Value keep = b.create<math::SqrtOp>(l, b.create<arith::SubFOp>(l, one, beta));
+      Value sd = b.create<math::SqrtOp>(l, beta);
+      Value z = b.create<NoiseOp>(l, field());
+      x = b.create<AddOp>(l, field(), b.create<MulOp>(l, field(), keep, x),
+                          b.create<MulOp>(l, field(), sd, z));
+    }
+    return x;
   }
 
   /// Emits the decision tree of `select` from the prefix `decisions`.

@@ -38,11 +38,8 @@ def grid(sampler):
     return [[float(v) for v in f[1:3] + f[4:7]] for f in dfstest.table_rows(out, "step")]
 
 
-def diffusers_repaint_steps(n, jump_length, jump_n_sample, train=1000):
-    """RePaintScheduler.set_timesteps, then the pipeline's loop: a timestep
-    below the last one is a step down from it, any other an undo_step up to
-    the last one. Returns the (from, to) timestep of every step, -1 the end
-    of the chain."""
+def repaint_timesteps(n, jump_length, jump_n_sample, train=1000):
+    """RePaintScheduler.set_timesteps: the timesteps, each jump's included."""
     jumps = {j: jump_n_sample - 1 for j in range(0, n - jump_length, jump_length)}
     ts, t = [], n
     while t >= 1:
@@ -53,8 +50,16 @@ def diffusers_repaint_steps(n, jump_length, jump_n_sample, train=1000):
             for _ in range(jump_length):
                 t += 1
                 ts.append(t)
+    return [v * (train // n) for v in ts]
+
+
+def diffusers_repaint_steps(n, jump_length, jump_n_sample, train=1000):
+    """RePaintScheduler.set_timesteps, then the pipeline's loop: a timestep
+    below the last one is a step down from it, any other an undo_step up to
+    the last one. Returns the (from, to) timestep of every step, -1 the end
+    of the chain."""
     stride = train // n
-    ts = [v * stride for v in ts]
+    ts = repaint_timesteps(n, jump_length, jump_n_sample, train)
     steps, last = [], ts[0] + 1
     for t in ts:
         if t < last:
@@ -154,16 +159,7 @@ def diffusers_repaint(n, jump_length, jump_n_sample, eta, z, train=1000):
     betas = dfstest.linspace(0.0001, 0.02, train)
     acp = dfstest.cumprod(dfstest.alphas(betas))
     stride = train // n
-    jumps = {j: jump_n_sample - 1 for j in range(0, n - jump_length, jump_length)}
-    ts, t = [], n
-    while t >= 1:
-        t -= 1
-        ts.append(t)
-        if jumps.get(t, 0) > 0:
-            jumps[t] -= 1
-            for _ in range(jump_length):
-                t += 1
-                ts.append(t)
+    ts = repaint_timesteps(n, jump_length, jump_n_sample, train)
     used = iter(z)
 
     def draw():
@@ -171,8 +167,8 @@ def diffusers_repaint(n, jump_length, jump_n_sample, eta, z, train=1000):
         return [zz[i * D:(i + 1) * D] for i in range(B)]
 
     x = [row[:] for row in x_init]
-    t_last = ts[0] * stride + 1
-    for t in (v * stride for v in ts):
+    t_last = ts[0] + 1
+    for t in ts:
         if t < t_last:  # RePaintScheduler.step
             a_t = acp[t]
             a_prev = acp[t - stride] if t - stride >= 0 else 1.0

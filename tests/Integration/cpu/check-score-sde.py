@@ -7,7 +7,6 @@ their grid set to 20 points) and the same noise draws (diffuse run
 --noise), in the order score_sde draws them.
 
 usage: check-score-sde.py DIFFUSE STDLIB WORKDIR"""
-import json
 import math
 import os
 import random
@@ -19,15 +18,11 @@ import dfstest  # noqa: E402
 
 diffuse, stdlib, work = sys.argv[1:4]
 D, B, N, SNR = 8, 3, 20, 0.16
-rng = random.Random(17)
-mix = {"dim": D, "weights": [0.3, 0.3, 0.4],
-       "means": [[rng.gauss(0, 1) for _ in range(D)] for _ in range(3)],
-       "stds": [0.3, 0.5, 0.4]}
-os.makedirs(work, exist_ok=True)
-json.dump(mix, open(os.path.join(work, "mix.json"), "w"))
-x_init = [[rng.gauss(0, 1) for _ in range(D)] for _ in range(B)]
+mix = dfstest.class_mixture(work, dim=D, batch=B, seed=17)  # unconditional models here
+flat = dfstest.read_npy(os.path.join(work, "x.npy"))
+x_init = [list(flat[i * D:(i + 1) * D]) for i in range(B)]
+rng = random.Random(18)
 draws = [[rng.gauss(0, 1) for _ in range(B * D)] for _ in range(2 * N)]
-dfstest.write_npy(os.path.join(work, "x.npy"), x_init)
 dfstest.write_npy(os.path.join(work, "z.npy"), draws)
 
 
