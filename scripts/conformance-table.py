@@ -41,11 +41,16 @@ for line in out[:-1]:
     status, case, rest = m.groups()
     err = re.search(r"max_rel_err=(\S+)", rest)
     spec = re.search(r"via (compat/\S+) sampler ([^;\s]+)(.*)$", rest)
-    note = re.search(r"\((float32 (?:noise|midpoints)[^)]*)\)", rest)
+    compat = re.search(r"via diffuse compat: (.*)$", rest)
+    note = re.search(r"\(((?:float32 (?:noise|midpoints)|fractional Karras)[^)]*)\)", rest)
     what = ""
     if spec:
         sets = [x.strip() for x in spec.group(3).split("; ") if x.strip()]
         what = f"`{spec.group(1)}` `{spec.group(2)}`" + "".join(f"<br>`{x}`" for x in sets)
+    elif compat:
+        # The spec `diffuse compat` writes for the configuration.
+        items = [x.strip() for x in compat.group(1).split("; ") if x.strip()]
+        what = "`diffuse compat`" + "".join(f"<br>`{x}`" for x in items)
     detail = err.group(1) if err else rest
     if note:
         detail += f" ({note.group(1)})"

@@ -72,10 +72,11 @@ std::string fmtNum(double v) {
 /// `budget` bounds the work (helper functions calling each other twice at
 /// each of many levels would take exponential time): at 0 it gives NaN.
 double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
-                    const std::map<std::string, double> &env, long &budget, int depth) {
+                    const std::map<std::string, double> &env, long &budget, int depth,
+                    const rt::TableSigmas *table) {
   if (depth > 64 || --budget < 0)
     return NAN;
-  auto ev = [&](const ast::Expr &x) { return evalDeclExpr(p, x, env, budget, depth); };
+  auto ev = [&](const ast::Expr &x) { return evalDeclExpr(p, x, env, budget, depth, table); };
   switch (e.kind) {
   case ast::Expr::Number: return e.number;
   case ast::Expr::Ident: {
@@ -114,6 +115,10 @@ double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
       if (f == "abs") return std::fabs(x);
       if (f == "floor") return std::floor(x);
       if (f == "f32") return (double)(float)x;
+      // numpy's and torch's round: to the nearest integer, ties to even.
+      if (f == "round") return std::nearbyint(x);
+      if (f == "table_sigma") return table ? table->sigmaAt(x) : NAN;
+      if (f == "table_t") return table ? table->timeAt(x) : NAN;
     }
     if (args.size() == 2 && f == "min") return std::min(args[0], args[1]);
     if (args.size() == 2 && f == "max") return std::max(args[0], args[1]);
@@ -123,7 +128,7 @@ double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
     std::map<std::string, double> inner = env;
     for (size_t i = 0; i < args.size(); ++i)
       inner[fn->params[i]] = args[i];
-    return evalDeclExpr(p, *fn->value, inner, budget, depth + 1);
+    return evalDeclExpr(p, *fn->value, inner, budget, depth + 1, table);
   }
   default: return NAN;
   }

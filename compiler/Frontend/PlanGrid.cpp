@@ -12,6 +12,7 @@
 #include "compiler/Frontend/SemaUtil.h"
 
 #include <cmath>
+#include <optional>
 
 namespace diffuse {
 
@@ -74,43 +75,116 @@ bool planGridList(const ast::Expr &e, DiagEngine &diag, GridPlan &g) {
   return true;
 }
 
+/// The first call of table_sigma or table_t in `e`, or null.
+const ast::Expr *findTableCall(const ast::Expr &e) {
+  if (e.kind == ast::Expr::Call && (e.name == "table_sigma" || e.name == "table_t"))
+    return &e;
+  for (const auto &o : e.ops)
+    if (const ast::Expr *c = findTableCall(*o))
+      return c;
+  for (const auto &a : e.args)
+    if (const ast::Expr *c = findTableCall(*a.value))
+      return c;
+  return nullptr;
+}
+
 /// The points of grid declaration `d` (`grid kl(steps = 20) { sigma(i) = ...
 /// }`), its parameters bound in `g.args`: t(i) or sigma(i) at i = 0, ...,
 /// steps, or at i < steps and then noise level 0 (append_zero): finite,
 /// monotone (a repeated point is a step that stays), noise levels >= 0.
-bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, DiagEngine &diag, GridPlan &g) {
-  const ast::Item *fn = d.find("t") ? d.find("t") : d.find("sigma");
-  const bool sigmaForm = fn->name == "sigma";
-  const ast::Item *z = d.find("append_zero");
-  const bool appendZero = z ? z->value->number != 0 : sigmaForm;
-  const long steps = (long)g.args.at("steps");
+/// With both, each point is a discrete process's timestep t(i) (where the
+/// network is called) at noise level sigma(i), and append_zero ends the
+/// grid at timestep -1, noise level 0: diffusers' (timesteps, sigmas).
+bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, const SamplerPlan &plan,
+                      DiagEngine &diag, GridPlan &g) {
+  const ast::Item *tfn = d.find("t"), *sfn = d.find("sigma");
+  if (tfn && tfn->kind != ast::Item::Func)
+    tfn = nullptr;
+  if (sfn && sfn->kind != ast::Item::Func)
+    sfn = nullptr;
+  const bool pairs = tfn && sfn;
+  const ast::Item *fn = sfn ? sfn : tfn; // the function checked for direction
+  const bool sigmaForm = fn == sfn;
   std::map<std::string, double> env;
   for (const auto &p : d.params)
     env[p.name] = g.args.at(p.name);
-  std::vector<double> v;
+  bool appendZero = sigmaForm;
+  if (const ast::Item *z = d.find("append_zero")) {
+    double v = z->value->kind == ast::Expr::Ident ? env[z->value->name] : z->value->number;
+    if (v != 0 && v != 1) {
+      diag.error(e.loc, "append_zero of grid '" + d.name + "' is " + fmtNum(v) + ", not 0 or 1",
+                 "pass " + z->value->name + " = 0 or 1");
+      return false;
+    }
+    appendZero = v != 0;
+  }
+  // A discrete process's noise levels, for table_sigma and table_t.
+  std::optional<rt::TableSigmas> table;
+  if (plan.processKind == "discrete" && plan.interpolate.empty()) {
+    rt::TableSpec spec;
+    spec.schedule = plan.schedule;
+    spec.betaStart = plan.betaStart;
+    spec.betaEnd = plan.betaEnd;
+    spec.trainSteps = plan.trainSteps;
+    spec.betas = plan.betas;
+    spec.zeroTerminalSnr = plan.zeroTerminalSnr;
+    std::vector<float> acp = rt::computeBetaTable(spec).alphasCumprod;
+    if (!plan.peerTable.empty())
+      acp.assign(plan.peerTable.begin(), plan.peerTable.end());
+    table.emplace(acp);
+  } else {
+    for (const auto &it : d.items)
+      if (it.kind == ast::Item::Func)
+        if (const ast::Expr *c = findTableCall(*it.value)) {
+          diag.error(c->loc,
+                     c->name + " reads a discrete process's table of noise levels, but process '" +
+                         plan.process->name + "' has " +
+                         (plan.processKind == "discrete" ? "continuous time" : "no table"),
+                     "use it with a discrete = ... process in integer timesteps");
+          return false;
+        }
+  }
+  const rt::TableSigmas *tp = table ? &*table : nullptr;
+  const long steps = (long)g.args.at("steps");
+  std::vector<double> v, times;
   long budget = 20000000; // expression nodes, a fraction of a second
   int dir = 0;             // 1: rising, -1: falling
+  auto eval = [&](const ast::Item *f, long i, double &x) {
+    env[f->params[0]] = (double)i;
+    x = evalDeclExpr(d, *f->value, env, budget, 0, tp);
+    if (budget < 0) {
+      diag.error(e.loc, "grid '" + d.name + "' takes too long to evaluate at " +
+                            fmtNum((double)steps) + " steps",
+                 "simplify its functions or take fewer steps");
+      return false;
+    }
+    const std::string name = f->name + "(" + f->params[0] + ")";
+    bool noise = f == sfn;
+    if (!std::isfinite(x) || (noise && x < 0)) {
+      diag.error(f->loc,
+                 name + " is " + (std::isfinite(x) ? "negative" : "not finite") + " at " +
+                     f->params[0] + " = " + fmtNum((double)i) + " (" + fmtNum(x) + ")",
+                 noise ? "a noise level sigma/alpha is finite and >= 0 at every point, "
+                         "i = 0 to steps" + std::string(appendZero ? " - 1" : "")
+                       : "a process time is finite at every point, i = 0 to steps");
+      return false;
+    }
+    return true;
+  };
   const std::string f = fn->name + "(" + fn->params[0] + ")";
   for (long i = 0; i <= steps; ++i) {
     double x = 0; // the appended noise level
     if (i < steps || !appendZero) {
-      env[fn->params[0]] = (double)i;
-      x = evalDeclExpr(d, *fn->value, env, budget);
-      if (budget < 0) {
-        diag.error(e.loc, "grid '" + d.name + "' takes too long to evaluate at " +
-                              fmtNum((double)steps) + " steps",
-                   "simplify its functions or take fewer steps");
+      if (!eval(fn, i, x))
         return false;
+      if (pairs) {
+        double t;
+        if (!eval(tfn, i, t))
+          return false;
+        times.push_back(t);
       }
-      if (!std::isfinite(x) || (sigmaForm && x < 0)) {
-        diag.error(fn->loc,
-                   f + " is " + (std::isfinite(x) ? "negative" : "not finite") + " at " +
-                       fn->params[0] + " = " + fmtNum((double)i) + " (" + fmtNum(x) + ")",
-                   sigmaForm ? "a noise level sigma/alpha is finite and >= 0 at every point, "
-                               "i = 0 to steps" + std::string(appendZero ? " - 1" : "")
-                             : "a process time is finite at every point, i = 0 to steps");
-        return false;
-      }
+    } else if (pairs) {
+      times.push_back(-1); // the end of the chain
     }
     // Monotone: a repeated point is a step from s to s (as with repeat =
     // T), a reversal an error.
@@ -137,10 +211,16 @@ bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, DiagEngine &diag, 
                "a grid must move from the noise to the data");
     return false;
   }
-  if (appendZero)
-    v.pop_back(); // the runtime appends the clean end
-  g.kind = sigmaForm ? "sigmas" : "list";
-  g.times = v;
+  if (pairs) {
+    g.kind = "pairs";
+    g.times = times;
+    g.sigmas = v;
+  } else {
+    if (appendZero)
+      v.pop_back(); // the runtime appends the clean end
+    g.kind = sigmaForm ? "sigmas" : "list";
+    g.times = v;
+  }
   g.args["append_zero"] = appendZero ? 1 : 0;
   return true;
 }
@@ -166,7 +246,11 @@ bool planGrid(const ast::Module &m, const ast::Expr &e, const SamplerPlan &plan,
     if (const ast::Decl *d = findDecl(m, e.name); d && d->kind == "grid") {
       user = d;
       declared.name = d->name.c_str();
-      declared.time = d->find("sigma") ? GridFamily::Continuous : GridFamily::Any;
+      // sigma(i) alone: noise levels mapped to continuous time; t(i) and
+      // sigma(i): a discrete process's (timestep, noise level) pairs.
+      declared.time = !d->find("sigma") ? GridFamily::Any
+                      : d->find("t")    ? GridFamily::Discrete
+                                        : GridFamily::Continuous;
       for (const auto &p : d->params) {
         declared.args.push_back(p.name);
         double v;
@@ -200,7 +284,9 @@ bool planGrid(const ast::Module &m, const ast::Expr &e, const SamplerPlan &plan,
   }
   if (family->time == GridFamily::Discrete && !discrete) {
     diag.error(e.loc, "grid '" + g.kind + "' spaces the timesteps of a discrete process",
-               "use uniform, karras or exponential for a continuous-time process");
+               user ? "its points pair a timestep t(i) with a noise level sigma(i); for a "
+                      "continuous-time process keep one of them"
+                    : "use uniform, karras or exponential for a continuous-time process");
     return false;
   }
   for (const auto &a : e.args) {
@@ -296,7 +382,7 @@ bool planGrid(const ast::Module &m, const ast::Expr &e, const SamplerPlan &plan,
                    "give it a default in the declaration or pass " + p.name + " = ...");
         return false;
       }
-  if (user && !evaluateUserGrid(*user, e, diag, g))
+  if (user && !evaluateUserGrid(*user, e, plan, diag, g))
     return false;
   if (g.args.count("shift") && g.args.count("seq_len")) {
     diag.error(e.loc, "give either shift or seq_len, not both",

@@ -216,7 +216,13 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
   case ast::Expr::Call: {
     for (auto &a : e.args)
       checkScalarExpr(*a.value, tvar, params, funcs, stack);
-    if (contains(kMathFns, e.name)) {
+    if (contains(kGridFns, e.name) && !inGrid) {
+      diag.error(e.loc, "'" + e.name + "' is a function of grid declarations only",
+                 "it is evaluated once, when the grid is made; compute the grid in a grid "
+                 "declaration and use its points here");
+      return;
+    }
+    if (contains(kMathFns, e.name) || contains(kGridFns, e.name)) {
       size_t want = (e.name == "min" || e.name == "max") ? 2 : 1;
       if (e.args.size() != want)
         diag.error(e.loc, "'" + e.name + "' takes " + std::to_string(want) + " argument" +
@@ -226,6 +232,8 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
     auto it = funcs.find(e.name);
     if (it == funcs.end()) {
       std::vector<std::string> cands = kMathFns;
+      if (inGrid)
+        cands.insert(cands.end(), kGridFns.begin(), kGridFns.end());
       for (auto &[n, _] : funcs)
         cands.push_back(n);
       diag.error(e.loc, "unknown function '" + e.name + "'", didYouMean(e.name, cands));
@@ -360,29 +368,32 @@ void Checker::checkGrid(const ast::Decl &d) {
   if (!params.count("steps"))
     diag.error(d.nameLoc, "grid '" + d.name + "' has no parameter 'steps'",
                "declare it, e.g. grid " + d.name + "(steps = 20) { ... }: the number of steps");
+  // t(i) or sigma(i), or both: a discrete process's timestep (the
+  // network's time) and noise level of each point, diffusers' (timesteps,
+  // sigmas) pair (PlanGrid.cpp checks the process).
   const ast::Item *t = d.find("t"), *sigma = d.find("sigma");
-  if (t && sigma && t->kind == ast::Item::Func && sigma->kind == ast::Item::Func) {
-    diag.error(sigma->loc, "grid '" + d.name + "' defines both t(i) and sigma(i)",
-               "keep t(i) (the process time of point i) or sigma(i) (its noise level "
-               "sigma/alpha)");
-    return;
-  }
-  const ast::Item *fn = t ? t : sigma;
+  const ast::Item *fn = t && t->kind == ast::Item::Func ? t : sigma;
   if (!fn || fn->kind != ast::Item::Func) {
     diag.error(d.nameLoc, "grid '" + d.name + "' defines no t(i) or sigma(i)",
                "write t(i) = ... (the process time of point i) or sigma(i) = ... (its noise "
                "level sigma/alpha), for i = 0, 1, ..., steps");
     return;
   }
-  if (const ast::Item *z = d.find("append_zero"))
-    if (z->value->kind != ast::Expr::Number || (z->value->number != 0 && z->value->number != 1))
-      diag.error(z->value->loc, "append_zero is 0 or 1",
+  // append_zero: 0, 1, or a parameter (checked when the grid is made).
+  if (const ast::Item *z = d.find("append_zero")) {
+    const ast::Expr &v = *z->value;
+    bool param = v.kind == ast::Expr::Ident && params.count(v.name);
+    if (!param && (v.kind != ast::Expr::Number || (v.number != 0 && v.number != 1)))
+      diag.error(v.loc, "append_zero is 0, 1 or a parameter of the grid",
                  "append_zero = 1 ends the grid at noise level 0 after points 0 to steps - 1");
+  }
   std::map<std::string, const ast::Item *> funcs;
   for (const auto &it : d.items)
     if (it.kind == ast::Item::Func)
       funcs[it.name] = &it;
+  inGrid = true;
   checkScalarFunctions(funcs, params, "the point index", "i");
+  inGrid = false;
 }
 
 void Checker::checkTrain(const ast::Decl &d) {

@@ -14,9 +14,12 @@
 namespace diffuse {
 
 struct GridPlan {
-  std::string kind; // a family of gridFamilies() (PlanGrid.cpp), or "list"
+  // A family of gridFamilies() (PlanGrid.cpp), or a grid declaration's
+  // points: "list" (times), "sigmas" (noise levels) or "pairs" (both).
+  std::string kind;
   std::map<std::string, double> args;
-  std::vector<double> times; // list: the process times, in sampling order
+  std::vector<double> times; // list, pairs: the process times, in sampling order
+  std::vector<double> sigmas; // pairs: each time's noise level sigma/alpha
   std::string target = "next"; // next | prev (diffusers DDIM/PNDM: t - train_steps/steps)
 };
 
@@ -81,6 +84,9 @@ struct SamplerPlan {
   std::string finalAlpha = "first"; // discrete: alpha^2 at t < 0: first (acp[0]) | one
   double tMin = 0, tMax = 1;        // path domain
   std::string interpolate; // discrete: "" (integer timesteps) or "log_alpha" (continuous t)
+  /// A peer's own alphas_cumprod (CompileOptions::alphasCumprod), which
+  /// grid declarations read instead of the table made from the process.
+  std::vector<double> peerTable;
 
   // Models and guidance.
   std::string guidanceSpace = "output";

@@ -29,6 +29,10 @@ inline const std::vector<std::string> kPrimitives = {
     "sigma",        "lambda",     "dlambda",       "drift",          "diffusion2",
     "noise",        "at",         "at_lambda",     "posterior_mean", "posterior_std",
     "log_variance", "eps_uncond", "denoise_uncond"};
+/// Functions of a grid declaration only (evaluated at compile time): round
+/// (ties to even, as numpy's) and a discrete process's table read the way
+/// diffusers reads it (diffuse/schedule.h).
+inline const std::vector<std::string> kGridFns = {"round", "table_sigma", "table_t"};
 /// Reductions over each sample's elements: one value per sample.
 inline const std::vector<std::string> kReductions = {"sum", "mean",     "std",       "norm",
                                                      "dot", "quantile", "batch_mean"};
@@ -116,6 +120,9 @@ private:
   const ast::Module &m;
   DiagEngine &diag;
   std::set<std::string> reportedCycles;
+  /// Checking a grid declaration's functions, which may also call
+  /// kGridFns.
+  bool inGrid = false;
   std::map<std::string, Ty> stateTypes_;
   std::set<std::string> tainted_;
   std::map<std::string, const ast::Item *> solverFuncs_;

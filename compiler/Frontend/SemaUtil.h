@@ -4,6 +4,7 @@
 
 #include "compiler/Frontend/AST.h"
 #include "compiler/Frontend/Sema.h"
+#include "diffuse/schedule.h"
 
 #include <algorithm>
 #include <map>
@@ -52,8 +53,11 @@ bool planGrid(const ast::Module &m, const ast::Expr &e, const SamplerPlan &plan,
 
 /// A scalar function body of declaration `p` at the values of `env` (Plan.cpp);
 /// NaN for what it cannot evaluate, or once `budget` (expression nodes) runs out.
+/// `table`: a discrete process's noise levels, which a grid declaration's
+/// table_sigma(t) and table_t(sigma) read (NaN without one).
 double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
-                    const std::map<std::string, double> &env, long &budget, int depth = 0);
+                    const std::map<std::string, double> &env, long &budget, int depth = 0,
+                    const rt::TableSigmas *table = nullptr);
 
 /// Reports anything but `native` or `ve` as coordinates.
 void checkCoords(const ast::Expr &e, DiagEngine &diag);

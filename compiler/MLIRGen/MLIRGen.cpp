@@ -222,6 +222,8 @@ private:
       grid.set(k, b.getF64FloatAttr(v));
     if (!plan.grid.times.empty())
       grid.set("times", b.getF64ArrayAttr(plan.grid.times));
+    if (!plan.grid.sigmas.empty())
+      grid.set("sigmas", b.getF64ArrayAttr(plan.grid.sigmas));
     cfg.set("grid", grid.getDictionary(&ctx));
     if (plan.guidance) {
       NamedAttrList g;

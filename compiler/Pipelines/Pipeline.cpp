@@ -88,6 +88,7 @@ bool compileToStage(MLIRContext &ctx, const CompileOptions &opts, Stage stage, D
   if (!checkModule(ast, diag))
     return false;
   SamplerPlan plan;
+  plan.peerTable = opts.alphasCumprod;
   if (!opts.trainName.empty() ? !planTrain(ast, opts.trainName, diag, plan)
                               : !planSampler(ast, opts.samplerName, diag, plan))
     return false;

@@ -32,6 +32,10 @@ struct CompileOptions {
   bool eager = false;
   /// Also compile the steps' kernels for NVIDIA GPUs (`--device cuda`).
   bool cuda = false;
+  /// A discrete process's alphas_cumprod as a peer computed it (`diffuse
+  /// conform`: the case's own, as the golden README asks): grid
+  /// declarations read it instead of the table made from the process.
+  std::vector<double> alphasCumprod;
 };
 
 /// A task of a lowered step (Note [Device kernels] in Cuda.cpp): the

@@ -81,6 +81,9 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
     ts = given_.t;
   } else if (kind == "list") {
     ts = m.nums("grid.times");
+  } else if (kind == "pairs") {
+    // A grid declaration's (timestep, noise level) pairs.
+    ts = m.nums("grid.times");
   } else if (kind == "sigmas") {
     // A grid declaration's noise levels (compiled), then 0 with append_zero.
     sigmaGrid = true;
@@ -174,10 +177,16 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
       double t;
       if (kind == "leading")
         t = (double)((steps - 1 - i) * (trainSteps / steps) + offset);
+      // numpy's arithmetic: arange(T, 0, -T / N) and linspace(0, T - 1, N)
+      // (k times the step, the end exact), rounded with ties to even.
       else if (kind == "trailing")
-        t = std::round(trainSteps - (double)i * trainSteps / steps) - 1;
+        t = std::nearbyint((double)trainSteps - (double)i * ((double)trainSteps / (double)steps)) -
+            1;
+      else if (i == 0)
+        t = (double)(trainSteps - 1);
       else
-        t = std::round((double)(trainSteps - 1) * (double)(steps - 1 - i) / (double)(steps - 1));
+        t = std::nearbyint((double)(steps - 1 - i) *
+                           ((double)(trainSteps - 1) / (double)(steps - 1)));
       ts.push_back(t);
     }
     ts.push_back(-1); // the end of the chain
@@ -186,6 +195,7 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
     return {};
   }
 
+  const std::vector<double> pairSigmas = m.nums("grid.sigmas"); // kind == "pairs"
   // A declared grid of times with append_zero ends at noise level 0.
   bool cleanEnd = kind == "list" && m.num("grid.append_zero", 0) != 0;
   if (cleanEnd)
@@ -193,7 +203,11 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
   for (size_t i = 0; i < ts.size(); ++i) {
     bool hs = i < given_.sigma.size() && kind == "given";
     Point p;
-    if (hs) {
+    if (kind == "pairs") {
+      p = Point{};
+      p[DFS_POINT_BETA] = std::nan("");
+      finishPoint(p, ts[i], true, i < pairSigmas.size() ? pairSigmas[i] : NAN);
+    } else if (hs) {
       p = Point{};
       finishPoint(p, ts[i], true, given_.sigma[i]);
     } else if (cleanEnd && i + 1 == ts.size()) {

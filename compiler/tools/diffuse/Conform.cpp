@@ -10,6 +10,7 @@
 // skipped with the reason. The last line is `N passed, M failed, K skipped`.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/tools/diffuse/Compat.h"
 #include "compiler/tools/diffuse/Driver.h"
 #include "diffuse/models.h"
 
@@ -22,6 +23,7 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -29,39 +31,13 @@ using json = nlohmann::json;
 namespace diffuse {
 namespace {
 
-struct Mapping {
-  std::string spec;    // file under stdlib/compat
-  std::string sampler; // sampler name in it
-  std::vector<std::string> sets;
-  std::string skip; // non-empty: why the case is skipped
-  /// Non-empty: the peer computes part of its schedule in float32 with its
-  /// own libm, so the case is held to the peer's own float32 discrepancy
-  /// (variants.f64_neutralized.diff_vs_final) instead of 1e-9; this says why.
-  std::string float32Schedule;
-  /// The peer thresholds x0 inside its multistep update (diffusers'
-  /// thresholding = True): the `threshold` guidance rule, or
-  /// `cfg_threshold` with guidance.
-  bool threshold = false;
-};
-
-/// A case the stdlib cannot express yet, and why.
 Mapping skipped(std::string why) {
   Mapping m;
   m.skip = std::move(why);
   return m;
 }
 
-/// The shortest decimal that reads back as v.
-std::string num(double v) {
-  for (int p = 1; p <= 17; ++p) {
-    std::ostringstream os;
-    os.precision(p);
-    os << v;
-    if (std::strtod(os.str().c_str(), nullptr) == v)
-      return os.str();
-  }
-  return std::to_string(v);
-}
+std::string num(double v) { return shortNum(v); }
 
 double getNum(const json &j, const char *key, double def) {
   if (!j.contains(key) || j[key].is_null())
@@ -69,12 +45,6 @@ double getNum(const json &j, const char *key, double def) {
   if (j[key].is_number())
     return j[key].get<double>();
   return def;
-}
-
-/// diffusers' dynamic thresholding settings as the stdlib's arguments.
-std::string thresholdArgs(const json &cfg) {
-  return "ratio = " + num(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
-         ", max_value = " + num(getNum(cfg, "sample_max_value", 1));
 }
 
 /// Peer configuration -> Diffuse spec. Only names and settings: the
@@ -89,151 +59,15 @@ Mapping mapCase(const json &c) {
   std::string w = guided ? num(c["guidance_scale"].get<double>()) : "";
 
   if (name == "diffusers") {
-    std::string cls = peer.value("class", "");
-    m.spec = "compat/diffusers.dfs";
+    // The spec `diffuse compat` writes, grid included.
+    std::optional<double> w;
+    if (guided)
+      w = c["guidance_scale"].get<double>();
     const json &sk = call.contains("step_kwargs") ? call["step_kwargs"] : json::object();
-    if (cls == "DDIMScheduler") {
-      m.sampler = "diffusers_ddim";
-      if (cfg.value("thresholding", false))
-        m.sets.push_back("diffusers_ddim.solver=ddim_threshold(eta = " +
-                         num(getNum(sk, "eta", 0)) + ", " + thresholdArgs(cfg) + ")");
-      else if (cfg.value("clip_sample", false))
-        m.sets.push_back("diffusers_ddim.solver=ddim_clip(eta = " + num(getNum(sk, "eta", 0)) +
-                         ", range = " + num(getNum(cfg, "clip_sample_range", 1)) + ")");
-      else if (getNum(sk, "eta", 0) != 0)
-        m.sets.push_back("diffusers_ddim.solver=ddim(eta = " + num(getNum(sk, "eta", 0)) + ")");
-    } else if (cls == "DDPMScheduler") {
-      if (cfg.value("variance_type", "fixed_small") != "fixed_small")
-        return skipped("DDPM variance_type " + cfg.value("variance_type", "") +
-                       " is not in stdlib yet");
-      m.sampler = "diffusers_ddpm";
-      if (cfg.value("thresholding", false))
-        m.sets.push_back("diffusers_ddpm.solver=ddpm_threshold(" + thresholdArgs(cfg) + ")");
-      else if (cfg.value("clip_sample", false))
-        m.sets.push_back("diffusers_ddpm.solver=ddpm_clip(range = " +
-                         num(getNum(cfg, "clip_sample_range", 1)) + ")");
-    } else if (cls == "EulerAncestralDiscreteScheduler") {
-      m.sampler = "diffusers_euler_ancestral";
-    } else if (cls == "EulerDiscreteScheduler") {
-      if (getNum(sk, "s_churn", 0) != 0)
-        return skipped("Euler with s_churn > 0 is stochastic; noise() is not in the "
-                       "language yet");
-      m.sampler = "diffusers_euler";
-    } else if (cls == "HeunDiscreteScheduler") {
-      m.sampler = "diffusers_heun";
-    } else if (cls == "KDPM2DiscreteScheduler") {
-      m.sampler = "diffusers_kdpm2";
-      m.float32Schedule = "float32 midpoints";
-    } else if (cls == "KDPM2AncestralDiscreteScheduler") {
-      m.sampler = "diffusers_kdpm2_ancestral";
-      m.float32Schedule = "float32 midpoints, sigma_up and sigma_down";
-    } else if (cls == "DPMSolverSinglestepScheduler") {
-      int order = cfg.value("solver_order", 2);
-      if (cfg.value("algorithm_type", "") != "dpmsolver++" ||
-          cfg.value("solver_type", "") != "midpoint" || !cfg.value("lower_order_final", true) ||
-          cfg.value("final_sigmas_type", "zero") != "zero" || order < 1 || order > 3)
-        return skipped("this DPMSolverSinglestep configuration is not in stdlib yet");
-      m.threshold = cfg.value("thresholding", false);
-      m.sampler = "diffusers_dpmpp_singlestep";
-      m.sets.push_back("diffusers_dpmpp_singlestep.solver=dpmpp_singlestep_grid(order = " +
-                       std::to_string(order) + ")");
-    } else if (cls == "DEISMultistepScheduler") {
-      int order = cfg.value("solver_order", 2);
-      if (cfg.value("algorithm_type", "deis") != "deis" ||
-          cfg.value("solver_type", "logrho") != "logrho" || order < 1 || order > 3)
-        return skipped("this DEIS configuration is not in stdlib yet");
-      m.threshold = cfg.value("thresholding", false);
-      m.sampler = "diffusers_deis";
-      m.sets.push_back(
-          "diffusers_deis.solver=deis(order = " + std::to_string(order) +
-          ", lower_order_final = " + (cfg.value("lower_order_final", true) ? "1" : "0") + ")");
-    } else if (cls == "PNDMScheduler") {
-      if (!cfg.value("skip_prk_steps", false))
-        return skipped("PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet");
-      m.sampler = "diffusers_pndm";
-    } else if (cls == "LMSDiscreteScheduler") {
-      m.sampler = "diffusers_lms";
-    } else if (cls == "UniPCMultistepScheduler") {
-      int order = cfg.value("solver_order", 2);
-      std::string type = cfg.value("solver_type", "bh2");
-      if (order != 2 && order != 3)
-        return skipped("UniPC solver_order " + std::to_string(order) + " is not in stdlib yet");
-      if (!cfg.value("predict_x0", true) ||
-          (cfg.contains("disable_corrector") && !cfg["disable_corrector"].empty()) ||
-          (type != "bh1" && type != "bh2"))
-        return skipped("this UniPC configuration is not in stdlib yet");
-      m.threshold = cfg.value("thresholding", false);
-      m.sampler = "diffusers_unipc";
-      m.sets.push_back("diffusers_unipc.solver=" + std::string(order == 3 ? "unipc3" : "unipc") +
-                       "(bh = " + type.substr(2) + ", lower_order_final = " +
-                       (cfg.value("lower_order_final", true) ? "1" : "0") + ")");
-    } else if (cls == "DPMSolverMultistepScheduler") {
-      std::string algo = cfg.value("algorithm_type", "dpmsolver++");
-      int order = cfg.value("solver_order", 2);
-      if (order != 2 && !(order == 3 && algo == "dpmsolver++"))
-        return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
-                       algo + " is not in stdlib yet");
-      if (algo != "dpmsolver++" && algo != "dpmsolver" && algo != "sde-dpmsolver++")
-        return skipped("DPMSolverMultistep algorithm_type " + algo + " is not in stdlib yet");
-      bool heunSde = algo == "sde-dpmsolver++" && cfg.value("solver_type", "midpoint") == "heun";
-      if ((cfg.value("solver_type", "midpoint") != "midpoint" && !heunSde) ||
-          cfg.value("euler_at_final", false) || cfg.value("use_lu_lambdas", false))
-        return skipped("this DPMSolverMultistep configuration is not in stdlib yet");
-      m.threshold = cfg.value("thresholding", false);
-      m.sampler = "diffusers_dpmpp_2m";
-      std::string lof = cfg.value("lower_order_final", true) ? "1" : "0";
-      if (order == 3)
-        m.sets.push_back("diffusers_dpmpp_2m.solver=dpmpp_3m(lower_order_final = " + lof +
-                         ", lower_order_below = 15)");
-      else if (algo == "sde-dpmsolver++")
-        m.sets.push_back("diffusers_dpmpp_2m.solver=dpmpp_2m_sde(lower_order_final = " + lof +
-                         ", final_noise = 1, heun = " + (heunSde ? "1" : "0") + ")");
-      else
-        m.sets.push_back("diffusers_dpmpp_2m.solver=" +
-                         std::string(algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") +
-                         "(lower_order_final = " + lof + ")");
-    } else if (cls == "FlowMatchEulerDiscreteScheduler") {
-      if (cfg.value("stochastic_sampling", false))
-        return skipped("stochastic FlowMatch sampling needs noise()");
-      m.sampler = "diffusers_flowmatch_euler";
-      m.spec = "compat/diffusers.dfs";
-    } else {
-      return skipped("diffusers " + cls + " is not in stdlib yet");
-    }
-    if (cls != "FlowMatchEulerDiscreteScheduler") {
-      bool ownClip = cls == "DDIMScheduler" || cls == "DDPMScheduler";
-      if (cfg.value("clip_sample", false) && !ownClip)
-        return skipped("clip_sample in " + cls + " is not in the stdlib compat specs yet");
-      if (cfg.value("thresholding", false) && !ownClip && !m.threshold)
-        return skipped("thresholding in " + cls + " is not in the stdlib compat specs yet");
-      std::string sched = cfg.value("beta_schedule", "scaled_linear");
-      std::string proc = sched == "linear" ? "sd_linear" : "sd_scaled_linear";
-      if (cls == "DDPMScheduler")
-        proc += "_to_one";
-      if (sched != "linear" && sched != "scaled_linear" && sched != "squaredcos_cap_v2" &&
-          sched != "sigmoid")
-        return skipped("beta_schedule " + sched + " is not in the language yet");
-      m.sets.push_back(m.sampler + ".process=" + proc);
-      m.sets.push_back(proc + ".beta_start=" + num(cfg.value("beta_start", 0.0)));
-      m.sets.push_back(proc + ".beta_end=" + num(cfg.value("beta_end", 0.0)));
-      std::string steps = num(cfg.value("num_train_timesteps", 1000.0));
-      if (sched == "squaredcos_cap_v2")
-        m.sets.push_back(proc + ".discrete=squaredcos_cap_v2(train_steps = " + steps + ")");
-      else if (sched == "sigmoid")
-        m.sets.push_back(proc + ".discrete=sigmoid(beta_start = beta_start, beta_end = "
-                                "beta_end, train_steps = " + steps + ")");
-      if (cfg.value("rescale_betas_zero_snr", false))
-        m.sets.push_back(proc + ".zero_terminal_snr=true");
-      if (cfg.value("set_alpha_to_one", false))
-        m.sets.push_back(proc + ".final_alpha=one");
-      std::string pred = cfg.value("prediction_type", "epsilon");
-      if (pred == "v_prediction")
-        m.sets.push_back("unet.predicts=v");
-      else if (pred == "sample")
-        m.sets.push_back("unet.predicts=x0");
-      else if (pred != "epsilon")
-        return skipped("prediction_type " + pred + " is not supported");
-    }
+    long steps = call.contains("set_timesteps")
+                     ? call["set_timesteps"].value("num_inference_steps", 0L)
+                     : 0L;
+    return mapDiffusers(peer.value("class", ""), cfg, sk, steps, w, "peer");
   } else if (name == "k-diffusion") {
     std::string fn = peer.value("function", "");
     m.spec = "compat/kdiffusion.dfs";
@@ -347,13 +181,7 @@ Mapping mapCase(const json &c) {
   } else {
     return skipped("unknown peer '" + name + "'");
   }
-  if (m.threshold) {
-    // diffusers thresholds the x0 of its multistep update after the
-    // pipeline's CFG: in x0 space, where CFG on an affine prediction is the same.
-    m.sets.push_back(m.sampler + ".guidance=" +
-                     (guided ? "cfg_threshold(w = " + w + ", " : "threshold(") +
-                     thresholdArgs(cfg) + ")");
-  } else if (guided) {
+  if (guided) {
     m.sets.push_back(m.sampler + ".guidance=cfg(w = " + w + ")");
   }
   return m;
@@ -450,17 +278,47 @@ struct Result {
   double bound = 0; // the bound the error was held to
 };
 
+/// `-v`: the spec a case ran, after its result.
+void printMapping(const Mapping &m) {
+  if (!m.text.empty()) {
+    std::cout << "  via diffuse compat:";
+    for (size_t i = 0; i < m.items.size(); ++i)
+      std::cout << (i ? "; " : " ") << m.items[i];
+  } else {
+    std::cout << "  via " << m.spec << " sampler " << m.sampler;
+  }
+  for (const auto &set : m.sets)
+    std::cout << "; --set " << set;
+}
+
 Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
                std::map<std::string, std::unique_ptr<rt::CompiledSampler>> &cache, double tol,
                bool eager, const std::string &dtype) {
   // tol may be widened below for a case whose reference cannot be replayed exactly.
-  std::string key = m.spec + "|" + m.sampler + "|" + dtype;
+  std::vector<double> acp;
+  if (c["process"].contains("alphas_cumprod"))
+    acp = c["process"]["alphas_cumprod"].get<std::vector<double>>();
+  std::string key = m.spec + "|" + m.text + "|" + m.sampler + "|" + dtype;
   for (const auto &s : m.sets)
     key += "|" + s;
+  if (!m.text.empty()) // the grid reads the table
+    key += "|" + std::string((const char *)acp.data(), acp.size() * sizeof(double));
   auto it = cache.find(key);
   if (it == cache.end()) {
     CompileOptions o;
     o.specPath = stdlib + "/" + m.spec;
+    if (!m.text.empty()) {
+      // The spec `diffuse compat` prints for the case's configuration,
+      // its grid read from the case's own table (the golden README: the
+      // float32 tables from the file, not recomputed ones).
+      static int serial = 0;
+      fs::path p = fs::temp_directory_path() /
+                   ("diffuse-conform-" + std::to_string(getpid()) + "-" +
+                    std::to_string(serial++) + ".dfs");
+      std::ofstream(p) << m.text;
+      o.specPath = p.string();
+      o.alphasCumprod = acp;
+    }
     o.samplerName = m.sampler;
     o.overrides = m.sets;
     o.importPaths = {stdlib};
@@ -469,15 +327,14 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
     std::ostringstream diagText;
     DiagEngine diag(diagText);
     auto s = compileAndLoad(o, diag);
+    if (!m.text.empty())
+      fs::remove(o.specPath);
     if (!s)
-      return {Result::Fail, 0, "does not compile:\n" + diagText.str()};
+      return {Result::Fail, 0, "does not compile:\n" + diagText.str() + m.text};
     it = cache.emplace(key, std::move(s)).first;
   }
   const rt::CompiledSampler &sampler = *it->second;
 
-  std::vector<double> acp;
-  if (c["process"].contains("alphas_cumprod"))
-    acp = c["process"]["alphas_cumprod"].get<std::vector<double>>();
   rt::Mixture mix = mixtureOf(c["mixture"]);
   rt::GaussianMixtureNetwork net(mix, decoderOf(c, acp), outputOf(c));
   int64_t batch = c["batch"].get<int64_t>(), dim = c["dim"].get<int64_t>();
@@ -736,9 +593,7 @@ int runConform(int argc, char **argv) {
       if (!r.why.empty())
         std::cout << "  (" << r.why << ")";
       if (verbose) {
-        std::cout << "  via " << m.spec << " sampler " << m.sampler;
-        for (const auto &set : m.sets)
-          std::cout << "; --set " << set;
+        printMapping(m);
       }
       std::cout << "\n";
     } else {
@@ -746,9 +601,7 @@ int runConform(int argc, char **argv) {
       std::cout << "FAIL " << id << "  max_rel_err=" << buf << " (bound "
                 << (r.bound > 0 ? r.bound : tol) << ")" << (r.why.empty() ? "" : ": " + r.why);
       if (verbose) {
-        std::cout << "  via " << m.spec << " sampler " << m.sampler;
-        for (const auto &set : m.sets)
-          std::cout << "; --set " << set;
+        printMapping(m);
       }
       std::cout << "\n";
     }

@@ -6,6 +6,7 @@
 //   diffuse build SPEC -o EXE [--shared]   a standalone sampler (or a .so)
 //   diffuse run SPEC [--out DIR] ...       compile, load and sample the built-in model
 //   diffuse grid SPEC                      print the time grid
+//   diffuse compat diffusers CLASS K=V ... a diffusers scheduler's configuration as a spec
 //   diffuse conform DIR                    reproduce reference runs of other libraries
 // Common options: --sampler NAME, --set DECL.KEY=VALUE (repeatable).
 //
@@ -13,6 +14,7 @@
 #include "compiler/Frontend/Parser.h"
 #include "compiler/Frontend/Sema.h"
 #include "compiler/Pipelines/Pipeline.h"
+#include "compiler/tools/diffuse/Compat.h"
 #include "compiler/tools/diffuse/Driver.h"
 #include "diffuse/likelihood.h"
 #include "diffuse/demo.h"
@@ -73,6 +75,11 @@ int usage(std::ostream &os, int rc) {
         "                                  and after); --points N prints t, the network's\n"
         "                                  time, the target's coefficients and the weight at\n"
         "                                  N quantiles of the draw instead\n"
+        "  compat diffusers CLASS [KEY=VALUE ...] --steps N [--guidance W] [--name S]\n"
+        "  compat diffusers --config scheduler_config.json --steps N ...\n"
+        "                                  print the spec that does what the diffusers\n"
+        "                                  scheduler does with that configuration (grid\n"
+        "                                  included); run it with diffuse run\n"
         "  conform DIR [--filter S] [-v]   run reference cases (../shared/golden format);\n"
         "                                  --set applies after each case's own settings;\n"
         "                                  --dtype f32 runs them in float32 against the\n"
@@ -289,6 +296,8 @@ int main(int argc, char **argv) {
   std::string cmd = argv[1];
   if (cmd == "-h" || cmd == "--help" || cmd == "help")
     return usage(std::cout, 0);
+  if (cmd == "compat")
+    return runCompat(argc, argv);
   if (cmd == "conform")
     return runConform(argc, argv);
   if (cmd == "fmt")

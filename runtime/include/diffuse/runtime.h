@@ -11,6 +11,7 @@
 #include "diffuse/abi.h"
 #include "diffuse/device.h"
 #include "diffuse/network.h"
+#include "diffuse/schedule.h"
 #include "diffuse/threads.h"
 
 #include <algorithm>
@@ -136,10 +137,8 @@ struct Step {
 /// A discrete process's beta table and alphas_cumprod, as diffusers computes
 /// them in float32 (torch): linear, scaled_linear, squaredcos_cap_v2,
 /// sigmoid or an explicit table (manifest process.schedule, .betas), then
-/// rescaled to zero terminal SNR when process.zero_terminal_snr is set.
-struct BetaTable {
-  std::vector<float> betas, alphasCumprod;
-};
+/// rescaled to zero terminal SNR when process.zero_terminal_snr is set
+/// (diffuse/schedule.h).
 BetaTable betaTable(const Manifest &m);
 inline std::vector<float> alphasCumprod(const Manifest &m) { return betaTable(m).alphasCumprod; }
 

@@ -1,0 +1,555 @@
+//===- Compat.cpp - diffusers scheduler configurations as Diffuse specs ---===//
+//
+// mapDiffusers: a scheduler class and its config keys -> a spec over
+// stdlib/compat/diffusers.dfs, the grid included (its k_* and dpm_* grid
+// declarations redo set_timesteps on the process's own float32 table).
+// Only names and settings are decided here: the mathematics lives in the
+// stdlib. runCompat is `diffuse compat`.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/tools/diffuse/Compat.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+using json = nlohmann::json;
+
+namespace diffuse {
+
+std::string shortNum(double v) {
+  for (int p = 1; p <= 17; ++p) {
+    std::ostringstream os;
+    os.precision(p);
+    os << v;
+    if (std::strtod(os.str().c_str(), nullptr) == v)
+      return os.str();
+  }
+  return std::to_string(v);
+}
+
+namespace {
+
+Mapping skipped(std::string why) {
+  Mapping m;
+  m.skip = std::move(why);
+  return m;
+}
+
+double getNum(const json &j, const char *key, double def) {
+  if (!j.contains(key) || j[key].is_null() || !j[key].is_number())
+    return def;
+  return j[key].get<double>();
+}
+
+bool getBool(const json &j, const char *key, bool def) {
+  if (!j.contains(key) || !j[key].is_boolean())
+    return def;
+  return j[key].get<bool>();
+}
+
+std::string getStr(const json &j, const char *key, const std::string &def) {
+  if (!j.contains(key) || !j[key].is_string())
+    return def;
+  return j[key].get<std::string>();
+}
+
+const char *kKStyle[] = {"EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
+                         "HeunDiscreteScheduler", "LMSDiscreteScheduler",
+                         "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler"};
+const char *kMultistep[] = {"DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler",
+                            "UniPCMultistepScheduler", "DEISMultistepScheduler"};
+
+template <size_t N> bool among(const std::string &s, const char *(&list)[N]) {
+  for (const char *x : list)
+    if (s == x)
+      return true;
+  return false;
+}
+
+} // namespace
+
+json diffusersDefaults(const std::string &cls) {
+  json d = {{"num_train_timesteps", 1000},   {"beta_start", 0.0001},
+            {"beta_end", 0.02},              {"beta_schedule", "linear"},
+            {"trained_betas", nullptr},      {"prediction_type", "epsilon"},
+            {"steps_offset", 0},             {"rescale_betas_zero_snr", false},
+            {"timestep_spacing", "linspace"}};
+  auto sigmas = [&] {
+    d["use_karras_sigmas"] = false;
+    d["use_exponential_sigmas"] = false;
+    d["use_beta_sigmas"] = false;
+  };
+  auto thresholding = [&] {
+    d["thresholding"] = false;
+    d["dynamic_thresholding_ratio"] = 0.995;
+    d["sample_max_value"] = 1.0;
+  };
+  if (cls == "DDIMScheduler") {
+    thresholding();
+    d.update({{"clip_sample", true}, {"clip_sample_range", 1.0}, {"set_alpha_to_one", true},
+              {"timestep_spacing", "leading"}});
+  } else if (cls == "DDPMScheduler") {
+    thresholding();
+    d.update({{"clip_sample", true}, {"clip_sample_range", 1.0},
+              {"variance_type", "fixed_small"}, {"timestep_spacing", "leading"}});
+  } else if (cls == "PNDMScheduler") {
+    d.update({{"skip_prk_steps", false}, {"set_alpha_to_one", false},
+              {"timestep_spacing", "leading"}});
+  } else if (among(cls, kKStyle)) {
+    sigmas();
+    if (cls == "EulerDiscreteScheduler")
+      d.update({{"interpolation_type", "linear"}, {"timestep_type", "discrete"},
+                {"final_sigmas_type", "zero"}, {"sigma_min", nullptr}, {"sigma_max", nullptr}});
+  } else if (among(cls, kMultistep)) {
+    sigmas();
+    thresholding();
+    d.update({{"solver_order", 2}, {"lower_order_final", true}});
+    if (cls == "UniPCMultistepScheduler")
+      d.update({{"solver_type", "bh2"}, {"predict_x0", true}, {"disable_corrector", json::array()},
+                {"final_sigmas_type", "zero"}});
+    else if (cls == "DEISMultistepScheduler")
+      d.update({{"algorithm_type", "deis"}, {"solver_type", "logrho"}});
+    else
+      d.update({{"algorithm_type", "dpmsolver++"}, {"solver_type", "midpoint"},
+                {"final_sigmas_type", "zero"}, {"lambda_min_clipped", "-inf"},
+                {"use_lu_lambdas", false}, {"euler_at_final", false}});
+  } else if (cls == "FlowMatchEulerDiscreteScheduler") {
+    d = {{"num_train_timesteps", 1000}, {"shift", 1.0}, {"use_dynamic_shifting", false},
+         {"stochastic_sampling", false}};
+  } else {
+    return json::object();
+  }
+  return d;
+}
+
+Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, long steps,
+                     std::optional<double> guidance, const std::string &name) {
+  json cfg = diffusersDefaults(cls);
+  if (cfg.empty())
+    return skipped("diffusers " + cls + " is not in stdlib yet");
+  for (auto &[k, v] : given.items())
+    cfg[k] = v;
+  Mapping m;
+  m.spec = "compat/diffusers.dfs";
+  m.sampler = name;
+  const long T = (long)getNum(cfg, "num_train_timesteps", 1000);
+  const std::string N = std::to_string(steps);
+  auto thresholdArgs = [&] {
+    return "ratio = " + shortNum(getNum(cfg, "dynamic_thresholding_ratio", 0.995)) +
+           ", max_value = " + shortNum(getNum(cfg, "sample_max_value", 1));
+  };
+  const bool kstyle = among(cls, kKStyle), multistep = among(cls, kMultistep);
+  const bool thresholding = getBool(cfg, "thresholding", false);
+  const bool clip = getBool(cfg, "clip_sample", false);
+  bool threshold = false; // thresholding as the guidance rule (multistep schedulers)
+  std::string solver, coords;
+  bool prevTarget = false;
+
+  if (cls == "DDIMScheduler") {
+    std::string eta = shortNum(getNum(sk, "eta", 0));
+    if (thresholding)
+      solver = "ddim_threshold(eta = " + eta + ", " + thresholdArgs() + ")";
+    else if (clip)
+      solver = "ddim_clip(eta = " + eta + ", range = " +
+               shortNum(getNum(cfg, "clip_sample_range", 1)) + ")";
+    else
+      solver = "ddim(eta = " + eta + ")";
+    prevTarget = true;
+  } else if (cls == "DDPMScheduler") {
+    if (getStr(cfg, "variance_type", "fixed_small") != "fixed_small")
+      return skipped("DDPM variance_type " + getStr(cfg, "variance_type", "") +
+                     " is not in stdlib yet");
+    if (thresholding)
+      solver = "ddpm_threshold(" + thresholdArgs() + ")";
+    else if (clip)
+      solver = "ddpm_clip(range = " + shortNum(getNum(cfg, "clip_sample_range", 1)) + ")";
+    else
+      solver = "ddpm";
+    prevTarget = true;
+  } else if (cls == "EulerAncestralDiscreteScheduler") {
+    solver = "euler_ancestral(final_noise = 1)";
+  } else if (cls == "EulerDiscreteScheduler") {
+    if (getNum(sk, "s_churn", 0) != 0)
+      return skipped("Euler with s_churn > 0 is not in the compat specs yet");
+    if (getStr(cfg, "interpolation_type", "linear") != "linear" ||
+        getStr(cfg, "timestep_type", "discrete") != "discrete" ||
+        getStr(cfg, "final_sigmas_type", "zero") != "zero" || !cfg["sigma_min"].is_null() ||
+        !cfg["sigma_max"].is_null())
+      return skipped("this EulerDiscrete configuration (interpolation_type, timestep_type, "
+                     "final_sigmas_type, sigma_min/max) is not in the compat specs yet");
+    solver = "euler";
+    coords = "ve";
+  } else if (cls == "HeunDiscreteScheduler") {
+    solver = "heun";
+  } else if (cls == "KDPM2DiscreteScheduler") {
+    solver = "kdpm2";
+    m.float32Schedule = "float32 midpoints";
+  } else if (cls == "KDPM2AncestralDiscreteScheduler") {
+    solver = "kdpm2_ancestral";
+    m.float32Schedule = "float32 midpoints, sigma_up and sigma_down";
+  } else if (cls == "LMSDiscreteScheduler") {
+    solver = "lms";
+    coords = "ve";
+  } else if (cls == "PNDMScheduler") {
+    if (!getBool(cfg, "skip_prk_steps", false))
+      return skipped("PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet");
+  } else if (cls == "DPMSolverSinglestepScheduler") {
+    int order = (int)getNum(cfg, "solver_order", 2);
+    if (getStr(cfg, "algorithm_type", "") != "dpmsolver++" ||
+        getStr(cfg, "solver_type", "") != "midpoint" || !getBool(cfg, "lower_order_final", true) ||
+        order < 1 || order > 3)
+      return skipped("this DPMSolverSinglestep configuration is not in stdlib yet");
+    threshold = thresholding;
+    solver = "dpmpp_singlestep_grid(order = " + std::to_string(order) + ")";
+  } else if (cls == "DEISMultistepScheduler") {
+    int order = (int)getNum(cfg, "solver_order", 2);
+    if (getStr(cfg, "algorithm_type", "deis") != "deis" ||
+        getStr(cfg, "solver_type", "logrho") != "logrho" || order < 1 || order > 3)
+      return skipped("this DEIS configuration is not in stdlib yet");
+    threshold = thresholding;
+    solver = "deis(order = " + std::to_string(order) + ", lower_order_final = " +
+             (getBool(cfg, "lower_order_final", true) ? "1" : "0") + ")";
+  } else if (cls == "UniPCMultistepScheduler") {
+    int order = (int)getNum(cfg, "solver_order", 2);
+    std::string type = getStr(cfg, "solver_type", "bh2");
+    if (order != 2 && order != 3)
+      return skipped("UniPC solver_order " + std::to_string(order) + " is not in stdlib yet");
+    if (!getBool(cfg, "predict_x0", true) ||
+        (cfg.contains("disable_corrector") && !cfg["disable_corrector"].empty()) ||
+        (type != "bh1" && type != "bh2"))
+      return skipped("this UniPC configuration is not in stdlib yet");
+    threshold = thresholding;
+    solver = std::string(order == 3 ? "unipc3" : "unipc") + "(bh = " + type.substr(2) +
+             ", lower_order_final = " + (getBool(cfg, "lower_order_final", true) ? "1" : "0") +
+             ")";
+  } else if (cls == "DPMSolverMultistepScheduler") {
+    std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
+    int order = (int)getNum(cfg, "solver_order", 2);
+    if (order != 2 && !(order == 3 && algo == "dpmsolver++"))
+      return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
+                     algo + " is not in stdlib yet");
+    if (algo != "dpmsolver++" && algo != "dpmsolver" && algo != "sde-dpmsolver++")
+      return skipped("DPMSolverMultistep algorithm_type " + algo + " is not in stdlib yet");
+    bool heunSde = algo == "sde-dpmsolver++" && getStr(cfg, "solver_type", "midpoint") == "heun";
+    if ((getStr(cfg, "solver_type", "midpoint") != "midpoint" && !heunSde) ||
+        getBool(cfg, "euler_at_final", false) || getBool(cfg, "use_lu_lambdas", false))
+      return skipped("this DPMSolverMultistep configuration is not in stdlib yet");
+    threshold = thresholding;
+    std::string lof = getBool(cfg, "lower_order_final", true) ? "1" : "0";
+    if (order == 3)
+      solver = "dpmpp_3m(lower_order_final = " + lof + ", lower_order_below = 15)";
+    else if (algo == "sde-dpmsolver++")
+      solver = "dpmpp_2m_sde(lower_order_final = " + lof + ", final_noise = 1, heun = " +
+               (heunSde ? "1" : "0") + ")";
+    else
+      solver = std::string(algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") +
+               "(lower_order_final = " + lof + ")";
+    coords = "native";
+  } else if (cls == "FlowMatchEulerDiscreteScheduler") {
+    if (getBool(cfg, "stochastic_sampling", false) || getBool(cfg, "use_dynamic_shifting", false))
+      return skipped("stochastic or dynamically shifted FlowMatch sampling is not in the "
+                     "compat specs yet");
+    solver = "euler";
+  } else {
+    return skipped("diffusers " + cls + " is not in stdlib yet");
+  }
+  if (clip && cls != "DDIMScheduler" && cls != "DDPMScheduler" && cfg.contains("clip_sample"))
+    return skipped("clip_sample in " + cls + " is not in the stdlib compat specs yet");
+  if (thresholding && cls != "DDIMScheduler" && cls != "DDPMScheduler" && !threshold)
+    return skipped("thresholding in " + cls + " is not in the stdlib compat specs yet");
+
+  // The header names the settings that differ from the class's defaults.
+  std::string changed;
+  const json defaults = diffusersDefaults(cls);
+  for (auto &[k, v] : cfg.items())
+    if (defaults.contains(k) && defaults[k] != v &&
+        !(v.is_number() && defaults[k].is_number() &&
+          v.get<double>() == defaults[k].get<double>()))
+      changed += (changed.empty() ? "" : ", ") + k + "=" +
+                 (v.is_string() ? v.get<std::string>() : v.dump());
+  for (auto &[k, v] : sk.items())
+    changed += (changed.empty() ? "" : ", ") + k + "=" + v.dump();
+  std::ostringstream os;
+  os << "// diffusers " << cls << "(" << changed << ") at " << steps << " steps";
+  if (guidance)
+    os << ", guidance_scale " << shortNum(*guidance);
+  os << ", written by `diffuse compat`.\n";
+  os << "import \"compat/diffusers.dfs\"\n\n";
+  std::string process = "rectified_flow", model = "transformer", grid;
+
+  if (cls != "FlowMatchEulerDiscreteScheduler") {
+    // The process: the beta table and where the chain ends.
+    std::string sched = getStr(cfg, "beta_schedule", "linear");
+    if (!cfg["trained_betas"].is_null())
+      return skipped("trained_betas is not in the compat specs yet");
+    std::string start = shortNum(getNum(cfg, "beta_start", 0.0001));
+    std::string end = shortNum(getNum(cfg, "beta_end", 0.02)), train = std::to_string(T);
+    std::string table;
+    if (sched == "linear" || sched == "scaled_linear" || sched == "sigmoid")
+      table = sched + "(beta_start = " + start + ", beta_end = " + end + ", train_steps = " +
+              train + ")";
+    else if (sched == "squaredcos_cap_v2")
+      table = "squaredcos_cap_v2(train_steps = " + train + ")";
+    else
+      return skipped("beta_schedule " + sched + " is not in the language yet");
+    bool toOne = cls == "DDPMScheduler" || getBool(cfg, "set_alpha_to_one", false);
+    process = "peer_process";
+    os << "process peer_process {\n  discrete = " << table << "\n  final_alpha = "
+       << (toOne ? "one" : "first") << "\n";
+    m.items = {"discrete = " + table, std::string("final_alpha = ") + (toOne ? "one" : "first")};
+    if (getBool(cfg, "rescale_betas_zero_snr", false)) {
+      os << "  zero_terminal_snr = true\n";
+      m.items.push_back("zero_terminal_snr = true");
+    }
+    os << "}\n\n";
+    std::string pred = getStr(cfg, "prediction_type", "epsilon");
+    if (pred != "epsilon" && pred != "v_prediction" && pred != "sample")
+      return skipped("prediction_type " + pred + " is not supported");
+    model = "peer_model";
+    std::string predicts = pred == "v_prediction" ? "v" : pred == "sample" ? "x0" : "eps";
+    os << "model peer_model {\n  predicts = " << predicts
+       << "\n  time = index\n  cond = class\n}\n\n";
+    m.items.push_back("predicts = " + predicts);
+
+    // The grid: set_timesteps.
+    std::string spacing = getStr(cfg, "timestep_spacing", "linspace");
+    if (spacing != "linspace" && spacing != "leading" && spacing != "trailing")
+      return skipped("timestep_spacing " + spacing + " is not one of diffusers' three");
+    long offset = (long)getNum(cfg, "steps_offset", 0);
+    bool karras = getBool(cfg, "use_karras_sigmas", false);
+    if (getBool(cfg, "use_exponential_sigmas", false) || getBool(cfg, "use_beta_sigmas", false))
+      return skipped("use_exponential_sigmas and use_beta_sigmas are not in the compat grids yet");
+    std::string trainArg = T != 1000 ? ", train_steps = " + train : "";
+    if (cls.rfind("KDPM2", 0) == 0) {
+      m.givenGrid = "KDPM2's midpoint timesteps are not derived yet";
+    } else if (kstyle) {
+      if (karras) {
+        if (cls == "EulerAncestralDiscreteScheduler")
+          return skipped("use_karras_sigmas in EulerAncestral is not in the compat specs yet");
+        // Karras between the spaced schedule's ends.
+        long hi = T - 1, lo = 0;
+        if (spacing == "leading") {
+          hi = (steps - 1) * (T / steps) + offset;
+          lo = offset;
+        } else if (spacing == "trailing") {
+          lo = (long)std::nearbyint((double)T - (double)(steps - 1) * ((double)T / steps)) - 1;
+        }
+        grid = "k_karras(steps = " + N + ", t_max = " + std::to_string(hi) +
+               ", t_min = " + std::to_string(lo) + ")";
+        m.float32Schedule = "fractional Karras timesteps from numpy's float32 log";
+      } else {
+        grid = "k_" + spacing + "(steps = " + N +
+               (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") + trainArg +
+               ")";
+      }
+    } else if (multistep) {
+      std::string fst = getStr(cfg, "final_sigmas_type", "zero");
+      if (fst != "zero" && fst != "sigma_min")
+        return skipped("final_sigmas_type " + fst + " is not one of diffusers' two");
+      if (cls == "DEISMultistepScheduler")
+        fst = "sigma_min"; // DEIS always ends at the sigma of timestep 0
+      if (cfg.contains("lambda_min_clipped") && !(cfg["lambda_min_clipped"] == "-inf") &&
+          !(cfg["lambda_min_clipped"].is_number() &&
+            std::isinf(cfg["lambda_min_clipped"].get<double>())))
+        return skipped("lambda_min_clipped is not in the compat grids yet");
+      if (cls == "DPMSolverSinglestepScheduler")
+        spacing = "linspace"; // it has no timestep_spacing
+      std::string fz = fst == "zero" ? "" : ", final_zero = 0";
+      if (karras)
+        grid = "dpm_karras(steps = " + N + trainArg + fz + ")";
+      else
+        grid = "dpm_" + spacing + "(steps = " + N +
+               (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") + trainArg +
+               fz + ")";
+    } else {
+      // DDIM, DDPM, PNDM: the built-in spacings.
+      if (karras)
+        return skipped("use_karras_sigmas in " + cls + " is not in the compat specs yet");
+      grid = spacing + "(steps = " + N +
+             (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") +
+             (prevTarget ? ", target = prev" : "") + ")";
+    }
+  } else {
+    m.givenGrid = "FlowMatch's float32 timesteps are not derived yet";
+  }
+  if (!m.givenGrid.empty())
+    grid = prevTarget ? "given(target = prev)" : "given";
+  if (solver.empty())
+    solver = "pndm";
+
+  std::string guide;
+  std::string w = guidance ? shortNum(*guidance) : "";
+  if (threshold)
+    // diffusers thresholds the x0 of its multistep update after the
+    // pipeline's CFG: in x0 space, where CFG on an affine prediction is the same.
+    guide = (guidance ? "cfg_threshold(w = " + w + ", " : "threshold(") + thresholdArgs() + ")";
+  else if (guidance)
+    guide = "cfg(w = " + w + ")";
+
+  os << "sampler " << name << " {\n  process = " << process << "\n  model = " << model
+     << "\n  solver = " << solver << "\n";
+  m.items.push_back("solver = " + solver);
+  if (!coords.empty()) {
+    os << "  coords = " << coords << "\n";
+    m.items.push_back("coords = " + coords);
+  }
+  os << "  grid = " << grid << "\n";
+  m.items.push_back("grid = " + grid);
+  if (!guide.empty()) {
+    os << "  guidance = " << guide << "\n";
+    m.items.push_back("guidance = " + guide);
+  }
+  os << "}\n";
+  m.text = os.str();
+  return m;
+}
+
+int runCompat(int argc, char **argv) {
+  auto fail = [](const std::string &msg, const std::string &hint = "") {
+    std::cerr << "error: " << msg << "\n";
+    if (!hint.empty())
+      std::cerr << "  help: " << hint << "\n";
+    return 2;
+  };
+  if (argc < 3 || std::string(argv[2]) != "diffusers")
+    return fail(std::string("compat needs a peer: diffuse compat diffusers ...") +
+                    (argc >= 3 ? ", not '" + std::string(argv[2]) + "'" : ""),
+                "k-diffusion, DPM-Solver and flow_matching functions map one to one to the "
+                "samplers of stdlib/compat/kdiffusion.dfs, dpm_solver.dfs and flow_matching.dfs");
+  std::string cls, configPath, name = "scheduler";
+  json cfg = json::object(), sk = json::object();
+  long steps = 0;
+  std::optional<double> guidance;
+  for (int i = 3; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char *opt) -> std::optional<std::string> {
+      if (i + 1 >= argc)
+        return std::nullopt;
+      (void)opt;
+      return std::string(argv[++i]);
+    };
+    if (a == "--steps" || a == "--guidance" || a == "--config" || a == "--name") {
+      auto v = value(a.c_str());
+      if (!v)
+        return fail(a + " needs a value");
+      if (a == "--config") {
+        configPath = *v;
+      } else if (a == "--name") {
+        name = *v;
+      } else {
+        char *end = nullptr;
+        double x = std::strtod(v->c_str(), &end);
+        if (end == v->c_str() || *end || !std::isfinite(x))
+          return fail(a + " takes a number, not '" + *v + "'");
+        if (a == "--steps") {
+          if (x < 1 || x > 100000 || x != std::floor(x))
+            return fail("--steps is a whole number from 1 to 100000, not '" + *v + "'");
+          steps = (long)x;
+        } else {
+          guidance = x;
+        }
+      }
+    } else if (a.find('=') != std::string::npos) {
+      std::string k = a.substr(0, a.find('=')), v = a.substr(a.find('=') + 1);
+      json val;
+      char *end = nullptr;
+      double x = std::strtod(v.c_str(), &end);
+      if (v == "true" || v == "True")
+        val = true;
+      else if (v == "false" || v == "False")
+        val = false;
+      else if (v == "none" || v == "None")
+        val = nullptr;
+      else if (!v.empty() && end && !*end)
+        val = x == std::floor(x) && std::fabs(x) < 1e15 ? json((long)x) : json(x);
+      else
+        val = v;
+      (k == "eta" || k == "s_churn" ? sk : cfg)[k] = val;
+    } else if (!a.empty() && a[0] == '-') {
+      return fail("unknown option '" + a + "'",
+                  "diffuse compat diffusers CLASS [KEY=VALUE ...] --steps N [--guidance W] "
+                  "[--name SAMPLER], or --config scheduler_config.json instead of CLASS");
+    } else if (cls.empty()) {
+      cls = a;
+    } else {
+      return fail("unexpected argument '" + a + "'", "configuration keys are KEY=VALUE");
+    }
+  }
+  if (!configPath.empty()) {
+    std::ifstream in(configPath);
+    if (!in)
+      return fail("cannot read '" + configPath + "'");
+    json file;
+    try {
+      file = json::parse(in);
+    } catch (const std::exception &e) {
+      return fail("'" + configPath + "' is not JSON: " + e.what());
+    }
+    if (!file.is_object())
+      return fail("'" + configPath + "' is not a scheduler config (a JSON object)");
+    if (cls.empty())
+      cls = getStr(file, "_class_name", "");
+    for (auto &[k, v] : file.items())
+      if (k.empty() || k[0] != '_')
+        if (!cfg.contains(k)) // KEY=VALUE on the command line wins
+          cfg[k] = v;
+  }
+  if (cls.empty())
+    return fail("which scheduler? give its class (e.g. EulerDiscreteScheduler) or "
+                "--config with a _class_name");
+  if (steps == 0)
+    return fail("--steps N is missing", "the num_inference_steps of set_timesteps");
+  json defaults = diffusersDefaults(cls);
+  if (defaults.empty())
+    return fail("diffusers " + cls + " is not in the compat specs",
+                "known: DDIM, DDPM, PNDM, Euler, EulerAncestral, Heun, LMS, KDPM2, "
+                "KDPM2Ancestral, DPMSolverMultistep, DPMSolverSinglestep, UniPCMultistep, "
+                "DEISMultistep and FlowMatchEulerDiscrete (each ...Scheduler)");
+  // A key the class does not read is a typo or a setting the mapping would
+  // silently drop: an error on the command line. A config file has many
+  // keys the mapping does not read; those keep diffusers' meaning only if
+  // they are at their defaults, which the mapping checks per class.
+  if (configPath.empty())
+    for (auto &[k, v] : cfg.items())
+      if (!defaults.contains(k)) {
+        std::string best;
+        size_t bestD = 4;
+        for (auto &[d, _] : defaults.items()) {
+          // A cheap edit distance for the hint.
+          std::vector<size_t> row(d.size() + 1);
+          for (size_t j = 0; j <= d.size(); ++j)
+            row[j] = j;
+          for (size_t a = 1; a <= k.size(); ++a) {
+            size_t prev = row[0];
+            row[0] = a;
+            for (size_t b = 1; b <= d.size(); ++b) {
+              size_t cur = row[b];
+              row[b] = std::min({row[b] + 1, row[b - 1] + 1, prev + (k[a - 1] != d[b - 1])});
+              prev = cur;
+            }
+          }
+          if (row[d.size()] < bestD) {
+            bestD = row[d.size()];
+            best = d;
+          }
+        }
+        std::string known;
+        for (auto &[d, _] : defaults.items())
+          known += (known.empty() ? "" : ", ") + d;
+        return fail("'" + k + "' is not a configuration key of " + cls + " that Diffuse reads",
+                    best.empty() ? "its keys: " + known : "did you mean '" + best + "'?");
+      }
+  Mapping m = mapDiffusers(cls, cfg, sk, steps, guidance, name);
+  if (!m.skip.empty())
+    return fail(m.skip);
+  if (!m.givenGrid.empty())
+    return fail(cls + ": " + m.givenGrid,
+                "`diffuse conform` replays such a scheduler's own timesteps (grid = given)");
+  std::cout << m.text;
+  return 0;
+}
+
+} // namespace diffuse

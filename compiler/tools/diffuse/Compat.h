@@ -1,0 +1,62 @@
+//===- Compat.h - peer configurations as Diffuse specs ----------*- C++ -*-===//
+//
+// What `diffuse compat` prints and `diffuse conform` runs: a peer's own
+// configuration (a diffusers scheduler's class and config keys, with
+// diffusers' defaults for the missing ones) turned into a Diffuse spec
+// that imports stdlib/compat and says the same thing in the language:
+// process, model, solver, guidance, and the grid diffusers' set_timesteps
+// makes (docs/conformance.md, "Peer configurations").
+//
+//===----------------------------------------------------------------------===//
+#ifndef DIFFUSE_TOOLS_COMPAT_H
+#define DIFFUSE_TOOLS_COMPAT_H
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace diffuse {
+
+struct Mapping {
+  std::string spec;    // file under stdlib/compat (text empty), or the name shown
+  std::string text;    // non-empty: the whole spec, written out (diffusers)
+  std::string sampler; // sampler name in it
+  std::vector<std::string> sets;
+  std::string skip; // non-empty: why the configuration cannot be expressed
+  /// Non-empty: the peer computes part of its schedule in float32 with its
+  /// own libm, so a conformance case is held to the peer's own float32
+  /// discrepancy (variants.f64_neutralized.diff_vs_final) instead of 1e-9;
+  /// this says why.
+  std::string float32Schedule;
+  /// The grid is `given`: the peer's own timesteps replayed (diffuse
+  /// conform), as the spec cannot derive them yet; says why.
+  std::string givenGrid;
+  /// The text's settings, one line each ("solver = ddim(eta = 0)", "grid =
+  /// ..."), for `diffuse conform -v`.
+  std::vector<std::string> items;
+};
+
+/// A diffusers scheduler `cls` with configuration `cfg` (its config keys;
+/// diffusers' defaults fill the missing ones) and step() keyword arguments
+/// `stepKwargs` (eta, s_churn), at `steps` inference steps, with CFG at
+/// `guidance` when given, as a spec whose sampler is `name`.
+Mapping mapDiffusers(const std::string &cls, const nlohmann::json &cfg,
+                     const nlohmann::json &stepKwargs, long steps,
+                     std::optional<double> guidance, const std::string &name);
+
+/// diffusers' defaults of scheduler `cls` for the keys the mapping reads;
+/// an empty object for a class it does not know.
+nlohmann::json diffusersDefaults(const std::string &cls);
+
+/// The shortest decimal that reads back as v.
+std::string shortNum(double v);
+
+/// `diffuse compat diffusers CLASS [KEY=VALUE ...] --steps N [--guidance W]`
+/// or `diffuse compat diffusers --config scheduler_config.json --steps N`.
+int runCompat(int argc, char **argv);
+
+} // namespace diffuse
+
+#endif
