@@ -67,6 +67,12 @@ with open(os.path.join(root, "docs", "conformance.md"), "w") as f:
             "fixed before running: twice the peer's own float32-vs-float64 discrepancy, plus "
             "diffusers' float32-schedule discrepancy (`f64_neutralized.diff_vs_final`), plus "
             "4 x 2^-24 per network call (see `compiler/tools/diffuse/Conform.cpp`).\n\n")
+    f.write("A diffusers row runs the spec `diffuse compat diffusers CLASS KEY=VALUE ... --steps N` "
+            "prints for the case's configuration (its settings listed; `grid = ...` is derived "
+            "from timestep_spacing, steps_offset, use_karras_sigmas and final_sigmas_type on the "
+            "case's float32 table; `grid = given` replays the case's timesteps where the "
+            "derivation is missing: KDPM2's midpoints, FlowMatch). The other peers' rows name a "
+            "sampler of `stdlib/compat` and its `--set` overrides.\n\n")
     f.write("| peer | case | result | Diffuse spec, sampler | max rel. error / reason "
             "| float32: max rel. error (bound) |\n")
     f.write("|---|---|---|---|---|---|\n")
