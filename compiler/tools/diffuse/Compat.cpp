@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/tools/diffuse/Compat.h"
+#include "compiler/Frontend/SemaUtil.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -425,14 +426,13 @@ int runCompat(int argc, char **argv) {
   std::optional<double> guidance;
   for (int i = 3; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&](const char *opt) -> std::optional<std::string> {
+    auto value = [&]() -> std::optional<std::string> {
       if (i + 1 >= argc)
         return std::nullopt;
-      (void)opt;
       return std::string(argv[++i]);
     };
     if (a == "--steps" || a == "--guidance" || a == "--config" || a == "--name") {
-      auto v = value(a.c_str());
+      auto v = value();
       if (!v)
         return fail(a + " needs a value");
       if (a == "--config") {
@@ -515,32 +515,12 @@ int runCompat(int argc, char **argv) {
   if (configPath.empty())
     for (auto &[k, v] : cfg.items())
       if (!defaults.contains(k)) {
-        std::string best;
-        size_t bestD = 4;
-        for (auto &[d, _] : defaults.items()) {
-          // A cheap edit distance for the hint.
-          std::vector<size_t> row(d.size() + 1);
-          for (size_t j = 0; j <= d.size(); ++j)
-            row[j] = j;
-          for (size_t a = 1; a <= k.size(); ++a) {
-            size_t prev = row[0];
-            row[0] = a;
-            for (size_t b = 1; b <= d.size(); ++b) {
-              size_t cur = row[b];
-              row[b] = std::min({row[b] + 1, row[b - 1] + 1, prev + (k[a - 1] != d[b - 1])});
-              prev = cur;
-            }
-          }
-          if (row[d.size()] < bestD) {
-            bestD = row[d.size()];
-            best = d;
-          }
-        }
-        std::string known;
+        std::vector<std::string> keys;
         for (auto &[d, _] : defaults.items())
-          known += (known.empty() ? "" : ", ") + d;
+          keys.push_back(d);
+        std::string hint = didYouMean(k, keys);
         return fail("'" + k + "' is not a configuration key of " + cls + " that Diffuse reads",
-                    best.empty() ? "its keys: " + known : "did you mean '" + best + "'?");
+                    hint.empty() ? "its keys: " + joinNames(keys) : hint);
       }
   Mapping m = mapDiffusers(cls, cfg, sk, steps, guidance, name);
   if (!m.skip.empty())
