@@ -15,7 +15,8 @@
 namespace diffuse::rt {
 
 std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x, int64_t batch,
-                                  const Point &from, const Point &to, bool ve) {
+                                  const Point &from, const Point &to, bool ve,
+                                  const std::vector<int32_t> &labels) {
   const int D = m.dim;
   double a0 = from[DFS_POINT_A], s0 = from[DFS_POINT_S];
   double a1 = to[DFS_POINT_A], s1 = to[DFS_POINT_S];
@@ -26,13 +27,15 @@ std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x
   double h = (u1 - u0) / N;
   std::vector<double> out(x.size());
   std::vector<double> y(D), k1(D), k2(D), k3(D), k4(D), tmp(D), x0(D), eps(D);
+  int label = -1; // the row's class, for a class-conditional model
   // dy/du = y - D(y, e^u), u = log tau.
   auto f = [&](const std::vector<double> &yy, double u, std::vector<double> &k) {
-    posteriorMean(m, yy.data(), 1.0, std::exp(u), -1, x0.data(), eps.data());
+    posteriorMean(m, yy.data(), 1.0, std::exp(u), label, x0.data(), eps.data());
     for (int j = 0; j < D; ++j)
       k[j] = yy[j] - x0[j];
   };
   for (int64_t i = 0; i < batch; ++i) {
+    label = labels.empty() ? -1 : labels[(size_t)i];
     for (int j = 0; j < D; ++j)
       y[j] = ve ? x[i * D + j] : x[i * D + j] / a0;
     for (int n = 0; n < N; ++n) {
@@ -48,7 +51,7 @@ std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x
         y[j] += h / 6 * (k1[j] + 2 * k2[j] + 2 * k3[j] + k4[j]);
     }
     if (toZero) {
-      posteriorMean(m, y.data(), 1.0, std::exp(u1), -1, x0.data(), eps.data());
+      posteriorMean(m, y.data(), 1.0, std::exp(u1), label, x0.data(), eps.data());
       y = x0;
     }
     for (int j = 0; j < D; ++j)
@@ -184,12 +187,15 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
   size_t sets = std::max<size_t>(1, o.labels.size());
   for (double c : mf.nums("guidance.eval_conds"))
     sets = std::max(sets, (size_t)std::max(0.0, c + 1));
+  std::vector<int32_t> firstLabels; // condition set 0: what an unguided model sees
   for (size_t k = 0; k < sets; ++k) {
     std::vector<int32_t> labels((size_t)o.batch);
     for (int64_t i = 0; i < o.batch; ++i)
       labels[(size_t)i] = k < o.labels.size()
                               ? o.labels[k][(size_t)i % o.labels[k].size()]
                               : (int32_t)((i + (int64_t)k) % 2);
+    if (k == 0)
+      firstLabels = labels;
     runner.setLabels(labels, (int)k);
   }
   std::string err;
@@ -342,7 +348,10 @@ int runDemo(const CompiledSampler &sampler, const DemoOptions &o, std::ostream &
     // The exact solution is integrated in x/alpha, which does not exist there.
     os << "(the run starts at alpha = 0, pure noise: the exact solution is not computed)\n";
   } else if (!guided) {
-    exact = exactSolution(mix, x0, o.batch, grid.front().s, grid.back().t, ve);
+    // A class-conditional model samples each row's class (set 0's labels).
+    bool conditional = mf.num(Manifest::modelKey(0, "labels")) != 0;
+    exact = exactSolution(mix, x0, o.batch, grid.front().s, grid.back().t, ve,
+                          conditional ? firstLabels : std::vector<int32_t>{});
     double maxAbs = 0, sq = 0;
     for (size_t i = 0; i < x.size(); ++i) {
       double d = std::fabs(x[i] - exact[i]);

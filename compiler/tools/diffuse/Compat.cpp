@@ -10,6 +10,8 @@
 #include "compiler/tools/diffuse/Compat.h"
 #include "compiler/Frontend/SemaUtil.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -21,17 +23,22 @@ using json = nlohmann::json;
 namespace diffuse {
 
 std::string shortNum(double v) {
-  for (int p = 1; p <= 17; ++p) {
-    std::ostringstream os;
-    os.precision(p);
-    os << v;
-    if (std::strtod(os.str().c_str(), nullptr) == v)
-      return os.str();
-  }
+  // Plain decimals (80, not 8e+01) where a short one reads back exactly.
+  bool plain = std::fabs(v) >= 1e-5 && std::fabs(v) < 1e15;
+  for (int pass = plain ? 0 : 1; pass < 2; ++pass)
+    for (int p = 1; p <= 17; ++p) {
+      std::ostringstream os;
+      os.precision(p);
+      os << v;
+      if (pass == 0 && os.str().find('e') != std::string::npos)
+        continue;
+      if (std::strtod(os.str().c_str(), nullptr) == v)
+        return os.str();
+    }
   return std::to_string(v);
 }
 
-namespace {
+namespace compat {
 
 Mapping skipped(std::string why) {
   Mapping m;
@@ -56,6 +63,12 @@ std::string getStr(const json &j, const char *key, const std::string &def) {
     return def;
   return j[key].get<std::string>();
 }
+
+} // namespace compat
+
+using namespace compat;
+
+namespace {
 
 const char *kKStyle[] = {"EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
                          "HeunDiscreteScheduler", "LMSDiscreteScheduler",
@@ -408,6 +421,32 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
   return m;
 }
 
+namespace {
+
+/// The peers `diffuse compat` knows, by their own names (and the spellings
+/// people write: dpm_solver, kdiffusion, flow-matching).
+std::string peerName(std::string p) {
+  for (char &c : p)
+    c = (char)std::tolower((unsigned char)c);
+  if (p == "diffusers")
+    return p;
+  if (p == "k-diffusion" || p == "kdiffusion" || p == "k_diffusion")
+    return "k-diffusion";
+  if (p == "dpm-solver" || p == "dpm_solver" || p == "dpmsolver")
+    return "dpm-solver";
+  if (p == "flow_matching" || p == "flow-matching" || p == "flowmatching")
+    return "flow_matching";
+  return "";
+}
+
+const char *kUsage =
+    "diffuse compat diffusers CLASS [KEY=VALUE ...] --steps N (or --config "
+    "scheduler_config.json); k-diffusion SAMPLE_FN GET_SIGMAS_FN [KEY=VALUE ...] --steps N; "
+    "dpm-solver [KEY=VALUE ...] --steps N; flow_matching [KEY=VALUE ...]; each with "
+    "[--guidance W] [--name SAMPLER]";
+
+} // namespace
+
 int runCompat(int argc, char **argv) {
   auto fail = [](const std::string &msg, const std::string &hint = "") {
     std::cerr << "error: " << msg << "\n";
@@ -415,12 +454,14 @@ int runCompat(int argc, char **argv) {
       std::cerr << "  help: " << hint << "\n";
     return 2;
   };
-  if (argc < 3 || std::string(argv[2]) != "diffusers")
-    return fail(std::string("compat needs a peer: diffuse compat diffusers ...") +
+  std::string peer = argc >= 3 ? peerName(argv[2]) : "";
+  if (peer.empty())
+    return fail(std::string("compat needs a peer: diffusers, k-diffusion, dpm-solver or "
+                            "flow_matching") +
                     (argc >= 3 ? ", not '" + std::string(argv[2]) + "'" : ""),
-                "k-diffusion, DPM-Solver and flow_matching functions map one to one to the "
-                "samplers of stdlib/compat/kdiffusion.dfs, dpm_solver.dfs and flow_matching.dfs");
-  std::string cls, configPath, name = "scheduler";
+                kUsage);
+  std::vector<std::string> names; // diffusers: the class; k-diffusion: the two functions
+  std::string configPath, name = "scheduler";
   json cfg = json::object(), sk = json::object();
   long steps = 0;
   std::optional<double> guidance;
@@ -463,17 +504,17 @@ int runCompat(int argc, char **argv) {
         val = false;
       else if (v == "none" || v == "None")
         val = nullptr;
+      else if (v == "inf" || v == "float('inf')")
+        val = INFINITY;
       else if (!v.empty() && end && !*end)
         val = x == std::floor(x) && std::fabs(x) < 1e15 ? json((long)x) : json(x);
       else
         val = v;
-      (k == "eta" || k == "s_churn" ? sk : cfg)[k] = val;
+      (peer == "diffusers" && (k == "eta" || k == "s_churn") ? sk : cfg)[k] = val;
     } else if (!a.empty() && a[0] == '-') {
-      return fail("unknown option '" + a + "'",
-                  "diffuse compat diffusers CLASS [KEY=VALUE ...] --steps N [--guidance W] "
-                  "[--name SAMPLER], or --config scheduler_config.json instead of CLASS");
-    } else if (cls.empty()) {
-      cls = a;
+      return fail("unknown option '" + a + "'", kUsage);
+    } else if ((peer == "diffusers" && names.empty()) || (peer == "k-diffusion" && names.size() < 2)) {
+      names.push_back(a);
     } else {
       return fail("unexpected argument '" + a + "'", "configuration keys are KEY=VALUE");
     }
@@ -489,44 +530,101 @@ int runCompat(int argc, char **argv) {
       return fail("'" + configPath + "' is not JSON: " + e.what());
     }
     if (!file.is_object())
-      return fail("'" + configPath + "' is not a scheduler config (a JSON object)");
-    if (cls.empty())
-      cls = getStr(file, "_class_name", "");
+      return fail("'" + configPath + "' is not a configuration (a JSON object)");
+    if (peer == "diffusers" && names.empty() && !getStr(file, "_class_name", "").empty())
+      names.push_back(getStr(file, "_class_name", ""));
     for (auto &[k, v] : file.items())
       if (k.empty() || k[0] != '_')
         if (!cfg.contains(k)) // KEY=VALUE on the command line wins
           cfg[k] = v;
   }
-  if (cls.empty())
-    return fail("which scheduler? give its class (e.g. EulerDiscreteScheduler) or "
-                "--config with a _class_name");
-  if (steps == 0)
-    return fail("--steps N is missing", "the num_inference_steps of set_timesteps");
-  json defaults = diffusersDefaults(cls);
-  if (defaults.empty())
-    return fail("diffusers " + cls + " is not in the compat specs",
-                "known: DDIM, DDPM, PNDM, Euler, EulerAncestral, Heun, LMS, KDPM2, "
-                "KDPM2Ancestral, DPMSolverMultistep, DPMSolverSinglestep, UniPCMultistep, "
-                "DEISMultistep and FlowMatchEulerDiscrete (each ...Scheduler)");
-  // A key the class does not read is a typo or a setting the mapping would
-  // silently drop: an error on the command line. A config file has many
-  // keys the mapping does not read; those keep diffusers' meaning only if
-  // they are at their defaults, which the mapping checks per class.
-  if (configPath.empty())
+  // A key the function does not read is a typo or a setting the mapping
+  // would silently drop: an error on the command line. A diffusers config
+  // file has many keys the mapping does not read; those keep diffusers'
+  // meaning only if they are at their defaults, which the mapping checks.
+  auto unknownKey = [&](const json &defaults, const std::string &what) -> std::optional<int> {
+    if (peer == "diffusers" && !configPath.empty())
+      return std::nullopt;
     for (auto &[k, v] : cfg.items())
       if (!defaults.contains(k)) {
         std::vector<std::string> keys;
         for (auto &[d, _] : defaults.items())
           keys.push_back(d);
         std::string hint = didYouMean(k, keys);
-        return fail("'" + k + "' is not a configuration key of " + cls + " that Diffuse reads",
+        if (k == "steps" || k == "n" || k == "num_inference_steps")
+          hint = "the number of steps is --steps N";
+        return fail("'" + k + "' is not a configuration key of " + what + " that Diffuse reads",
                     hint.empty() ? "its keys: " + joinNames(keys) : hint);
       }
-  Mapping m = mapDiffusers(cls, cfg, sk, steps, guidance, name);
+    return std::nullopt;
+  };
+  auto needSteps = [&](const char *what) -> std::optional<int> {
+    if (steps == 0)
+      return fail("--steps N is missing", what);
+    return std::nullopt;
+  };
+  Mapping m;
+  if (peer == "diffusers") {
+    if (names.empty())
+      return fail("which scheduler? give its class (e.g. EulerDiscreteScheduler) or "
+                  "--config with a _class_name");
+    const std::string &cls = names[0];
+    if (auto r = needSteps("the num_inference_steps of set_timesteps"))
+      return *r;
+    json defaults = diffusersDefaults(cls);
+    if (defaults.empty())
+      return fail("diffusers " + cls + " is not in the compat specs",
+                  "known: DDIM, DDPM, PNDM, Euler, EulerAncestral, Heun, LMS, KDPM2, "
+                  "KDPM2Ancestral, DPMSolverMultistep, DPMSolverSinglestep, UniPCMultistep, "
+                  "DEISMultistep and FlowMatchEulerDiscrete (each ...Scheduler)");
+    if (auto r = unknownKey(defaults, cls))
+      return *r;
+    m = mapDiffusers(cls, cfg, sk, steps, guidance, name);
+  } else if (peer == "k-diffusion") {
+    if (names.size() < 2)
+      return fail("k-diffusion needs a sampler function and a sigma function, e.g. "
+                  "sample_dpmpp_2m get_sigmas_karras");
+    std::vector<std::string> fns = {"sample_euler",           "sample_euler_ancestral",
+                                    "sample_heun",            "sample_dpm_2",
+                                    "sample_dpm_2_ancestral", "sample_lms",
+                                    "sample_ipndm",           "sample_dpmpp_2s_ancestral",
+                                    "sample_dpmpp_sde",       "sample_dpmpp_2m",
+                                    "sample_dpmpp_2m_sde",    "sample_dpmpp_3m_sde"};
+    std::vector<std::string> sigmaFns = {"get_sigmas_karras", "get_sigmas_exponential",
+                                         "get_sigmas_polyexponential", "get_sigmas_vp"};
+    std::string fn = names[0], sfn = names[1];
+    if (std::find(fns.begin(), fns.end(), fn) == fns.end()) {
+      std::string hint = didYouMean(fn, fns);
+      return fail("k-diffusion sampler function '" + fn + "' is not in the compat specs",
+                  hint.empty() ? "known: " + joinNames(fns) : hint);
+    }
+    if (std::find(sigmaFns.begin(), sigmaFns.end(), sfn) == sigmaFns.end()) {
+      std::string hint = didYouMean(sfn, sigmaFns);
+      return fail("k-diffusion sigma function '" + sfn + "' is not in the compat specs",
+                  hint.empty() ? "known: " + joinNames(sigmaFns) : hint);
+    }
+    if (auto r = unknownKey(kdiffusionDefaults(fn, sfn), fn + " or " + sfn))
+      return *r;
+    if (auto r = needSteps("n, the number of noise levels get_sigmas_* makes"))
+      return *r;
+    m = mapKDiffusion(fn, sfn, cfg, steps, guidance, name);
+  } else if (peer == "dpm-solver") {
+    if (auto r = unknownKey(dpmSolverDefaults(), "DPM-Solver"))
+      return *r;
+    if (auto r = needSteps("the steps of DPM_Solver.sample"))
+      return *r;
+    m = mapDpmSolver(cfg, steps, guidance, name);
+  } else {
+    if (steps != 0)
+      return fail("flow_matching takes step_size=H (ODESolver.sample's own key), not --steps");
+    if (auto r = unknownKey(flowMatchingDefaults(), "ODESolver.sample"))
+      return *r;
+    m = mapFlowMatching(cfg, guidance, name);
+  }
   if (!m.skip.empty())
     return fail(m.skip);
   if (!m.givenGrid.empty())
-    return fail(cls + ": " + m.givenGrid,
+    return fail(names[0] + ": " + m.givenGrid,
                 "`diffuse conform` replays such a scheduler's own timesteps (grid = given)");
   std::cout << m.text;
   return 0;

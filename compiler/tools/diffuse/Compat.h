@@ -53,8 +53,48 @@ nlohmann::json diffusersDefaults(const std::string &cls);
 /// The shortest decimal that reads back as v.
 std::string shortNum(double v);
 
-/// `diffuse compat diffusers CLASS [KEY=VALUE ...] --steps N [--guidance W]`
-/// or `diffuse compat diffusers --config scheduler_config.json --steps N`.
+/// The keyword arguments of k-diffusion's sampler function `fn` and sigma
+/// function `sigmasFn` (get_sigmas_karras, ...) with k-diffusion's defaults
+/// (null: required, no default); an empty object when either is unknown.
+nlohmann::json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn);
+
+/// k-diffusion's `fn(model, x, get_sigmas_X(steps, ...), **kwargs)`, `args`
+/// holding both functions' keyword arguments (kdiffusionDefaults fills the
+/// missing ones).
+Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn,
+                      const nlohmann::json &args, long steps, std::optional<double> guidance,
+                      const std::string &name);
+
+/// The DPM-Solver repository's configuration keys, flattened from
+/// NoiseScheduleVP (schedule, continuous_beta_0/1, beta_start/end),
+/// model_wrapper (model_type), DPM_Solver (algorithm_type) and sample
+/// (order, skip_type, method, lower_order_final, t_start, t_end, ...),
+/// with its defaults.
+nlohmann::json dpmSolverDefaults();
+
+/// DPM_Solver(...).sample(x, steps = steps, ...) on NoiseScheduleVP(...).
+Mapping mapDpmSolver(const nlohmann::json &cfg, long steps, std::optional<double> guidance,
+                     const std::string &name);
+
+/// flow_matching's ODESolver.sample keys (method, step_size, atol, rtol,
+/// time_grid) with its defaults.
+nlohmann::json flowMatchingDefaults();
+
+/// ODESolver(velocity_model).sample(x_init, **cfg) on the CondOT path.
+Mapping mapFlowMatching(const nlohmann::json &cfg, std::optional<double> guidance,
+                        const std::string &name);
+
+namespace compat {
+double getNum(const nlohmann::json &j, const char *key, double def);
+bool getBool(const nlohmann::json &j, const char *key, bool def);
+std::string getStr(const nlohmann::json &j, const char *key, const std::string &def);
+Mapping skipped(std::string why);
+} // namespace compat
+
+/// `diffuse compat PEER ...`: diffusers CLASS [KEY=VALUE ...] --steps N, or
+/// --config scheduler_config.json; k-diffusion SAMPLE_FN SIGMAS_FN
+/// [KEY=VALUE ...] --steps N; dpm-solver [KEY=VALUE ...] --steps N;
+/// flow_matching [KEY=VALUE ...]; each with [--guidance W] [--name S].
 int runCompat(int argc, char **argv);
 
 } // namespace diffuse

@@ -1,10 +1,11 @@
 //===- Conform.cpp - `diffuse conform DIR` --------------------------------===//
 //
 // Runs every reference case in a directory (the ../shared/golden format):
-// each case's peer configuration is mapped to a stdlib/compat spec plus
-// `--set` overrides (never to C++ arithmetic), compiled through the full
-// pipeline, run with the analytic Gaussian-mixture network the case
-// describes, and compared with the peer's float64 result.
+// each case's peer configuration becomes the spec `diffuse compat` prints
+// for it (Compat.cpp, CompatPeers.cpp: names and settings, never C++
+// arithmetic), compiled through the full pipeline, run with the analytic
+// Gaussian-mixture network the case describes, and compared with the
+// peer's result. `--set` applies to that spec (its sampler is `peer`).
 //
 // A case whose configuration the stdlib cannot express yet is reported as
 // skipped with the reason. The last line is `N passed, M failed, K skipped`.
@@ -31,160 +32,71 @@ using json = nlohmann::json;
 namespace diffuse {
 namespace {
 
-Mapping skipped(std::string why) {
-  Mapping m;
-  m.skip = std::move(why);
-  return m;
-}
-
-std::string num(double v) { return shortNum(v); }
-
-double getNum(const json &j, const char *key, double def) {
-  if (!j.contains(key) || j[key].is_null())
-    return def;
-  if (j[key].is_number())
-    return j[key].get<double>();
-  return def;
-}
+using compat::skipped;
 
 /// Peer configuration -> Diffuse spec. Only names and settings: the
 /// mathematics lives in the specs.
+/// Every case runs the spec `diffuse compat` writes for the peer's own
+/// configuration, grid included.
 Mapping mapCase(const json &c) {
-  Mapping m;
   const json &peer = c["peer"];
   std::string name = peer.value("name", "");
   const json &cfg = c.contains("peer_config") ? c["peer_config"] : json::object();
   const json &call = c.contains("peer_call") ? c["peer_call"] : json::object();
-  bool guided = c.contains("guidance_scale") && !c["guidance_scale"].is_null();
-  std::string w = guided ? num(c["guidance_scale"].get<double>()) : "";
+  std::optional<double> guidance;
+  if (c.contains("guidance_scale") && !c["guidance_scale"].is_null())
+    guidance = c["guidance_scale"].get<double>();
 
   if (name == "diffusers") {
-    // The spec `diffuse compat` writes, grid included.
-    std::optional<double> w;
-    if (guided)
-      w = c["guidance_scale"].get<double>();
     const json &sk = call.contains("step_kwargs") ? call["step_kwargs"] : json::object();
     long steps = call.contains("set_timesteps")
                      ? call["set_timesteps"].value("num_inference_steps", 0L)
                      : 0L;
-    return mapDiffusers(peer.value("class", ""), cfg, sk, steps, w, "peer");
-  } else if (name == "k-diffusion") {
-    std::string fn = peer.value("function", "");
-    m.spec = "compat/kdiffusion.dfs";
-    if (fn == "sample_euler") {
-      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      if (getNum(kw, "s_churn", 0) != 0)
-        return skipped("sample_euler with s_churn > 0 needs noise()");
-      m.sampler = "kdiff_euler";
-    } else if (fn == "sample_heun") {
-      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      if (getNum(kw, "s_churn", 0) != 0)
-        return skipped("sample_heun with s_churn > 0 needs noise()");
-      m.sampler = "kdiff_heun";
-    } else if (fn == "sample_dpmpp_3m_sde" || fn == "sample_dpmpp_sde") {
-      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      std::string solver = fn.substr(7);
-      if (fn == "sample_dpmpp_sde" && getNum(kw, "r", 0.5) != 0.5)
-        return skipped("sample_dpmpp_sde with r != 1/2 is not in stdlib yet");
-      m.sampler = "kdiff_" + solver;
-      m.sets.push_back(m.sampler + ".solver=" + solver + "(eta = " + num(getNum(kw, "eta", 1)) +
-                       ", s_noise = " + num(getNum(kw, "s_noise", 1)) + ")");
-    } else if (fn == "sample_lms") {
-      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      m.sampler = "kdiff_lms";
-      m.sets.push_back("kdiff_lms.solver=lms(order = " + num(getNum(kw, "order", 4)) + ")");
-    } else if (fn == "sample_ipndm") {
-      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      m.sampler = "kdiff_ipndm";
-      m.sets.push_back("kdiff_ipndm.solver=ipndm(max_order = " + num(getNum(kw, "max_order", 4)) +
-                       ")");
-    } else if (fn == "sample_dpm_2") {
-      m.sampler = "kdiff_dpm_2";
-    } else if (fn == "sample_dpm_2_ancestral" || fn == "sample_dpmpp_2s_ancestral") {
-      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      std::string solver = fn.substr(7); // dpm_2_ancestral | dpmpp_2s_ancestral
-      m.sampler = "kdiff_" + solver;
-      m.sets.push_back(m.sampler + ".solver=" + solver + "(eta = " + num(getNum(kw, "eta", 1)) +
-                       ", s_noise = " + num(getNum(kw, "s_noise", 1)) + ")");
-    } else if (fn == "sample_dpmpp_2m") {
-      m.sampler = "kdiff_dpmpp_2m";
-    } else if (fn == "sample_dpmpp_2m_sde") {
-      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      std::string type = kw.value("solver_type", "midpoint");
-      if (type != "midpoint" && type != "heun")
-        return skipped("sample_dpmpp_2m_sde solver_type " + type + " is not in stdlib yet");
-      m.sampler = "kdiff_dpmpp_2m_sde";
-      m.sets.push_back("kdiff_dpmpp_2m_sde.solver=dpmpp_2m_sde(eta = " + num(getNum(kw, "eta", 1)) +
-                       ", s_noise = " + num(getNum(kw, "s_noise", 1)) +
-                       ", heun = " + (type == "heun" ? "1" : "0") + ")");
-    } else if (fn == "sample_euler_ancestral") {
-      const json &kw = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
-      m.sampler = "kdiff_euler_ancestral";
-      m.sets.push_back(
-          "kdiff_euler_ancestral.solver=euler_ancestral(eta = " + num(getNum(kw, "eta", 1)) +
-          ", s_noise = " + num(getNum(kw, "s_noise", 1)) + ")");
-    } else {
-      return skipped("k-diffusion " + fn + " is not in stdlib yet");
-    }
-  } else if (name == "flow_matching") {
-    std::string method = cfg.value("method", "");
-    m.spec = "compat/flow_matching.dfs";
-    if (method == "euler")
-      m.sampler = "fm_euler";
-    else if (method == "midpoint")
-      m.sampler = "fm_midpoint";
-    else if (method == "dopri5") {
-      m.sampler = "fm_dopri5";
-      m.sets.push_back("fm_dopri5.solver=dopri5(rtol = " + num(getNum(cfg, "rtol", 1e-5)) +
-                       ", atol = " + num(getNum(cfg, "atol", 1e-5)) + ")");
-    } else
-      return skipped("flow_matching method '" + method + "' is not in stdlib yet");
-  } else if (name == "dpm-solver") {
-    const json &ns = cfg["NoiseScheduleVP"];
-    const json &smp = cfg["sample"];
-    std::string schedule = ns.value("schedule", "");
-    if (schedule != "linear" && schedule != "discrete")
-      return skipped("DPM-Solver schedule '" + schedule + "' is not in stdlib yet");
-    std::string method = smp.value("method", "");
-    if (method != "multistep" && method != "singlestep")
-      return skipped("DPM-Solver method '" + method + "' is not in stdlib yet");
-    std::string algo = cfg["DPM_Solver"].value("algorithm_type", "");
-    if ((algo != "dpmsolver++" && algo != "dpmsolver") ||
-        smp.value("solver_type", "dpmsolver") != "dpmsolver" || smp.value("denoise_to_zero", false))
-      return skipped("this DPM-Solver configuration is not in stdlib yet");
-    int order = smp.value("order", 2);
-    std::string lof = smp.value("lower_order_final", true) ? "1" : "0";
-    m.spec = "compat/dpm_solver.dfs";
-    m.sampler = schedule == "discrete" ? "dpms_discrete_multistep" : "dpms_multistep";
-    std::string args = "(lower_order_final = " + lof + ", lower_order_below = 10)";
-    if (method == "singlestep") {
-      if (order != 3 || algo != "dpmsolver++" || smp.value("skip_type", "") == "time_quadratic")
-        return skipped("DPM-Solver singlestep order " + std::to_string(order) + " with " + algo +
-                       " is not in stdlib yet");
-      // The repository's order pattern depends on the number of network calls mod 3.
-      m.sets.push_back(m.sampler + ".solver=dpmpp_singlestep3(rem = " +
-                       std::to_string(smp.value("steps", 0) % 3) + ", uniform_t = " +
-                       (smp.value("skip_type", "") == "logSNR" ? "0" : "1") + ")");
-    } else if (order == 2)
-      m.sets.push_back(m.sampler +
-                       ".solver=" + (algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") + args);
-    else if (order == 3 && algo == "dpmsolver++")
-      m.sets.push_back(m.sampler + ".solver=dpmpp_3m" + args);
-    else
-      return skipped("DPM-Solver multistep order " + std::to_string(order) + " with " + algo +
-                     " is not in stdlib yet");
-    m.sets.push_back(m.sampler + ".coords=native");
-    if (schedule == "linear") {
-      m.sets.push_back("vp_linear.beta_0=" + num(ns.value("continuous_beta_0", 0.1)));
-      m.sets.push_back("vp_linear.beta_1=" + num(ns.value("continuous_beta_1", 20.0)));
-    }
-  } else {
-    return skipped("unknown peer '" + name + "'");
+    return mapDiffusers(peer.value("class", ""), cfg, sk, steps, guidance, "peer");
   }
-  if (guided) {
-    m.sets.push_back(m.sampler + ".guidance=cfg(w = " + w + ")");
+  if (name == "k-diffusion") {
+    json args = cfg.contains("sampler_kwargs") ? cfg["sampler_kwargs"] : json::object();
+    long n = 0;
+    if (cfg.contains("sigmas_args"))
+      for (auto &[k, v] : cfg["sigmas_args"].items()) {
+        if (k == "n")
+          n = v.get<long>();
+        else
+          args[k] = v;
+      }
+    for (auto &[k, v] : args.items()) // the case writes inf as a string
+      if (v == "inf")
+        v = INFINITY;
+    return mapKDiffusion(peer.value("function", ""), peer.value("sigmas_function", ""), args, n,
+                         guidance, "peer");
   }
-  return m;
+  if (name == "flow_matching") {
+    json args = json::object();
+    for (const char *k : {"method", "step_size", "atol", "rtol", "time_grid"})
+      if (cfg.contains(k))
+        args[k] = cfg[k];
+    return mapFlowMatching(args, guidance, "peer");
+  }
+  if (name == "dpm-solver") {
+    // The case's nested configuration, flattened to the keys of
+    // `diffuse compat dpm-solver`.
+    json args = json::object();
+    for (const char *section : {"NoiseScheduleVP", "model_wrapper", "DPM_Solver", "sample"})
+      if (cfg.contains(section))
+        for (auto &[k, v] : cfg[section].items())
+          if (dpmSolverDefaults().contains(k))
+            args[k] = v;
+    long steps = cfg.contains("sample") ? cfg["sample"].value("steps", 0L) : 0L;
+    if (args.value("schedule", "") == "discrete") {
+      // The betas the case lists (numpy's linspace); a table that is not a
+      // linear one cannot be named.
+      const std::string src = c["process"].value("betas_source", "");
+      if (src.find("linspace(1e-4, 0.02, 1000)") == std::string::npos)
+        return skipped("DPM-Solver discrete betas '" + src + "' are not a linear table");
+    }
+    return mapDpmSolver(args, steps, guidance, "peer");
+  }
+  return skipped("unknown peer '" + name + "'");
 }
 
 std::vector<double> flat(const json &j) {
@@ -280,13 +192,9 @@ struct Result {
 
 /// `-v`: the spec a case ran, after its result.
 void printMapping(const Mapping &m) {
-  if (!m.text.empty()) {
-    std::cout << "  via diffuse compat:";
-    for (size_t i = 0; i < m.items.size(); ++i)
-      std::cout << (i ? "; " : " ") << m.items[i];
-  } else {
-    std::cout << "  via " << m.spec << " sampler " << m.sampler;
-  }
+  std::cout << "  via diffuse compat:";
+  for (size_t i = 0; i < m.items.size(); ++i)
+    std::cout << (i ? "; " : " ") << m.items[i];
   for (const auto &set : m.sets)
     std::cout << "; --set " << set;
 }
@@ -298,27 +206,23 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
   std::vector<double> acp;
   if (c["process"].contains("alphas_cumprod"))
     acp = c["process"]["alphas_cumprod"].get<std::vector<double>>();
-  std::string key = m.spec + "|" + m.text + "|" + m.sampler + "|" + dtype;
+  // The grid may read the table.
+  std::string key = m.text + "|" + m.sampler + "|" + dtype + "|" +
+                    std::string((const char *)acp.data(), acp.size() * sizeof(double));
   for (const auto &s : m.sets)
     key += "|" + s;
-  if (!m.text.empty()) // the grid reads the table
-    key += "|" + std::string((const char *)acp.data(), acp.size() * sizeof(double));
   auto it = cache.find(key);
   if (it == cache.end()) {
+    // The spec `diffuse compat` prints for the case's configuration, its
+    // grid read from the case's own table (the golden README: the float32
+    // tables from the file, not recomputed ones).
     CompileOptions o;
-    o.specPath = stdlib + "/" + m.spec;
-    if (!m.text.empty()) {
-      // The spec `diffuse compat` prints for the case's configuration,
-      // its grid read from the case's own table (the golden README: the
-      // float32 tables from the file, not recomputed ones).
-      static int serial = 0;
-      fs::path p = fs::temp_directory_path() /
-                   ("diffuse-conform-" + std::to_string(getpid()) + "-" +
-                    std::to_string(serial++) + ".dfs");
-      std::ofstream(p) << m.text;
-      o.specPath = p.string();
-      o.alphasCumprod = acp;
-    }
+    static int serial = 0;
+    fs::path p = fs::temp_directory_path() / ("diffuse-conform-" + std::to_string(getpid()) +
+                                              "-" + std::to_string(serial++) + ".dfs");
+    std::ofstream(p) << m.text;
+    o.specPath = p.string();
+    o.alphasCumprod = acp;
     o.samplerName = m.sampler;
     o.overrides = m.sets;
     o.importPaths = {stdlib};
@@ -327,8 +231,7 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
     std::ostringstream diagText;
     DiagEngine diag(diagText);
     auto s = compileAndLoad(o, diag);
-    if (!m.text.empty())
-      fs::remove(o.specPath);
+    fs::remove(o.specPath);
     if (!s)
       return {Result::Fail, 0, "does not compile:\n" + diagText.str() + m.text};
     it = cache.emplace(key, std::move(s)).first;

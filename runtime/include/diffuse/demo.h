@@ -12,9 +12,11 @@ namespace diffuse::rt {
 
 /// The exact probability-flow ODE solution from `x` (the sampler's
 /// coordinates) between two grid points, by RK4 in log(sigma/alpha) on the
-/// analytic denoiser (independent of the compiled code).
+/// analytic denoiser (independent of the compiled code); with `labels`
+/// (one per row), each row's class-conditional denoiser.
 std::vector<double> exactSolution(const Mixture &m, const std::vector<double> &x, int64_t batch,
-                                  const Point &from, const Point &to, bool ve);
+                                  const Point &from, const Point &to, bool ve,
+                                  const std::vector<int32_t> &labels = {});
 
 /// How an analytic network of the sampler's model `model` reads its time:
 /// a beta table's integer timesteps as diffusers' networks do, anything else

@@ -1,0 +1,457 @@
+//===- CompatPeers.cpp - k-diffusion, DPM-Solver, flow_matching as specs --===//
+//
+// The other three peers of `diffuse compat`: a k-diffusion sampler function
+// over one of its get_sigmas_* grids, DPM_Solver.sample over
+// NoiseScheduleVP, and flow_matching's ODESolver.sample, each written as a
+// spec over stdlib/compat with the peer's own grid derived (built-in grid
+// families or the grid declarations of the compat files). As in
+// Compat.cpp, only names and settings are decided here; the arithmetic of
+// every grid and step is in the stdlib and the compiler.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/tools/diffuse/Compat.h"
+
+#include <cmath>
+#include <sstream>
+
+using json = nlohmann::json;
+
+namespace diffuse {
+
+using namespace compat;
+
+namespace {
+
+/// "name = value" for each key of `keys` whose value in `args` is not the
+/// stdlib solver's default `defaults` (so a printed call names only what
+/// the user changed).
+std::string callArgs(const json &args, const std::vector<std::pair<std::string, double>> &keys) {
+  std::string out;
+  for (const auto &[k, def] : keys) {
+    double v = getNum(args, k.c_str(), def);
+    if (v != def)
+      out += (out.empty() ? "" : ", ") + k + " = " + shortNum(v);
+  }
+  return out;
+}
+
+std::string call(const std::string &fn, const std::string &args) {
+  return args.empty() ? fn : fn + "(" + args + ")";
+}
+
+/// The spec's header line and sampler block, shared by the three peers.
+void finish(Mapping &m, std::ostringstream &os, const std::string &process,
+            const std::string &model, const std::string &solver, const std::string &coords,
+            const std::string &grid, const std::string &guide) {
+  os << "sampler " << m.sampler << " {\n  process = " << process << "\n  model = " << model
+     << "\n  solver = " << solver << "\n";
+  m.items.push_back("process = " + process);
+  m.items.push_back("solver = " + solver);
+  if (!coords.empty()) {
+    os << "  coords = " << coords << "\n";
+    m.items.push_back("coords = " + coords);
+  }
+  os << "  grid = " << grid << "\n";
+  m.items.push_back("grid = " + grid);
+  if (!guide.empty()) {
+    os << "  guidance = " << guide << "\n";
+    m.items.push_back("guidance = " + guide);
+  }
+  os << "}\n";
+  m.text = os.str();
+}
+
+/// "k=v, ..." of the arguments that differ from `defaults`, for headers.
+std::string changedArgs(const json &args, const json &defaults) {
+  std::string out;
+  for (auto &[k, v] : args.items()) {
+    if (!defaults.contains(k))
+      continue;
+    const json &d = defaults[k];
+    bool same = d == v || (v.is_number() && d.is_number() && v.get<double>() == d.get<double>());
+    if (!same)
+      out += (out.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return out;
+}
+
+const json kSigmaFns = {
+    {"get_sigmas_karras", {{"sigma_min", nullptr}, {"sigma_max", nullptr}, {"rho", 7.0}}},
+    {"get_sigmas_exponential", {{"sigma_min", nullptr}, {"sigma_max", nullptr}}},
+    {"get_sigmas_polyexponential",
+     {{"sigma_min", nullptr}, {"sigma_max", nullptr}, {"rho", 1.0}}},
+    {"get_sigmas_vp", {{"beta_d", 19.9}, {"beta_min", 0.1}, {"eps_s", 1e-3}}},
+};
+
+json churnArgs() {
+  return {{"s_churn", 0.0}, {"s_tmin", 0.0}, {"s_tmax", INFINITY}, {"s_noise", 1.0}};
+}
+
+json ancestralArgs() { return {{"eta", 1.0}, {"s_noise", 1.0}}; }
+
+/// k-diffusion's sampler functions (k_diffusion.sampling at the golden
+/// commit) and their keyword arguments.
+json samplerFnArgs(const std::string &fn) {
+  if (fn == "sample_euler" || fn == "sample_heun" || fn == "sample_dpm_2")
+    return churnArgs();
+  if (fn == "sample_euler_ancestral" || fn == "sample_dpm_2_ancestral" ||
+      fn == "sample_dpmpp_2s_ancestral" || fn == "sample_dpmpp_3m_sde")
+    return ancestralArgs();
+  if (fn == "sample_dpmpp_sde") {
+    json a = ancestralArgs();
+    a["r"] = 0.5;
+    return a;
+  }
+  if (fn == "sample_dpmpp_2m_sde") {
+    json a = ancestralArgs();
+    a["solver_type"] = "midpoint";
+    return a;
+  }
+  if (fn == "sample_lms")
+    return {{"order", 4}};
+  if (fn == "sample_ipndm")
+    return {{"max_order", 4}};
+  if (fn == "sample_dpmpp_2m")
+    return json::object();
+  return nullptr;
+}
+
+} // namespace
+
+json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn) {
+  json a = samplerFnArgs(fn);
+  if (a.is_null() || !kSigmaFns.contains(sigmasFn))
+    return json::object();
+  for (auto &[k, v] : kSigmaFns[sigmasFn].items())
+    a[k] = v;
+  return a;
+}
+
+Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const json &given,
+                      long steps, std::optional<double> guidance, const std::string &name) {
+  json args = kdiffusionDefaults(fn, sigmasFn);
+  if (args.empty() && samplerFnArgs(fn).is_null())
+    return skipped("k-diffusion " + fn + " is not in the compat specs");
+  if (args.empty())
+    return skipped("k-diffusion " + sigmasFn + " is not in the compat specs");
+  for (auto &[k, v] : given.items())
+    args[k] = v;
+  Mapping m;
+  m.spec = "compat/kdiffusion.dfs";
+  m.sampler = name;
+
+  // The solver: the stdlib's, with the arguments that differ from its defaults.
+  std::string solver, coords;
+  auto noChurn = [&]() { return getNum(args, "s_churn", 0) == 0; };
+  if (fn == "sample_euler") {
+    if (!noChurn())
+      return skipped("sample_euler with s_churn > 0 is not in the compat specs (sample_heun's "
+                     "churn is: edm_heun)");
+    solver = "euler";
+    coords = "ve";
+  } else if (fn == "sample_heun") {
+    if (noChurn()) {
+      solver = "heun";
+    } else {
+      // Karras et al.'s Algorithm 2, as sample_heun runs it (s_tmax = inf
+      // is edm_heun's 1e30 default).
+      json a = args;
+      if (std::isinf(getNum(a, "s_tmax", INFINITY)))
+        a.erase("s_tmax");
+      solver = call("edm_heun", callArgs(a, {{"s_churn", 0},
+                                            {"s_tmin", 0},
+                                            {"s_tmax", 1e30},
+                                            {"s_noise", 1}}));
+    }
+  } else if (fn == "sample_dpm_2") {
+    if (!noChurn())
+      return skipped("sample_dpm_2 with s_churn > 0 is not in the compat specs");
+    solver = "dpm_2";
+  } else if (fn == "sample_lms") {
+    solver = call("lms", callArgs(args, {{"order", 4}}));
+  } else if (fn == "sample_ipndm") {
+    solver = call("ipndm", callArgs(args, {{"max_order", 4}}));
+    coords = "ve";
+  } else if (fn == "sample_dpmpp_2m") {
+    solver = "dpmpp_2m";
+  } else if (fn == "sample_dpmpp_sde") {
+    if (getNum(args, "r", 0.5) != 0.5)
+      return skipped("sample_dpmpp_sde with r != 1/2 is not in stdlib yet");
+    solver = call("dpmpp_sde", callArgs(args, {{"eta", 1}, {"s_noise", 1}}));
+  } else if (fn == "sample_dpmpp_2m_sde") {
+    std::string type = getStr(args, "solver_type", "midpoint");
+    if (type != "midpoint" && type != "heun")
+      return skipped("sample_dpmpp_2m_sde's solver_type is 'midpoint' or 'heun', not '" + type +
+                     "'");
+    json a = args;
+    a["heun"] = type == "heun" ? 1 : 0;
+    solver = call("dpmpp_2m_sde", callArgs(a, {{"eta", 1}, {"s_noise", 1}, {"heun", 0}}));
+  } else {
+    // The ancestral samplers: fn without "sample_" is the stdlib solver.
+    solver = call(fn.substr(7), callArgs(args, {{"eta", 1}, {"s_noise", 1}}));
+  }
+
+  // The grid: get_sigmas_X(n, ...) is the built-in family X.
+  std::string N = std::to_string(steps), grid, family = sigmasFn.substr(11);
+  double top = 0; // the largest noise level, for the process's domain
+  if (sigmasFn == "get_sigmas_vp") {
+    double bd = getNum(args, "beta_d", 19.9), bm = getNum(args, "beta_min", 0.1);
+    std::string a = callArgs(args, {{"beta_d", 19.9}, {"beta_min", 0.1}, {"eps_s", 1e-3}});
+    grid = "vp(steps = " + N + (a.empty() ? "" : ", " + a) + ")";
+    top = std::sqrt(std::expm1(0.5 * bd + bm));
+  } else {
+    if (!args["sigma_min"].is_number() || !args["sigma_max"].is_number())
+      return skipped(sigmasFn + " needs sigma_min and sigma_max (it has no defaults)");
+    double lo = args["sigma_min"].get<double>(), hi = args["sigma_max"].get<double>();
+    if (!(lo > 0) || !(hi > lo))
+      return skipped(sigmasFn + " needs 0 < sigma_min < sigma_max, not sigma_min = " +
+                     shortNum(lo) + ", sigma_max = " + shortNum(hi));
+    grid = family + "(steps = " + N + ", sigma_min = " + shortNum(lo) +
+           ", sigma_max = " + shortNum(hi);
+    if (args.contains("rho"))
+      grid += ", rho = " + shortNum(getNum(args, "rho", 7));
+    grid += ")";
+    top = hi;
+  }
+  // stdlib's ve spans noise levels 0 to 80 (EDM's sigma_max); a wider grid
+  // widens it.
+  std::string process = top > 80 ? "ve(sigma_max = " + shortNum(std::ceil(top)) + ")" : "ve";
+
+  std::ostringstream os;
+  json defaults = kdiffusionDefaults(fn, sigmasFn);
+  std::string sigArgs;
+  for (const char *k : {"sigma_min", "sigma_max", "rho", "beta_d", "beta_min", "eps_s"})
+    if (kSigmaFns[sigmasFn].contains(k))
+      sigArgs += std::string(", ") + k + "=" + shortNum(getNum(args, k, NAN));
+  json samplerOnly = args;
+  for (auto &[k, v] : kSigmaFns[sigmasFn].items())
+    samplerOnly.erase(k);
+  os << "// k-diffusion " << fn << "(" << changedArgs(samplerOnly, defaults) << ") over "
+     << sigmasFn << "(n=" << steps << sigArgs << ")";
+  if (guidance)
+    os << ", CFG scale " << shortNum(*guidance);
+  os << ", written by `diffuse compat`.\n";
+  os << "import \"compat/kdiffusion.dfs\"\n\n";
+  finish(m, os, process, "denoiser", solver, coords, grid,
+         guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
+  return m;
+}
+
+json dpmSolverDefaults() {
+  return {{"schedule", "discrete"},     {"beta_start", 0.0001},
+          {"beta_end", 0.02},           {"continuous_beta_0", 0.1},
+          {"continuous_beta_1", 20.0},  {"model_type", "noise"},
+          {"algorithm_type", "dpmsolver++"},
+          {"order", 2},                 {"skip_type", "time_uniform"},
+          {"method", "multistep"},      {"lower_order_final", true},
+          {"t_start", nullptr},         {"t_end", nullptr},
+          {"denoise_to_zero", false},   {"solver_type", "dpmsolver"}};
+}
+
+Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidance,
+                     const std::string &name) {
+  json cfg = dpmSolverDefaults();
+  for (auto &[k, v] : given.items())
+    cfg[k] = v;
+  Mapping m;
+  m.spec = "compat/dpm_solver.dfs";
+  m.sampler = name;
+  std::string schedule = getStr(cfg, "schedule", "discrete");
+  if (schedule != "linear" && schedule != "discrete")
+    return skipped("NoiseScheduleVP schedule '" + schedule +
+                   "' is not in the compat specs (linear and discrete are)");
+  if (getStr(cfg, "model_type", "noise") != "noise")
+    return skipped("model_wrapper model_type '" + getStr(cfg, "model_type", "") +
+                   "' is not in the compat specs (noise is)");
+  std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
+  std::string method = getStr(cfg, "method", "multistep");
+  std::string skip = getStr(cfg, "skip_type", "time_uniform");
+  int order = (int)getNum(cfg, "order", 2);
+  if (algo != "dpmsolver++" && algo != "dpmsolver")
+    return skipped("algorithm_type is 'dpmsolver++' or 'dpmsolver', not '" + algo + "'");
+  if (getStr(cfg, "solver_type", "dpmsolver") != "dpmsolver")
+    return skipped("solver_type 'taylor' is not in the compat specs");
+  if (getBool(cfg, "denoise_to_zero", false))
+    return skipped("denoise_to_zero is not in the compat specs");
+  if (skip != "time_uniform" && skip != "logSNR" && skip != "time_quadratic")
+    return skipped("skip_type is 'time_uniform', 'logSNR' or 'time_quadratic', not '" + skip +
+                   "'");
+  const bool linear = schedule == "linear";
+  // NoiseScheduleVP's time range: T = 1; the default end is 1/N (N = 1000
+  // for both schedules).
+  double tStart = getNum(cfg, "t_start", 1), tEnd = getNum(cfg, "t_end", 1e-3);
+  if (!(tEnd > 0) || !(tStart > tEnd) || tStart > 1)
+    return skipped("t_start and t_end need 0 < t_end < t_start <= 1, not t_start = " +
+                   shortNum(tStart) + ", t_end = " + shortNum(tEnd));
+  std::string lof = getBool(cfg, "lower_order_final", true) ? "1" : "0";
+  std::string solver, grid, N = std::to_string(steps);
+  std::string range;
+  if (tStart != 1)
+    range += ", from = " + shortNum(tStart);
+  if (tEnd != 1e-3)
+    range += ", to = " + shortNum(tEnd);
+  if (method == "multistep") {
+    // The repository lowers the final orders for grids of fewer than 10 steps.
+    std::string args = "(lower_order_final = " + lof + ", lower_order_below = 10)";
+    if (order == 1)
+      return skipped("order 1 (DDIM) is diffusers' DDIMScheduler: `diffuse compat diffusers "
+                     "DDIMScheduler`");
+    if (order == 2)
+      solver = (algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") + args;
+    else if (order == 3 && algo == "dpmsolver++")
+      solver = "dpmpp_3m" + args;
+    else
+      return skipped("DPM-Solver multistep order " + std::to_string(order) + " with " + algo +
+                     " is not in stdlib yet (orders 2 and 3 with dpmsolver++, 2 with dpmsolver "
+                     "are)");
+    if (skip == "time_uniform")
+      grid = "uniform(steps = " + N + range + ")";
+    else if (skip == "logSNR")
+      grid = "logsnr(steps = " + N + range + ")";
+    else
+      grid = "dpms_quadratic(steps = " + N + (tStart != 1 ? ", t_start = " + shortNum(tStart) : "") +
+             (tEnd != 1e-3 ? ", t_end = " + shortNum(tEnd) : "") + ")";
+  } else if (method == "singlestep") {
+    if (order != 3 || algo != "dpmsolver++" || skip == "time_quadratic")
+      return skipped("singlestep order " + std::to_string(order) + " with " + algo + " and " +
+                     skip + " is not in stdlib yet (order 3, dpmsolver++, time_uniform or "
+                            "logSNR is)");
+    // Orders 3, ..., 3 then (N mod 3 = 0) 2, 1, (1) 1, (2) 2: K outer steps.
+    long K = steps / 3 + 1;
+    solver = "dpmpp_singlestep3(rem = " + std::to_string(steps % 3) +
+             ", uniform_t = " + (skip == "logSNR" ? "0" : "1") + ")";
+    if (skip == "logSNR")
+      grid = "logsnr(steps = " + std::to_string(K) + range + ")";
+    else
+      // The repository's N-step uniform grid at the steps' cumulative orders.
+      grid = "dpms_singlestep_uniform(steps = " + std::to_string(K) + ", calls = " + N +
+             (tStart != 1 ? ", t_start = " + shortNum(tStart) : "") +
+             (tEnd != 1e-3 ? ", t_end = " + shortNum(tEnd) : "") + ")";
+  } else {
+    return skipped("method '" + method + "' is not in the compat specs (multistep and "
+                   "singlestep are)");
+  }
+  std::string process;
+  if (linear) {
+    std::string a = callArgs(json{{"beta_0", getNum(cfg, "continuous_beta_0", 0.1)},
+                                  {"beta_1", getNum(cfg, "continuous_beta_1", 20)}},
+                             {{"beta_0", 0.1}, {"beta_1", 20}});
+    process = call("vp_linear", a);
+  } else {
+    std::string a = callArgs(json{{"beta_start", getNum(cfg, "beta_start", 0.0001)},
+                                  {"beta_end", getNum(cfg, "beta_end", 0.02)}},
+                             {{"beta_start", 0.0001}, {"beta_end", 0.02}});
+    process = call("vp_discrete", a);
+  }
+  std::ostringstream os;
+  os << "// DPM-Solver DPM_Solver.sample(steps=" << steps;
+  std::string changed = changedArgs(cfg, dpmSolverDefaults());
+  if (!changed.empty())
+    os << ", " << changed;
+  os << ")";
+  if (guidance)
+    os << ", classifier-free guidance_scale " << shortNum(*guidance);
+  os << ", written by `diffuse compat`.\n";
+  os << "import \"compat/dpm_solver.dfs\"\n\n";
+  finish(m, os, process, linear ? "noise_model" : "discrete_noise_model", solver, "native",
+         grid, guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
+  return m;
+}
+
+json flowMatchingDefaults() {
+  return {{"method", "euler"},
+          {"step_size", nullptr},
+          {"atol", 1e-5},
+          {"rtol", 1e-5},
+          {"time_grid", json::array({0.0, 1.0})}};
+}
+
+Mapping mapFlowMatching(const json &given, std::optional<double> guidance,
+                        const std::string &name) {
+  json cfg = flowMatchingDefaults();
+  for (auto &[k, v] : given.items())
+    cfg[k] = v;
+  Mapping m;
+  m.spec = "compat/flow_matching.dfs";
+  m.sampler = name;
+  // time_grid: a JSON array, or "0,1" from the command line.
+  std::vector<double> tg;
+  const json &g = cfg["time_grid"];
+  if (g.is_array()) {
+    for (const auto &e : g)
+      if (e.is_number())
+        tg.push_back(e.get<double>());
+      else
+        return skipped("time_grid holds numbers, not " + e.dump());
+  } else if (g.is_string()) {
+    std::stringstream ss(g.get<std::string>());
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      char *end = nullptr;
+      double x = std::strtod(item.c_str(), &end);
+      if (item.empty() || *end)
+        return skipped("time_grid is a list of numbers like 0,1, not '" +
+                       g.get<std::string>() + "'");
+      tg.push_back(x);
+    }
+  } else if (g.is_number()) {
+    tg.push_back(g.get<double>());
+  }
+  if (tg.size() < 2)
+    return skipped("time_grid needs at least two times (it is [0, 1] by default)");
+  for (size_t i = 1; i < tg.size(); ++i)
+    if (!(tg[i] > tg[i - 1]) || tg.front() < 0 || tg.back() > 1)
+      return skipped("time_grid must rise from noise (0) towards data (1) within [0, 1]; "
+                     "sampling backwards (likelihoods) is not in the compat specs");
+  std::string method = getStr(cfg, "method", "euler");
+  std::string solver;
+  bool adaptive = false;
+  if (method == "euler" || method == "midpoint") {
+    solver = method;
+  } else if (method == "dopri5") {
+    adaptive = true;
+    solver = call("dopri5", callArgs(cfg, {{"rtol", 1e-5}, {"atol", 1e-5}}));
+  } else {
+    return skipped("torchdiffeq method '" + method +
+                   "' is not in the compat specs (euler, midpoint and dopri5 are)");
+  }
+  std::string list = "[";
+  for (size_t i = 0; i < tg.size(); ++i)
+    list += (i ? ", " : "") + shortNum(tg[i]);
+  list += "]";
+  std::string grid;
+  bool hasStep = cfg["step_size"].is_number();
+  if (adaptive || !hasStep) {
+    // dopri5 picks its own steps between the requested times; a fixed
+    // method without step_size steps from each requested time to the next.
+    if (adaptive && tg.size() != 2)
+      return skipped("dopri5 over more than two times (intermediate outputs) is not in the "
+                     "compat specs");
+    grid = list;
+  } else {
+    // torchdiffeq's grid from step_size: t0 + k h up to t1, then t1 exactly;
+    // the requested times in between only select outputs.
+    double h = cfg["step_size"].get<double>();
+    if (!(h > 0))
+      return skipped("step_size must be positive, not " + shortNum(h));
+    double t0 = tg.front(), t1 = tg.back();
+    double n = std::ceil((t1 - t0) / h + 1); // torchdiffeq's niters
+    if (n > 100001)
+      return skipped("step_size " + shortNum(h) + " makes more than 100000 steps");
+    grid = "torchdiffeq_fixed(steps = " + std::to_string((long)n - 1) +
+           ", step_size = " + shortNum(h) + (t0 != 0 ? ", t0 = " + shortNum(t0) : "") +
+           (t1 != 1 ? ", t1 = " + shortNum(t1) : "") + ")";
+  }
+  std::ostringstream os;
+  os << "// flow_matching ODESolver.sample(" << changedArgs(cfg, flowMatchingDefaults())
+     << ")";
+  if (guidance)
+    os << ", CFG scale " << shortNum(*guidance) << " on the velocity";
+  os << ", written by `diffuse compat`.\n";
+  os << "import \"compat/flow_matching.dfs\"\n\n";
+  finish(m, os, "cond_ot", "velocity_net", solver, "", grid,
+         guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
+  return m;
+}
+
+} // namespace diffuse
