@@ -40,14 +40,10 @@ for line in out[:-1]:
         continue
     status, case, rest = m.groups()
     err = re.search(r"max_rel_err=(\S+)", rest)
-    spec = re.search(r"via (compat/\S+) sampler ([^;\s]+)(.*)$", rest)
     compat = re.search(r"via diffuse compat: (.*)$", rest)
     note = re.search(r"\(((?:float32 (?:noise|midpoints)|fractional Karras)[^)]*)\)", rest)
     what = ""
-    if spec:
-        sets = [x.strip() for x in spec.group(3).split("; ") if x.strip()]
-        what = f"`{spec.group(1)}` `{spec.group(2)}`" + "".join(f"<br>`{x}`" for x in sets)
-    elif compat:
+    if compat:
         # The spec `diffuse compat` writes for the configuration.
         items = [x.strip() for x in compat.group(1).split("; ") if x.strip()]
         what = "`diffuse compat`" + "".join(f"<br>`{x}`" for x in items)
@@ -67,12 +63,12 @@ with open(os.path.join(root, "docs", "conformance.md"), "w") as f:
             "fixed before running: twice the peer's own float32-vs-float64 discrepancy, plus "
             "diffusers' float32-schedule discrepancy (`f64_neutralized.diff_vs_final`), plus "
             "4 x 2^-24 per network call (see `compiler/tools/diffuse/Conform.cpp`).\n\n")
-    f.write("A diffusers row runs the spec `diffuse compat diffusers CLASS KEY=VALUE ... --steps N` "
-            "prints for the case's configuration (its settings listed; `grid = ...` is derived "
-            "from timestep_spacing, steps_offset, use_karras_sigmas and final_sigmas_type on the "
-            "case's float32 table; `grid = given` replays the case's timesteps where the "
-            "derivation is missing: KDPM2's midpoints, FlowMatch). The other peers' rows name a "
-            "sampler of `stdlib/compat` and its `--set` overrides.\n\n")
+    f.write("Every row runs the spec `diffuse compat` prints for the case's own configuration "
+            "(`diffuse compat diffusers CLASS KEY=VALUE ... --steps N`, `diffuse compat k-diffusion "
+            "SAMPLE_FN GET_SIGMAS_FN ...`, `diffuse compat dpm-solver ...`, `diffuse compat "
+            "flow_matching ...`); its settings are listed. Every `grid = ...` is derived from the "
+            "configuration (diffusers: on the case's float32 table); none replays the peer's "
+            "timesteps.\n\n")
     f.write("| peer | case | result | Diffuse spec, sampler | max rel. error / reason "
             "| float32: max rel. error (bound) |\n")
     f.write("|---|---|---|---|---|---|\n")

@@ -355,6 +355,8 @@ bool planModel(const ast::Decl &md, const SamplerPlan &plan, DiagEngine &diag,
           !evalConstant(*t->value->args[1].value, {}, diag, mp.timeOffset))))
       return false;
   }
+  if (const ast::Item *td = md.find("time_dtype"))
+    mp.timeF32 = td->value->name == "f32";
   if (const ast::Item *c = md.find("cond"))
     mp.labels = c->value->name == "class";
   if (const ast::Item *v = md.find("variance"))

@@ -263,7 +263,7 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
 }
 
 void Checker::checkModel(const ast::Decl &d) {
-  checkKeys(d, {"predicts", "time", "cond", "variance"}, {}, false);
+  checkKeys(d, {"predicts", "time", "time_dtype", "cond", "variance"}, {}, false);
   const ast::Item *p = d.find("predicts");
   const std::vector<std::string> preds = {"eps",   "x0",  "v",          "velocity",
                                           "score", "edm", "class_grad", "degradation"};
@@ -298,6 +298,13 @@ void Checker::checkModel(const ast::Decl &d) {
       diag.error(e.loc, "unknown time encoding",
                  "use t, index (discrete timestep), sigma, c_noise (EDM's log(sigma) / 4), "
                  "scaled(1000) or scaled(1000, -1) (k t + offset)");
+  }
+  if (const ast::Item *td = d.find("time_dtype")) {
+    const ast::Expr &e = *td->value;
+    if (e.kind != ast::Expr::Ident || (e.name != "f32" && e.name != "f64"))
+      diag.error(e.loc, "unknown time_dtype",
+                 "use time_dtype = f32 (the network takes its time as float32, as diffusers "
+                 "passes timesteps) or f64 (the default)");
   }
   if (const ast::Item *c = d.find("cond")) {
     const ast::Expr &e = *c->value;

@@ -42,6 +42,7 @@ struct ModelPlan {
   std::string timeEncoding; // t | index | sigma | scaled | c_noise
   double timeScale = 1;
   double timeOffset = 0;
+  bool timeF32 = false;     // time_dtype = f32: the network's time rounded to float32
   bool learnedVariance = false; // variance = learned_range: 2x the output channels
   bool labels = false;      // cond = class: a class label per sample
   std::vector<InputPlan> inputs;

@@ -175,6 +175,8 @@ private:
                                 b.getF64FloatAttr(mp.timeScale), b.getBoolAttr(mp.conditional));
     if (mp.timeOffset != 0)
       op->setAttr("time_offset", b.getF64FloatAttr(mp.timeOffset));
+    if (mp.timeF32)
+      op->setAttr("time_dtype", b.getStringAttr("f32"));
     if (mp.predicts == "edm")
       op->setAttr("sigma_data", b.getF64FloatAttr(mp.sigmaData));
     if (mp.labels)

@@ -146,9 +146,10 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
     mi.time = m.str(Manifest::modelKey(k, "time"));
     mi.timeScale = m.num(Manifest::modelKey(k, "time_scale"), 1);
     mi.timeOffset = m.num(Manifest::modelKey(k, "time_offset"), 0);
+    mi.timeF32 = m.str(Manifest::modelKey(k, "time_dtype")) == "f32";
     const ModelInfo &first = models_[0];
     mi.sameTime = mi.time == first.time && mi.timeScale == first.timeScale &&
-                  mi.timeOffset == first.timeOffset;
+                  mi.timeOffset == first.timeOffset && mi.timeF32 == first.timeF32;
     // Conditioning inputs: name:dtype:d1xd2,... (DiffuseToLLVM).
     std::stringstream list(m.str(Manifest::modelKey(k, "inputs")));
     std::string item;
@@ -178,6 +179,7 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
     // alphas_cumprod to 2^-24.
     if (coords_ != Coords::Native && m.num("process.zero_terminal_snr") != 0)
       acp_.back() = std::ldexp(1.0, -24);
+    refreshTableSigmas();
     if (m.str("process.interpolate") == "log_alpha") {
       // DPM-Solver's discrete schedule: float64 betas, log alpha = 0.5 cumsum log(1 - beta).
       long n = (long)m.num("process.train_steps", 1000);
@@ -195,13 +197,17 @@ Runner::Runner(const CompiledSampler &sampler, Network &net, int64_t batch, int6
 }
 
 double Runner::encodeTime(const ModelInfo &mi, double t, double a, double s) {
+  double v = t; // t, or a beta table's timestep
   if (mi.time == "scaled")
-    return t * mi.timeScale + mi.timeOffset;
-  if (mi.time == "sigma")
-    return s / a;
-  if (mi.time == "c_noise")
-    return 0.25 * std::log(s / a);
-  return t; // t, or a beta table's timestep
+    v = t * mi.timeScale + mi.timeOffset;
+  else if (mi.time == "sigma")
+    v = s / a;
+  else if (mi.time == "c_noise")
+    v = 0.25 * std::log(s / a);
+  // time_dtype = f32: the float32 the network is handed (diffusers'
+  // timestep tensors); rounding the exact value is float32 arithmetic's
+  // own result for a product of a float32 time and an integer scale.
+  return mi.timeF32 ? (double)(float)v : v;
 }
 
 double Runner::modelTime(int model, const double *p) const {
@@ -228,8 +234,14 @@ void Runner::finishPoint(Point &p, double t, bool haveSigma, double sv) const {
   }
 }
 
+void Runner::refreshTableSigmas() {
+  std::vector<float> acp(acp_.begin(), acp_.end());
+  tableSigmas_ = acp.empty() ? nullptr : std::make_unique<TableSigmas>(acp);
+}
+
 void Runner::setAlphasCumprod(std::vector<double> acp) {
   acp_ = std::move(acp);
+  refreshTableSigmas();
   betas_.resize(acp_.size());
   for (size_t k = 0; k < acp_.size(); ++k)
     betas_[k] = 1 - acp_[k] / (k ? acp_[k - 1] : 1.0);
@@ -288,25 +300,9 @@ Point Runner::pointAtSigma(double sigmaVe) const {
   const Manifest &m = sampler_.manifest;
   Point p{};
   if (m.str("process.kind") == "discrete") {
-    // diffusers' _sigma_to_t: the timestep by log-sigma interpolation.
-    long n = (long)acp_.size();
-    auto ls = [&](long i) { return 0.5 * std::log((1 - acp_[i]) / acp_[i]); };
-    double l = std::log(std::max(sigmaVe, 1e-300));
-    double t;
-    if (l <= ls(0)) {
-      t = 0;
-    } else if (l >= ls(n - 1)) {
-      t = (double)(n - 1);
-    } else {
-      long lo = 0, hi = n - 1; // ls increases with the index
-      while (hi - lo > 1) {
-        long mid = (lo + hi) / 2;
-        (ls(mid) <= l ? lo : hi) = mid;
-      }
-      double w = (ls(lo) - l) / (ls(lo) - ls(hi));
-      t = (1 - w) * lo + w * hi;
-    }
-    finishPoint(p, t, true, sigmaVe);
+    // diffusers' _sigma_to_t over the table's float32 log sigmas: the
+    // (fractional) timestep the network is called at for this noise level.
+    finishPoint(p, tableSigmas_ ? tableSigmas_->timeAt(sigmaVe) : NAN, true, sigmaVe);
     return p;
   }
   auto ratio = [&](double t) { return sampler_.sigma(t) / sampler_.alpha(t); };

@@ -716,6 +716,8 @@ struct Lowering {
            << pre << "conditional=" << (m.getConditional() ? 1 : 0) << "\n";
         if (auto off = m->getAttrOfType<FloatAttr>("time_offset"))
           os << pre << "time_offset=" << attrText(off) << "\n";
+        if (auto td = m->getAttrOfType<StringAttr>("time_dtype"))
+          os << pre << "time_dtype=" << td.getValue().str() << "\n";
         if (auto sd = m->getAttrOfType<FloatAttr>("sigma_data"))
           os << pre << "sigma_data=" << attrText(sd) << "\n";
         if (m->hasAttr("labels"))

@@ -131,8 +131,13 @@ json diffusersDefaults(const std::string &cls) {
                 {"final_sigmas_type", "zero"}, {"lambda_min_clipped", "-inf"},
                 {"use_lu_lambdas", false}, {"euler_at_final", false}});
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
-    d = {{"num_train_timesteps", 1000}, {"shift", 1.0}, {"use_dynamic_shifting", false},
-         {"stochastic_sampling", false}};
+    d = {{"num_train_timesteps", 1000}, {"shift", 1.0},
+         {"use_dynamic_shifting", false}, {"stochastic_sampling", false},
+         {"invert_sigmas", false},        {"shift_terminal", nullptr},
+         {"use_karras_sigmas", false},    {"use_exponential_sigmas", false},
+         {"use_beta_sigmas", false},      {"base_shift", 0.5},
+         {"max_shift", 1.15},             {"base_image_seq_len", 256},
+         {"max_image_seq_len", 4096},     {"time_shift_type", "exponential"}};
   } else {
     return json::object();
   }
@@ -266,6 +271,11 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     if (getBool(cfg, "stochastic_sampling", false) || getBool(cfg, "use_dynamic_shifting", false))
       return skipped("stochastic or dynamically shifted FlowMatch sampling is not in the "
                      "compat specs yet");
+    if (getBool(cfg, "invert_sigmas", false) || !cfg["shift_terminal"].is_null() ||
+        getBool(cfg, "use_karras_sigmas", false) || getBool(cfg, "use_exponential_sigmas", false) ||
+        getBool(cfg, "use_beta_sigmas", false))
+      return skipped("FlowMatch's invert_sigmas, shift_terminal and karras/exponential/beta "
+                     "sigmas are not in the compat grids yet");
     solver = "euler";
   } else {
     return skipped("diffusers " + cls + " is not in stdlib yet");
@@ -337,9 +347,7 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     if (getBool(cfg, "use_exponential_sigmas", false) || getBool(cfg, "use_beta_sigmas", false))
       return skipped("use_exponential_sigmas and use_beta_sigmas are not in the compat grids yet");
     std::string trainArg = T != 1000 ? ", train_steps = " + train : "";
-    if (cls.rfind("KDPM2", 0) == 0) {
-      m.givenGrid = "KDPM2's midpoint timesteps are not derived yet";
-    } else if (kstyle) {
+    if (kstyle) {
       if (karras) {
         if (cls == "EulerAncestralDiscreteScheduler")
           return skipped("use_karras_sigmas in EulerAncestral is not in the compat specs yet");
@@ -351,9 +359,11 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
         } else if (spacing == "trailing") {
           lo = (long)std::nearbyint((double)T - (double)(steps - 1) * ((double)T / steps)) - 1;
         }
+        bool rounded = cls.rfind("KDPM2", 0) == 0; // KDPM2 rounds its Karras timesteps
         grid = "k_karras(steps = " + N + ", t_max = " + std::to_string(hi) +
-               ", t_min = " + std::to_string(lo) + ")";
-        m.float32Schedule = "fractional Karras timesteps from numpy's float32 log";
+               ", t_min = " + std::to_string(lo) + (rounded ? ", rounded = 1" : "") + ")";
+        if (!rounded)
+          m.float32Schedule = "fractional Karras timesteps from numpy's float32 log";
       } else {
         grid = "k_" + spacing + "(steps = " + N +
                (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") + trainArg +
@@ -387,10 +397,14 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
              (prevTarget ? ", target = prev" : "") + ")";
     }
   } else {
-    m.givenGrid = "FlowMatch's float32 timesteps are not derived yet";
+    // set_timesteps with a static shift (use_dynamic_shifting is refused above).
+    double shift = getNum(cfg, "shift", 1);
+    if (!(shift > 0))
+      return skipped("shift must be positive, not " + shortNum(shift));
+    grid = "flowmatch(steps = " + N + (shift != 1 ? ", shift = " + shortNum(shift) : "") +
+           (T != 1000 ? ", train_steps = " + std::to_string(T) : "") + ")";
+    m.items = {"process = rectified_flow", "time_dtype = f32"};
   }
-  if (!m.givenGrid.empty())
-    grid = prevTarget ? "given(target = prev)" : "given";
   if (solver.empty())
     solver = "pndm";
 
@@ -623,9 +637,6 @@ int runCompat(int argc, char **argv) {
   }
   if (!m.skip.empty())
     return fail(m.skip);
-  if (!m.givenGrid.empty())
-    return fail(names[0] + ": " + m.givenGrid,
-                "`diffuse conform` replays such a scheduler's own timesteps (grid = given)");
   std::cout << m.text;
   return 0;
 }

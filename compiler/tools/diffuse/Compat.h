@@ -30,9 +30,6 @@ struct Mapping {
   /// discrepancy (variants.f64_neutralized.diff_vs_final) instead of 1e-9;
   /// this says why.
   std::string float32Schedule;
-  /// The grid is `given`: the peer's own timesteps replayed (diffuse
-  /// conform), as the spec cannot derive them yet; says why.
-  std::string givenGrid;
   /// The text's settings, one line each ("solver = ddim(eta = 0)", "grid =
   /// ..."), for `diffuse conform -v`.
   std::vector<std::string> items;

@@ -249,64 +249,6 @@ Result runCase(const json &c, const Mapping &m, const std::string &stdlib,
   if (c.contains("class_labels") && !c["class_labels"].is_null())
     runner.setLabels(c["class_labels"].get<std::vector<int32_t>>());
 
-  // The peer's own grid, exactly as it used it.
-  rt::GivenGrid g;
-  std::string peer = c["peer"].value("name", "");
-  std::string cls = c["peer"].value("class", "");
-  if (peer == "diffusers") {
-    std::vector<double> ts = c["timesteps"].get<std::vector<double>>();
-    if (cls == "FlowMatchEulerDiscreteScheduler") {
-      g.t = c["sigmas"].get<std::vector<double>>();
-      g.tmodel = ts;
-    } else if (cls == "HeunDiscreteScheduler") {
-      // Interior timesteps and sigmas are listed twice (once per network
-      // call of a Heun step); the grid points are the distinct ones.
-      std::vector<double> sg = c["sigmas"].get<std::vector<double>>();
-      for (size_t i = 0; i < ts.size(); i += (i == 0 ? 1 : 2)) {
-        g.t.push_back(ts[i]);
-        g.sigma.push_back(sg[i]);
-      }
-      g.t.push_back(-1);
-      g.sigma.push_back(sg.back());
-      g.tmodel = g.t;
-    } else if (cls == "KDPM2DiscreteScheduler" || cls == "KDPM2AncestralDiscreteScheduler") {
-      // Timesteps interleave each grid point's with the float32 timestep of
-      // the step's midpoint (the network's time there); sigmas list every
-      // grid point after the first twice, then the final 0.
-      std::vector<double> sg = c["sigmas"].get<std::vector<double>>();
-      for (size_t i = 0; i < ts.size(); i += 2) {
-        g.t.push_back(ts[i]);
-        g.sigma.push_back(sg[i == 0 ? 0 : i - 1]);
-        g.tmid.push_back(i + 1 < ts.size() ? ts[i + 1] : NAN);
-      }
-      g.t.push_back(-1);
-      g.sigma.push_back(0);
-      g.tmodel = g.t;
-    } else if (c.contains("sigmas") && !c["sigmas"].is_null()) {
-      g.sigma = c["sigmas"].get<std::vector<double>>();
-      g.t = ts;
-      g.t.push_back(-1); // the final sigma (0) has no timestep
-      g.tmodel = g.t;
-    } else if (cls == "PNDMScheduler") {
-      // The second timestep is listed twice (the redone first step).
-      for (size_t i = 0; i < ts.size(); ++i)
-        if (i != 2)
-          g.t.push_back(ts[i]);
-      g.t.push_back(-1); // the end of the chain
-    } else {
-      g.t = ts;
-    }
-  } else if (peer == "k-diffusion") {
-    g.t = c["sigmas"].get<std::vector<double>>();
-  } else if (peer == "flow_matching") {
-    // Fixed-step methods: the grid torchdiffeq stepped over; dopri5: the
-    // requested times (it picks its own steps in between).
-    const json &used = c["time_grid_used"];
-    g.t = (used.is_null() ? c["peer_config"]["time_grid"] : used).get<std::vector<double>>();
-  } else if (peer == "dpm-solver") {
-    g.t = c["time_grid"].get<std::vector<double>>();
-  }
-  runner.setGivenGrid(g);
   if (c.value("stochastic", false)) {
     // The peer's own draws, replayed through noise() in order.
     std::vector<std::vector<double>> draws;

@@ -281,6 +281,10 @@ private:
   bool f32_ = false;
   enum class Coords { Native, Ve, Lambda } coords_ = Coords::Native;
   std::vector<double> acp_;
+  /// acp_'s float32 sigmas and log sigmas: the fractional timestep of a
+  /// noise level as diffusers' _sigma_to_t computes it.
+  std::unique_ptr<TableSigmas> tableSigmas_;
+  void refreshTableSigmas();
   std::vector<double> betas_; // a discrete process's own (DFS_POINT_BETA)
   std::vector<double> logAlpha_; // interpolate = log_alpha: 0.5 cumsum log(1 - beta), float64
   std::vector<std::vector<int32_t>> labels_; // by label set
@@ -304,6 +308,7 @@ private:
     std::vector<InputSpec> inputs;
     std::string time = "t"; // t | index | sigma | c_noise | scaled
     double timeScale = 1, timeOffset = 0;
+    bool timeF32 = false; // time_dtype = f32: its time rounded to float32
     bool sameTime = true; // takes its time as model 0 does
   };
   /// The network time of a model of encoding `mi` at process time t (alpha
