@@ -67,7 +67,13 @@ at N and 2N steps; the error is the rms difference from the exact state
 * `flow`: `A_truth_condot.json`, a velocity network on the CondOT path,
   uniform grid from t = 0 (noise) to 1 (data), native coordinates.
 
-Stochastic solvers run with eta = 0, where they are ODE solvers. UniPC with
+Stochastic solvers run with eta = 0 (`edm_heun` with s_churn = 0), where they
+are ODE solvers; the CFG++ solvers run unguided, where they are DDIM and Euler.
+Not measured: `ddpm` and `euler_maruyama` (always stochastic), `pndm` (its
+steps are tied to a discrete table's train-step stride), the clipping and
+thresholding variants (they change the ODE), `consistency` (it jumps to the
+network's x0 at every step), the Langevin samplers (MCMC) and cold diffusion
+(it inverts a degradation, not the PF-ODE). UniPC with
 its corrector is one order above its predictor. The third-order multistep
 update of diffusers, k-diffusion and the DPM-Solver repository (`dpmpp_3m`,
 `dpmpp_3m_sde`) weights its second divided difference (which estimates
