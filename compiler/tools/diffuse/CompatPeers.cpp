@@ -298,12 +298,11 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
                      "DDIMScheduler`");
     if (order == 2)
       solver = (algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") + args;
-    else if (order == 3 && algo == "dpmsolver++")
-      solver = "dpmpp_3m" + args;
+    else if (order == 3)
+      solver = (algo == "dpmsolver" ? "dpm_solver_3m" : "dpmpp_3m") + args;
     else
-      return skipped("DPM-Solver multistep order " + std::to_string(order) + " with " + algo +
-                     " is not in stdlib yet (orders 2 and 3 with dpmsolver++, 2 with dpmsolver "
-                     "are)");
+      return skipped("DPM-Solver multistep order " + std::to_string(order) +
+                     " is not in stdlib (orders 2 and 3 are)");
     if (skip == "time_uniform")
       grid = "uniform(steps = " + N + range + ")";
     else if (skip == "logSNR")
