@@ -64,6 +64,45 @@ std::string getStr(const json &j, const char *key, const std::string &def) {
   return j[key].get<std::string>();
 }
 
+json merged(json defaults, const json &given) {
+  for (auto &[k, v] : given.items())
+    defaults[k] = v;
+  return defaults;
+}
+
+std::string changedArgs(const json &args, const json &defaults) {
+  std::string out;
+  for (auto &[k, v] : args.items()) {
+    if (!defaults.contains(k))
+      continue;
+    const json &d = defaults[k];
+    bool same = d == v || (v.is_number() && d.is_number() && v.get<double>() == d.get<double>());
+    if (!same)
+      out += (out.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return out;
+}
+
+void writeSampler(Mapping &m, std::ostringstream &os, const std::string &process,
+                  const std::string &model, const std::string &solver, const std::string &coords,
+                  const std::string &grid, const std::string &guide) {
+  os << "sampler " << m.sampler << " {\n  process = " << process << "\n  model = " << model
+     << "\n  solver = " << solver << "\n";
+  m.items.push_back("solver = " + solver);
+  if (!coords.empty()) {
+    os << "  coords = " << coords << "\n";
+    m.items.push_back("coords = " + coords);
+  }
+  os << "  grid = " << grid << "\n";
+  m.items.push_back("grid = " + grid);
+  if (!guide.empty()) {
+    os << "  guidance = " << guide << "\n";
+    m.items.push_back("guidance = " + guide);
+  }
+  os << "}\n";
+  m.text = os.str();
+}
+
 } // namespace compat
 
 using namespace compat;
@@ -146,13 +185,11 @@ json diffusersDefaults(const std::string &cls) {
 
 Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, long steps,
                      std::optional<double> guidance, const std::string &name) {
-  json cfg = diffusersDefaults(cls);
-  if (cfg.empty())
+  const json defaults = diffusersDefaults(cls);
+  if (defaults.empty())
     return skipped("diffusers " + cls + " is not in stdlib yet");
-  for (auto &[k, v] : given.items())
-    cfg[k] = v;
+  json cfg = merged(defaults, given);
   Mapping m;
-  m.spec = "compat/diffusers.dfs";
   m.sampler = name;
   const long T = (long)getNum(cfg, "num_train_timesteps", 1000);
   const std::string N = std::to_string(steps);
@@ -286,14 +323,7 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     return skipped("thresholding in " + cls + " is not in the stdlib compat specs yet");
 
   // The header names the settings that differ from the class's defaults.
-  std::string changed;
-  const json defaults = diffusersDefaults(cls);
-  for (auto &[k, v] : cfg.items())
-    if (defaults.contains(k) && defaults[k] != v &&
-        !(v.is_number() && defaults[k].is_number() &&
-          v.get<double>() == defaults[k].get<double>()))
-      changed += (changed.empty() ? "" : ", ") + k + "=" +
-                 (v.is_string() ? v.get<std::string>() : v.dump());
+  std::string changed = changedArgs(cfg, defaults);
   for (auto &[k, v] : sk.items())
     changed += (changed.empty() ? "" : ", ") + k + "=" + v.dump();
   std::ostringstream os;
@@ -417,21 +447,7 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
   else if (guidance)
     guide = "cfg(w = " + w + ")";
 
-  os << "sampler " << name << " {\n  process = " << process << "\n  model = " << model
-     << "\n  solver = " << solver << "\n";
-  m.items.push_back("solver = " + solver);
-  if (!coords.empty()) {
-    os << "  coords = " << coords << "\n";
-    m.items.push_back("coords = " + coords);
-  }
-  os << "  grid = " << grid << "\n";
-  m.items.push_back("grid = " + grid);
-  if (!guide.empty()) {
-    os << "  guidance = " << guide << "\n";
-    m.items.push_back("guidance = " + guide);
-  }
-  os << "}\n";
-  m.text = os.str();
+  writeSampler(m, os, process, model, solver, coords, grid, guide);
   return m;
 }
 

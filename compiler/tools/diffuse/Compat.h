@@ -14,14 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 namespace diffuse {
 
 struct Mapping {
-  std::string spec;    // file under stdlib/compat (text empty), or the name shown
-  std::string text;    // non-empty: the whole spec, written out (diffusers)
+  std::string text;    // the whole spec, written out
   std::string sampler; // sampler name in it
   std::vector<std::string> sets;
   std::string skip; // non-empty: why the configuration cannot be expressed
@@ -86,6 +86,17 @@ double getNum(const nlohmann::json &j, const char *key, double def);
 bool getBool(const nlohmann::json &j, const char *key, bool def);
 std::string getStr(const nlohmann::json &j, const char *key, const std::string &def);
 Mapping skipped(std::string why);
+/// `defaults` with the keys of `given` replacing them.
+nlohmann::json merged(nlohmann::json defaults, const nlohmann::json &given);
+/// "k=v, ..." of the keys of `args` that `defaults` has with another value,
+/// for the header line of a printed spec.
+std::string changedArgs(const nlohmann::json &args, const nlohmann::json &defaults);
+/// Appends the sampler block (process, model, solver, coords, grid,
+/// guidance; empty coords and guidance left out) to `os`, records its
+/// settings in m.items and sets m.text to all of `os`.
+void writeSampler(Mapping &m, std::ostringstream &os, const std::string &process,
+                  const std::string &model, const std::string &solver, const std::string &coords,
+                  const std::string &grid, const std::string &guide);
 } // namespace compat
 
 /// `diffuse compat PEER ...`: diffusers CLASS [KEY=VALUE ...] --steps N, or

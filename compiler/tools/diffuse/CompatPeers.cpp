@@ -39,42 +39,6 @@ std::string call(const std::string &fn, const std::string &args) {
   return args.empty() ? fn : fn + "(" + args + ")";
 }
 
-/// The spec's header line and sampler block, shared by the three peers.
-void finish(Mapping &m, std::ostringstream &os, const std::string &process,
-            const std::string &model, const std::string &solver, const std::string &coords,
-            const std::string &grid, const std::string &guide) {
-  os << "sampler " << m.sampler << " {\n  process = " << process << "\n  model = " << model
-     << "\n  solver = " << solver << "\n";
-  m.items.push_back("process = " + process);
-  m.items.push_back("solver = " + solver);
-  if (!coords.empty()) {
-    os << "  coords = " << coords << "\n";
-    m.items.push_back("coords = " + coords);
-  }
-  os << "  grid = " << grid << "\n";
-  m.items.push_back("grid = " + grid);
-  if (!guide.empty()) {
-    os << "  guidance = " << guide << "\n";
-    m.items.push_back("guidance = " + guide);
-  }
-  os << "}\n";
-  m.text = os.str();
-}
-
-/// "k=v, ..." of the arguments that differ from `defaults`, for headers.
-std::string changedArgs(const json &args, const json &defaults) {
-  std::string out;
-  for (auto &[k, v] : args.items()) {
-    if (!defaults.contains(k))
-      continue;
-    const json &d = defaults[k];
-    bool same = d == v || (v.is_number() && d.is_number() && v.get<double>() == d.get<double>());
-    if (!same)
-      out += (out.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
-  }
-  return out;
-}
-
 const json kSigmaFns = {
     {"get_sigmas_karras", {{"sigma_min", nullptr}, {"sigma_max", nullptr}, {"rho", 7.0}}},
     {"get_sigmas_exponential", {{"sigma_min", nullptr}, {"sigma_max", nullptr}}},
@@ -129,15 +93,12 @@ json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn) {
 
 Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const json &given,
                       long steps, std::optional<double> guidance, const std::string &name) {
-  json args = kdiffusionDefaults(fn, sigmasFn);
-  if (args.empty() && samplerFnArgs(fn).is_null())
-    return skipped("k-diffusion " + fn + " is not in the compat specs");
-  if (args.empty())
-    return skipped("k-diffusion " + sigmasFn + " is not in the compat specs");
-  for (auto &[k, v] : given.items())
-    args[k] = v;
+  const json defaults = kdiffusionDefaults(fn, sigmasFn);
+  if (defaults.empty())
+    return skipped("k-diffusion " + (samplerFnArgs(fn).is_null() ? fn : sigmasFn) +
+                   " is not in the compat specs");
+  json args = merged(defaults, given);
   Mapping m;
-  m.spec = "compat/kdiffusion.dfs";
   m.sampler = name;
 
   // The solver: the stdlib's, with the arguments that differ from its defaults.
@@ -218,7 +179,6 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
   std::string process = top > 80 ? "ve(sigma_max = " + shortNum(std::ceil(top)) + ")" : "ve";
 
   std::ostringstream os;
-  json defaults = kdiffusionDefaults(fn, sigmasFn);
   std::string sigArgs;
   for (const char *k : {"sigma_min", "sigma_max", "rho", "beta_d", "beta_min", "eps_s"})
     if (kSigmaFns[sigmasFn].contains(k))
@@ -232,7 +192,8 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
     os << ", CFG scale " << shortNum(*guidance);
   os << ", written by `diffuse compat`.\n";
   os << "import \"compat/kdiffusion.dfs\"\n\n";
-  finish(m, os, process, "denoiser", solver, coords, grid,
+  m.items.push_back("process = " + process);
+  writeSampler(m, os, process, "denoiser", solver, coords, grid,
          guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
   return m;
 }
@@ -250,11 +211,8 @@ json dpmSolverDefaults() {
 
 Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidance,
                      const std::string &name) {
-  json cfg = dpmSolverDefaults();
-  for (auto &[k, v] : given.items())
-    cfg[k] = v;
+  json cfg = merged(dpmSolverDefaults(), given);
   Mapping m;
-  m.spec = "compat/dpm_solver.dfs";
   m.sampler = name;
   std::string schedule = getStr(cfg, "schedule", "discrete");
   if (schedule != "linear" && schedule != "discrete")
@@ -352,7 +310,8 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
     os << ", classifier-free guidance_scale " << shortNum(*guidance);
   os << ", written by `diffuse compat`.\n";
   os << "import \"compat/dpm_solver.dfs\"\n\n";
-  finish(m, os, process, linear ? "noise_model" : "discrete_noise_model", solver, "native",
+  m.items.push_back("process = " + process);
+  writeSampler(m, os, process, linear ? "noise_model" : "discrete_noise_model", solver, "native",
          grid, guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
   return m;
 }
@@ -367,11 +326,8 @@ json flowMatchingDefaults() {
 
 Mapping mapFlowMatching(const json &given, std::optional<double> guidance,
                         const std::string &name) {
-  json cfg = flowMatchingDefaults();
-  for (auto &[k, v] : given.items())
-    cfg[k] = v;
+  json cfg = merged(flowMatchingDefaults(), given);
   Mapping m;
-  m.spec = "compat/flow_matching.dfs";
   m.sampler = name;
   // time_grid: a JSON array, or "0,1" from the command line.
   std::vector<double> tg;
@@ -450,7 +406,8 @@ Mapping mapFlowMatching(const json &given, std::optional<double> guidance,
     os << ", CFG scale " << shortNum(*guidance) << " on the velocity";
   os << ", written by `diffuse compat`.\n";
   os << "import \"compat/flow_matching.dfs\"\n\n";
-  finish(m, os, "cond_ot", "velocity_net", solver, "", grid,
+  m.items.push_back("process = cond_ot");
+  writeSampler(m, os, "cond_ot", "velocity_net", solver, "", grid,
          guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
   return m;
 }

@@ -34,8 +34,6 @@ namespace {
 
 using compat::skipped;
 
-/// Peer configuration -> Diffuse spec. Only names and settings: the
-/// mathematics lives in the specs.
 /// Every case runs the spec `diffuse compat` writes for the peer's own
 /// configuration, grid included.
 Mapping mapCase(const json &c) {
@@ -71,10 +69,10 @@ Mapping mapCase(const json &c) {
                          guidance, "peer");
   }
   if (name == "flow_matching") {
-    json args = json::object();
-    for (const char *k : {"method", "step_size", "atol", "rtol", "time_grid"})
-      if (cfg.contains(k))
-        args[k] = cfg[k];
+    json args = json::object(); // the keys of ODESolver.sample the case lists
+    for (auto &[k, v] : cfg.items())
+      if (flowMatchingDefaults().contains(k))
+        args[k] = v;
     return mapFlowMatching(args, guidance, "peer");
   }
   if (name == "dpm-solver") {
