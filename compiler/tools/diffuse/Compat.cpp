@@ -283,26 +283,29 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
              ")";
   } else if (cls == "DPMSolverMultistepScheduler") {
     std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
+    std::string type = getStr(cfg, "solver_type", "midpoint");
     int order = (int)getNum(cfg, "solver_order", 2);
-    if (order != 2 && !(order == 3 && algo == "dpmsolver++"))
-      return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
-                     algo + " is not in stdlib yet");
     if (algo != "dpmsolver++" && algo != "dpmsolver" && algo != "sde-dpmsolver++")
       return skipped("DPMSolverMultistep algorithm_type " + algo + " is not in stdlib yet");
-    bool heunSde = algo == "sde-dpmsolver++" && getStr(cfg, "solver_type", "midpoint") == "heun";
-    if ((getStr(cfg, "solver_type", "midpoint") != "midpoint" && !heunSde) ||
-        getBool(cfg, "euler_at_final", false) || getBool(cfg, "use_lu_lambdas", false))
+    if (order != 2 && !(order == 3 && algo != "sde-dpmsolver++"))
+      return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
+                     algo + " is not in stdlib yet");
+    if ((type != "midpoint" && type != "heun") || getBool(cfg, "euler_at_final", false) ||
+        getBool(cfg, "use_lu_lambdas", false))
       return skipped("this DPMSolverMultistep configuration is not in stdlib yet");
     threshold = thresholding;
     std::string lof = getBool(cfg, "lower_order_final", true) ? "1" : "0";
+    // solver_type "heun" is the DPM-Solver repository's 'taylor' weighting of
+    // the second-order step; the third-order update has only one form.
     if (order == 3)
-      solver = "dpmpp_3m(lower_order_final = " + lof + ", lower_order_below = 15)";
+      solver = std::string(algo == "dpmsolver" ? "dpm_solver_3m" : "dpmpp_3m") +
+               "(lower_order_final = " + lof + ", lower_order_below = 15)";
     else if (algo == "sde-dpmsolver++")
       solver = "dpmpp_2m_sde(lower_order_final = " + lof + ", final_noise = 1, heun = " +
-               (heunSde ? "1" : "0") + ")";
+               (type == "heun" ? "1" : "0") + ")";
     else
       solver = std::string(algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") +
-               "(lower_order_final = " + lof + ")";
+               "(lower_order_final = " + lof + (type == "heun" ? ", taylor = 1" : "") + ")";
     coords = "native";
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
     if (getBool(cfg, "stochastic_sampling", false) || getBool(cfg, "use_dynamic_shifting", false))

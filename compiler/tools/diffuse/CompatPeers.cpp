@@ -12,6 +12,7 @@
 #include "compiler/tools/diffuse/Compat.h"
 
 #include <cmath>
+#include <map>
 #include <sstream>
 
 using json = nlohmann::json;
@@ -218,17 +219,23 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
   if (schedule != "linear" && schedule != "discrete")
     return skipped("NoiseScheduleVP schedule '" + schedule +
                    "' is not in the compat specs (linear and discrete are)");
-  if (getStr(cfg, "model_type", "noise") != "noise")
-    return skipped("model_wrapper model_type '" + getStr(cfg, "model_type", "") +
-                   "' is not in the compat specs (noise is)");
+  // model_wrapper's model_type: what the network predicts.
+  std::string modelType = getStr(cfg, "model_type", "noise");
+  const std::map<std::string, std::string> kPredicts = {
+      {"noise", "eps"}, {"x_start", "x0"}, {"v", "v"}, {"score", "score"}};
+  if (!kPredicts.count(modelType))
+    return skipped("model_wrapper model_type is 'noise', 'x_start', 'v' or 'score', not '" +
+                   modelType + "'");
   std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
   std::string method = getStr(cfg, "method", "multistep");
   std::string skip = getStr(cfg, "skip_type", "time_uniform");
   int order = (int)getNum(cfg, "order", 2);
   if (algo != "dpmsolver++" && algo != "dpmsolver")
     return skipped("algorithm_type is 'dpmsolver++' or 'dpmsolver', not '" + algo + "'");
-  if (getStr(cfg, "solver_type", "dpmsolver") != "dpmsolver")
-    return skipped("solver_type 'taylor' is not in the compat specs");
+  std::string type = getStr(cfg, "solver_type", "dpmsolver");
+  if (type != "dpmsolver" && type != "taylor")
+    return skipped("solver_type is 'dpmsolver' or 'taylor', not '" + type + "'");
+  const bool taylor = type == "taylor";
   if (getBool(cfg, "denoise_to_zero", false))
     return skipped("denoise_to_zero is not in the compat specs");
   if (skip != "time_uniform" && skip != "logSNR" && skip != "time_quadratic")
@@ -248,45 +255,67 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
     range += ", from = " + shortNum(tStart);
   if (tEnd != 1e-3)
     range += ", to = " + shortNum(tEnd);
-  if (method == "multistep") {
-    // The repository lowers the final orders for grids of fewer than 10 steps.
-    std::string args = "(lower_order_final = " + lof + ", lower_order_below = 10)";
-    if (order == 1)
-      return skipped("order 1 (DDIM) is diffusers' DDIMScheduler: `diffuse compat diffusers "
-                     "DDIMScheduler`");
-    if (order == 2)
-      solver = (algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") + args;
-    else if (order == 3)
-      solver = (algo == "dpmsolver" ? "dpm_solver_3m" : "dpmpp_3m") + args;
-    else
-      return skipped("DPM-Solver multistep order " + std::to_string(order) +
-                     " is not in stdlib (orders 2 and 3 are)");
-    if (skip == "time_uniform")
-      grid = "uniform(steps = " + N + range + ")";
-    else if (skip == "logSNR")
-      grid = "logsnr(steps = " + N + range + ")";
-    else
-      grid = "dpms_quadratic(steps = " + N + (tStart != 1 ? ", t_start = " + shortNum(tStart) : "") +
-             (tEnd != 1e-3 ? ", t_end = " + shortNum(tEnd) : "") + ")";
-  } else if (method == "singlestep") {
-    if (order != 3 || algo != "dpmsolver++" || skip == "time_quadratic")
-      return skipped("singlestep order " + std::to_string(order) + " with " + algo + " and " +
-                     skip + " is not in stdlib yet (order 3, dpmsolver++, time_uniform or "
-                            "logSNR is)");
-    // Orders 3, ..., 3 then (N mod 3 = 0) 2, 1, (1) 1, (2) 2: K outer steps.
-    long K = steps / 3 + 1;
-    solver = "dpmpp_singlestep3(rem = " + std::to_string(steps % 3) +
-             ", uniform_t = " + (skip == "logSNR" ? "0" : "1") + ")";
+  // The repository's grid of n steps for skip_type: `order` > 1 takes every
+  // order-th point of the N-step time grids (`calls` = N) at the steps'
+  // cumulative orders; `lastTwo` when they end in orders 2, 1.
+  auto times = [&](long n, int every, bool lastTwo) {
+    std::string from = (tStart != 1 ? ", t_start = " + shortNum(tStart) : "") +
+                       (tEnd != 1e-3 ? ", t_end = " + shortNum(tEnd) : "");
     if (skip == "logSNR")
-      grid = "logsnr(steps = " + std::to_string(K) + range + ")";
+      return "logsnr(steps = " + std::to_string(n) + range + ")";
+    if (skip == "time_uniform" && every == 1)
+      return "uniform(steps = " + std::to_string(n) + range + ")";
+    std::string g = "dpms_times(steps = " + std::to_string(n);
+    if (skip == "time_quadratic")
+      g += ", power = 2";
+    if (every > 1)
+      g += ", order = " + std::to_string(every) + ", calls = " + N;
     else
-      // The repository's N-step uniform grid at the steps' cumulative orders.
-      grid = "dpms_singlestep_uniform(steps = " + std::to_string(K) + ", calls = " + N +
-             (tStart != 1 ? ", t_start = " + shortNum(tStart) : "") +
-             (tEnd != 1e-3 ? ", t_end = " + shortNum(tEnd) : "") + ")";
+      g += ", calls = " + std::to_string(n);
+    if (lastTwo)
+      g += ", short = 1";
+    return g + from + ")";
+  };
+  std::string family = algo == "dpmsolver" ? "dpm_solver" : "dpmpp";
+  if (order < 1 || order > 3)
+    return skipped("DPM-Solver order is 1, 2 or 3, not " + std::to_string(order));
+  if (method == "multistep") {
+    if (steps < order)
+      return skipped("multistep order " + std::to_string(order) + " needs steps >= " +
+                     std::to_string(order) + " (DPM_Solver.sample asserts it)");
+    // The repository lowers the final orders for grids of fewer than 10 steps.
+    if (order == 1)
+      // DPM-Solver-1 (DDIM), the same update as the singlestep solvers' first order.
+      solver = family + "_singlestep(order = 1)";
+    else
+      solver = family + (order == 2 ? "_2m" : "_3m") + "(lower_order_final = " + lof +
+               ", lower_order_below = 10" + (taylor && order == 2 ? ", taylor = 1" : "") + ")";
+    grid = times(steps, 1, false);
+  } else if (method == "singlestep" || method == "singlestep_fixed") {
+    const bool fixed = method == "singlestep_fixed";
+    // 'singlestep': K steps of orders (3) 3, ..., 3 then 2, 1 (N mod 3 = 0),
+    // 1 (= 1) or 2 (= 2); (2) 2, ..., 2 then 1 for odd N; (1) N steps of 1.
+    // 'singlestep_fixed': N / order steps of `order`.
+    long K = fixed ? steps / order
+             : order == 3 ? steps / 3 + 1
+             : order == 2 ? (steps + 1) / 2
+                          : steps;
+    if (K < 1)
+      return skipped("singlestep_fixed order " + std::to_string(order) + " needs steps >= " +
+                     std::to_string(order));
+    solver = family + "_singlestep(order = " + std::to_string(order) +
+             ", rem = " + std::to_string(steps % order) + ", spacing = " +
+             (skip == "logSNR" ? "0" : skip == "time_uniform" ? "1" : "2") +
+             (taylor ? ", taylor = 1" : "") + (fixed ? ", fixed = 1" : "") + ")";
+    // logSNR grids and singlestep_fixed: K even steps; otherwise the N-step
+    // grid at the cumulative orders.
+    if (skip == "logSNR" || fixed || order == 1)
+      grid = times(K, 1, false);
+    else
+      grid = times(K, order, order == 3 && steps % 3 == 0);
   } else {
-    return skipped("method '" + method + "' is not in the compat specs (multistep and "
-                   "singlestep are)");
+    return skipped("method '" + method + "' is not in the compat specs (multistep, singlestep "
+                   "and singlestep_fixed are)");
   }
   std::string process;
   if (linear) {
@@ -311,7 +340,15 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
   os << ", written by `diffuse compat`.\n";
   os << "import \"compat/dpm_solver.dfs\"\n\n";
   m.items.push_back("process = " + process);
-  writeSampler(m, os, process, linear ? "noise_model" : "discrete_noise_model", solver, "native",
+  std::string model = linear ? "noise_model" : "discrete_noise_model";
+  if (modelType != "noise") {
+    // The stdlib's models predict the noise; another prediction is declared here.
+    model = "peer_model";
+    os << "model peer_model {\n  predicts = " << kPredicts.at(modelType)
+       << "\n  time = " << (linear ? "t" : "scaled(1000, -1)") << "\n  cond = class\n}\n\n";
+    m.items.push_back("predicts = " + kPredicts.at(modelType));
+  }
+  writeSampler(m, os, process, model, solver, "native",
          grid, guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
   return m;
 }
