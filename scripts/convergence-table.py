@@ -67,7 +67,7 @@ at N and 2N steps; the error is the rms difference from the exact state
 * `flow`: `A_truth_condot.json`, a velocity network on the CondOT path,
   uniform grid from t = 0 (noise) to 1 (data), native coordinates.
 
-Stochastic solvers run with eta = 0 (`edm_heun` with s_churn = 0), where they
+Stochastic solvers run with eta = 0 (the `edm_*` solvers with s_churn = 0), where they
 are ODE solvers; the CFG++ solvers run unguided, where they are DDIM and Euler.
 Not measured: `ddpm` and `euler_maruyama` (always stochastic), `pndm` (its
 steps are tied to a discrete table's train-step stride), the clipping and

@@ -104,31 +104,24 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
 
   // The solver: the stdlib's, with the arguments that differ from its defaults.
   std::string solver, coords;
-  auto noChurn = [&]() { return getNum(args, "s_churn", 0) == 0; };
+  // sample_euler, sample_heun and sample_dpm_2 with churn: Karras et al.'s
+  // Algorithm 2 before the step (s_tmax = inf is the edm solvers' 1e30
+  // default).
+  auto churned = [&](const std::string &plain, const std::string &edm) {
+    if (getNum(args, "s_churn", 0) == 0)
+      return plain;
+    json a = args;
+    if (std::isinf(getNum(a, "s_tmax", INFINITY)))
+      a.erase("s_tmax");
+    return call(edm, callArgs(a, {{"s_churn", 0}, {"s_tmin", 0}, {"s_tmax", 1e30}, {"s_noise", 1}}));
+  };
   if (fn == "sample_euler") {
-    if (!noChurn())
-      return skipped("sample_euler with s_churn > 0 is not in the compat specs (sample_heun's "
-                     "churn is: edm_heun)");
-    solver = "euler";
+    solver = churned("euler", "edm_euler");
     coords = "ve";
   } else if (fn == "sample_heun") {
-    if (noChurn()) {
-      solver = "heun";
-    } else {
-      // Karras et al.'s Algorithm 2, as sample_heun runs it (s_tmax = inf
-      // is edm_heun's 1e30 default).
-      json a = args;
-      if (std::isinf(getNum(a, "s_tmax", INFINITY)))
-        a.erase("s_tmax");
-      solver = call("edm_heun", callArgs(a, {{"s_churn", 0},
-                                            {"s_tmin", 0},
-                                            {"s_tmax", 1e30},
-                                            {"s_noise", 1}}));
-    }
+    solver = churned("heun", "edm_heun");
   } else if (fn == "sample_dpm_2") {
-    if (!noChurn())
-      return skipped("sample_dpm_2 with s_churn > 0 is not in the compat specs");
-    solver = "dpm_2";
+    solver = churned("dpm_2", "edm_dpm_2");
   } else if (fn == "sample_lms") {
     solver = call("lms", callArgs(args, {{"order", 4}}));
   } else if (fn == "sample_ipndm") {
