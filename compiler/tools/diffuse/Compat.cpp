@@ -254,12 +254,23 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       return skipped("PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet");
   } else if (cls == "DPMSolverSinglestepScheduler") {
     int order = (int)getNum(cfg, "solver_order", 2);
-    if (getStr(cfg, "algorithm_type", "") != "dpmsolver++" ||
-        getStr(cfg, "solver_type", "") != "midpoint" || !getBool(cfg, "lower_order_final", true) ||
-        order < 1 || order > 3)
+    std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
+    if (algo == "dpmsolver" && getStr(cfg, "final_sigmas_type", "zero") == "zero")
+      return skipped(cls + " refuses final_sigmas_type 'zero' with algorithm_type 'dpmsolver' "
+                     "(its update would multiply 0 by inf): set final_sigmas_type=sigma_min");
+    std::string type = getStr(cfg, "solver_type", "midpoint");
+    if (algo != "dpmsolver++" && algo != "dpmsolver")
+      return skipped("DPMSolverSinglestep algorithm_type " + algo + " is not in stdlib yet");
+    if ((type != "midpoint" && type != "heun") || order < 1 || order > 3)
       return skipped("this DPMSolverSinglestep configuration is not in stdlib yet");
     threshold = thresholding;
-    solver = "dpmpp_singlestep_grid(order = " + std::to_string(order) + ")";
+    // set_timesteps turns lower_order_final on when the steps do not fill
+    // whole blocks or the final sigma is zero.
+    bool lof = getBool(cfg, "lower_order_final", true) || steps % order != 0 ||
+               getStr(cfg, "final_sigmas_type", "zero") == "zero";
+    solver = std::string(algo == "dpmsolver" ? "dpm_solver_singlestep_grid" : "dpmpp_singlestep_grid") +
+             "(order = " + std::to_string(order) + (type == "heun" ? ", heun = 1" : "") +
+             (lof ? "" : ", lower_order_final = 0") + ")";
   } else if (cls == "DEISMultistepScheduler") {
     int order = (int)getNum(cfg, "solver_order", 2);
     if (getStr(cfg, "algorithm_type", "deis") != "deis" ||
@@ -283,6 +294,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
              ")";
   } else if (cls == "DPMSolverMultistepScheduler") {
     std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
+    if (algo == "dpmsolver" && getStr(cfg, "final_sigmas_type", "zero") == "zero")
+      return skipped(cls + " refuses final_sigmas_type 'zero' with algorithm_type 'dpmsolver' "
+                     "(its update would multiply 0 by inf): set final_sigmas_type=sigma_min");
     std::string type = getStr(cfg, "solver_type", "midpoint");
     int order = (int)getNum(cfg, "solver_order", 2);
     if (algo != "dpmsolver++" && algo != "dpmsolver" && algo != "sde-dpmsolver++")

@@ -1,0 +1,159 @@
+"""Checks `diffuse compat diffusers DPMSolverSinglestepScheduler` for the
+configurations no golden case covers (algorithm_type "dpmsolver",
+solver_type "heun", lower_order_final=False, final_sigmas_type="sigma_min"
+with orders that end inside a block) against DPMSolverSinglestepScheduler's
+get_order_list and step(), written out here in plain Python from diffusers'
+source. Its set_timesteps is not redone here (the golden cases check it):
+the sigmas are the ones `diffuse grid` lists, and the final sigma_min comes
+from the table's alphas_cumprod[0] that `diffuse schedule` prints, in
+float32 as diffusers computes it. The model is the exact noise prediction of
+an 8-D mixture at the noise level of its timestep (sqrt(alphas_cumprod[t]),
+as a network trained on the table sees it; the scheduler's own alpha and
+sigma come from its float32 sigmas).
+
+usage: check-dpmss.py DIFFUSE WORKDIR"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
+import dfstest  # noqa: E402
+
+diffuse, work = sys.argv[1:3]
+D, B = 8, 4
+mix = dfstest.class_mixture(work, D, B)
+mix["classes"] = [0, 0, 0]
+with open(os.path.join(work, "mix.json"), "w") as f:
+    json.dump(mix, f)
+x_init = dfstest.read_npy(os.path.join(work, "x.npy"))
+x_init = [list(x_init[i * D:(i + 1) * D]) for i in range(B)]
+f32 = dfstest.f32
+
+
+def order_list(steps, order, lower_order_final):
+    if lower_order_final:
+        if order == 3:
+            tail = {0: [1, 2, 3] * (steps // 3 - 1) + [1, 2, 1], 1: [1, 2, 3] * (steps // 3) + [1],
+                    2: [1, 2, 3] * (steps // 3) + [1, 2]}
+            return tail[steps % 3]
+        if order == 2:
+            return [1, 2] * (steps // 2 - 1) + [1, 1] if steps % 2 == 0 else \
+                [1, 2] * (steps // 2) + [1]
+        return [1] * steps
+    return {3: [1, 2, 3], 2: [1, 2], 1: [1]}[order] * (steps // order)
+
+
+def alpha_sigma(sig):  # _sigma_to_alpha_sigma_t
+    a = 1 / (sig ** 2 + 1) ** 0.5
+    return a, sig * a
+
+
+calls = 0
+
+
+def sample(x, sigmas, model_as, orders, plus, heun):
+    """DPMSolverSinglestepScheduler.step over the whole grid, on one row;
+    model_as[i] is the (alpha, sigma) the network sees at step i."""
+    global calls
+    outputs, block = [None] * 3, None
+    lam = [math.log(a) - math.log(s) if s > 0 else math.inf
+           for a, s in (alpha_sigma(v) for v in sigmas)]
+    for i, order in enumerate(orders):
+        a, s = alpha_sigma(sigmas[i])
+        calls += 1
+        am, sm = model_as[i]
+        x0 = dfstest.mixture_denoise(mix, x, am, sm)
+        eps = [(v - am * m) / sm for v, m in zip(x, x0)]
+        out = [(v - s * e) / a for v, e in zip(x, eps)] if plus else eps
+        outputs = outputs[1:] + [out]
+        while outputs[-order] is None:
+            order -= 1
+        if order == 1:
+            block = x
+        at, st = alpha_sigma(sigmas[i + 1])
+        k = i - order + 1  # the block's first step
+        ab, sb = alpha_sigma(sigmas[k])
+        h = lam[i + 1] - lam[k]
+        ph = math.exp(-h) - 1 if plus else math.exp(h) - 1
+        # x_t = lead * sample + c0 * D0 + c1 * D1 + c2 * D2, diffusers' terms
+        lead = st / sb if plus else at / ab
+        c0 = -at * ph if plus else -st * ph
+        m0 = outputs[-1]
+        if order == 1:
+            x = [lead * v + c0 * m for v, m in zip(block, m0)]
+            continue
+        if order == 2:
+            m1 = outputs[-2]
+            r0 = (lam[i] - lam[k]) / h
+            d1 = [(p - q) / r0 for p, q in zip(m0, m1)]
+            if heun:
+                c1 = at * (ph / h + 1) if plus else -st * (ph / h - 1)
+            else:
+                c1 = -0.5 * (at * ph if plus else st * ph)
+            x = [lead * v + c0 * p + c1 * q for v, p, q in zip(block, m1, d1)]
+            continue
+        m1, m2 = outputs[-2], outputs[-3]
+        r0, r1 = (lam[i] - lam[k]) / h, (lam[i - 1] - lam[k]) / h
+        d10 = [(p - q) / r1 for p, q in zip(m1, m2)]
+        d11 = [(p - q) / r0 for p, q in zip(m0, m2)]
+        c1 = at * (ph / h + 1) if plus else -st * (ph / h - 1)
+        if heun:
+            d1 = [(r0 * p - r1 * q) / (r0 - r1) for p, q in zip(d10, d11)]
+            d2 = [2 * (q - p) / (r0 - r1) for p, q in zip(d10, d11)]
+            c2 = -at * ((ph + h) / h ** 2 - 0.5) if plus else -st * ((ph - h) / h ** 2 - 0.5)
+            x = [lead * v + c0 * p + c1 * q + c2 * w for v, p, q, w in zip(block, m2, d1, d2)]
+        else:
+            x = [lead * v + c0 * p + c1 * q for v, p, q in zip(block, m2, d11)]
+    return x
+
+
+CASES = [
+    # (solver_order, algorithm_type, solver_type, lower_order_final, final_sigmas_type, steps)
+    (3, "dpmsolver++", "heun", True, "zero", 10),
+    (3, "dpmsolver", "midpoint", True, "sigma_min", 12),
+    (3, "dpmsolver", "heun", True, "sigma_min", 13),
+    (2, "dpmsolver", "heun", True, "sigma_min", 9),
+    (2, "dpmsolver++", "heun", True, "zero", 8),
+    (3, "dpmsolver++", "midpoint", True, "sigma_min", 11),
+    (3, "dpmsolver++", "heun", False, "sigma_min", 9),
+    (2, "dpmsolver", "midpoint", False, "sigma_min", 10),
+]
+
+ok = True
+for order, algo, kind, lof, final, steps in CASES:
+    keys = [f"solver_order={order}", f"algorithm_type={algo}", f"solver_type={kind}",
+            f"lower_order_final={'true' if lof else 'false'}", f"final_sigmas_type={final}"]
+    text = subprocess.run([diffuse, "compat", "diffusers", "DPMSolverSinglestepScheduler", *keys,
+                           "--steps", str(steps)], capture_output=True, text=True)
+    if text.returncode:
+        sys.exit(text.stdout + text.stderr)
+    spec = os.path.join(work, "case.dfs")
+    with open(spec, "w") as f:
+        f.write(text.stdout)
+    rows = subprocess.run([diffuse, "grid", spec], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    grid = list(dfstest.table_rows(rows, "step"))
+    sigmas = [float(r[6]) for r in grid]
+    sched = subprocess.run([diffuse, "schedule", spec, "--points", "1000"], capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    acp = {int(r[0]): f32(float(r[2])) for r in dfstest.table_rows(sched, "n")}
+    model_as = [(math.sqrt(acp[int(r[3])]), math.sqrt(1 - acp[int(r[3])])) for r in grid]
+    if final == "zero":
+        sigmas.append(0.0)
+    else:
+        sigmas.append(f32(math.sqrt(f32(f32(1 - acp[0]) / acp[0]))))
+    got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0")
+    # set_timesteps turns lower_order_final on for partial blocks and a zero final sigma.
+    orders = order_list(steps, order, lof or steps % order != 0 or final == "zero")
+    calls = 0
+    want = [sample(x, sigmas, model_as, orders, algo == "dpmsolver++", kind == "heun") for x in x_init]
+    want_calls = calls // B
+    err = max(abs(p - q) / max(1.0, abs(q)) for g, w in zip(got, want) for p, q in zip(g, w))
+    good = err <= 1e-12 and got_calls == want_calls
+    ok &= good
+    print(f"order {order} {algo} {kind} lower_order_final={lof} {final} N={steps}: "
+          f"{got_calls} calls (want {want_calls}), max difference {err:.1e}: "
+          f"{'ok' if good else 'FAIL'}")
+sys.exit(0 if ok else 1)
