@@ -395,12 +395,14 @@ Mapping mapFlowMatching(const json &given, std::optional<double> guidance,
     solver = method;
   } else if (method == "rk4") {
     solver = "rk4_38"; // torchdiffeq's rk4 is the 3/8 rule
+  } else if (method == "heun3") {
+    solver = "heun3";
   } else if (method == "dopri5") {
     adaptive = true;
     solver = call("dopri5", callArgs(cfg, {{"rtol", 1e-5}, {"atol", 1e-5}}));
   } else {
     return skipped("torchdiffeq method '" + method +
-                   "' is not in the compat specs (euler, midpoint, rk4 and dopri5 are)");
+                   "' is not in the compat specs (euler, midpoint, rk4, heun3 and dopri5 are)");
   }
   std::string list = "[";
   for (size_t i = 0; i < tg.size(); ++i)
