@@ -268,7 +268,7 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     // whole blocks or the final sigma is zero.
     bool lof = getBool(cfg, "lower_order_final", true) || steps % order != 0 ||
                getStr(cfg, "final_sigmas_type", "zero") == "zero";
-    solver = std::string(algo == "dpmsolver" ? "dpm_solver_singlestep_grid" : "dpmpp_singlestep_grid") +
+    solver = std::string(algo == "dpmsolver" ? "dpm_solver" : "dpmpp") + "_singlestep_grid" +
              "(order = " + std::to_string(order) + (type == "heun" ? ", heun = 1" : "") +
              (lof ? "" : ", lower_order_final = 0") + ")";
   } else if (cls == "DEISMultistepScheduler") {

@@ -113,7 +113,8 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
     json a = args;
     if (std::isinf(getNum(a, "s_tmax", INFINITY)))
       a.erase("s_tmax");
-    return call(edm, callArgs(a, {{"s_churn", 0}, {"s_tmin", 0}, {"s_tmax", 1e30}, {"s_noise", 1}}));
+    return call(edm,
+                callArgs(a, {{"s_churn", 0}, {"s_tmin", 0}, {"s_tmax", 1e30}, {"s_noise", 1}}));
   };
   if (fn == "sample_euler") {
     solver = churned("euler", "edm_euler");
@@ -188,7 +189,7 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
   os << "import \"compat/kdiffusion.dfs\"\n\n";
   m.items.push_back("process = " + process);
   writeSampler(m, os, process, "denoiser", solver, coords, grid,
-         guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
+               guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
   return m;
 }
 
@@ -341,8 +342,8 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
        << "\n  time = " << (linear ? "t" : "scaled(1000, -1)") << "\n  cond = class\n}\n\n";
     m.items.push_back("predicts = " + kPredicts.at(modelType));
   }
-  writeSampler(m, os, process, model, solver, "native",
-         grid, guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
+  writeSampler(m, os, process, model, solver, "native", grid,
+               guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
   return m;
 }
 
