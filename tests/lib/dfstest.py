@@ -102,22 +102,46 @@ def golden_truth(truth_dir, kind):
     return work, [v for row in end for v in row], len(start)
 
 
-def class_mixture(work, dim=16, batch=4, seed=7):
+def class_mixture(work, dim=16, batch=4, seed=7, classes=(0, 1, 2)):
     """Writes work/mix.json, a 3-component mixture in `dim` dimensions with
-    one class per component, and work/x.npy, `batch` standard-normal states,
-    both drawn from random.Random(seed); returns the mixture."""
+    the components in `classes` (one class each by default; all 0 makes label
+    0 sample the whole mixture), and work/x.npy, `batch` standard-normal
+    states, both drawn from random.Random(seed); returns the mixture."""
     import json
     import random
     rng = random.Random(seed)
     mix = {"dim": dim, "weights": [0.3, 0.3, 0.4],
            "means": [[rng.gauss(0, 1.5) for _ in range(dim)] for _ in range(3)],
-           "stds": [0.3, 0.5, 0.4], "classes": [0, 1, 2]}
+           "stds": [0.3, 0.5, 0.4], "classes": list(classes)}
     os.makedirs(work, exist_ok=True)
     with open(os.path.join(work, "mix.json"), "w") as f:
         json.dump(mix, f)
     write_npy(os.path.join(work, "x.npy"), [[rng.gauss(0, 1) for _ in range(dim)]
                                             for _ in range(batch)])
     return mix
+
+
+def read_rows(path, dim):
+    """The rows of `dim` values of a float64 .npy file."""
+    v = read_npy(path)
+    return [list(v[i:i + dim]) for i in range(0, len(v), dim)]
+
+
+def compat_spec(diffuse, work, *args):
+    """Writes what `diffuse compat ARGS` prints to work/case.dfs and returns
+    that path; exits with the tool's output if it fails."""
+    p = subprocess.run([diffuse, "compat", *args], capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(p.stdout + p.stderr)
+    spec = os.path.join(work, "case.dfs")
+    with open(spec, "w") as f:
+        f.write(p.stdout)
+    return spec
+
+
+def max_rel_diff(got, want):
+    """The largest |a - b| / max(1, |b|) over two lists of rows."""
+    return max(abs(a - b) / max(1.0, abs(b)) for g, w in zip(got, want) for a, b in zip(g, w))
 
 
 def run_samples(diffuse, spec, work, sampler, batch, *extra, data="mix.json", out=None):

@@ -277,11 +277,10 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
     if (steps < order)
       return skipped("multistep order " + std::to_string(order) + " needs steps >= " +
                      std::to_string(order) + " (DPM_Solver.sample asserts it)");
-    // The repository lowers the final orders for grids of fewer than 10 steps.
     if (order == 1)
       // DPM-Solver-1 (DDIM), the same update as the singlestep solvers' first order.
       solver = family + "_singlestep(order = 1)";
-    else
+    else // the repository lowers the final orders for grids of fewer than 10 steps
       solver = family + (order == 2 ? "_2m" : "_3m") + "(lower_order_final = " + lof +
                ", lower_order_below = 10" + (taylor && order == 2 ? ", taylor = 1" : "") + ")";
     grid = times(steps, 1, false);

@@ -11,10 +11,8 @@ model. Each configuration must make the repository's number of network
 calls and agree to 1e-12 relative.
 
 usage: check-dpm-solver.py DIFFUSE WORKDIR"""
-import json
 import math
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
@@ -22,13 +20,9 @@ import dfstest  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 D, B = 8, 4
-mix = dfstest.class_mixture(work, D, B)
 # Every component in class 0, so label 0 samples the whole mixture.
-mix["classes"] = [0, 0, 0]
-with open(os.path.join(work, "mix.json"), "w") as f:
-    json.dump(mix, f)
-x_init = dfstest.read_npy(os.path.join(work, "x.npy"))
-x_init = [list(x_init[i * D:(i + 1) * D]) for i in range(B)]
+mix = dfstest.class_mixture(work, D, B, classes=[0, 0, 0])
+x_init = dfstest.read_rows(os.path.join(work, "x.npy"), D)
 
 # NoiseScheduleVP('linear'): beta_0 = 0.1, beta_1 = 20, T = 1, t_0 = 1/N.
 B0, B1 = 0.1, 20.0
@@ -236,13 +230,7 @@ ok = True
 for method, order, skip, algo, kind, steps, *model_type in CASES:
     keys = [f"method={method}", f"order={order}", f"skip_type={skip}", f"algorithm_type={algo}",
             f"solver_type={kind}", "schedule=linear"] + [f"model_type={m}" for m in model_type]
-    spec = os.path.join(work, "case.dfs")
-    text = subprocess.run([diffuse, "compat", "dpm-solver", *keys, "--steps", str(steps)],
-                          capture_output=True, text=True)
-    if text.returncode:
-        sys.exit(text.stdout + text.stderr)
-    with open(spec, "w") as f:
-        f.write(text.stdout)
+    spec = dfstest.compat_spec(diffuse, work, "dpm-solver", *keys, "--steps", str(steps))
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0")
     calls = 0
     plus, taylor = algo == "dpmsolver++", kind == "taylor"
@@ -252,7 +240,7 @@ for method, order, skip, algo, kind, steps, *model_type in CASES:
         want = [singlestep(x, steps, order, skip, plus, taylor, method == "singlestep_fixed")
                 for x in x_init]
     want_calls = calls // B
-    err = max(abs(a - b) / max(1.0, abs(b)) for g, w in zip(got, want) for a, b in zip(g, w))
+    err = dfstest.max_rel_diff(got, want)
     good = err <= 1e-12 and got_calls == want_calls
     ok &= good
     model_note = "".join(f" {m}" for m in model_type)

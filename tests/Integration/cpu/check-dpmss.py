@@ -12,7 +12,6 @@ as a network trained on the table sees it; the scheduler's own alpha and
 sigma come from its float32 sigmas).
 
 usage: check-dpmss.py DIFFUSE WORKDIR"""
-import json
 import math
 import os
 import subprocess
@@ -23,12 +22,9 @@ import dfstest  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 D, B = 8, 4
-mix = dfstest.class_mixture(work, D, B)
-mix["classes"] = [0, 0, 0]
-with open(os.path.join(work, "mix.json"), "w") as f:
-    json.dump(mix, f)
-x_init = dfstest.read_npy(os.path.join(work, "x.npy"))
-x_init = [list(x_init[i * D:(i + 1) * D]) for i in range(B)]
+# Every component in class 0, so label 0 samples the whole mixture.
+mix = dfstest.class_mixture(work, D, B, classes=[0, 0, 0])
+x_init = dfstest.read_rows(os.path.join(work, "x.npy"), D)
 f32 = dfstest.f32
 
 
@@ -125,13 +121,8 @@ ok = True
 for order, algo, kind, lof, final, steps in CASES:
     keys = [f"solver_order={order}", f"algorithm_type={algo}", f"solver_type={kind}",
             f"lower_order_final={'true' if lof else 'false'}", f"final_sigmas_type={final}"]
-    text = subprocess.run([diffuse, "compat", "diffusers", "DPMSolverSinglestepScheduler", *keys,
-                           "--steps", str(steps)], capture_output=True, text=True)
-    if text.returncode:
-        sys.exit(text.stdout + text.stderr)
-    spec = os.path.join(work, "case.dfs")
-    with open(spec, "w") as f:
-        f.write(text.stdout)
+    spec = dfstest.compat_spec(diffuse, work, "diffusers", "DPMSolverSinglestepScheduler", *keys,
+                               "--steps", str(steps))
     rows = subprocess.run([diffuse, "grid", spec], capture_output=True, text=True,
                           check=True).stdout.splitlines()
     grid = list(dfstest.table_rows(rows, "step"))
@@ -150,7 +141,7 @@ for order, algo, kind, lof, final, steps in CASES:
     calls = 0
     want = [sample(x, sigmas, model_as, orders, algo == "dpmsolver++", kind == "heun") for x in x_init]
     want_calls = calls // B
-    err = max(abs(p - q) / max(1.0, abs(q)) for g, w in zip(got, want) for p, q in zip(g, w))
+    err = dfstest.max_rel_diff(got, want)
     good = err <= 1e-12 and got_calls == want_calls
     ok &= good
     print(f"order {order} {algo} {kind} lower_order_final={lof} {final} N={steps}: "

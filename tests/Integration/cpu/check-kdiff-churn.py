@@ -6,11 +6,9 @@ every step, also where gamma = 0, so the draws line up only if Diffuse
 draws there too. The model is the exact denoiser of an 8-D mixture.
 
 usage: check-kdiff-churn.py DIFFUSE WORKDIR"""
-import json
 import math
 import os
 import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
@@ -18,12 +16,9 @@ import dfstest  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 D, B = 8, 4
-mix = dfstest.class_mixture(work, D, B)
-mix["classes"] = [0, 0, 0]
-with open(os.path.join(work, "mix.json"), "w") as f:
-    json.dump(mix, f)
-x_init = dfstest.read_npy(os.path.join(work, "x.npy"))
-x_init = [list(x_init[i * D:(i + 1) * D]) for i in range(B)]
+# Every component in class 0, so label 0 samples the whole mixture.
+mix = dfstest.class_mixture(work, D, B, classes=[0, 0, 0])
+x_init = dfstest.read_rows(os.path.join(work, "x.npy"), D)
 
 
 def karras(n, lo, hi, rho=7.0):  # get_sigmas_karras, then the appended zero
@@ -89,14 +84,8 @@ CASES = [
 ok = True
 for fn, args in CASES:
     keys = [f"{k}={v!r}" for k, v in args.items()]
-    text = subprocess.run([diffuse, "compat", "k-diffusion", fn, "get_sigmas_karras",
-                           f"sigma_min={LO}", f"sigma_max={HI}", *keys, "--steps", str(N)],
-                          capture_output=True, text=True)
-    if text.returncode:
-        sys.exit(text.stdout + text.stderr)
-    spec = os.path.join(work, "case.dfs")
-    with open(spec, "w") as f:
-        f.write(text.stdout)
+    spec = dfstest.compat_spec(diffuse, work, "k-diffusion", fn, "get_sigmas_karras",
+                               f"sigma_min={LO}", f"sigma_max={HI}", *keys, "--steps", str(N))
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0",
                                          "--noise", os.path.join(work, "z.npy"))
     a = dict(s_churn=0.0, s_tmin=0.0, s_tmax=float("inf"), s_noise=1.0)
@@ -106,7 +95,7 @@ for fn, args in CASES:
                    [draws[i][r * D:(r + 1) * D] for i in range(N)], **a)
             for r, x in enumerate(x_init)]
     want_calls = calls // B
-    err = max(abs(p - q) / max(1.0, abs(q)) for g, w in zip(got, want) for p, q in zip(g, w))
+    err = dfstest.max_rel_diff(got, want)
     good = err <= 1e-12 and got_calls == want_calls
     ok &= good
     print(f"{fn}({', '.join(keys)}): {got_calls} calls (want {want_calls}), "
