@@ -17,6 +17,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace diffuse {
@@ -37,6 +38,10 @@ public:
   void error(const Loc &loc, const std::string &msg, const std::string &fix = "");
   void note(const Loc &loc, const std::string &msg);
   int errorCount() const { return errors; }
+  /// The errors so far, and a fresh count: a driver that checks independent
+  /// units (each sampler of a file) runs each from zero. An error already
+  /// printed is not printed again.
+  int takeErrors() { return std::exchange(errors, 0); }
 
 private:
   void emit(const Loc &loc, const char *kind, const std::string &msg, const std::string &fix);

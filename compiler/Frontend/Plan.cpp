@@ -443,10 +443,18 @@ static bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag
       if (st->types[k] == "tensor")
         tensors.push_back(st->params[k]);
   for (const auto &arg : e.args) {
+    if (arg.name == "norm") {
+      a.norm = arg.value->name == "sample_max" ? 1 : 0;
+      continue;
+    }
     if (arg.value->kind == ast::Expr::Ident &&
-        (arg.name == "error" || arg.name == "slope" || arg.name == "mid")) {
+        (arg.name == "error" || arg.name == "slope" || arg.name == "mid" ||
+         arg.name == "tolerance")) {
       int slot = int(std::find(tensors.begin(), tensors.end(), arg.value->name) - tensors.begin());
-      (arg.name == "error" ? a.error : arg.name == "slope" ? a.slope : a.mid) = slot;
+      (arg.name == "error"       ? a.error
+       : arg.name == "slope"     ? a.slope
+       : arg.name == "tolerance" ? a.tolerance
+                                 : a.mid) = slot;
       continue;
     }
     double v = 0;
@@ -466,6 +474,10 @@ static bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag
         {"grow", &a.grow, 1, 1e300, false, "the most a step may grow, >= 1"},
         {"shrink", &a.shrink, 0, 1, true, "the most a step may shrink, in (0, 1]"},
         {"max_steps", &a.maxSteps, 1, 1e9, false, "a step count, 1 to 1e9"},
+        {"h0", &a.h0, 0, 1e300, true, "the first step size, > 0, in the solver's time"},
+        {"limits", &a.limits, 0, 1, false, "1 (grow and shrink bound each step) or 0"},
+        {"end_tol", &a.endTol, 0, 1e300, false, "a distance in the process's time, >= 0"},
+        {"factor_float32", &a.factorF32, 0, 1, false, "1 (round the factor to float32) or 0"},
     };
     for (const Range &r : ranges) {
       if (arg.name != r.name)
@@ -478,7 +490,17 @@ static bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag
       *r.field = v;
     }
   }
-  if (a.rtol == 0 && a.atol == 0) {
+  for (const char *flag : {"limits", "factor_float32"})
+    for (const auto &arg : e.args)
+      if (arg.name == flag) {
+        double v = arg.name == "limits" ? a.limits : a.factorF32;
+        if (v != 0 && v != 1) {
+          diag.error(arg.value->loc, arg.name + " = " + fmtNum(v) + " is neither 0 nor 1",
+                     "write " + arg.name + " = 0 or " + arg.name + " = 1");
+          return false;
+        }
+      }
+  if (a.tolerance < 0 && a.rtol == 0 && a.atol == 0) {
     diag.error(e.loc, "rtol and atol are both 0: no step would ever be accepted",
                "give rtol or atol a positive value");
     return false;

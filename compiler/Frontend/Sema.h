@@ -105,7 +105,12 @@ struct SamplerPlan {
     bool on = false;
     double order = 0, rtol = 1e-6, atol = 1e-6, safety = 0.9, grow = 10, shrink = 0.2;
     double maxSteps = 100000;
-    int error = -1, slope = -1, mid = -1; // slots among the state tensors; -1: none
+    double h0 = 0;           // the first step size; 0: estimated (Hairer, Norsett, Wanner)
+    double limits = 1;       // 0: no grow/shrink bounds, every attempt sizes the next
+    double endTol = 0;       // stop within this distance of the end, in the process's time
+    double factorF32 = 0;    // round ratio^(-1/order) to float32 (the DPM-Solver repository)
+    int norm = 0;            // 0: RMS over the batch; 1: max over samples of their RMS
+    int error = -1, slope = -1, mid = -1, tolerance = -1; // state tensor slots; -1: none
   } adaptive;
 
   // Training (a `train` declaration; sampler, solver and grid are unset).

@@ -129,11 +129,14 @@ void Checker::checkAdaptive(const ast::Expr &e) {
                hint.empty() ? usage : hint);
     return;
   }
-  const std::vector<std::string> numeric = {"order", "rtol",   "atol",     "safety",
-                                            "grow",  "shrink", "max_steps"};
-  const std::vector<std::string> tensors = {"error", "slope", "mid"};
+  const std::vector<std::string> numeric = {
+      "order", "rtol",   "atol",      "safety", "grow",   "shrink",
+      "max_steps", "h0", "limits", "end_tol", "factor_float32"};
+  const std::vector<std::string> tensors = {"error", "slope", "mid", "tolerance"};
+  const std::vector<std::string> norms = {"rms", "sample_max"};
   std::vector<std::string> all = numeric;
   all.insert(all.end(), tensors.begin(), tensors.end());
+  all.push_back("norm");
   std::set<std::string> given;
   for (const auto &a : e.args) {
     if (a.name.empty()) {
@@ -150,6 +153,17 @@ void Checker::checkAdaptive(const ast::Expr &e) {
       diag.error(a.nameLoc, "'" + a.name + "' is given twice", "remove one of them");
       continue;
     }
+    if (a.name == "norm") {
+      if (a.value->kind != ast::Expr::Ident || !contains(norms, a.value->name)) {
+        std::string hint =
+            a.value->kind == ast::Expr::Ident ? didYouMean(a.value->name, norms) : "";
+        diag.error(a.value->loc, "norm is rms or sample_max",
+                   hint.empty() ? "rms: over every element of the batch; sample_max: the "
+                                  "largest of the samples' own RMS norms"
+                                : hint);
+      }
+      continue;
+    }
     if (contains(tensors, a.name)) {
       auto it =
           a.value->kind == ast::Expr::Ident ? stateTypes_.find(a.value->name) : stateTypes_.end();
@@ -164,6 +178,9 @@ void Checker::checkAdaptive(const ast::Expr &e) {
   if (!given.count("error"))
     diag.error(e.loc, "error_control needs the step's error estimate",
                "add error = <state tensor the step assigns its local error to>");
+  if (given.count("tolerance") && (given.count("rtol") || given.count("atol")))
+    diag.error(e.loc, "rtol and atol are unused when the step computes its own tolerance",
+               "fold them into the tolerance state, or drop tolerance = ...");
   if (given.count("mid") && !given.count("slope"))
     diag.error(e.loc, "dense output (mid) also needs the slope at both ends of a step",
                "add slope = <state tensor holding pf_ode at the step's start>");

@@ -261,6 +261,12 @@ private:
       ad.set("error", b.getI64IntegerAttr(a.error));
       ad.set("slope", b.getI64IntegerAttr(a.slope));
       ad.set("mid", b.getI64IntegerAttr(a.mid));
+      ad.set("tolerance", b.getI64IntegerAttr(a.tolerance));
+      ad.set("norm", b.getI64IntegerAttr(a.norm));
+      ad.set("h0", b.getF64FloatAttr(a.h0));
+      ad.set("limits", b.getF64FloatAttr(a.limits));
+      ad.set("end_tol", b.getF64FloatAttr(a.endTol));
+      ad.set("factor_float32", b.getF64FloatAttr(a.factorF32));
       cfg.set("adaptive", ad.getDictionary(&ctx));
     }
     b.create<SamplerOp>(loc(plan.sampler->nameLoc), plan.sampler->name, cfg.getDictionary(&ctx));

@@ -19,6 +19,14 @@
 //    may overshoot the end and the result is the quartic dense output
 //    through x, mid, x_next with slopes f0, f1 at the end time; without
 //    it the last step is shortened to land on the end.
+// Options for controllers written differently (the DPM-Solver repository's
+// adaptive DPM-Solver-12/23 among them): a first step size h0 instead of
+// the estimate; a tolerance state the step computes per element in place
+// of atol + rtol max(|x|, |x_next|); the norm sample_max (the largest of
+// the samples' own RMS norms); limits = 0, where every attempt, accepted
+// or not, sizes the next as (safety h) ratio^(-1/order) with no bounds;
+// factor_float32, which rounds ratio^(-1/order) to float32 first; and
+// end_tol, which stops once the process's time is that close to the end.
 //
 //===----------------------------------------------------------------------===//
 #include "diffuse/runtime.h"
@@ -31,10 +39,11 @@ namespace diffuse::rt {
 
 namespace {
 
-/// sqrt(mean(v_i^2)) of v_i = num(i) / den(i), accumulated in double.
-template <typename F> double rms(int64_t n, F term) {
+/// sqrt(mean(v_i^2)) of v_i = term(i) over i in [from, from + n),
+/// accumulated in double.
+template <typename F> double rms(int64_t n, F term, int64_t from = 0) {
   double sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = from; i < from + n; ++i) {
     double v = term(i);
     sum += v * v;
   }
@@ -51,8 +60,12 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
                atol = m.num("adaptive.atol"), safety = m.num("adaptive.safety"),
                grow = m.num("adaptive.grow"), shrink = m.num("adaptive.shrink"),
                maxSteps = m.num("adaptive.max_steps");
+  const double h0Given = m.num("adaptive.h0", 0), endTol = m.num("adaptive.end_tol", 0);
+  const bool limits = m.num("adaptive.limits", 1) != 0,
+             factorF32 = m.num("adaptive.factor_float32", 0) != 0,
+             sampleMax = m.num("adaptive.norm", 0) == 1;
   const int eSlot = (int)m.num("adaptive.error", -1), sSlot = (int)m.num("adaptive.slope", -1),
-            mSlot = (int)m.num("adaptive.mid", -1);
+            mSlot = (int)m.num("adaptive.mid", -1), tSlot = (int)m.num("adaptive.tolerance", -1);
   const size_t fields = (size_t)m.num("state.fields"), scalars = (size_t)m.num("state.scalars");
   if (eSlot < 0 || eSlot >= (int)fields) {
     err = "the adaptive sampler names no error state";
@@ -84,21 +97,41 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
   };
   auto field = [&](std::vector<void *> &slots, int k) { return (T *)slots[(size_t)k]; };
 
-  // The first step size (Hairer, Norsett, Wanner, II.4).
-  drift(x.data(), f0.data(), t0);
-  auto scale0 = [&](int64_t i) { return atol + std::fabs((double)x[i]) * rtol; };
-  double d0 = rms(n, [&](int64_t i) { return (double)x[i] / scale0(i); });
-  double d1 = rms(n, [&](int64_t i) { return (double)f0[i] / scale0(i); });
-  double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
-  for (int64_t i = 0; i < n; ++i)
-    y[i] = (T)((double)x[i] + dir * h0 * (double)f0[i]);
-  drift(y.data(), f1.data(), t0 + dir * h0);
-  double d2 = rms(n, [&](int64_t i) { return ((double)f1[i] - (double)f0[i]) / scale0(i); }) / h0;
-  double h1 = d1 <= 1e-15 && d2 <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
-                                         : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
-  double h = std::min(100 * h0, h1);
+  double h = h0Given;
+  if (h0Given <= 0 || sSlot >= 0)
+    drift(x.data(), f0.data(), t0);
+  if (h0Given <= 0) {
+    // The first step size (Hairer, Norsett, Wanner, II.4).
+    auto scale0 = [&](int64_t i) { return atol + std::fabs((double)x[i]) * rtol; };
+    double d0 = rms(n, [&](int64_t i) { return (double)x[i] / scale0(i); });
+    double d1 = rms(n, [&](int64_t i) { return (double)f0[i] / scale0(i); });
+    double h0 = d0 < 1e-5 || d1 < 1e-5 ? 1e-6 : 0.01 * d0 / d1;
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = (T)((double)x[i] + dir * h0 * (double)f0[i]);
+    drift(y.data(), f1.data(), t0 + dir * h0);
+    double d2 =
+        rms(n, [&](int64_t i) { return ((double)f1[i] - (double)f0[i]) / scale0(i); }) / h0;
+    double h1 = d1 <= 1e-15 && d2 <= 1e-15 ? std::max(1e-6, h0 * 1e-3)
+                                           : std::pow(0.01 / std::max(d1, d2), 1.0 / order);
+    h = std::min(100 * h0, h1);
+  }
   if (sSlot >= 0)
     std::memcpy(field(state.pin, sSlot), f0.data(), sizeof(T) * (size_t)n);
+  // The error ratio of a step from x to y with error estimate e.
+  auto errorRatio = [&](const T *e, const T *tol) {
+    auto term = [&](int64_t i) {
+      if (tol)
+        return (double)e[i] / (double)tol[i];
+      double a = std::max(std::fabs((double)x[i]), std::fabs((double)y[i]));
+      return (double)e[i] / (atol + rtol * a);
+    };
+    if (!sampleMax)
+      return rms(n, term);
+    double worst = 0;
+    for (int64_t b = 0; b < batch_; ++b)
+      worst = std::max(worst, rms(dim_, term, b * dim_));
+    return worst;
+  };
 
   const bool dense = mSlot >= 0 && sSlot >= 0;
   double t = t0;
@@ -136,11 +169,8 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
         std::memcpy(fresh[k], x.data(), sizeof(T) * (size_t)n);
         state.pout[k] = fresh[k];
       }
-    const T *e = field(state.pout, eSlot);
-    double ratio = rms(n, [&](int64_t i) {
-      double a = std::max(std::fabs((double)x[i]), std::fabs((double)y[i]));
-      return (double)e[i] / (atol + rtol * a);
-    });
+    double ratio =
+        errorRatio(field(state.pout, eSlot), tSlot >= 0 ? field(state.pout, tSlot) : nullptr);
     if (!std::isfinite(ratio)) {
       err = "the adaptive solver's error estimate is not finite at t = " + std::to_string(t);
       return false;
@@ -176,8 +206,21 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
       t = tn;
       accepted_ = ++accepted;
       state.rotate();
+      if (endTol > 0 && std::fabs(pointAt(t)[DFS_POINT_T] - end[DFS_POINT_T]) <= endTol)
+        break;
     } else {
       ++rejected_;
+    }
+    if (!limits) {
+      // (safety h) ratio^(-1/order), after accepted and rejected steps alike;
+      // a zero error takes the rest of the way in one step.
+      double f = std::pow(ratio, -1.0 / order);
+      if (factorF32)
+        f = (double)(float)f;
+      h = safety * h * f;
+      if (!std::isfinite(h))
+        h = std::fabs(tEnd - t);
+      continue;
     }
     double factor;
     if (ratio == 0) {

@@ -6,6 +6,8 @@ at loose tolerances rejected steps can cost more than the tighter run.
 
   adaptive.py DIFFUSE SPEC TRUTH_DIR ve|flow SOLVER FACTOR TOL [TOL ...]
 
+SOLVER is a name or a call with arguments of its own, "name(order = 3)".
+
 ve: sigma 80 -> 0.002 on the VE truth; flow: t 0 -> 1 on the CondOT truth.
 The grid is the two end points: the solver picks its own steps between."""
 import math
@@ -33,7 +35,9 @@ work, exact, batch = golden_truth(truth_dir, kind)
 ok = True
 prev_err = math.inf
 for tol in tols:
-    cmd = [diffuse, "run", spec, "--set", f"q.solver={solver}(rtol = {tol}, atol = {tol})",
+    # SOLVER may carry arguments of its own: "name(order = 3)".
+    call = solver[:-1] + ", " if solver.endswith(")") else solver + "("
+    cmd = [diffuse, "run", spec, "--set", f"q.solver={call}rtol = {tol}, atol = {tol})",
            "--set", "q.grid=" + grid, "--mixture", os.path.join(work, "mixture.json"),
            "--x-init", os.path.join(work, "x.npy"), "--batch", str(batch), "--out", work] + sets
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)

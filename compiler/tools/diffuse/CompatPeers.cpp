@@ -201,7 +201,8 @@ json dpmSolverDefaults() {
           {"order", 2},                 {"skip_type", "time_uniform"},
           {"method", "multistep"},      {"lower_order_final", true},
           {"t_start", nullptr},         {"t_end", nullptr},
-          {"denoise_to_zero", false},   {"solver_type", "dpmsolver"}};
+          {"denoise_to_zero", false},   {"solver_type", "dpmsolver"},
+          {"atol", 0.0078},             {"rtol", 0.05}};
 }
 
 Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidance,
@@ -306,9 +307,24 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
       grid = times(K, 1, false);
     else
       grid = times(K, order, order == 3 && steps % 3 == 0);
+  } else if (method == "adaptive") {
+    // dpm_solver_adaptive: DPM-Solver-12 or -23 from t_T to t_0; `steps`
+    // and lower_order_final are unused, as in the repository.
+    if (order != 2 && order != 3)
+      return skipped("method 'adaptive' has order 2 or 3 (DPM-Solver-12 and -23), not " +
+                     std::to_string(order));
+    double atol = getNum(cfg, "atol", 0.0078), rtol = getNum(cfg, "rtol", 0.05);
+    if (!(atol > 0) || !(rtol >= 0) || rtol > 1)
+      return skipped("method 'adaptive' needs atol > 0 and 0 <= rtol <= 1, not atol = " +
+                     shortNum(atol) + ", rtol = " + shortNum(rtol));
+    solver = family + "_adaptive(order = " + std::to_string(order) +
+             (rtol != 0.05 ? ", rtol = " + shortNum(rtol) : "") +
+             (atol != 0.0078 ? ", atol = " + shortNum(atol) : "") + (taylor ? ", taylor = 1" : "") +
+             ")";
+    grid = "[" + shortNum(tStart) + ", " + shortNum(tEnd) + "]";
   } else {
-    return skipped("method '" + method + "' is not in the compat specs (multistep, singlestep "
-                   "and singlestep_fixed are)");
+    return skipped("method '" + method + "' is not in the compat specs (multistep, singlestep, "
+                   "singlestep_fixed and adaptive are)");
   }
   std::string process;
   if (linear) {
@@ -341,7 +357,7 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
        << "\n  time = " << (linear ? "t" : "scaled(1000, -1)") << "\n  cond = class\n}\n\n";
     m.items.push_back("predicts = " + kPredicts.at(modelType));
   }
-  writeSampler(m, os, process, model, solver, "native", grid,
+  writeSampler(m, os, process, model, solver, method == "adaptive" ? "" : "native", grid,
                guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
   return m;
 }

@@ -352,9 +352,13 @@ int main(int argc, char **argv) {
     mlir::MLIRContext ctx;
     registerDialects(ctx);
     mlir::OwningOpRef<mlir::ModuleOp> module;
-    for (const auto &o : units)
-      if (!compileToStage(ctx, o, Stage::Derived, diag, module))
-        return 1;
+    int failed = 0; // each sampler's errors are its own: report them all
+    for (const auto &o : units) {
+      bool ok = compileToStage(ctx, o, Stage::Derived, diag, module);
+      failed += diag.takeErrors() > 0 || !ok;
+    }
+    if (failed)
+      return 1;
     std::cout << a.spec << ": ok\n";
     return 0;
   }

@@ -89,29 +89,35 @@ def first(x, s, t, plus, m=None):
     return comb((math.exp(log_alpha(t) - log_alpha(s)), x), (-std(t) * math.expm1(h), m))
 
 
-def second(x, s, t, r1, plus, taylor):
+def second(x, s, t, r1, plus, taylor, m=None, inner=None):
+    """The second-order update; `m` is the model at s when known, and the
+    model at the inner point is appended to `inner` when given."""
     h = lam(t) - lam(s)
     s1 = inverse_lambda(lam(s) + r1 * h)
     a1, at = math.exp(log_alpha(s1)), math.exp(log_alpha(t))
-    m = model(x, s, plus)
+    m = m if m is not None else model(x, s, plus)
     if plus:
         p11, p1 = math.expm1(-r1 * h), math.expm1(-h)
         m1 = model(comb((std(s1) / std(s), x), (-a1 * p11, m)), s1, plus)
+        if inner is not None:
+            inner.append(m1)
         if taylor:
             return comb((std(t) / std(s), x), (-at * p1, m), (at * (p1 / h + 1) / r1, sub(m1, m)))
         return comb((std(t) / std(s), x), (-at * p1, m), (-0.5 / r1 * at * p1, sub(m1, m)))
     p11, p1 = math.expm1(r1 * h), math.expm1(h)
     ks1, kt = math.exp(log_alpha(s1) - log_alpha(s)), math.exp(log_alpha(t) - log_alpha(s))
     m1 = model(comb((ks1, x), (-std(s1) * p11, m)), s1, plus)
+    if inner is not None:
+        inner.append(m1)
     if taylor:
         return comb((kt, x), (-std(t) * p1, m), (-std(t) * (p1 / h - 1) / r1, sub(m1, m)))
     return comb((kt, x), (-std(t) * p1, m), (-0.5 / r1 * std(t) * p1, sub(m1, m)))
 
 
-def third(x, s, t, r1, r2, plus, taylor):
+def third(x, s, t, r1, r2, plus, taylor, m=None, m1=None):
     h = lam(t) - lam(s)
     s1, s2 = inverse_lambda(lam(s) + r1 * h), inverse_lambda(lam(s) + r2 * h)
-    m = model(x, s, plus)
+    m = m if m is not None else model(x, s, plus)
     g = -1 if plus else 1  # the sign of h in the exponentials
     p11, p12, p1 = math.expm1(g * r1 * h), math.expm1(g * r2 * h), math.expm1(g * h)
     p22 = math.expm1(g * r2 * h) / (r2 * h) + (1 if plus else -1)
@@ -124,7 +130,7 @@ def third(x, s, t, r1, r2, plus, taylor):
     else:
         k1, k2, kt = (math.exp(log_alpha(u) - log_alpha(s)) for u in (s1, s2, t))
         c1, c2, ct = std(s1), std(s2), std(t)
-    m1 = model(comb((k1, x), (-c1 * p11, m)), s1, plus)
+    m1 = m1 if m1 is not None else model(comb((k1, x), (-c1 * p11, m)), s1, plus)
     m2 = model(comb((k2, x), (-c2 * p12, m), (-g * r2 / r1 * c2 * p22, sub(m1, m))), s2, plus)
     if taylor:
         d10, d11 = [v / r1 for v in sub(m1, m)], [v / r2 for v in sub(m2, m)]
@@ -200,6 +206,37 @@ def multistep(x, steps, order, skip, plus, taylor, t_T=1.0, t_0=1e-3):
     return x
 
 
+def adaptive(xs, order, plus, taylor, rtol, atol, t_T=1.0, t_0=1e-3, h_init=0.05,
+             theta=0.9, t_err=1e-5):
+    """DPM_Solver.dpm_solver_adaptive on the whole batch xs: one step size
+    for every sample, the error norm the largest of the samples' RMS."""
+    s, lam_0 = t_T, lam(t_0)
+    lam_s, h = lam(s), h_init
+    x_prev = xs
+    while abs(s - t_0) > t_err:
+        t = inverse_lambda(lam_s + h)
+        lower, higher = [], []
+        for x in xs:
+            m = model(x, s, plus)
+            if order == 2:
+                lower.append(first(x, s, t, plus, m))
+                higher.append(second(x, s, t, 0.5, plus, taylor, m))
+            else:
+                inner = []
+                lower.append(second(x, s, t, 1 / 3, plus, taylor, m, inner))
+                higher.append(third(x, s, t, 1 / 3, 2 / 3, plus, taylor, m, inner[0]))
+        E = 0.0
+        for xl, xh, xp in zip(lower, higher, x_prev):
+            d = [max(atol, rtol * max(abs(a), abs(b))) for a, b in zip(xl, xp)]
+            E = max(E, math.sqrt(sum(((a - b) / c) ** 2 for a, b, c in zip(xh, xl, d)) / len(d)))
+        if E <= 1:
+            xs, s, x_prev, lam_s = higher, t, lower, lam(t)
+        # torch.float_power(E, -1 / order).float(): the factor in float32.
+        f = dfstest.f32(E ** (-1.0 / order)) if E > 0 else math.inf
+        h = min(theta * h * f, lam_0 - lam_s)
+    return xs
+
+
 CASES = [
     # (method, order, skip_type, algorithm, solver_type, steps[, model_type])
     ("singlestep", 3, "time_uniform", "dpmsolver++", "dpmsolver", 9),
@@ -221,21 +258,31 @@ CASES = [
     ("multistep", 3, "time_quadratic", "dpmsolver", "dpmsolver", 8),
     # The network predicts x0, v or the score; the solvers see its noise
     # prediction, as model_wrapper converts it.
-    ("multistep", 2, "logSNR", "dpmsolver++", "dpmsolver", 7, "x_start"),
-    ("singlestep", 3, "time_uniform", "dpmsolver", "dpmsolver", 8, "v"),
-    ("multistep", 3, "time_uniform", "dpmsolver++", "dpmsolver", 12, "score"),
+    ("multistep", 2, "logSNR", "dpmsolver++", "dpmsolver", 7, "model_type=x_start"),
+    ("singlestep", 3, "time_uniform", "dpmsolver", "dpmsolver", 8, "model_type=v"),
+    ("multistep", 3, "time_uniform", "dpmsolver++", "dpmsolver", 12, "model_type=score"),
+    # method='adaptive' (DPM-Solver-12 and -23; skip_type and steps are
+    # unused), at the default tolerances and tighter ones.
+    ("adaptive", 2, "time_uniform", "dpmsolver++", "dpmsolver", 20),
+    ("adaptive", 3, "time_uniform", "dpmsolver", "dpmsolver", 20),
+    ("adaptive", 3, "time_uniform", "dpmsolver++", "taylor", 20, "rtol=0.01", "atol=0.001"),
+    ("adaptive", 2, "time_uniform", "dpmsolver", "taylor", 20, "rtol=0.02", "atol=0.002"),
 ]
 
 ok = True
-for method, order, skip, algo, kind, steps, *model_type in CASES:
+for method, order, skip, algo, kind, steps, *extra in CASES:
     keys = [f"method={method}", f"order={order}", f"skip_type={skip}", f"algorithm_type={algo}",
-            f"solver_type={kind}", "schedule=linear"] + [f"model_type={m}" for m in model_type]
+            f"solver_type={kind}", "schedule=linear"] + extra
     spec = dfstest.compat_spec(diffuse, work, "dpm-solver", *keys, "--steps", str(steps))
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0")
     calls = 0
     plus, taylor = algo == "dpmsolver++", kind == "taylor"
     if method == "multistep":
         want = [multistep(x, steps, order, skip, plus, taylor) for x in x_init]
+    elif method == "adaptive":
+        tol = dict(kv.split("=") for kv in extra)
+        want = adaptive(x_init, order, plus, taylor, float(tol.get("rtol", 0.05)),
+                        float(tol.get("atol", 0.0078)))
     else:
         want = [singlestep(x, steps, order, skip, plus, taylor, method == "singlestep_fixed")
                 for x in x_init]
@@ -243,7 +290,9 @@ for method, order, skip, algo, kind, steps, *model_type in CASES:
     err = dfstest.max_rel_diff(got, want)
     good = err <= 1e-12 and got_calls == want_calls
     ok &= good
-    model_note = "".join(f" {m}" for m in model_type)
-    print(f"{method} order {order} {skip} {algo} {kind}{model_note} N={steps}: {got_calls} calls "
+    what = f"{method} order {order}" + (f" {skip}" if method != "adaptive" else "")
+    note = "".join(f" {kv.split('=')[-1] if kv.startswith('model_type') else kv}" for kv in extra)
+    size = f" N={steps}" if method != "adaptive" else ""
+    print(f"{what} {algo} {kind}{note}{size}: {got_calls} calls "
           f"(want {want_calls}), max difference {err:.1e}: {'ok' if good else 'FAIL'}")
 sys.exit(0 if ok else 1)
