@@ -586,6 +586,78 @@ static bool planInpaint(const ast::Decl &sampler, SamplerPlan &plan, DiagEngine 
   return true;
 }
 
+/// `finish = denoise`: the sample is the model's (guided) x0 prediction at
+/// the grid's last point, one network call after the last step, as the
+/// DPM-Solver repository's denoise_to_zero and NCSN's final denoising step
+/// do. The plan's solver is a copy of the solver whose step, on the last
+/// step, returns denoise(E, t) for each `return E`: every back end runs it
+/// as one more branch of the step.
+static bool planFinish(const ast::Decl &sampler, SamplerPlan &plan, DiagEngine &diag) {
+  const ast::Item *f = sampler.find("finish");
+  if (!f)
+    return true;
+  const ast::Expr &v = *f->value;
+  if (v.kind != ast::Expr::Ident || (v.name != "none" && v.name != "denoise")) {
+    diag.error(v.loc, "finish must be none or denoise",
+               "denoise: the sample is the model's x0 prediction at the grid's last point, "
+               "one more network call after the last step");
+    return false;
+  }
+  if (v.name == "none")
+    return true;
+  if (plan.adaptive.on) {
+    diag.error(v.loc, "finish = denoise needs a fixed-step solver",
+               "an adaptive solver's last step is known only once it is accepted; "
+               "use a fixed-step solver or drop finish");
+    return false;
+  }
+  if (plan.coords == "ve") {
+    diag.error(v.loc, "finish = denoise is not available in ve coordinates",
+               "their state is x/alpha, not x; sample in native or lambda coordinates "
+               "(coords = native)");
+    return false;
+  }
+  auto solver = std::make_shared<ast::Decl>(*plan.solver);
+  for (ast::Item &it : solver->items) {
+    if (it.name != "step" || it.kind != ast::Item::Proc || it.params.size() < 3)
+      continue;
+    auto ident = [&](const std::string &name) {
+      auto e = std::make_shared<ast::Expr>();
+      e->kind = ast::Expr::Ident;
+      e->loc = v.loc;
+      e->name = name;
+      return e;
+    };
+    std::function<void(std::vector<ast::Stmt> &)> wrap = [&](std::vector<ast::Stmt> &body) {
+      for (ast::Stmt &st : body) {
+        if (st.kind == ast::Stmt::If) {
+          wrap(st.thenBody);
+          wrap(st.elseBody);
+        } else if (st.kind == ast::Stmt::Return) {
+          auto call = std::make_shared<ast::Expr>();
+          call->kind = ast::Expr::Call;
+          call->loc = v.loc;
+          call->name = "denoise";
+          call->args = {ast::Arg{"", st.value, v.loc}, ast::Arg{"", ident(it.params[2]), v.loc}};
+          st.value = call;
+        }
+      }
+    };
+    ast::Stmt branch;
+    branch.kind = ast::Stmt::If;
+    branch.loc = v.loc;
+    branch.value = ident("last");
+    branch.thenBody = it.body;
+    wrap(branch.thenBody);
+    branch.elseBody = it.body;
+    branch.hasElse = true;
+    it.body = {branch};
+  }
+  plan.finishedSolver = solver;
+  plan.solver = solver.get();
+  return true;
+}
+
 bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag,
                  SamplerPlan &plan) {
   const ast::Decl *s = findNamed(m, "sampler", name, "sampler", "--sampler",
@@ -596,8 +668,8 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
     return false;
   plan.sampler = s;
   for (const auto &it : s->items) {
-    const std::vector<std::string> keys = {"process", "model",  "solver", "guidance",
-                                           "grid",    "coords", "inpaint"};
+    const std::vector<std::string> keys = {"process", "model",  "solver",  "guidance",
+                                           "grid",    "coords", "inpaint", "finish"};
     if (!contains(keys, it.name) || it.kind != ast::Item::Set)
       diag.error(it.loc, "'" + it.name + "' is not a setting of a sampler",
                  didYouMean(it.name, keys).empty() ? "a sampler takes: " + joinNames(keys)
@@ -662,7 +734,7 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   }
   if (!planGrid(m, *g->value, plan, diag, plan.grid))
     return false;
-  if (!planInpaint(*s, plan, diag))
+  if (!planInpaint(*s, plan, diag) || !planFinish(*s, plan, diag))
     return false;
   return checkStart(plan, diag);
 }

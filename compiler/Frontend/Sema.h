@@ -69,6 +69,9 @@ struct SamplerPlan {
   std::string coords = "native";
   GridPlan grid;
   bool inpaint = false; // keep the run's data where its mask is 1 (RePaint)
+  /// finish = denoise: the solver with its last step's returns wrapped in
+  /// denoise(..., t); `solver` points at it.
+  std::shared_ptr<ast::Decl> finishedSolver;
   // inpaint = diffusers: RePaintScheduler's own arithmetic (Note [RePaint]):
   // the known part reuses the step's draw, and a jump up is undo_step's
   // jumpBetas single-beta transitions.

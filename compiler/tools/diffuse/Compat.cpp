@@ -85,7 +85,7 @@ std::string changedArgs(const json &args, const json &defaults) {
 
 void writeSampler(Mapping &m, std::ostringstream &os, const std::string &process,
                   const std::string &model, const std::string &solver, const std::string &coords,
-                  const std::string &grid, const std::string &guide) {
+                  const std::string &grid, const std::string &guide, const std::string &finish) {
   os << "sampler " << m.sampler << " {\n  process = " << process << "\n  model = " << model
      << "\n  solver = " << solver << "\n";
   m.items.push_back("solver = " + solver);
@@ -98,6 +98,10 @@ void writeSampler(Mapping &m, std::ostringstream &os, const std::string &process
   if (!guide.empty()) {
     os << "  guidance = " << guide << "\n";
     m.items.push_back("guidance = " + guide);
+  }
+  if (!finish.empty()) {
+    os << "  finish = " << finish << "\n";
+    m.items.push_back("finish = " + finish);
   }
   os << "}\n";
   m.text = os.str();

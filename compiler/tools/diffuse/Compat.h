@@ -92,11 +92,12 @@ nlohmann::json merged(nlohmann::json defaults, const nlohmann::json &given);
 /// for the header line of a printed spec.
 std::string changedArgs(const nlohmann::json &args, const nlohmann::json &defaults);
 /// Appends the sampler block (process, model, solver, coords, grid,
-/// guidance; empty coords and guidance left out) to `os`, records its
-/// settings in m.items and sets m.text to all of `os`.
+/// guidance, finish; empty coords, guidance and finish left out) to `os`,
+/// records its settings in m.items and sets m.text to all of `os`.
 void writeSampler(Mapping &m, std::ostringstream &os, const std::string &process,
                   const std::string &model, const std::string &solver, const std::string &coords,
-                  const std::string &grid, const std::string &guide);
+                  const std::string &grid, const std::string &guide,
+                  const std::string &finish = "");
 } // namespace compat
 
 /// `diffuse compat PEER ...`: diffusers CLASS [KEY=VALUE ...] --steps N, or

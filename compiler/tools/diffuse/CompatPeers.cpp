@@ -231,8 +231,12 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
   if (type != "dpmsolver" && type != "taylor")
     return skipped("solver_type is 'dpmsolver' or 'taylor', not '" + type + "'");
   const bool taylor = type == "taylor";
-  if (getBool(cfg, "denoise_to_zero", false))
-    return skipped("denoise_to_zero is not in the compat specs");
+  // denoise_to_zero: the sample is the data prediction at t_end, one more
+  // network call (the sampler's finish = denoise).
+  const bool denoiseToZero = getBool(cfg, "denoise_to_zero", false);
+  if (denoiseToZero && method == "adaptive")
+    return skipped("denoise_to_zero with method 'adaptive' is not in the compat specs (a "
+                   "sampler's finish = denoise needs a fixed-step solver)");
   if (skip != "time_uniform" && skip != "logSNR" && skip != "time_quadratic")
     return skipped("skip_type is 'time_uniform', 'logSNR' or 'time_quadratic', not '" + skip +
                    "'");
@@ -358,7 +362,8 @@ Mapping mapDpmSolver(const json &given, long steps, std::optional<double> guidan
     m.items.push_back("predicts = " + kPredicts.at(modelType));
   }
   writeSampler(m, os, process, model, solver, method == "adaptive" ? "" : "native", grid,
-               guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
+               guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "",
+               denoiseToZero ? "denoise" : "");
   return m;
 }
 

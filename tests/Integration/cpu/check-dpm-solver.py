@@ -1,7 +1,8 @@
 """Checks what `diffuse compat dpm-solver` writes for the configurations no
 golden case covers (singlestep orders 1 and 2, singlestep on the noise
 prediction, time_quadratic, solver_type 'taylor', 'singlestep_fixed',
-multistep order 1, model_wrapper's x_start, v and score models) against
+multistep order 1, model_wrapper's x_start, v and score models,
+denoise_to_zero and method='adaptive') against
 DPM_Solver.sample of the DPM-Solver repository
 (LuChengTHU/dpm-solver, dpm_solver_pytorch.py), written out here in plain
 Python from its source: NoiseScheduleVP('linear'), get_time_steps,
@@ -261,6 +262,9 @@ CASES = [
     ("multistep", 2, "logSNR", "dpmsolver++", "dpmsolver", 7, "model_type=x_start"),
     ("singlestep", 3, "time_uniform", "dpmsolver", "dpmsolver", 8, "model_type=v"),
     ("multistep", 3, "time_uniform", "dpmsolver++", "dpmsolver", 12, "model_type=score"),
+    # denoise_to_zero: one more call, the data prediction at t_0.
+    ("multistep", 2, "time_uniform", "dpmsolver", "dpmsolver", 8, "denoise_to_zero=true"),
+    ("singlestep", 3, "logSNR", "dpmsolver++", "dpmsolver", 10, "denoise_to_zero=true"),
     # method='adaptive' (DPM-Solver-12 and -23; skip_type and steps are
     # unused), at the default tolerances and tighter ones.
     ("adaptive", 2, "time_uniform", "dpmsolver++", "dpmsolver", 20),
@@ -286,6 +290,8 @@ for method, order, skip, algo, kind, steps, *extra in CASES:
     else:
         want = [singlestep(x, steps, order, skip, plus, taylor, method == "singlestep_fixed")
                 for x in x_init]
+    if "denoise_to_zero=true" in extra:  # the data prediction at t_0
+        want = [model(x, 1e-3, True) for x in want]
     want_calls = calls // B
     err = dfstest.max_rel_diff(got, want)
     good = err <= 1e-12 and got_calls == want_calls
