@@ -418,12 +418,14 @@ Mapping mapFlowMatching(const json &given, std::optional<double> guidance,
     solver = "rk4_38"; // torchdiffeq's rk4 is the 3/8 rule
   } else if (method == "heun3") {
     solver = "heun3";
-  } else if (method == "dopri5") {
+  } else if (method == "dopri5" || method == "bosh3" || method == "fehlberg2" ||
+             method == "adaptive_heun") {
     adaptive = true;
-    solver = call("dopri5", callArgs(cfg, {{"rtol", 1e-5}, {"atol", 1e-5}}));
+    solver = call(method, callArgs(cfg, {{"rtol", 1e-5}, {"atol", 1e-5}}));
   } else {
     return skipped("torchdiffeq method '" + method +
-                   "' is not in the compat specs (euler, midpoint, rk4, heun3 and dopri5 are)");
+                   "' is not in the compat specs (euler, midpoint, rk4, heun3, dopri5, bosh3, "
+                   "fehlberg2 and adaptive_heun are)");
   }
   std::string list = "[";
   for (size_t i = 0; i < tg.size(); ++i)
@@ -435,8 +437,8 @@ Mapping mapFlowMatching(const json &given, std::optional<double> guidance,
     // dopri5 picks its own steps between the requested times; a fixed
     // method without step_size steps from each requested time to the next.
     if (adaptive && tg.size() != 2)
-      return skipped("dopri5 over more than two times (intermediate outputs) is not in the "
-                     "compat specs");
+      return skipped(method + " over more than two times (intermediate outputs) is not in "
+                     "the compat specs");
     grid = list;
   } else {
     // torchdiffeq's grid from step_size: t0 + k h up to t1, then t1 exactly;
