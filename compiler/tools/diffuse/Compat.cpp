@@ -326,9 +326,8 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
                "(lower_order_final = " + lof + (type == "heun" ? ", taylor = 1" : "") + ")";
     coords = "native";
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
-    if (getBool(cfg, "stochastic_sampling", false) || getBool(cfg, "use_dynamic_shifting", false))
-      return skipped("stochastic or dynamically shifted FlowMatch sampling is not in the "
-                     "compat specs yet");
+    if (getBool(cfg, "stochastic_sampling", false))
+      return skipped("stochastic FlowMatch sampling is not in the compat specs yet");
     if (getBool(cfg, "invert_sigmas", false) || !cfg["shift_terminal"].is_null() ||
         getBool(cfg, "use_karras_sigmas", false) || getBool(cfg, "use_exponential_sigmas", false) ||
         getBool(cfg, "use_beta_sigmas", false))
@@ -342,6 +341,12 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     return skipped("clip_sample in " + cls + " is not in the stdlib compat specs yet");
   if (thresholding && cls != "DDIMScheduler" && cls != "DDPMScheduler" && !threshold)
     return skipped("thresholding in " + cls + " is not in the stdlib compat specs yet");
+
+  for (const char *k : {"mu", "image_seq_len", "sigmas"})
+    if (sk.contains(k) && !(cls == "FlowMatchEulerDiscreteScheduler" &&
+                            getBool(cfg, "use_dynamic_shifting", false)))
+      return skipped(std::string(k) + " is an argument of set_timesteps for "
+                     "FlowMatchEulerDiscreteScheduler with use_dynamic_shifting=true only");
 
   // The header names the settings that differ from the class's defaults.
   std::string changed = changedArgs(cfg, defaults);
@@ -447,8 +452,45 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
              (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") +
              (prevTarget ? ", target = prev" : "") + ")";
     }
+  } else if (getBool(cfg, "use_dynamic_shifting", false)) {
+    // set_timesteps(mu = ...): mu given, or the pipelines' calculate_shift
+    // of image_seq_len over the configuration's base and max shift.
+    std::string type = getStr(cfg, "time_shift_type", "exponential");
+    if (type != "exponential" && type != "linear")
+      return skipped("time_shift_type is 'exponential' or 'linear', not '" + type + "'");
+    double mu;
+    if (sk.contains("mu") && sk["mu"].is_number()) {
+      if (sk.contains("image_seq_len"))
+        return skipped("give mu or image_seq_len, not both");
+      mu = sk["mu"].get<double>();
+    } else if (sk.contains("image_seq_len") && sk["image_seq_len"].is_number()) {
+      double L = sk["image_seq_len"].get<double>(), b0 = getNum(cfg, "base_image_seq_len", 256),
+             b1 = getNum(cfg, "max_image_seq_len", 4096), s0 = getNum(cfg, "base_shift", 0.5),
+             s1 = getNum(cfg, "max_shift", 1.15);
+      if (b1 == b0)
+        return skipped("base_image_seq_len and max_image_seq_len are equal: no shift to "
+                       "interpolate");
+      double slope = (s1 - s0) / (b1 - b0);
+      mu = L * slope + (s0 - slope * b0);
+    } else {
+      return skipped("use_dynamic_shifting needs set_timesteps' mu: give mu=M, or "
+                     "image_seq_len=L (the pipeline's calculate_shift)");
+    }
+    if (type == "linear" && !(mu > 0))
+      return skipped("time_shift_type 'linear' needs mu > 0, not " + shortNum(mu));
+    std::string sig = !sk.contains("sigmas")    ? "flux"
+                      : sk["sigmas"].is_null() ? "none"
+                                               : getStr(sk, "sigmas", "");
+    if (sig != "flux" && sig != "none")
+      return skipped("sigmas is 'flux' (FluxPipeline's np.linspace(1, 1/N, N), the default) "
+                     "or 'none' (the scheduler's own), not '" + sig + "'");
+    grid = "flowmatch_dynamic(steps = " + N + ", mu = " + shortNum(mu) +
+           (type == "linear" ? ", linear = 1" : "") +
+           (sig == "none" ? ", pipeline_sigmas = 0" : "") +
+           (T != 1000 ? ", train_steps = " + std::to_string(T) : "") + ")";
+    m.items = {"process = rectified_flow", "time_dtype = f32"};
   } else {
-    // set_timesteps with a static shift (use_dynamic_shifting is refused above).
+    // set_timesteps with a static shift.
     double shift = getNum(cfg, "shift", 1);
     if (!(shift > 0))
       return skipped("shift must be positive, not " + shortNum(shift));
@@ -561,7 +603,11 @@ int runCompat(int argc, char **argv) {
         val = x == std::floor(x) && std::fabs(x) < 1e15 ? json((long)x) : json(x);
       else
         val = v;
-      (peer == "diffusers" && (k == "eta" || k == "s_churn") ? sk : cfg)[k] = val;
+      // set_timesteps' and step()'s arguments (and the pipeline's image_seq_len)
+      // are not configuration keys.
+      const bool stepArg = k == "eta" || k == "s_churn" || k == "mu" || k == "image_seq_len" ||
+                           k == "sigmas";
+      (peer == "diffusers" && stepArg ? sk : cfg)[k] = val;
     } else if (!a.empty() && a[0] == '-') {
       return fail("unknown option '" + a + "'", kUsage);
     } else if ((peer == "diffusers" && names.empty()) || (peer == "k-diffusion" && names.size() < 2)) {
