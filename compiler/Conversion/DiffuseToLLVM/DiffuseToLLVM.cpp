@@ -172,12 +172,46 @@ struct Lowering {
     return task;
   }
 
+  /// Whether a kernel body can be computed in `elem` instead of f64: its
+  /// ops are arith and math ops on floats without regions (each is then
+  /// retyped as it is cloned).
+  static bool retypable(Block &body) {
+    for (Operation &op : body.without_terminator()) {
+      StringRef ns = op.getName().getDialectNamespace();
+      if ((ns != "arith" && ns != "math") || op.getNumRegions() != 0)
+        return false;
+      if (isa<arith::ExtFOp, arith::TruncFOp, arith::BitcastOp>(op))
+        return false;
+    }
+    return true;
+  }
+
+  /// Clones `op` with its f64 results (and f64 constants) in type `ct`.
+  void cloneAs(Operation &op, IRMapping &map, Type ct) {
+    if (auto c = dyn_cast<arith::ConstantOp>(op))
+      if (auto f = dyn_cast<FloatAttr>(c.getValue()); f && f.getType().isF64()) {
+        Value v = b.create<arith::ConstantOp>(op.getLoc(),
+                                              b.getFloatAttr(ct, f.getValueAsDouble()));
+        map.map(c.getResult(), v);
+        return;
+      }
+    Operation *copy = b.clone(op, map);
+    for (Value r : copy->getResults())
+      if (r.getType().isF64())
+        r.setType(ct);
+  }
+
   func::FuncOp outline(KernelOp k, Location l) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(module.getBody());
     unsigned nin = k.getInputs().size(), nout = k.getResults().size(),
              nco = k.getCoeffs().size();
     bool samples = perSample(k);
+    // A float32 kernel computes in float32, its coefficients and per-sample
+    // values rounded once, as the peers' float32 tensors do and at twice
+    // the vector width; float64 kernels (and bodies that cannot be
+    // retyped) compute in f64.
+    Type ct = elem != f64 && retypable(k.getBody().front()) ? elem : f64;
     // Elements [begin, end) of the kernel; the runtime splits the range
     // over its threads. A kernel with per-sample inputs also takes the
     // elements per sample, last.
@@ -211,9 +245,10 @@ struct Lowering {
       Value j = outer.getInductionVar();
       Value j64 = b.create<arith::IndexCastOp>(l, i64, j);
       for (unsigned a = 0; a < nin; ++a)
-        if (isa<SampleType>(k.getInputs()[a].getType()))
-          map.map(body.getArgument(a),
-                  b.create<LLVM::LoadOp>(l, f64, gep(l, f64, entry->getArgument(2 + a), j64)));
+        if (isa<SampleType>(k.getInputs()[a].getType())) {
+          Value v = b.create<LLVM::LoadOp>(l, f64, gep(l, f64, entry->getArgument(2 + a), j64));
+          map.map(body.getArgument(a), ct != f64 ? b.create<arith::TruncFOp>(l, ct, v) : v);
+        }
       Value start = b.create<arith::MulIOp>(l, j, d);
       lb = b.create<arith::MaxUIOp>(l, lb, start);
       ub = b.create<arith::MinUIOp>(l, ub, b.create<arith::AddIOp>(l, start, d));
@@ -225,18 +260,24 @@ struct Lowering {
       if (isa<SampleType>(k.getInputs()[j].getType()))
         continue;
       Value v = b.create<LLVM::LoadOp>(l, elem, gep(l, elem, entry->getArgument(2 + j), i));
-      if (elem != f64)
-        v = b.create<arith::ExtFOp>(l, f64, v);
+      if (elem != ct)
+        v = b.create<arith::ExtFOp>(l, ct, v);
       map.map(body.getArgument(j), v);
     }
-    for (unsigned j = 0; j < nco; ++j)
-      map.map(body.getArgument(nin + j), entry->getArgument(2 + nin + nout + j));
-    for (Operation &op : body.without_terminator())
-      b.clone(op, map);
+    for (unsigned j = 0; j < nco; ++j) {
+      Value c = entry->getArgument(2 + nin + nout + j);
+      map.map(body.getArgument(nin + j), ct != f64 ? b.create<arith::TruncFOp>(l, ct, c) : c);
+    }
+    for (Operation &op : body.without_terminator()) {
+      if (ct != f64)
+        cloneAs(op, map, ct);
+      else
+        b.clone(op, map);
+    }
     auto yield = cast<YieldOp>(body.getTerminator());
     for (unsigned j = 0; j < nout; ++j) {
       Value v = map.lookup(yield.getValues()[j]);
-      if (elem != f64)
+      if (elem != ct)
         v = b.create<arith::TruncFOp>(l, elem, v);
       b.create<LLVM::StoreOp>(l, v, gep(l, elem, entry->getArgument(2 + nin + j), i));
     }
