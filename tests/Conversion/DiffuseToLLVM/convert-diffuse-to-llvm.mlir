@@ -59,7 +59,13 @@ func.func @step(%x: !diffuse.field, %s: !diffuse.time, %t: !diffuse.time) -> !di
 // CHECK-SAME:    grid.kind=uniform
 // CHECK-NOT:   diffuse.
 
+// float32 state: loaded as f32, the coefficient rounded to f32 once, the
+// arithmetic in f32, stored as is.
 // F32:         llvm.load %{{.*}} : !llvm.ptr -> f32
-// F32-NEXT:    arith.extf
-// F32:         arith.truncf
+// F32:         llvm.load %{{.*}} : !llvm.ptr -> f32
+// F32-NEXT:    arith.truncf %{{.*}} : f64 to f32
+// F32-NEXT:    arith.mulf %{{.*}} : f32
+// F32-NEXT:    arith.addf %{{.*}} : f32
 // F32-NEXT:    llvm.getelementptr %{{.*}} : (!llvm.ptr, i64) -> !llvm.ptr, f32
+// F32-NEXT:    llvm.store %{{.*}} : f32, !llvm.ptr
+// F32-NOT:     arith.extf
