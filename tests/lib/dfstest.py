@@ -121,6 +121,14 @@ def class_mixture(work, dim=16, batch=4, seed=7, classes=(0, 1, 2)):
     return mix
 
 
+def peer_mixture(work, dim=8, batch=4):
+    """The peer checks' data in `work`: a dim-D mixture whose components are
+    all in class 0 (so label 0 samples the whole mixture), and the batch's
+    start states (x.npy) as rows."""
+    mix = class_mixture(work, dim, batch, classes=[0, 0, 0])
+    return mix, read_rows(os.path.join(work, "x.npy"), dim)
+
+
 def read_rows(path, dim):
     """The rows of `dim` values of a float64 .npy file."""
     v = read_npy(path)
@@ -142,6 +150,16 @@ def compat_spec(diffuse, work, *args):
 def max_rel_diff(got, want):
     """The largest |a - b| / max(1, |b|) over two lists of rows."""
     return max(abs(a - b) / max(1.0, abs(b)) for g, w in zip(got, want) for a, b in zip(g, w))
+
+
+def same_run(what, got, want, got_calls, want_calls, tol=1e-12):
+    """Prints and returns the verdict of a peer check: the same number of
+    network calls and the samples within `tol` (max_rel_diff)."""
+    err = max_rel_diff(got, want)
+    good = err <= tol and got_calls == want_calls
+    print(f"{what}: {got_calls} calls (want {want_calls}), max difference {err:.1e}: "
+          f"{'ok' if good else 'FAIL'}")
+    return good
 
 
 def run_samples(diffuse, spec, work, sampler, batch, *extra, data="mix.json", out=None):

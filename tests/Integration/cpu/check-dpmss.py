@@ -22,9 +22,7 @@ import dfstest  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 D, B = 8, 4
-# Every component in class 0, so label 0 samples the whole mixture.
-mix = dfstest.class_mixture(work, D, B, classes=[0, 0, 0])
-x_init = dfstest.read_rows(os.path.join(work, "x.npy"), D)
+mix, x_init = dfstest.peer_mixture(work, D, B)
 f32 = dfstest.f32
 
 
@@ -140,11 +138,6 @@ for order, algo, kind, lof, final, steps in CASES:
     orders = order_list(steps, order, lof or steps % order != 0 or final == "zero")
     calls = 0
     want = [sample(x, sigmas, model_as, orders, algo == "dpmsolver++", kind == "heun") for x in x_init]
-    want_calls = calls // B
-    err = dfstest.max_rel_diff(got, want)
-    good = err <= 1e-12 and got_calls == want_calls
-    ok &= good
-    print(f"order {order} {algo} {kind} lower_order_final={lof} {final} N={steps}: "
-          f"{got_calls} calls (want {want_calls}), max difference {err:.1e}: "
-          f"{'ok' if good else 'FAIL'}")
+    ok &= dfstest.same_run(f"order {order} {algo} {kind} lower_order_final={lof} {final} N={steps}",
+                           got, want, got_calls, calls // B)
 sys.exit(0 if ok else 1)

@@ -16,9 +16,7 @@ import dfstest  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 D, B = 8, 4
-# Every component in class 0, so label 0 samples the whole mixture.
-mix = dfstest.class_mixture(work, D, B, classes=[0, 0, 0])
-x_init = dfstest.read_rows(os.path.join(work, "x.npy"), D)
+mix, x_init = dfstest.peer_mixture(work, D, B)
 
 
 def karras(n, lo, hi, rho=7.0):  # get_sigmas_karras, then the appended zero
@@ -94,10 +92,5 @@ for fn, args in CASES:
     want = [sample(fn, x, sigmas,
                    [draws[i][r * D:(r + 1) * D] for i in range(N)], **a)
             for r, x in enumerate(x_init)]
-    want_calls = calls // B
-    err = dfstest.max_rel_diff(got, want)
-    good = err <= 1e-12 and got_calls == want_calls
-    ok &= good
-    print(f"{fn}({', '.join(keys)}): {got_calls} calls (want {want_calls}), "
-          f"max difference {err:.1e}: {'ok' if good else 'FAIL'}")
+    ok &= dfstest.same_run(f"{fn}({', '.join(keys)})", got, want, got_calls, calls // B)
 sys.exit(0 if ok else 1)

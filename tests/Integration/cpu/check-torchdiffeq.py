@@ -22,8 +22,7 @@ import dfstest  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 D, B = 8, 4
-mix = dfstest.class_mixture(work, D, B, classes=[0, 0, 0])
-x_init = dfstest.read_rows(os.path.join(work, "x.npy"), D)
+mix, x_init = dfstest.peer_mixture(work, D, B)
 
 # (order, alpha, beta, c_sol, c_error, c_mid) of each method.
 TABLEAUS = {
@@ -149,9 +148,5 @@ for method, rtol, atol in CASES:
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0")
     calls = 0
     want = solve(method, rtol, atol)
-    err = dfstest.max_rel_diff(got, want)
-    good = err <= 1e-12 and got_calls == calls
-    ok &= good
-    print(f"{method} rtol={rtol} atol={atol}: {got_calls} calls (want {calls}), "
-          f"max difference {err:.1e}: {'ok' if good else 'FAIL'}")
+    ok &= dfstest.same_run(f"{method} rtol={rtol} atol={atol}", got, want, got_calls, calls)
 sys.exit(0 if ok else 1)
