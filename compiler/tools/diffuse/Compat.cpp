@@ -400,14 +400,22 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       return skipped("timestep_spacing " + spacing + " is not one of diffusers' three");
     long offset = (long)getNum(cfg, "steps_offset", 0);
     bool karras = getBool(cfg, "use_karras_sigmas", false);
-    if (getBool(cfg, "use_exponential_sigmas", false) || getBool(cfg, "use_beta_sigmas", false))
-      return skipped("use_exponential_sigmas and use_beta_sigmas are not in the compat grids yet");
+    bool exponential = getBool(cfg, "use_exponential_sigmas", false);
+    if (karras + exponential + getBool(cfg, "use_beta_sigmas", false) > 1)
+      return skipped("only one of use_karras_sigmas, use_exponential_sigmas and use_beta_sigmas "
+                     "can be set (diffusers refuses the others)");
+    if (getBool(cfg, "use_beta_sigmas", false))
+      return skipped("use_beta_sigmas is not in the compat grids yet");
+    if (exponential && cls != "EulerDiscreteScheduler" && cls != "HeunDiscreteScheduler" &&
+        cls != "LMSDiscreteScheduler")
+      return skipped("use_exponential_sigmas is in the compat grids for Euler, Heun and LMS "
+                     "only, not " + cls);
     std::string trainArg = T != 1000 ? ", train_steps = " + train : "";
     if (kstyle) {
-      if (karras) {
+      if (karras || exponential) {
         if (cls == "EulerAncestralDiscreteScheduler")
           return skipped("use_karras_sigmas in EulerAncestral is not in the compat specs yet");
-        // Karras between the spaced schedule's ends.
+        // Karras or exponential between the spaced schedule's ends.
         long hi = T - 1, lo = 0;
         if (spacing == "leading") {
           hi = (steps - 1) * (T / steps) + offset;
@@ -416,10 +424,12 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
           lo = (long)std::nearbyint((double)T - (double)(steps - 1) * ((double)T / steps)) - 1;
         }
         bool rounded = cls.rfind("KDPM2", 0) == 0; // KDPM2 rounds its Karras timesteps
-        grid = "k_karras(steps = " + N + ", t_max = " + std::to_string(hi) +
-               ", t_min = " + std::to_string(lo) + (rounded ? ", rounded = 1" : "") + ")";
+        grid = std::string(exponential ? "k_exponential" : "k_karras") + "(steps = " + N +
+               ", t_max = " + std::to_string(hi) + ", t_min = " + std::to_string(lo) +
+               (rounded ? ", rounded = 1" : "") + ")";
         if (!rounded)
-          m.float32Schedule = "fractional Karras timesteps from numpy's float32 log";
+          m.float32Schedule = std::string("fractional ") + (exponential ? "exponential" : "Karras") +
+                              " timesteps from numpy's float32 log";
       } else {
         grid = "k_" + spacing + "(steps = " + N +
                (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") + trainArg +

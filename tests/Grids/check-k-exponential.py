@@ -1,0 +1,82 @@
+"""Checks `diffuse compat diffusers EulerDiscreteScheduler
+use_exponential_sigmas=true` (the k_exponential grid) against
+EulerDiscreteScheduler.set_timesteps written out here in plain Python: the
+spaced schedule's float32 sigmas at its end timesteps, numpy's linspace of
+math.log between them, np.exp, the sigmas stored as float32 and each
+fractional timestep from _sigma_to_t (its low - high in float32) stored as
+float32. The table's float32 log sigmas are taken correctly rounded, as the
+runtime takes them (numpy's float32 log is not always: docs/design.md).
+
+usage: check-k-exponential.py DIFFUSE WORKDIR"""
+import math
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from dfstest import alphas, cumprod, f32, linspace  # noqa: E402
+
+diffuse, work = sys.argv[1:3]
+os.makedirs(work, exist_ok=True)
+T = 1000
+
+
+def table(kind):
+    if kind == "linear":
+        betas = linspace(0.0001, 0.02, T)
+    else:
+        betas = [f32(b * b) for b in linspace(math.sqrt(0.00085), math.sqrt(0.012), T)]
+    acp = cumprod(alphas(betas))
+    return [f32(math.sqrt(f32(f32(1 - a) / a))) for a in acp]
+
+
+def sigma_to_t(sigma, log_sigmas):
+    ls = math.log(max(sigma, 1e-10))
+    lo = min(max([k for k in range(len(log_sigmas)) if ls - log_sigmas[k] >= 0], default=0),
+             len(log_sigmas) - 2)
+    low, high = log_sigmas[lo], log_sigmas[lo + 1]
+    w = min(max((low - ls) / f32(low - high), 0.0), 1.0)
+    return (1 - w) * lo + w * (lo + 1)
+
+
+def linspace64(a, b, n):  # numpy: i * step + start, the last point exactly b
+    if n == 1:
+        return [a]
+    step = (b - a) / (n - 1)
+    return [i * step + a for i in range(n - 1)] + [b]
+
+
+def exponential(kind, steps, t_max, t_min):
+    sig = table(kind)
+    log_sigmas = [f32(math.log(s)) for s in sig]
+    levels = [math.exp(v) for v in linspace64(math.log(sig[t_max]), math.log(sig[t_min]), steps)]
+    return [f32(s) for s in levels] + [0.0], [f32(sigma_to_t(s, log_sigmas)) for s in levels]
+
+
+CASES = [  # (beta_schedule, steps, timestep_spacing, its end timesteps)
+    ("linear", 10, "linspace", 999, 0),
+    ("scaled_linear", 25, "linspace", 999, 0),
+    ("scaled_linear", 20, "leading", 951, 1),
+    ("linear", 7, "trailing", 999, 142),
+]
+ok = True
+spec = os.path.join(work, "spec.dfs")
+for kind, steps, spacing, t_max, t_min in CASES:
+    args = [diffuse, "compat", "diffusers", "EulerDiscreteScheduler", "use_exponential_sigmas=true",
+            f"beta_schedule={kind}", f"timestep_spacing={spacing}", "--steps", str(steps)]
+    if kind == "scaled_linear":
+        args += ["beta_start=0.00085", "beta_end=0.012"]
+    if spacing == "leading":
+        args.append("steps_offset=1")
+    with open(spec, "w") as f:
+        f.write(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
+    rows = [r.split() for r in subprocess.run([diffuse, "grid", spec], capture_output=True,
+                                               text=True, check=True).stdout.splitlines()[1:]]
+    got = [float(r[1]) for r in rows] + [float(rows[-1][2])]
+    got_t = [float(r[3]) for r in rows]
+    want, want_t = exponential(kind, steps, t_max, t_min)
+    same = got == want and got_t == want_t
+    ok &= same
+    print(f"{kind} {spacing} {steps} steps: {len(got)} sigmas and {len(got_t)} timesteps, "
+          f"{'bit-identical' if same else 'DIFFER: %r %r vs %r %r' % (got, got_t, want, want_t)}")
+sys.exit(0 if ok else 1)
