@@ -234,12 +234,14 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
   } else if (cls == "EulerDiscreteScheduler") {
     if (getNum(sk, "s_churn", 0) != 0)
       return skipped("Euler with s_churn > 0 is not in the compat specs yet");
+    std::string tt = getStr(cfg, "timestep_type", "discrete");
+    if (tt != "discrete" && tt != "continuous")
+      return skipped("timestep_type is 'discrete' or 'continuous', not '" + tt + "'");
     if (getStr(cfg, "interpolation_type", "linear") != "linear" ||
-        getStr(cfg, "timestep_type", "discrete") != "discrete" ||
         getStr(cfg, "final_sigmas_type", "zero") != "zero" || !cfg["sigma_min"].is_null() ||
         !cfg["sigma_max"].is_null())
-      return skipped("this EulerDiscrete configuration (interpolation_type, timestep_type, "
-                     "final_sigmas_type, sigma_min/max) is not in the compat specs yet");
+      return skipped("this EulerDiscrete configuration (interpolation_type, final_sigmas_type, "
+                     "sigma_min/max) is not in the compat specs yet");
     solver = "euler";
     coords = "ve";
   } else if (cls == "HeunDiscreteScheduler") {
@@ -390,9 +392,16 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       return skipped("prediction_type " + pred + " is not supported");
     model = "peer_model";
     std::string predicts = pred == "v_prediction" ? "v" : pred == "sample" ? "x0" : "eps";
+    // Euler's timestep_type "continuous" (with v_prediction only) calls the
+    // network at 0.25 log sigma in float32: EDM's c_noise.
+    const bool continuous = cls == "EulerDiscreteScheduler" && pred == "v_prediction" &&
+                            getStr(cfg, "timestep_type", "discrete") == "continuous";
     os << "model peer_model {\n  predicts = " << predicts
-       << "\n  time = index\n  cond = class\n}\n\n";
+       << (continuous ? "\n  time = c_noise\n  time_dtype = f32" : "\n  time = index")
+       << "\n  cond = class\n}\n\n";
     m.items.push_back("predicts = " + predicts);
+    if (continuous)
+      m.items.push_back("time = c_noise");
 
     // The grid: set_timesteps.
     std::string spacing = getStr(cfg, "timestep_spacing", "linspace");
