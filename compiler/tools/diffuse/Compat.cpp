@@ -310,11 +310,16 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     if (order != 2 && !(order == 3 && algo != "sde-dpmsolver++"))
       return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
                      algo + " is not in stdlib yet");
-    if ((type != "midpoint" && type != "heun") || getBool(cfg, "euler_at_final", false) ||
-        getBool(cfg, "use_lu_lambdas", false))
+    const bool eulerAtFinal = getBool(cfg, "euler_at_final", false);
+    if ((type != "midpoint" && type != "heun") || getBool(cfg, "use_lu_lambdas", false))
       return skipped("this DPMSolverMultistep configuration is not in stdlib yet");
+    if (eulerAtFinal && algo == "sde-dpmsolver++")
+      return skipped("euler_at_final with algorithm_type sde-dpmsolver++ is not in the compat "
+                     "specs yet");
     threshold = thresholding;
     std::string lof = getBool(cfg, "lower_order_final", true) ? "1" : "0";
+    if (eulerAtFinal)
+      lof += ", euler_at_final = 1";
     // solver_type "heun" is the DPM-Solver repository's 'taylor' weighting of
     // the second-order step; the third-order update has only one form.
     if (order == 3)

@@ -2,8 +2,9 @@
 configurations no golden case covers (algorithm_type "dpmsolver",
 solver_type "heun", lower_order_final=False, final_sigmas_type="sigma_min"
 with orders that end inside a block) against DPMSolverSinglestepScheduler's
-get_order_list and step(), written out here in plain Python from diffusers'
-source. Its set_timesteps is not redone here (the golden cases check it):
+get_order_list and step(), and DPMSolverMultistepScheduler with
+euler_at_final and the noise prediction's third order against its step(),
+written out here in plain Python from diffusers' source. Its set_timesteps is not redone here (the golden cases check it):
 the sigmas are the ones `diffuse grid` lists, and the final sigma_min comes
 from the table's alphas_cumprod[0] that `diffuse schedule` prints, in
 float32 as diffusers computes it. The model is the exact noise prediction of
@@ -103,23 +104,82 @@ def sample(x, sigmas, model_as, orders, plus, heun):
     return x
 
 
+def multistep(x, sigmas, model_as, order, plus, heun, lof, euler_at_final, final_zero):
+    """DPMSolverMultistepScheduler.step over the whole grid, on one row."""
+    global calls
+    n = len(sigmas) - 1
+    outputs, lower = [None] * order, 0
+    lam = [math.log(a) - math.log(s) if s > 0 else math.inf
+           for a, s in (alpha_sigma(v) for v in sigmas)]
+    for i in range(n):
+        last = i == n - 1
+        lower_final = last and (euler_at_final or (lof and n < 15) or final_zero)
+        lower_second = i == n - 2 and lof and n < 15
+        a, s = alpha_sigma(sigmas[i])
+        calls += 1
+        am, sm = model_as[i]
+        x0 = dfstest.mixture_denoise(mix, x, am, sm)
+        eps = [(v - am * m) / sm for v, m in zip(x, x0)]
+        out = [(v - s * e) / a for v, e in zip(x, eps)] if plus else eps
+        outputs = outputs[1:] + [out]
+        at, st = alpha_sigma(sigmas[i + 1])
+        h = lam[i + 1] - lam[i]
+        ph = math.exp(-h) - 1 if plus else math.exp(h) - 1
+        lead = st / s if plus else at / a
+        c0 = -at * ph if plus else -st * ph
+        m0 = outputs[-1]
+        if order == 1 or lower < 1 or lower_final:
+            x = [lead * v + c0 * m for v, m in zip(x, m0)]
+        elif order == 2 or lower < 2 or lower_second:
+            r0 = (lam[i] - lam[i - 1]) / h
+            d1 = [(p - q) / r0 for p, q in zip(m0, outputs[-2])]
+            if heun:
+                c1 = at * (ph / h + 1) if plus else -st * (ph / h - 1)
+            else:
+                c1 = -0.5 * (at * ph if plus else st * ph)
+            x = [lead * v + c0 * p + c1 * q for v, p, q in zip(x, m0, d1)]
+        else:
+            r0, r1 = (lam[i] - lam[i - 1]) / h, (lam[i - 1] - lam[i - 2]) / h
+            d10 = [(p - q) / r0 for p, q in zip(m0, outputs[-2])]
+            d11 = [(p - q) / r1 for p, q in zip(outputs[-2], outputs[-3])]
+            d1 = [p + r0 / (r0 + r1) * (p - q) for p, q in zip(d10, d11)]
+            d2 = [(p - q) / (r0 + r1) for p, q in zip(d10, d11)]
+            c1 = at * (ph / h + 1) if plus else -st * (ph / h - 1)
+            c2 = -at * ((ph + h) / h ** 2 - 0.5) if plus else -st * ((ph - h) / h ** 2 - 0.5)
+            x = [lead * v + c0 * p + c1 * q + c2 * w for v, p, q, w in zip(x, m0, d1, d2)]
+        lower = min(lower + 1, order)
+    return x
+
+
 CASES = [
-    # (solver_order, algorithm_type, solver_type, lower_order_final, final_sigmas_type, steps)
-    (3, "dpmsolver++", "heun", True, "zero", 10),
-    (3, "dpmsolver", "midpoint", True, "sigma_min", 12),
-    (3, "dpmsolver", "heun", True, "sigma_min", 13),
-    (2, "dpmsolver", "heun", True, "sigma_min", 9),
-    (2, "dpmsolver++", "heun", True, "zero", 8),
-    (3, "dpmsolver++", "midpoint", True, "sigma_min", 11),
-    (3, "dpmsolver++", "heun", False, "sigma_min", 9),
-    (2, "dpmsolver", "midpoint", False, "sigma_min", 10),
+    # (scheduler, solver_order, algorithm_type, solver_type, lower_order_final,
+    #  final_sigmas_type, steps[, euler_at_final])
+    ("Singlestep", 3, "dpmsolver++", "heun", True, "zero", 10),
+    ("Singlestep", 3, "dpmsolver", "midpoint", True, "sigma_min", 12),
+    ("Singlestep", 3, "dpmsolver", "heun", True, "sigma_min", 13),
+    ("Singlestep", 2, "dpmsolver", "heun", True, "sigma_min", 9),
+    ("Singlestep", 2, "dpmsolver++", "heun", True, "zero", 8),
+    ("Singlestep", 3, "dpmsolver++", "midpoint", True, "sigma_min", 11),
+    ("Singlestep", 3, "dpmsolver++", "heun", False, "sigma_min", 9),
+    ("Singlestep", 2, "dpmsolver", "midpoint", False, "sigma_min", 10),
+    # DPMSolverMultistepScheduler: euler_at_final on grids of 15 steps and
+    # more (where lower_order_final does not apply), and the noise
+    # prediction's third order.
+    ("Multistep", 2, "dpmsolver++", "midpoint", True, "sigma_min", 20, True),
+    ("Multistep", 3, "dpmsolver++", "midpoint", True, "sigma_min", 16, True),
+    ("Multistep", 2, "dpmsolver", "heun", True, "sigma_min", 18, True),
+    ("Multistep", 3, "dpmsolver", "midpoint", True, "sigma_min", 15, True),
+    ("Multistep", 3, "dpmsolver", "midpoint", True, "sigma_min", 12, False),
 ]
 
 ok = True
-for order, algo, kind, lof, final, steps in CASES:
+for cls, order, algo, kind, lof, final, steps, *eaf in CASES:
     keys = [f"solver_order={order}", f"algorithm_type={algo}", f"solver_type={kind}",
             f"lower_order_final={'true' if lof else 'false'}", f"final_sigmas_type={final}"]
-    spec = dfstest.compat_spec(diffuse, work, "diffusers", "DPMSolverSinglestepScheduler", *keys,
+    euler_at_final = bool(eaf and eaf[0])
+    if euler_at_final:
+        keys.append("euler_at_final=true")
+    spec = dfstest.compat_spec(diffuse, work, "diffusers", f"DPMSolver{cls}Scheduler", *keys,
                                "--steps", str(steps))
     rows = subprocess.run([diffuse, "grid", spec], capture_output=True, text=True,
                           check=True).stdout.splitlines()
@@ -134,10 +194,16 @@ for order, algo, kind, lof, final, steps in CASES:
     else:
         sigmas.append(f32(math.sqrt(f32(f32(1 - acp[0]) / acp[0]))))
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0")
-    # set_timesteps turns lower_order_final on for partial blocks and a zero final sigma.
-    orders = order_list(steps, order, lof or steps % order != 0 or final == "zero")
     calls = 0
-    want = [sample(x, sigmas, model_as, orders, algo == "dpmsolver++", kind == "heun") for x in x_init]
-    ok &= dfstest.same_run(f"order {order} {algo} {kind} lower_order_final={lof} {final} N={steps}",
-                           got, want, got_calls, calls // B)
+    plus, heun = algo == "dpmsolver++", kind == "heun"
+    if cls == "Singlestep":
+        # set_timesteps turns lower_order_final on for partial blocks and a zero final sigma.
+        orders = order_list(steps, order, lof or steps % order != 0 or final == "zero")
+        want = [sample(x, sigmas, model_as, orders, plus, heun) for x in x_init]
+    else:
+        want = [multistep(x, sigmas, model_as, order, plus, heun, lof, euler_at_final,
+                          final == "zero") for x in x_init]
+    what = f"{cls} order {order} {algo} {kind} lower_order_final={lof} {final}" + \
+        (" euler_at_final" if euler_at_final else "") + f" N={steps}"
+    ok &= dfstest.same_run(what, got, want, got_calls, calls // B)
 sys.exit(0 if ok else 1)
