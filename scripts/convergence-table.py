@@ -70,7 +70,7 @@ at N and 2N steps; the error is the rms difference from the exact state
 
 Stochastic solvers run with eta = 0 (the `edm_*` solvers with s_churn = 0), where they
 are ODE solvers; the CFG++ solvers run unguided, where they are DDIM and Euler.
-Not measured: `ddpm` and `euler_maruyama` (always stochastic), `pndm` (its
+Not measured: `ddpm`, `euler_maruyama` and `dpm_solver_2m_sde` (always stochastic), `pndm` (its
 steps are tied to a discrete table's train-step stride), the clipping and
 thresholding variants (they change the ODE), `consistency` (it jumps to the
 network's x0 at every step), the Langevin samplers (MCMC) and cold diffusion

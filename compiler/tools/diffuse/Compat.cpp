@@ -300,22 +300,24 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
              ")";
   } else if (cls == "DPMSolverMultistepScheduler") {
     std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
-    if (algo == "dpmsolver" && getStr(cfg, "final_sigmas_type", "zero") == "zero")
-      return skipped(cls + " refuses final_sigmas_type 'zero' with algorithm_type 'dpmsolver' "
-                     "(its update would multiply 0 by inf): set final_sigmas_type=sigma_min");
+    if ((algo == "dpmsolver" || algo == "sde-dpmsolver") &&
+        getStr(cfg, "final_sigmas_type", "zero") == "zero")
+      return skipped(cls + " refuses final_sigmas_type 'zero' with algorithm_type '" + algo +
+                     "' (its update would multiply 0 by inf): set final_sigmas_type=sigma_min");
     std::string type = getStr(cfg, "solver_type", "midpoint");
     int order = (int)getNum(cfg, "solver_order", 2);
-    if (algo != "dpmsolver++" && algo != "dpmsolver" && algo != "sde-dpmsolver++")
+    const bool sde = algo == "sde-dpmsolver++" || algo == "sde-dpmsolver";
+    if (algo != "dpmsolver++" && algo != "dpmsolver" && !sde)
       return skipped("DPMSolverMultistep algorithm_type " + algo + " is not in stdlib yet");
-    if (order != 2 && !(order == 3 && algo != "sde-dpmsolver++"))
+    if (order != 2 && !(order == 3 && !sde))
       return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
                      algo + " is not in stdlib yet");
     const bool eulerAtFinal = getBool(cfg, "euler_at_final", false);
     if ((type != "midpoint" && type != "heun") || getBool(cfg, "use_lu_lambdas", false))
       return skipped("this DPMSolverMultistep configuration is not in stdlib yet");
-    if (eulerAtFinal && algo == "sde-dpmsolver++")
-      return skipped("euler_at_final with algorithm_type sde-dpmsolver++ is not in the compat "
-                     "specs yet");
+    if (eulerAtFinal && sde)
+      return skipped("euler_at_final with algorithm_type " + algo +
+                     " is not in the compat specs yet");
     threshold = thresholding;
     std::string lof = getBool(cfg, "lower_order_final", true) ? "1" : "0";
     if (eulerAtFinal)
@@ -327,6 +329,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
                "(lower_order_final = " + lof + ", lower_order_below = 15)";
     else if (algo == "sde-dpmsolver++")
       solver = "dpmpp_2m_sde(lower_order_final = " + lof + ", final_noise = 1, heun = " +
+               (type == "heun" ? "1" : "0") + ")";
+    else if (algo == "sde-dpmsolver")
+      solver = "dpm_solver_2m_sde(lower_order_final = " + lof + ", heun = " +
                (type == "heun" ? "1" : "0") + ")";
     else
       solver = std::string(algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") +

@@ -3,7 +3,8 @@ configurations no golden case covers (algorithm_type "dpmsolver",
 solver_type "heun", lower_order_final=False, final_sigmas_type="sigma_min"
 with orders that end inside a block) against DPMSolverSinglestepScheduler's
 get_order_list and step(), and DPMSolverMultistepScheduler with
-euler_at_final and the noise prediction's third order against its step(),
+euler_at_final, the noise prediction's third order and algorithm_type
+"sde-dpmsolver" (with replayed noise) against its step(),
 written out here in plain Python from diffusers' source. Its set_timesteps is not redone here (the golden cases check it):
 the sigmas are the ones `diffuse grid` lists, and the final sigma_min comes
 from the table's alphas_cumprod[0] that `diffuse schedule` prints, in
@@ -15,6 +16,7 @@ sigma come from its float32 sigmas).
 usage: check-dpmss.py DIFFUSE WORKDIR"""
 import math
 import os
+import random
 import subprocess
 import sys
 
@@ -104,8 +106,9 @@ def sample(x, sigmas, model_as, orders, plus, heun):
     return x
 
 
-def multistep(x, sigmas, model_as, order, plus, heun, lof, euler_at_final, final_zero):
-    """DPMSolverMultistepScheduler.step over the whole grid, on one row."""
+def multistep(x, sigmas, model_as, order, plus, heun, lof, euler_at_final, final_zero, z=None):
+    """DPMSolverMultistepScheduler.step over the whole grid, on one row; with
+    z (the row's draw of each step) algorithm_type "sde-dpmsolver"."""
     global calls
     n = len(sigmas) - 1
     outputs, lower = [None] * order, 0
@@ -128,7 +131,16 @@ def multistep(x, sigmas, model_as, order, plus, heun, lof, euler_at_final, final
         lead = st / s if plus else at / a
         c0 = -at * ph if plus else -st * ph
         m0 = outputs[-1]
-        if order == 1 or lower < 1 or lower_final:
+        if z is not None:  # sde-dpmsolver: the noise prediction weighted twice, and noise
+            c0, noise = 2 * c0, [st * math.sqrt(math.exp(2 * h) - 1) * v for v in z[i]]
+            if order == 1 or lower < 1 or lower_final:
+                x = [lead * v + c0 * m + n for v, m, n in zip(x, m0, noise)]
+            else:
+                r0 = (lam[i] - lam[i - 1]) / h
+                d1 = [(p - q) / r0 for p, q in zip(m0, outputs[-2])]
+                c1 = -2 * st * (ph / h - 1) if heun else -st * ph
+                x = [lead * v + c0 * p + c1 * q + n for v, p, q, n in zip(x, m0, d1, noise)]
+        elif order == 1 or lower < 1 or lower_final:
             x = [lead * v + c0 * m for v, m in zip(x, m0)]
         elif order == 2 or lower < 2 or lower_second:
             r0 = (lam[i] - lam[i - 1]) / h
@@ -170,7 +182,13 @@ CASES = [
     ("Multistep", 2, "dpmsolver", "heun", True, "sigma_min", 18, True),
     ("Multistep", 3, "dpmsolver", "midpoint", True, "sigma_min", 15, True),
     ("Multistep", 3, "dpmsolver", "midpoint", True, "sigma_min", 12, False),
+    # algorithm_type "sde-dpmsolver", with replayed noise.
+    ("Multistep", 2, "sde-dpmsolver", "midpoint", True, "sigma_min", 12, False),
+    ("Multistep", 2, "sde-dpmsolver", "heun", False, "sigma_min", 16, False),
 ]
+rng = random.Random(5)
+draws = [[rng.gauss(0, 1) for _ in range(B * D)] for _ in range(20)]
+dfstest.write_npy(os.path.join(work, "z.npy"), draws)
 
 ok = True
 for cls, order, algo, kind, lof, final, steps, *eaf in CASES:
@@ -193,7 +211,8 @@ for cls, order, algo, kind, lof, final, steps, *eaf in CASES:
         sigmas.append(0.0)
     else:
         sigmas.append(f32(math.sqrt(f32(f32(1 - acp[0]) / acp[0]))))
-    got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0")
+    got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0",
+                                         "--noise", os.path.join(work, "z.npy"))
     calls = 0
     plus, heun = algo == "dpmsolver++", kind == "heun"
     if cls == "Singlestep":
@@ -202,7 +221,9 @@ for cls, order, algo, kind, lof, final, steps, *eaf in CASES:
         want = [sample(x, sigmas, model_as, orders, plus, heun) for x in x_init]
     else:
         want = [multistep(x, sigmas, model_as, order, plus, heun, lof, euler_at_final,
-                          final == "zero") for x in x_init]
+                          final == "zero",
+                          [d[r * D:(r + 1) * D] for d in draws] if algo.startswith("sde") else None)
+                for r, x in enumerate(x_init)]
     what = f"{cls} order {order} {algo} {kind} lower_order_final={lof} {final}" + \
         (" euler_at_final" if euler_at_final else "") + f" N={steps}"
     ok &= dfstest.same_run(what, got, want, got_calls, calls // B)
