@@ -256,8 +256,15 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     solver = "lms";
     coords = "ve";
   } else if (cls == "PNDMScheduler") {
-    if (!getBool(cfg, "skip_prk_steps", false))
-      return skipped("PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is not in stdlib yet");
+    if (!getBool(cfg, "skip_prk_steps", false)) {
+      // F-PNDM: three pseudo Runge-Kutta steps before the multistep ones.
+      if (getStr(cfg, "timestep_spacing", "leading") != "leading")
+        return skipped("PNDM's Runge-Kutta warm-up (skip_prk_steps=False) is in the compat specs "
+                       "with timestep_spacing leading only");
+      if (steps < 4)
+        return skipped("PNDM's Runge-Kutta warm-up (skip_prk_steps=False) needs steps >= 4");
+      solver = "pndm(prk = 1)";
+    }
   } else if (cls == "DPMSolverSinglestepScheduler") {
     int order = (int)getNum(cfg, "solver_order", 2);
     std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
