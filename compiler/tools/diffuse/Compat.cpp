@@ -219,15 +219,19 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       solver = "ddim(eta = " + eta + ")";
     prevTarget = true;
   } else if (cls == "DDPMScheduler") {
-    if (getStr(cfg, "variance_type", "fixed_small") != "fixed_small")
-      return skipped("DDPM variance_type " + getStr(cfg, "variance_type", "") +
-                     " is not in stdlib yet");
+    // fixed_small_log is fixed_small's standard deviation through exp(log / 2).
+    std::string vt = getStr(cfg, "variance_type", "fixed_small");
+    if (vt != "fixed_small" && vt != "fixed_small_log" && vt != "fixed_large")
+      return skipped("DDPM variance_type " + vt + " is not in stdlib yet (fixed_small, "
+                     "fixed_small_log and fixed_large are)");
+    const std::string large = vt == "fixed_large" ? "large = 1" : "";
     if (thresholding)
-      solver = "ddpm_threshold(" + thresholdArgs() + ")";
+      solver = "ddpm_threshold(" + thresholdArgs() + (large.empty() ? "" : ", " + large) + ")";
     else if (clip)
-      solver = "ddpm_clip(range = " + shortNum(getNum(cfg, "clip_sample_range", 1)) + ")";
+      solver = "ddpm_clip(range = " + shortNum(getNum(cfg, "clip_sample_range", 1)) +
+               (large.empty() ? "" : ", " + large) + ")";
     else
-      solver = "ddpm";
+      solver = large.empty() ? "ddpm" : "ddpm(" + large + ")";
     prevTarget = true;
   } else if (cls == "EulerAncestralDiscreteScheduler") {
     solver = "euler_ancestral(final_noise = 1)";
