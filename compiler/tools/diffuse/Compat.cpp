@@ -221,11 +221,17 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
   } else if (cls == "DDPMScheduler") {
     // fixed_small_log is fixed_small's standard deviation through exp(log / 2).
     std::string vt = getStr(cfg, "variance_type", "fixed_small");
-    if (vt != "fixed_small" && vt != "fixed_small_log" && vt != "fixed_large")
+    if (vt != "fixed_small" && vt != "fixed_small_log" && vt != "fixed_large" &&
+        vt != "learned_range")
       return skipped("DDPM variance_type " + vt + " is not in stdlib yet (fixed_small, "
-                     "fixed_small_log and fixed_large are)");
+                     "fixed_small_log, fixed_large and learned_range are)");
     const std::string large = vt == "fixed_large" ? "large = 1" : "";
-    if (thresholding)
+    if (vt == "learned_range" && (thresholding || clip))
+      return skipped("DDPM variance_type learned_range with clip_sample or thresholding is not "
+                     "in stdlib yet: set clip_sample=false");
+    if (vt == "learned_range")
+      solver = "ddpm_learned"; // the model declares the variance channels below
+    else if (thresholding)
       solver = "ddpm_threshold(" + thresholdArgs() + (large.empty() ? "" : ", " + large) + ")";
     else if (clip)
       solver = "ddpm_clip(range = " + shortNum(getNum(cfg, "clip_sample_range", 1)) +
@@ -417,9 +423,14 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     // network at 0.25 log sigma in float32: EDM's c_noise.
     const bool continuous = cls == "EulerDiscreteScheduler" && pred == "v_prediction" &&
                             getStr(cfg, "timestep_type", "discrete") == "continuous";
+    // DDPM's learned_range: the network returns the variance channels too.
+    const bool learned = cls == "DDPMScheduler" &&
+                         getStr(cfg, "variance_type", "fixed_small") == "learned_range";
     os << "model peer_model {\n  predicts = " << predicts
        << (continuous ? "\n  time = c_noise\n  time_dtype = f32" : "\n  time = index")
-       << "\n  cond = class\n}\n\n";
+       << (learned ? "\n  variance = learned_range" : "") << "\n  cond = class\n}\n\n";
+    if (learned)
+      m.items.push_back("variance = learned_range");
     m.items.push_back("predicts = " + predicts);
     if (continuous)
       m.items.push_back("time = c_noise");

@@ -1,6 +1,7 @@
 """Checks `diffuse compat diffusers DDPMScheduler` with variance_type
-"fixed_large" (with and without clip_sample) and "fixed_small_log", which
-no golden case covers, against DDPMScheduler.step written out here in plain
+"fixed_large" (with and without clip_sample), "fixed_small_log" and
+"learned_range" (the analytic network's variance channels are 0, halfway in
+log between beta-tilde and beta), which no golden case covers, against DDPMScheduler.step written out here in plain
 Python from diffusers' source (leading timesteps, the chain ending at
 alpha_cumprod = 1), with the same replayed noise, on the table's float32
 alphas_cumprod that `diffuse schedule` prints. The model is the exact noise
@@ -41,8 +42,15 @@ def ddpm(x, acp, steps, variance_type, clip, z, T=1000):
                 for u, v in zip(x0, x)]
         if t > 0:
             small = max((1 - p) / (1 - a) * beta_t, 1e-20)
-            std = beta_t ** 0.5 if variance_type == "fixed_large" else \
-                math.exp(0.5 * math.log(small)) if variance_type == "fixed_small_log" else small ** 0.5
+            if variance_type == "learned_range":  # the network's v is 0: frac = 1/2
+                frac = (0.0 + 1) / 2
+                std = math.exp(0.5 * (frac * math.log(beta_t) + (1 - frac) * math.log(small)))
+            elif variance_type == "fixed_large":
+                std = beta_t ** 0.5
+            elif variance_type == "fixed_small_log":
+                std = math.exp(0.5 * math.log(small))
+            else:
+                std = small ** 0.5
             mean = [m + std * w for m, w in zip(mean, z[i])]
         x = mean
     return x
@@ -51,7 +59,8 @@ def ddpm(x, acp, steps, variance_type, clip, z, T=1000):
 rng = random.Random(3)
 draws = [[rng.gauss(0, 1) for _ in range(B * D)] for _ in range(25)]
 dfstest.write_npy(os.path.join(work, "z.npy"), draws)
-CASES = [("fixed_large", True, 10), ("fixed_large", False, 25), ("fixed_small_log", False, 10)]
+CASES = [("fixed_large", True, 10), ("fixed_large", False, 25), ("fixed_small_log", False, 10),
+         ("learned_range", False, 10)]
 ok = True
 for variance_type, clip, steps in CASES:
     spec = dfstest.compat_spec(diffuse, work, "diffusers", "DDPMScheduler",
