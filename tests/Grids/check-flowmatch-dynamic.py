@@ -16,17 +16,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import f32  # noqa: E402
+from dfstest import f32, linspace64  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
-
-
-def linspace64(a, b, n):  # numpy: i * step + start, the last point exactly b
-    if n == 1:
-        return [a]
-    step = (b - a) / (n - 1)
-    return [i * step + a for i in range(n - 1)] + [b]
 
 
 def sigmas(n, mu, linear, pipeline):

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import alphas, cumprod, f32, linspace  # noqa: E402
+from dfstest import alphas, cumprod, f32, linspace, linspace64  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -37,13 +37,6 @@ def sigma_to_t(sigma, log_sigmas):
     low, high = log_sigmas[lo], log_sigmas[lo + 1]
     w = min(max((low - ls) / f32(low - high), 0.0), 1.0)
     return (1 - w) * lo + w * (lo + 1)
-
-
-def linspace64(a, b, n):  # numpy: i * step + start, the last point exactly b
-    if n == 1:
-        return [a]
-    step = (b - a) / (n - 1)
-    return [i * step + a for i in range(n - 1)] + [b]
 
 
 def exponential(kind, steps, t_max, t_min):

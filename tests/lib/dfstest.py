@@ -21,6 +21,14 @@ def linspace(a, b, n):  # torch.linspace in float32
             for i in range(n)]
 
 
+def linspace64(a, b, n):
+    """numpy's float64 linspace: i * step + start, the last point exactly b."""
+    if n == 1:
+        return [a]
+    step = (b - a) / (n - 1)
+    return [i * step + a for i in range(n - 1)] + [b]
+
+
 def cumprod(a):  # torch's CPU cumprod of float32: accumulated in double
     out, p = [], 1.0
     for v in a:

@@ -50,21 +50,32 @@ def alpha_sigma(sig):  # _sigma_to_alpha_sigma_t
 calls = 0
 
 
+def lambdas(sigmas):
+    """log(alpha / sigma) of each noise level (inf at 0)."""
+    return [math.log(a) - math.log(s) if s > 0 else math.inf
+            for a, s in (alpha_sigma(v) for v in sigmas)]
+
+
+def convert(x, sig, model_as, plus):
+    """The network's output at noise level sig as the scheduler's
+    convert_model_output gives it: the data prediction (plus) or the noise
+    prediction; the network sees (alpha, sigma) = model_as."""
+    global calls
+    calls += 1
+    a, s = alpha_sigma(sig)
+    am, sm = model_as
+    x0 = dfstest.mixture_denoise(mix, x, am, sm)
+    eps = [(v - am * m) / sm for v, m in zip(x, x0)]
+    return [(v - s * e) / a for v, e in zip(x, eps)] if plus else eps
+
+
 def sample(x, sigmas, model_as, orders, plus, heun):
     """DPMSolverSinglestepScheduler.step over the whole grid, on one row;
     model_as[i] is the (alpha, sigma) the network sees at step i."""
-    global calls
     outputs, block = [None] * 3, None
-    lam = [math.log(a) - math.log(s) if s > 0 else math.inf
-           for a, s in (alpha_sigma(v) for v in sigmas)]
+    lam = lambdas(sigmas)
     for i, order in enumerate(orders):
-        a, s = alpha_sigma(sigmas[i])
-        calls += 1
-        am, sm = model_as[i]
-        x0 = dfstest.mixture_denoise(mix, x, am, sm)
-        eps = [(v - am * m) / sm for v, m in zip(x, x0)]
-        out = [(v - s * e) / a for v, e in zip(x, eps)] if plus else eps
-        outputs = outputs[1:] + [out]
+        outputs = outputs[1:] + [convert(x, sigmas[i], model_as[i], plus)]
         while outputs[-order] is None:
             order -= 1
         if order == 1:
@@ -109,22 +120,15 @@ def sample(x, sigmas, model_as, orders, plus, heun):
 def multistep(x, sigmas, model_as, order, plus, heun, lof, euler_at_final, final_zero, z=None):
     """DPMSolverMultistepScheduler.step over the whole grid, on one row; with
     z (the row's draw of each step) algorithm_type "sde-dpmsolver"."""
-    global calls
     n = len(sigmas) - 1
     outputs, lower = [None] * order, 0
-    lam = [math.log(a) - math.log(s) if s > 0 else math.inf
-           for a, s in (alpha_sigma(v) for v in sigmas)]
+    lam = lambdas(sigmas)
     for i in range(n):
         last = i == n - 1
         lower_final = last and (euler_at_final or (lof and n < 15) or final_zero)
         lower_second = i == n - 2 and lof and n < 15
         a, s = alpha_sigma(sigmas[i])
-        calls += 1
-        am, sm = model_as[i]
-        x0 = dfstest.mixture_denoise(mix, x, am, sm)
-        eps = [(v - am * m) / sm for v, m in zip(x, x0)]
-        out = [(v - s * e) / a for v, e in zip(x, eps)] if plus else eps
-        outputs = outputs[1:] + [out]
+        outputs = outputs[1:] + [convert(x, sigmas[i], model_as[i], plus)]
         at, st = alpha_sigma(sigmas[i + 1])
         h = lam[i + 1] - lam[i]
         ph = math.exp(-h) - 1 if plus else math.exp(h) - 1
