@@ -46,6 +46,15 @@ inline std::vector<const ast::Item *> guidanceEvaluations(const ast::Decl &g) {
   return out;
 }
 
+/// The solver's `adaptive = error_control(...)` as plan.adaptive
+/// (PlanVariants.cpp); false after reporting an error.
+bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag);
+/// The sampler's `inpaint = ...` and the grid's jumps (PlanVariants.cpp).
+bool planInpaint(const ast::Decl &sampler, SamplerPlan &plan, DiagEngine &diag);
+/// The sampler's `finish = ...` (PlanVariants.cpp): `denoise` replaces
+/// plan.solver by a copy whose last step returns denoise(E, t).
+bool planFinish(const ast::Decl &sampler, SamplerPlan &plan, DiagEngine &diag);
+
 /// The sampler's `grid = ...` as a GridPlan (PlanGrid.cpp); false after
 /// reporting an error.
 bool planGrid(const ast::Module &m, const ast::Expr &e, const SamplerPlan &plan,
