@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/tools/diffuse/Compat.h"
 #include "compiler/Frontend/SemaUtil.h"
+#include "diffuse/schedule.h"
 
 #include <algorithm>
 #include <cctype>
@@ -482,19 +483,43 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
         return skipped("final_sigmas_type " + fst + " is not one of diffusers' two");
       if (cls == "DEISMultistepScheduler")
         fst = "sigma_min"; // DEIS always ends at the sigma of timestep 0
-      if (cfg.contains("lambda_min_clipped") && !(cfg["lambda_min_clipped"] == "-inf") &&
-          !(cfg["lambda_min_clipped"].is_number() &&
-            std::isinf(cfg["lambda_min_clipped"].get<double>())))
-        return skipped("lambda_min_clipped is not in the compat grids yet");
       if (cls == "DPMSolverSinglestepScheduler")
         spacing = "linspace"; // it has no timestep_spacing
+      // lambda_min_clipped: the spaced timesteps end below the first one
+      // whose float32 log-SNR is under the clip (torch.searchsorted over
+      // the flipped lambda_t); Karras sigmas ignore it, as diffusers does.
+      std::string spacedTrain = trainArg;
+      const json &clip = cfg["lambda_min_clipped"];
+      if (!karras && clip.is_number() && std::isfinite(clip.get<double>())) {
+        rt::TableSpec spec;
+        spec.schedule = getStr(cfg, "beta_schedule", "linear");
+        spec.betaStart = getNum(cfg, "beta_start", 0.0001);
+        spec.betaEnd = getNum(cfg, "beta_end", 0.02);
+        spec.trainSteps = T;
+        spec.zeroTerminalSnr = getBool(cfg, "rescale_betas_zero_snr", false);
+        const float bound = (float)clip.get<double>();
+        long clipped = 0;
+        for (float a : rt::computeBetaTable(spec).alphasCumprod) {
+          float logAlpha = (float)std::log((double)std::sqrt(a));
+          float logSigma = (float)std::log((double)std::sqrt(1.0f - a));
+          clipped += logAlpha - logSigma < bound;
+        }
+        if (clipped > 0 && spacing == "trailing")
+          return skipped("lambda_min_clipped with timestep_spacing trailing is not in the compat "
+                         "grids yet");
+        if (clipped > 0)
+          spacedTrain = ", train_steps = " + std::to_string(T - clipped);
+      } else if (!karras && !clip.is_null() && !(clip == "-inf") &&
+                 !(clip.is_number() && std::isinf(clip.get<double>()))) {
+        return skipped("lambda_min_clipped is a number or -inf, not " + clip.dump());
+      }
       std::string fz = fst == "zero" ? "" : ", final_zero = 0";
       if (karras)
         grid = "dpm_karras(steps = " + N + trainArg + fz + ")";
       else
         grid = "dpm_" + spacing + "(steps = " + N +
-               (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") + trainArg +
-               fz + ")";
+               (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") +
+               spacedTrain + fz + ")";
     } else {
       // DDIM, DDPM, PNDM: the built-in spacings.
       if (karras)
