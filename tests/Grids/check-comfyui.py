@@ -13,13 +13,13 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import alphas, cumprod, f32, linspace  # noqa: E402
+from dfstest import (alphas, cumprod, diffusers_betas, f32, linspace,  # noqa: E402
+                     table_sigmas)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
 T = 1000
-acp = cumprod(alphas([f32(b * b) for b in linspace(math.sqrt(0.00085), math.sqrt(0.012), T)]))
-sigmas = [f32(math.sqrt(f32(f32(1 - a) / a))) for a in acp]
+sigmas = table_sigmas(cumprod(alphas(diffusers_betas("scaled_linear", T))))
 log_sigmas = [f32(math.log(s)) for s in sigmas]
 
 

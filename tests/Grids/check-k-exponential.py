@@ -14,7 +14,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import alphas, cumprod, f32, linspace, linspace64  # noqa: E402
+from dfstest import (alphas, cumprod, diffusers_betas, f32, linspace64,  # noqa: E402
+                     table_sigmas)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -22,12 +23,7 @@ T = 1000
 
 
 def table(kind):
-    if kind == "linear":
-        betas = linspace(0.0001, 0.02, T)
-    else:
-        betas = [f32(b * b) for b in linspace(math.sqrt(0.00085), math.sqrt(0.012), T)]
-    acp = cumprod(alphas(betas))
-    return [f32(math.sqrt(f32(f32(1 - a) / a))) for a in acp]
+    return table_sigmas(cumprod(alphas(diffusers_betas(kind, T))))
 
 
 def sigma_to_t(sigma, log_sigmas):

@@ -13,22 +13,15 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import alphas, cumprod, f32, linspace, linspace64  # noqa: E402
+from dfstest import alphas, cumprod, diffusers_betas, f32, linspace64  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
 T = 1000
 
 
-def betas(kind):
-    if kind == "squaredcos_cap_v2":  # betas_for_alpha_bar, float64, then float32
-        bar = lambda u: math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2
-        return [f32(min(1 - bar((i + 1) / T) / bar(i / T), 0.999)) for i in range(T)]
-    return linspace(0.0001, 0.02, T)
-
-
 def timesteps(kind, clip, spacing, steps):
-    acp = cumprod(alphas(betas(kind)))
+    acp = cumprod(alphas(diffusers_betas(kind, T)))
     lam = [f32(f32(math.log(f32(math.sqrt(a)))) - f32(math.log(f32(math.sqrt(f32(1 - a))))))
            for a in acp]
     last = T - sum(1 for v in lam if v < f32(clip))

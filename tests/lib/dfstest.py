@@ -41,6 +41,24 @@ def alphas(betas):
     return [f32(1.0 - b) for b in betas]
 
 
+def diffusers_betas(kind, n=1000, start=None, end=None):
+    """diffusers' beta tables as torch builds them: linear and scaled_linear
+    in float32 (defaults 0.0001..0.02 and 0.00085..0.012), squaredcos_cap_v2
+    (betas_for_alpha_bar) in float64, then float32."""
+    if kind == "squaredcos_cap_v2":
+        bar = lambda u: math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2
+        return [f32(min(1 - bar((i + 1) / n) / bar(i / n), 0.999)) for i in range(n)]
+    if kind == "scaled_linear":
+        lo, hi = start or 0.00085, end or 0.012
+        return [f32(b * b) for b in linspace(math.sqrt(lo), math.sqrt(hi), n)]
+    return linspace(start or 0.0001, end or 0.02, n)
+
+
+def table_sigmas(acp):
+    """The float32 noise levels sqrt((1 - acp) / acp) of a table."""
+    return [f32(math.sqrt(f32(f32(1 - a) / a))) for a in acp]
+
+
 def write_npy(path, rows):
     """Writes a list of equal-length rows of floats as a float64 .npy file."""
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }" % (
