@@ -174,6 +174,17 @@ json diffusersDefaults(const std::string &cls) {
       d.update({{"algorithm_type", "dpmsolver++"}, {"solver_type", "midpoint"},
                 {"final_sigmas_type", "zero"}, {"lambda_min_clipped", "-inf"},
                 {"use_lu_lambdas", false}, {"euler_at_final", false}});
+  } else if (cls == "LCMScheduler") {
+    thresholding();
+    d.update({{"beta_start", 0.00085},
+              {"beta_end", 0.012},
+              {"beta_schedule", "scaled_linear"},
+              {"original_inference_steps", 50},
+              {"clip_sample", false},
+              {"clip_sample_range", 1.0},
+              {"set_alpha_to_one", true},
+              {"timestep_spacing", "leading"},
+              {"timestep_scaling", 10.0}});
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
     d = {{"num_train_timesteps", 1000}, {"shift", 1.0},
          {"use_dynamic_shifting", false}, {"stochastic_sampling", false},
@@ -206,7 +217,7 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
   const bool thresholding = getBool(cfg, "thresholding", false);
   const bool clip = getBool(cfg, "clip_sample", false);
   bool threshold = false; // thresholding as the guidance rule (multistep schedulers)
-  std::string solver, coords;
+  std::string solver, coords, lcmGrid;
   bool prevTarget = false;
 
   if (cls == "DDIMScheduler") {
@@ -355,6 +366,21 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       solver = std::string(algo == "dpmsolver" ? "dpm_solver_2m" : "dpmpp_2m") +
                "(lower_order_final = " + lof + (type == "heun" ? ", taylor = 1" : "") + ")";
     coords = "native";
+  } else if (cls == "LCMScheduler") {
+    // Its own timesteps (timestep_spacing is unused) and the consistency
+    // boundary condition at each discrete timestep.
+    long orig = (long)getNum(cfg, "original_inference_steps", 50);
+    if (orig < 1 || orig > T)
+      return skipped("original_inference_steps is 1 to num_train_timesteps, not " +
+                     std::to_string(orig));
+    if (steps > orig)
+      return skipped("LCMScheduler needs num_inference_steps <= original_inference_steps (" +
+                     std::to_string(orig) + "), as diffusers requires");
+    double scaling = getNum(cfg, "timestep_scaling", 10);
+    solver = scaling == 10 ? "lcm" : "lcm(timestep_scaling = " + shortNum(scaling) + ")";
+    lcmGrid = "lcm_timesteps(steps = " + N + (orig != 50 ? ", original_steps = " +
+              std::to_string(orig) : "") + (T != 1000 ? ", train_steps = " +
+              std::to_string(T) : "") + ")";
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
     if (getBool(cfg, "stochastic_sampling", false))
       return skipped("stochastic FlowMatch sampling is not in the compat specs yet");
@@ -453,7 +479,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       return skipped("use_exponential_sigmas is in the compat grids for Euler, Heun and LMS "
                      "only, not " + cls);
     std::string trainArg = T != 1000 ? ", train_steps = " + train : "";
-    if (kstyle) {
+    if (!lcmGrid.empty()) {
+      grid = lcmGrid;
+    } else if (kstyle) {
       if (karras || exponential) {
         if (cls == "EulerAncestralDiscreteScheduler")
           return skipped("use_karras_sigmas in EulerAncestral is not in the compat specs yet");
