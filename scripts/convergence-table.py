@@ -74,7 +74,7 @@ at N and 2N steps; the error is the rms difference from the exact state
 Stochastic solvers run with eta = 0 (the `edm_*` solvers with s_churn = 0), where they
 are ODE solvers; the CFG++ solvers run unguided, where they are DDIM and Euler.
 Not measured: `ddpm`, `euler_maruyama` and `dpm_solver_2m_sde` (always stochastic), the clipping and
-thresholding variants (they change the ODE), `consistency` (it jumps to the
+thresholding variants (they change the ODE), `consistency` and `lcm` (they jump to the
 network's x0 at every step), the Langevin samplers (MCMC) and cold diffusion
 (it inverts a degradation, not the PF-ODE). UniPC with
 its corrector is one order above its predictor. The third-order multistep
