@@ -5,7 +5,7 @@
 // NoiseScheduleVP, and flow_matching's ODESolver.sample, each written as a
 // spec over stdlib/compat with the peer's own grid derived (built-in grid
 // families or the grid declarations of the compat files). As in
-// Compat.cpp, only names and settings are decided here; the arithmetic of
+// CompatDiffusers.cpp, only names and settings are decided here; the arithmetic of
 // every grid and step is in the stdlib and the compiler.
 //
 //===----------------------------------------------------------------------===//

@@ -2,7 +2,7 @@
 //
 // Runs every reference case in a directory (the ../shared/golden format):
 // each case's peer configuration becomes the spec `diffuse compat` prints
-// for it (Compat.cpp, CompatPeers.cpp: names and settings, never C++
+// for it (CompatDiffusers.cpp, CompatPeers.cpp: names and settings, never C++
 // arithmetic), compiled through the full pipeline, run with the analytic
 // Gaussian-mixture network the case describes, and compared with the
 // peer's result. `--set` applies to that spec (its sampler is `peer`).
