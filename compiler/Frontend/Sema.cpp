@@ -299,31 +299,31 @@ void Checker::checkModel(const ast::Decl &d) {
                  "use t, index (discrete timestep), sigma, c_noise (EDM's log(sigma) / 4), "
                  "scaled(1000) or scaled(1000, -1) (k t + offset)");
   }
-  if (const ast::Item *td = d.find("time_dtype")) {
-    const ast::Expr &e = *td->value;
-    if (e.kind != ast::Expr::Ident || (e.name != "f32" && e.name != "f64"))
-      diag.error(e.loc, "unknown time_dtype",
-                 "use time_dtype = f32 (the network takes its time as float32, as diffusers "
-                 "passes timesteps) or f64 (the default)");
-  }
-  if (const ast::Item *c = d.find("cond")) {
-    const ast::Expr &e = *c->value;
-    if (e.kind != ast::Expr::Ident || (e.name != "class" && e.name != "none"))
-      diag.error(e.loc, "unknown conditioning",
-                 "use cond = class (a class label per sample)"
-                 " or cond = none");
-  }
-  if (const ast::Item *v = d.find("variance")) {
-    const ast::Expr &e = *v->value;
-    if (e.kind != ast::Expr::Ident || (e.name != "learned_range" && e.name != "fixed"))
-      diag.error(e.loc, "unknown variance",
-                 "use variance = learned_range (the network also returns v in [-1, 1], "
-                 "interpolating the step's log variance, Nichol & Dhariwal 2021) or fixed");
-    else if (e.name == "learned_range" && p && p->value->kind == ast::Expr::Ident &&
-             (p->value->name == "class_grad" || p->value->name == "degradation"))
-      diag.error(e.loc, "a " + p->value->name + " model has no variance",
-                 "learned variance belongs to a model of the data (eps, x0, v, ...)");
-  }
+  // `key = NAME` with NAME one of `names`: the value, or null (reporting
+  // `what` and `fix` when it is something else).
+  auto choice = [&](const char *key, const std::vector<std::string> &names, const char *what,
+                    const char *fix) -> const ast::Expr * {
+    const ast::Item *it = d.find(key);
+    if (!it)
+      return nullptr;
+    if (it->value->kind == ast::Expr::Ident && contains(names, it->value->name))
+      return it->value.get();
+    diag.error(it->value->loc, what, fix);
+    return nullptr;
+  };
+  choice("time_dtype", {"f32", "f64"}, "unknown time_dtype",
+         "use time_dtype = f32 (the network takes its time as float32, as diffusers passes "
+         "timesteps) or f64 (the default)");
+  choice("cond", {"class", "none"}, "unknown conditioning",
+         "use cond = class (a class label per sample) or cond = none");
+  const ast::Expr *v = choice("variance", {"learned_range", "fixed"}, "unknown variance",
+                              "use variance = learned_range (the network also returns v in "
+                              "[-1, 1], interpolating the step's log variance, Nichol & "
+                              "Dhariwal 2021) or fixed");
+  if (v && v->name == "learned_range" && p && p->value->kind == ast::Expr::Ident &&
+      (p->value->name == "class_grad" || p->value->name == "degradation"))
+    diag.error(v->loc, "a " + p->value->name + " model has no variance",
+               "learned variance belongs to a model of the data (eps, x0, v, ...)");
   // The parameters after x are named conditioning inputs: a tensor per
   // sample, such as a text embedding (Note [Conditioning inputs]).
   for (const auto &prm : d.params) {
