@@ -65,6 +65,9 @@ json samplerFnArgs(const std::string &fn) {
   if (fn == "sample_dpmpp_sde") {
     json a = ancestralArgs();
     a["r"] = 0.5;
+    // BrownianTreeNoiseSampler (the default): the two stages' draws are
+    // increments of one Brownian path; "gaussian": independent draws.
+    a["noise_sampler"] = "brownian";
     return a;
   }
   if (fn == "sample_dpmpp_2m_sde") {
@@ -131,9 +134,15 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
   } else if (fn == "sample_dpmpp_2m") {
     solver = "dpmpp_2m";
   } else if (fn == "sample_dpmpp_sde") {
-    if (getNum(args, "r", 0.5) != 0.5)
-      return skipped("sample_dpmpp_sde with r != 1/2 is not in stdlib yet");
-    solver = call("dpmpp_sde", callArgs(args, {{"eta", 1}, {"s_noise", 1}}));
+    std::string noise = getStr(args, "noise_sampler", "brownian");
+    if (noise != "brownian" && noise != "gaussian")
+      return skipped("sample_dpmpp_sde's noise_sampler is 'brownian' (k-diffusion's "
+                     "BrownianTreeNoiseSampler) or 'gaussian' (independent draws), not '" +
+                     noise + "'");
+    json a = args;
+    a["brownian"] = noise == "brownian" ? 1 : 0;
+    solver = call("dpmpp_sde",
+                  callArgs(a, {{"eta", 1}, {"s_noise", 1}, {"r", 0.5}, {"brownian", 1}}));
   } else if (fn == "sample_dpmpp_2m_sde") {
     std::string type = getStr(args, "solver_type", "midpoint");
     if (type != "midpoint" && type != "heun")
