@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Frontend/Sema.h"
 #include "compiler/Frontend/SemaUtil.h"
+#include "diffuse/special.h"
 
 #include <algorithm>
 #include <cmath>
@@ -122,6 +123,7 @@ double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
     }
     if (args.size() == 2 && f == "min") return std::min(args[0], args[1]);
     if (args.size() == 2 && f == "max") return std::max(args[0], args[1]);
+    if (args.size() == 3 && f == "beta_ppf") return rt::betaQuantile(args[0], args[1], args[2]);
     const ast::Item *fn = p.find(f);
     if (!fn || fn->kind != ast::Item::Func || fn->params.size() != args.size())
       return NAN;

@@ -223,7 +223,7 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
       return;
     }
     if (contains(kMathFns, e.name) || contains(kGridFns, e.name)) {
-      size_t want = (e.name == "min" || e.name == "max") ? 2 : 1;
+      size_t want = (e.name == "min" || e.name == "max") ? 2 : e.name == "beta_ppf" ? 3 : 1;
       if (e.args.size() != want)
         diag.error(e.loc, "'" + e.name + "' takes " + std::to_string(want) + " argument" +
                               (want > 1 ? "s" : "") + ", got " + std::to_string(e.args.size()));

@@ -194,6 +194,12 @@ Ty Checker::typeOf(const ast::Expr &e, const std::map<std::string, Ty> &env) {
     // A model parameter of the solver: its network on a tensor at a time point.
     if (solverModels_.count(e.name))
       return expect({Ty::Field, Ty::Time}, Ty::Field);
+    if (contains(kGridFns, e.name)) {
+      diag.error(e.loc, "'" + e.name + "' is a function of grid declarations only",
+                 "it is evaluated once, when the grid is made; compute it in a grid "
+                 "declaration, or pass its value to the solver as a parameter");
+      return Ty::Error;
+    }
     std::vector<std::string> cands = kPrimitives;
     cands.insert(cands.end(), kReductions.begin(), kReductions.end());
     for (auto &[n, _] : solverFuncs_)

@@ -447,20 +447,19 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     if (karras + exponential + getBool(cfg, "use_beta_sigmas", false) > 1)
       return skipped("only one of use_karras_sigmas, use_exponential_sigmas and use_beta_sigmas "
                      "can be set (diffusers refuses the others)");
-    if (getBool(cfg, "use_beta_sigmas", false))
-      return skipped("use_beta_sigmas is not in the compat grids yet");
-    if (exponential && cls != "EulerDiscreteScheduler" && cls != "HeunDiscreteScheduler" &&
-        cls != "LMSDiscreteScheduler")
-      return skipped("use_exponential_sigmas is in the compat grids for Euler, Heun and LMS "
-                     "only, not " + cls);
+    bool betaSigmas = getBool(cfg, "use_beta_sigmas", false);
+    if ((exponential || betaSigmas) && cls != "EulerDiscreteScheduler" &&
+        cls != "HeunDiscreteScheduler" && cls != "LMSDiscreteScheduler")
+      return skipped(std::string(exponential ? "use_exponential_sigmas" : "use_beta_sigmas") +
+                     " is in the compat grids for Euler, Heun and LMS only, not " + cls);
     std::string trainArg = T != 1000 ? ", train_steps = " + train : "";
     if (!lcmGrid.empty()) {
       grid = lcmGrid;
     } else if (kstyle) {
-      if (karras || exponential) {
+      if (karras || exponential || betaSigmas) {
         if (cls == "EulerAncestralDiscreteScheduler")
           return skipped("use_karras_sigmas in EulerAncestral is not in the compat specs yet");
-        // Karras or exponential between the spaced schedule's ends.
+        // Karras, exponential or beta between the spaced schedule's ends.
         long hi = T - 1, lo = 0;
         if (spacing == "leading") {
           hi = (steps - 1) * (T / steps) + offset;
@@ -469,11 +468,12 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
           lo = (long)std::nearbyint((double)T - (double)(steps - 1) * ((double)T / steps)) - 1;
         }
         bool rounded = cls.rfind("KDPM2", 0) == 0; // KDPM2 rounds its Karras timesteps
-        grid = std::string(exponential ? "k_exponential" : "k_karras") + "(steps = " + N +
-               ", t_max = " + std::to_string(hi) + ", t_min = " + std::to_string(lo) +
-               (rounded ? ", rounded = 1" : "") + ")";
+        std::string family = exponential ? "exponential" : betaSigmas ? "beta" : "karras";
+        grid = "k_" + family + "(steps = " + N + ", t_max = " + std::to_string(hi) +
+               ", t_min = " + std::to_string(lo) + (rounded ? ", rounded = 1" : "") + ")";
         if (!rounded)
-          m.float32Schedule = std::string("fractional ") + (exponential ? "exponential" : "Karras") +
+          m.float32Schedule = "fractional " +
+                              std::string(exponential ? "exponential" : betaSigmas ? "beta" : "Karras") +
                               " timesteps from numpy's float32 log";
       } else {
         grid = "k_" + spacing + "(steps = " + N +

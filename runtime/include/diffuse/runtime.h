@@ -40,9 +40,6 @@ struct Manifest {
   bool has(const std::string &key) const { return kv.count(key) != 0; }
 };
 
-/// The q-quantile of the Beta(a, b) distribution (the `beta` time grid).
-double betaQuantile(double q, double a, double b);
-
 /// A shared object made by `diffuse build --shared`, closed when destroyed.
 class SharedObject {
 public:
