@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from dfstest import (alphas, cumprod, diffusers_betas, f32, linspace64,  # noqa: E402
-                     table_sigmas)
+                     sigma_to_t, table_sigmas)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -31,15 +31,6 @@ T = 1000
 
 def table(kind):
     return table_sigmas(cumprod(alphas(diffusers_betas(kind, T))))
-
-
-def sigma_to_t(sigma, log_sigmas):
-    ls = math.log(max(sigma, 1e-10))
-    lo = min(max([k for k in range(len(log_sigmas)) if ls - log_sigmas[k] >= 0], default=0),
-             len(log_sigmas) - 2)
-    low, high = log_sigmas[lo], log_sigmas[lo + 1]
-    w = min(max((low - ls) / f32(low - high), 0.0), 1.0)
-    return (1 - w) * lo + w * (lo + 1)
 
 
 def incomplete_beta(x, a, b):
@@ -73,34 +64,44 @@ def beta_ppf(q, a, b):
             hi = mid
 
 
-def grid(family, kind, steps, t_max, t_min):
+def levels(family, lo, hi, steps):
+    """The noise levels from hi down to lo: exponential or Beta-spaced."""
+    if family == "exponential":
+        return [math.exp(v) for v in linspace64(math.log(hi), math.log(lo), steps)]
+    return [lo + beta_ppf(1 - r, 0.6, 0.6) * (hi - lo) for r in linspace64(0, 1, steps)]
+
+
+def grid(cls, family, kind, steps, t_max, t_min):
+    """The sigmas of the steps and their network timesteps: Euler's
+    fractional float32 ones, or DPMSolverMultistep's cast to int64."""
     sig = table(kind)
     log_sigmas = [f32(math.log(s)) for s in sig]
-    if family == "exponential":
-        levels = [math.exp(v)
-                  for v in linspace64(math.log(sig[t_max]), math.log(sig[t_min]), steps)]
-    else:
-        lo, hi = sig[t_min], sig[t_max]
-        levels = [lo + beta_ppf(1 - r, 0.6, 0.6) * (hi - lo) for r in linspace64(0, 1, steps)]
-    return [f32(s) for s in levels] + [0.0], [f32(sigma_to_t(s, log_sigmas)) for s in levels]
+    lv = levels(family, sig[t_min], sig[t_max], steps)
+    if cls == "DPMSolverMultistepScheduler":
+        return [f32(s) for s in lv], [float(math.floor(sigma_to_t(s, log_sigmas))) for s in lv]
+    return [f32(s) for s in lv], [f32(sigma_to_t(s, log_sigmas)) for s in lv]
 
 
-CASES = [  # (use_X_sigmas, beta_schedule, steps, timestep_spacing, its end timesteps)
-    ("exponential", "linear", 10, "linspace", 999, 0),
-    ("exponential", "scaled_linear", 25, "linspace", 999, 0),
-    ("exponential", "scaled_linear", 20, "leading", 951, 1),
-    ("exponential", "linear", 7, "trailing", 999, 142),
-    ("beta", "linear", 10, "linspace", 999, 0),
-    ("beta", "scaled_linear", 30, "linspace", 999, 0),
-    ("beta", "scaled_linear", 20, "leading", 951, 1),
-    ("beta", "linear", 7, "trailing", 999, 142),
+CASES = [  # (class, use_X_sigmas, beta_schedule, steps, timestep_spacing, its end timesteps)
+    ("EulerDiscreteScheduler", "exponential", "linear", 10, "linspace", 999, 0),
+    ("EulerDiscreteScheduler", "exponential", "scaled_linear", 25, "linspace", 999, 0),
+    ("EulerDiscreteScheduler", "exponential", "scaled_linear", 20, "leading", 951, 1),
+    ("EulerDiscreteScheduler", "exponential", "linear", 7, "trailing", 999, 142),
+    ("EulerDiscreteScheduler", "beta", "linear", 10, "linspace", 999, 0),
+    ("EulerDiscreteScheduler", "beta", "scaled_linear", 30, "linspace", 999, 0),
+    ("EulerDiscreteScheduler", "beta", "scaled_linear", 20, "leading", 951, 1),
+    ("EulerDiscreteScheduler", "beta", "linear", 7, "trailing", 999, 142),
+    # DPMSolverMultistep spans the whole table whatever the spacing.
+    ("DPMSolverMultistepScheduler", "exponential", "linear", 10, "linspace", 999, 0),
+    ("DPMSolverMultistepScheduler", "exponential", "scaled_linear", 25, "leading", 999, 0),
+    ("DPMSolverMultistepScheduler", "beta", "linear", 6, "linspace", 999, 0),
+    ("DPMSolverMultistepScheduler", "beta", "scaled_linear", 20, "trailing", 999, 0),
 ]
 ok = True
 spec = os.path.join(work, "spec.dfs")
-for family, kind, steps, spacing, t_max, t_min in CASES:
-    args = [diffuse, "compat", "diffusers", "EulerDiscreteScheduler",
-            f"use_{family}_sigmas=true", f"beta_schedule={kind}", f"timestep_spacing={spacing}",
-            "--steps", str(steps)]
+for cls, family, kind, steps, spacing, t_max, t_min in CASES:
+    args = [diffuse, "compat", "diffusers", cls, f"use_{family}_sigmas=true",
+            f"beta_schedule={kind}", f"timestep_spacing={spacing}", "--steps", str(steps)]
     if kind == "scaled_linear":
         args += ["beta_start=0.00085", "beta_end=0.012"]
     if spacing == "leading":
@@ -109,11 +110,13 @@ for family, kind, steps, spacing, t_max, t_min in CASES:
         f.write(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
     rows = [r.split() for r in subprocess.run([diffuse, "grid", spec], capture_output=True,
                                                text=True, check=True).stdout.splitlines()[1:]]
-    got = [float(r[1]) for r in rows] + [float(rows[-1][2])]
-    got_t = [float(r[3]) for r in rows]
-    want, want_t = grid(family, kind, steps, t_max, t_min)
+    # each step's noise level (sigma/alpha, printed from alpha and sigma: back to float32)
+    # and network timestep
+    got, got_t = [f32(float(r[6])) for r in rows], [float(r[3]) for r in rows]
+    want, want_t = grid(cls, family, kind, steps, t_max, t_min)
     same = got == want and got_t == want_t
     ok &= same
-    print(f"{family}: {kind} {spacing} {steps} steps: {len(got)} sigmas and {len(got_t)} timesteps, "
+    print(f"{cls} {family}: {kind} {spacing} {steps} steps: {len(got)} sigmas and "
+          f"{len(got_t)} timesteps, "
           f"{'bit-identical' if same else 'DIFFER: %r %r vs %r %r' % (got, got_t, want, want_t)}")
 sys.exit(0 if ok else 1)

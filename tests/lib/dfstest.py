@@ -59,6 +59,19 @@ def table_sigmas(acp):
     return [f32(math.sqrt(f32(f32(1 - a) / a))) for a in acp]
 
 
+def sigma_to_t(sigma, log_sigmas):
+    """diffusers' _sigma_to_t of noise level `sigma` over a table's float32
+    log sigmas (a list of floats), as numpy 1.x runs it: the float64 scalar
+    log sigma meets float32 arrays, so value-based casting makes the
+    comparisons and the fraction w float32; (1 - w) lo + w hi is float64."""
+    ls = f32(math.log(max(sigma, 1e-10)))
+    lo = min(max([k for k in range(len(log_sigmas)) if ls >= log_sigmas[k]], default=0),
+             len(log_sigmas) - 2)
+    low, high = log_sigmas[lo], log_sigmas[lo + 1]
+    w = min(max(f32(f32(low - ls) / f32(low - high)), 0.0), 1.0)
+    return f32(1 - w) * lo + w * (lo + 1)
+
+
 def write_npy(path, rows):
     """Writes a list of equal-length rows of floats as a float64 .npy file."""
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }" % (

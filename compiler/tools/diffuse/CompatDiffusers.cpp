@@ -449,9 +449,11 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
                      "can be set (diffusers refuses the others)");
     bool betaSigmas = getBool(cfg, "use_beta_sigmas", false);
     if ((exponential || betaSigmas) && cls != "EulerDiscreteScheduler" &&
-        cls != "HeunDiscreteScheduler" && cls != "LMSDiscreteScheduler")
+        cls != "HeunDiscreteScheduler" && cls != "LMSDiscreteScheduler" &&
+        cls != "DPMSolverMultistepScheduler")
       return skipped(std::string(exponential ? "use_exponential_sigmas" : "use_beta_sigmas") +
-                     " is in the compat grids for Euler, Heun and LMS only, not " + cls);
+                     " is in the compat grids for Euler, Heun, LMS and DPMSolverMultistep "
+                     "only, not " + cls);
     std::string trainArg = T != 1000 ? ", train_steps = " + train : "";
     if (!lcmGrid.empty()) {
       grid = lcmGrid;
@@ -489,7 +491,7 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       if (cls == "DPMSolverSinglestepScheduler")
         spacing = "linspace"; // it has no timestep_spacing
       std::string spacedTrain = trainArg;
-      if (!karras) { // Karras sigmas ignore lambda_min_clipped, as diffusers does
+      if (!karras && !exponential && !betaSigmas) { // these ignore lambda_min_clipped
         const json &clip = cfg["lambda_min_clipped"];
         if (!clip.is_null() && !(clip == "-inf") && !clip.is_number())
           return skipped("lambda_min_clipped is a number or -inf, not " + clip.dump());
@@ -503,6 +505,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       std::string fz = fst == "zero" ? "" : ", final_zero = 0";
       if (karras)
         grid = "dpm_karras(steps = " + N + trainArg + fz + ")";
+      else if (exponential || betaSigmas)
+        grid = std::string(exponential ? "dpm_exponential" : "dpm_beta") + "(steps = " + N +
+               trainArg + fz + ")";
       else
         grid = "dpm_" + spacing + "(steps = " + N +
                (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") +

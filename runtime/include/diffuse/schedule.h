@@ -147,25 +147,27 @@ struct TableSigmas {
 
   /// diffusers' _sigma_to_t: the last index whose log sigma is <= log s
   /// (at most n - 2), and the fraction of the way to the next one in log
-  /// sigma, clipped to [0, 1]. numpy's float32 log is not correctly
-  /// rounded (on numpy 1.24/x86-64, 142 of the 1000 log sigmas of SD's
-  /// linear table differ from the correctly rounded ones taken here), so a
-  /// fractional timestep may differ from diffusers' by a float32 ulp.
+  /// sigma, clipped to [0, 1]. The log sigmas are a float32 array and log s
+  /// a float64 scalar, so numpy 1.x's value-based casting does the
+  /// comparisons and the fraction in float32 (log s rounded to float32
+  /// first); only (1 - w) lo + w (lo + 1) is float64, the indices being
+  /// int64. numpy's float32 log is not correctly rounded either (on numpy
+  /// 1.24/x86-64, 142 of the 1000 log sigmas of SD's linear table differ from
+  /// the correctly rounded ones taken here), so a fractional timestep may
+  /// still differ from diffusers' by a float32 ulp.
   double timeAt(double s) const {
     long n = size();
     if (std::isnan(s) || n < 2)
       return NAN;
-    double l = std::log(std::max(s, 1e-10));
+    float l = (float)std::log(std::max(s, 1e-10));
     long lo = 0;
     for (long k = 0; k < n; ++k)
-      if (l - (double)logSigma[(size_t)k] >= 0)
+      if (l - logSigma[(size_t)k] >= 0.0f)
         lo = k;
     lo = std::min(lo, n - 2);
-    // numpy: low - log_sigma in float64, low - high in float32.
     float low = logSigma[(size_t)lo], high = logSigma[(size_t)lo + 1];
-    float span = low - high;
-    double w = std::clamp(((double)low - l) / (double)span, 0.0, 1.0);
-    return (1 - w) * (double)lo + w * (double)(lo + 1);
+    float w = std::clamp((low - l) / (low - high), 0.0f, 1.0f);
+    return (double)(1.0f - w) * (double)lo + (double)w * (double)(lo + 1);
   }
 };
 
