@@ -11,13 +11,20 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 golden = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "golden")
 conv = os.path.join(root, "tests", "Convergence")
 diffuse = os.path.join(root, "build", "bin", "diffuse")
+
+
+def run_lines(test, pattern):
+    """The groups of `pattern` on each line of tests/Convergence/`test` it matches."""
+    for line in open(os.path.join(conv, test)):
+        m = re.match(pattern, line)
+        if m:
+            yield m.groups()
+
+
 rows = []
-for line in open(os.path.join(conv, "golden-orders.test")):
-    m = re.match(r'RUN: %python %S/golden-order.py diffuse %S/(\S+) %golden/truth (\w+) "([^"]+)" '
-                 r'(\d+) ([\d.]+)( [\d.]+)?((?: --set \S+)*)', line)
-    if not m:
-        continue
-    spec, kind, solver, n, order, tol, sets = m.groups()
+for spec, kind, solver, n, order, tol, sets in run_lines(
+        "golden-orders.test", r'RUN: %python %S/golden-order.py diffuse %S/(\S+) %golden/truth (\w+) '
+        r'"([^"]+)" (\d+) ([\d.]+)( [\d.]+)?((?: --set \S+)*)'):
     cmd = [sys.executable, os.path.join(conv, "golden-order.py"), diffuse,
            os.path.join(conv, spec), os.path.join(golden, "truth"), kind, solver, n, order]
     if tol:
@@ -37,11 +44,9 @@ for line in open(os.path.join(conv, "golden-orders.test")):
 
 # Adaptive solvers: the error at the end against the tolerance.
 adaptive = []
-for line in open(os.path.join(conv, "golden-orders.test")):
-    m = re.match(r'RUN: %python %S/adaptive.py diffuse %S/(\S+) %golden/truth (\w+) (\w+|"[^"]+") ([\d.]+) (.*?) \|', line)
-    if not m:
-        continue
-    spec, kind, solver, factor, tols = m.groups()
+for spec, kind, solver, factor, tols in run_lines(
+        "golden-orders.test", r'RUN: %python %S/adaptive.py diffuse %S/(\S+) %golden/truth (\w+) '
+        r'(\w+|"[^"]+") ([\d.]+) (.*?) \|'):
     solver = solver.strip('"')
     cmd = [sys.executable, os.path.join(conv, "adaptive.py"), diffuse, os.path.join(conv, spec),
            os.path.join(golden, "truth"), kind, solver, factor] + tols.split()
@@ -56,12 +61,9 @@ for line in open(os.path.join(conv, "golden-orders.test")):
 
 # Stochastic solvers: the order in law.
 weak = []
-for line in open(os.path.join(conv, "weak-orders.test")):
-    m = re.match(r'RUN: %python %S/weak-order.py diffuse %S/(\S+) %golden/truth (\w+|"[^"]+") '
-                 r'(\d+) ([\d.]+) (\d+)', line)
-    if not m:
-        continue
-    spec, solver, n, order, samples = m.groups()
+for spec, solver, n, order, samples in run_lines(
+        "weak-orders.test", r'RUN: %python %S/weak-order.py diffuse %S/(\S+) %golden/truth '
+        r'(\w+|"[^"]+") (\d+) ([\d.]+) (\d+)'):
     solver = solver.strip('"')
     cmd = [sys.executable, os.path.join(conv, "weak-order.py"), diffuse, os.path.join(conv, spec),
            os.path.join(golden, "truth"), solver, n, order, samples]

@@ -75,9 +75,10 @@ bool planGridList(const ast::Expr &e, DiagEngine &diag, GridPlan &g) {
   return true;
 }
 
-/// The first call of table_sigma or table_t in `e`, or null.
+/// The first call of table_sigma, table_t or table_index in `e`, or null.
 const ast::Expr *findTableCall(const ast::Expr &e) {
-  if (e.kind == ast::Expr::Call && (e.name == "table_sigma" || e.name == "table_t"))
+  if (e.kind == ast::Expr::Call &&
+      (e.name == "table_sigma" || e.name == "table_t" || e.name == "table_index"))
     return &e;
   for (const auto &o : e.ops)
     if (const ast::Expr *c = findTableCall(*o))
@@ -118,7 +119,7 @@ bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, const SamplerPlan 
     }
     appendZero = v != 0;
   }
-  // A discrete process's noise levels, for table_sigma and table_t.
+  // A discrete process's noise levels, for table_sigma, table_t and table_index.
   std::optional<rt::TableSigmas> table;
   if (plan.processKind == "discrete" && plan.interpolate.empty()) {
     rt::TableSpec spec;

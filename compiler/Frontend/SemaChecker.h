@@ -31,9 +31,10 @@ inline const std::vector<std::string> kPrimitives = {
     "log_variance", "eps_uncond", "denoise_uncond"};
 /// Functions of a grid declaration only (evaluated at compile time): round
 /// (ties to even, as numpy's), a discrete process's table read the way
-/// diffusers reads it (diffuse/schedule.h), and beta_ppf(q, a, b), the
-/// Beta(a, b) quantile (scipy.stats.beta.ppf; diffuse/special.h).
-inline const std::vector<std::string> kGridFns = {"round", "table_sigma", "table_t", "beta_ppf"};
+/// diffusers and ComfyUI read it (diffuse/schedule.h), and beta_ppf(q, a,
+/// b), the Beta(a, b) quantile (scipy.stats.beta.ppf; diffuse/special.h).
+inline const std::vector<std::string> kGridFns = {"round", "table_sigma", "table_t",
+                                                  "table_index", "beta_ppf"};
 /// Reductions over each sample's elements: one value per sample.
 inline const std::vector<std::string> kReductions = {"sum", "mean",     "std",       "norm",
                                                      "dot", "quantile", "batch_mean"};

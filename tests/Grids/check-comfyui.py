@@ -31,7 +31,7 @@ def sigma_of(ts):  # ModelSamplingDiscrete.sigma, float32
 
 
 def timestep_of(sigma):  # ModelSamplingDiscrete.timestep: argmin |log sigma - log_sigmas|
-    ls = math.log(sigma)
+    ls = f32(math.log(sigma))  # torch's float32 log of a float32 sigma
     return min(range(T), key=lambda k: abs(ls - log_sigmas[k]))
 
 

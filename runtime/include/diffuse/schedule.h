@@ -169,6 +169,18 @@ struct TableSigmas {
     float w = std::clamp((low - l) / (low - high), 0.0f, 1.0f);
     return (double)(1.0f - w) * (double)lo + (double)w * (double)(lo + 1);
   }
+
+  /// ComfyUI's ModelSamplingDiscrete.timestep: the timestep whose float32
+  /// log sigma is nearest to log s taken in float32 (torch's argmin: the
+  /// lower one on a tie).
+  long nearestAt(double s) const {
+    float l = (float)std::log(s);
+    long best = 0;
+    for (long k = 1; k < size(); ++k)
+      if (std::fabs(l - logSigma[(size_t)k]) < std::fabs(l - logSigma[(size_t)best]))
+        best = k;
+    return best;
+  }
 };
 
 } // namespace diffuse::rt
