@@ -273,6 +273,15 @@ int runCompat(int argc, char **argv) {
     if (auto r = unknownKey(defaults, cls))
       return *r;
     m = mapDiffusers(cls, cfg, sk, steps, guidance, name);
+  } else if (peer == "k-diffusion" && !names.empty() && names[0] == "sample_dpm_fast") {
+    if (names.size() > 1)
+      return fail("sample_dpm_fast makes its own noise levels: give sigma_min and sigma_max, "
+                  "not '" + names[1] + "'");
+    if (auto r = unknownKey(kdiffusionDefaults(names[0], ""), names[0]))
+      return *r;
+    if (auto r = needSteps("n, the network evaluations of sample_dpm_fast"))
+      return *r;
+    m = mapKDiffusion(names[0], "", cfg, steps, guidance, name);
   } else if (peer == "k-diffusion") {
     if (names.size() < 2)
       return fail("k-diffusion needs a sampler function and a sigma function, e.g. "
@@ -282,7 +291,8 @@ int runCompat(int argc, char **argv) {
                                     "sample_dpm_2_ancestral", "sample_lms",
                                     "sample_ipndm",           "sample_dpmpp_2s_ancestral",
                                     "sample_dpmpp_sde",       "sample_dpmpp_2m",
-                                    "sample_dpmpp_2m_sde",    "sample_dpmpp_3m_sde"};
+                                    "sample_dpmpp_2m_sde",    "sample_dpmpp_3m_sde",
+                                    "sample_dpm_fast"};
     std::vector<std::string> sigmaFns = {"get_sigmas_karras", "get_sigmas_exponential",
                                          "get_sigmas_polyexponential", "get_sigmas_vp"};
     std::string fn = names[0], sfn = names[1];

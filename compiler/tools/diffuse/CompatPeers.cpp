@@ -87,6 +87,8 @@ json samplerFnArgs(const std::string &fn) {
 } // namespace
 
 json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn) {
+  if (fn == "sample_dpm_fast") // its own noise levels: no get_sigmas_* function
+    return {{"sigma_min", nullptr}, {"sigma_max", nullptr}, {"eta", 0.0}, {"s_noise", 1.0}};
   json a = samplerFnArgs(fn);
   if (a.is_null() || !kSigmaFns.contains(sigmasFn))
     return json::object();
@@ -95,9 +97,48 @@ json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn) {
   return a;
 }
 
+namespace {
+
+/// sample_dpm_fast(model, x, sigma_min, sigma_max, n): DPM-Solver-fast, the
+/// DPM-Solver repository's singlestep order schedule over floor(n / 3) + 1
+/// steps uniform in log sigma, on the noise prediction (eta = 0 only).
+Mapping mapDpmFast(const json &args, long nfe, std::optional<double> guidance,
+                   const std::string &name) {
+  if (!args["sigma_min"].is_number() || !args["sigma_max"].is_number())
+    return skipped("sample_dpm_fast needs sigma_min and sigma_max (it has no defaults)");
+  double lo = args["sigma_min"].get<double>(), hi = args["sigma_max"].get<double>();
+  if (!(lo > 0) || !(hi > lo))
+    return skipped("sample_dpm_fast needs 0 < sigma_min < sigma_max, not sigma_min = " +
+                   shortNum(lo) + ", sigma_max = " + shortNum(hi));
+  if (getNum(args, "eta", 0) != 0)
+    return skipped("sample_dpm_fast with eta > 0 (its ancestral steps) is not in the compat "
+                   "specs yet");
+  Mapping m;
+  m.sampler = name;
+  std::string process = hi > 80 ? "ve(sigma_max = " + shortNum(std::ceil(hi)) + ")" : "ve";
+  std::string solver = "dpm_solver_singlestep(order = 3, rem = " + std::to_string(nfe % 3) + ")";
+  std::string grid = "dpm_fast(steps = " + std::to_string(nfe / 3 + 1) +
+                     ", sigma_min = " + shortNum(lo) + ", sigma_max = " + shortNum(hi) + ")";
+  std::ostringstream os;
+  os << "// k-diffusion sample_dpm_fast(sigma_min=" << shortNum(lo) << ", sigma_max="
+     << shortNum(hi) << ", n=" << nfe << ")";
+  if (guidance)
+    os << ", CFG scale " << shortNum(*guidance);
+  os << ", written by `diffuse compat`.\n";
+  os << "import \"compat/kdiffusion.dfs\"\n\n";
+  m.items.push_back("process = " + process);
+  writeSampler(m, os, process, "denoiser", solver, "native", grid,
+               guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
+  return m;
+}
+
+} // namespace
+
 Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const json &given,
                       long steps, std::optional<double> guidance, const std::string &name) {
   const json defaults = kdiffusionDefaults(fn, sigmasFn);
+  if (fn == "sample_dpm_fast")
+    return mapDpmFast(merged(defaults, given), steps, guidance, name);
   if (defaults.empty())
     return skipped("k-diffusion " + (samplerFnArgs(fn).is_null() ? fn : sigmasFn) +
                    " is not in the compat specs");
