@@ -357,14 +357,14 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
               std::to_string(orig) : "") + (T != 1000 ? ", train_steps = " +
               std::to_string(T) : "") + ")";
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
-    if (getBool(cfg, "stochastic_sampling", false))
-      return skipped("stochastic FlowMatch sampling is not in the compat specs yet");
     if (getBool(cfg, "invert_sigmas", false) || !cfg["shift_terminal"].is_null() ||
         getBool(cfg, "use_karras_sigmas", false) || getBool(cfg, "use_exponential_sigmas", false) ||
         getBool(cfg, "use_beta_sigmas", false))
       return skipped("FlowMatch's invert_sigmas, shift_terminal and karras/exponential/beta "
                      "sigmas are not in the compat grids yet");
-    solver = "euler";
+    // stochastic_sampling: the clean estimate x - sigma v re-noised to the
+    // next sigma with fresh noise, multistep consistency sampling.
+    solver = getBool(cfg, "stochastic_sampling", false) ? "consistency" : "euler";
   } else {
     return skipped("diffusers " + cls + " is not in stdlib yet");
   }
