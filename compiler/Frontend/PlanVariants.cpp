@@ -25,7 +25,7 @@ bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
       if (st->types[k] == "tensor")
         tensors.push_back(st->params[k]);
   for (const auto &arg : e.args) {
-    if (arg.name == "norm") {
+    if (arg.name == "norm" && arg.value->kind == ast::Expr::Ident) {
       a.norm = arg.value->name == "sample_max" ? 1 : 0;
       continue;
     }
@@ -60,6 +60,13 @@ bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
         {"limits", &a.limits, 0, 1, false, "1 (grow and shrink bound each step) or 0"},
         {"end_tol", &a.endTol, 0, 1e300, false, "a distance in the process's time, >= 0"},
         {"factor_float32", &a.factorF32, 0, 1, false, "1 (round the factor to float32) or 0"},
+        {"end_coord", &a.endCoord, 0, 1, false, "1 (end_tol in the solver's time) or 0"},
+        {"pid", &a.pid, 0, 1, false, "1 (k-diffusion's PID controller) or 0"},
+        {"pcoeff", &a.pcoeff, -1e300, 1e300, false, "a PID coefficient"},
+        {"icoeff", &a.icoeff, -1e300, 1e300, false, "a PID coefficient"},
+        {"dcoeff", &a.dcoeff, -1e300, 1e300, false, "a PID coefficient"},
+        {"accept_safety", &a.acceptSafety, 0, 1e300, false, "the least factor accepted, >= 0"},
+        {"norm", nullptr, 0, 1, false, "0 (rms) or 1 (sample_max)"},
     };
     for (const Range &r : ranges) {
       if (arg.name != r.name)
@@ -69,19 +76,19 @@ bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
                    std::string(r.name) + " is " + r.why);
         return false;
       }
-      *r.field = v;
+      if (r.field)
+        *r.field = v;
+      else
+        a.norm = (int)v;
+    }
+    const std::string flags[] = {"limits", "factor_float32", "end_coord", "pid", "norm"};
+    if (std::find(std::begin(flags), std::end(flags), arg.name) != std::end(flags) && v != 0 &&
+        v != 1) {
+      diag.error(arg.value->loc, arg.name + " = " + fmtNum(v) + " is neither 0 nor 1",
+                 "write " + arg.name + " = 0 or " + arg.name + " = 1");
+      return false;
     }
   }
-  for (const char *flag : {"limits", "factor_float32"})
-    for (const auto &arg : e.args)
-      if (arg.name == flag) {
-        double v = arg.name == "limits" ? a.limits : a.factorF32;
-        if (v != 0 && v != 1) {
-          diag.error(arg.value->loc, arg.name + " = " + fmtNum(v) + " is neither 0 nor 1",
-                     "write " + arg.name + " = 0 or " + arg.name + " = 1");
-          return false;
-        }
-      }
   if (a.tolerance < 0 && a.rtol == 0 && a.atol == 0) {
     diag.error(e.loc, "rtol and atol are both 0: no step would ever be accepted",
                "give rtol or atol a positive value");

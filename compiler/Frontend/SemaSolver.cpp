@@ -131,7 +131,8 @@ void Checker::checkAdaptive(const ast::Expr &e) {
   }
   const std::vector<std::string> numeric = {
       "order", "rtol",   "atol",      "safety", "grow",   "shrink",
-      "max_steps", "h0", "limits", "end_tol", "factor_float32"};
+      "max_steps", "h0", "limits", "end_tol", "factor_float32", "end_coord",
+      "pid", "pcoeff", "icoeff", "dcoeff", "accept_safety"};
   const std::vector<std::string> tensors = {"error", "slope", "mid", "tolerance"};
   const std::vector<std::string> norms = {"rms", "sample_max"};
   std::vector<std::string> all = numeric;
@@ -154,7 +155,8 @@ void Checker::checkAdaptive(const ast::Expr &e) {
       continue;
     }
     if (a.name == "norm") {
-      if (a.value->kind != ast::Expr::Ident || !contains(norms, a.value->name)) {
+      // rms or sample_max, or a number a parameter chooses (0: rms, 1: sample_max)
+      if (a.value->kind == ast::Expr::Ident && !contains(norms, a.value->name)) {
         std::string hint =
             a.value->kind == ast::Expr::Ident ? didYouMean(a.value->name, norms) : "";
         diag.error(a.value->loc, "norm is rms or sample_max",

@@ -267,6 +267,12 @@ private:
       ad.set("limits", b.getF64FloatAttr(a.limits));
       ad.set("end_tol", b.getF64FloatAttr(a.endTol));
       ad.set("factor_float32", b.getF64FloatAttr(a.factorF32));
+      ad.set("end_coord", b.getF64FloatAttr(a.endCoord));
+      ad.set("pid", b.getF64FloatAttr(a.pid));
+      ad.set("pcoeff", b.getF64FloatAttr(a.pcoeff));
+      ad.set("icoeff", b.getF64FloatAttr(a.icoeff));
+      ad.set("dcoeff", b.getF64FloatAttr(a.dcoeff));
+      ad.set("accept_safety", b.getF64FloatAttr(a.acceptSafety));
       cfg.set("adaptive", ad.getDictionary(&ctx));
     }
     b.create<SamplerOp>(loc(plan.sampler->nameLoc), plan.sampler->name, cfg.getDictionary(&ctx));

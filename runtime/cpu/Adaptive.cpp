@@ -25,8 +25,14 @@
 // of atol + rtol max(|x|, |x_next|); the norm sample_max (the largest of
 // the samples' own RMS norms); limits = 0, where every attempt, accepted
 // or not, sizes the next as (safety h) ratio^(-1/order) with no bounds;
-// factor_float32, which rounds ratio^(-1/order) to float32 first; and
-// end_tol, which stops once the process's time is that close to the end.
+// factor_float32, which rounds ratio^(-1/order) to float32 first;
+// end_tol, which stops once the process's time (end_coord = 1: the
+// solver's own) is that close to the end; and pid = 1, k-diffusion's
+// PIDStepSizeController: the factor 1 + atan(f - 1), f the product of the
+// last three inverse errors 1 / (ratio + 1e-8) (the current attempt's and
+// the last two accepted) to the powers (p + i + d) / order,
+// -(p + 2 d) / order and d / order, sizes every next attempt, and an
+// attempt is accepted when it is at least accept_safety.
 //
 //===----------------------------------------------------------------------===//
 #include "diffuse/runtime.h"
@@ -63,7 +69,14 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
   const double h0Given = m.num("adaptive.h0", 0), endTol = m.num("adaptive.end_tol", 0);
   const bool limits = m.num("adaptive.limits", 1) != 0,
              factorF32 = m.num("adaptive.factor_float32", 0) != 0,
-             sampleMax = m.num("adaptive.norm", 0) == 1;
+             sampleMax = m.num("adaptive.norm", 0) == 1,
+             endCoord = m.num("adaptive.end_coord", 0) != 0, pid = m.num("adaptive.pid", 0) != 0;
+  // k-diffusion's PIDStepSizeController: exponents of the last three inverse errors.
+  const double pc = m.num("adaptive.pcoeff", 0), ic = m.num("adaptive.icoeff", 1),
+               dc = m.num("adaptive.dcoeff", 0), acceptSafety = m.num("adaptive.accept_safety", 0.81);
+  const double b1 = (pc + ic + dc) / order, b2 = -(pc + 2 * dc) / order, b3 = dc / order;
+  std::array<double, 3> invErrs{0, 0, 0};
+  bool pidStarted = false;
   const int eSlot = (int)m.num("adaptive.error", -1), sSlot = (int)m.num("adaptive.slope", -1),
             mSlot = (int)m.num("adaptive.mid", -1), tSlot = (int)m.num("adaptive.tolerance", -1);
   const size_t fields = (size_t)m.num("state.fields"), scalars = (size_t)m.num("state.scalars");
@@ -176,6 +189,22 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
       return false;
     }
     bool accept = ratio <= 1;
+    double pidFactor = 1;
+    if (pid) {
+      // 1 / (E + 1e-8) for the attempt, the accepted ones before it; the
+      // factor 1 + atan(f - 1) both sizes the next attempt and decides.
+      double inv = 1 / (ratio + 1e-8);
+      if (!pidStarted)
+        invErrs = {inv, inv, inv}, pidStarted = true;
+      invErrs[0] = inv;
+      double f = std::pow(invErrs[0], b1) * std::pow(invErrs[1], b2) * std::pow(invErrs[2], b3);
+      pidFactor = 1 + std::atan(f - 1);
+      accept = pidFactor >= acceptSafety;
+      if (accept) {
+        invErrs[2] = invErrs[1];
+        invErrs[1] = invErrs[0];
+      }
+    }
     if (accept && dense && dir * (tn - tEnd) >= 0) {
       // Dense output at the end: the quartic through x (theta 0), mid
       // (1/2) and y (1) with slopes f0, f1 (torchdiffeq's _interp_fit).
@@ -206,10 +235,16 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
       t = tn;
       accepted_ = ++accepted;
       state.rotate();
-      if (endTol > 0 && std::fabs(pointAt(t)[DFS_POINT_T] - end[DFS_POINT_T]) <= endTol)
+      double left = endCoord ? std::fabs(tEnd - t)
+                             : std::fabs(pointAt(t)[DFS_POINT_T] - end[DFS_POINT_T]);
+      if (endTol > 0 && left <= endTol)
         break;
     } else {
       ++rejected_;
+    }
+    if (pid) {
+      h *= pidFactor;
+      continue;
     }
     if (!limits) {
       // (safety h) ratio^(-1/order), after accepted and rejected steps alike;

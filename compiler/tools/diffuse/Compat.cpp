@@ -273,14 +273,19 @@ int runCompat(int argc, char **argv) {
     if (auto r = unknownKey(defaults, cls))
       return *r;
     m = mapDiffusers(cls, cfg, sk, steps, guidance, name);
-  } else if (peer == "k-diffusion" && !names.empty() && names[0] == "sample_dpm_fast") {
+  } else if (peer == "k-diffusion" && !names.empty() &&
+             (names[0] == "sample_dpm_fast" || names[0] == "sample_dpm_adaptive")) {
     if (names.size() > 1)
-      return fail("sample_dpm_fast makes its own noise levels: give sigma_min and sigma_max, "
+      return fail(names[0] + " makes its own noise levels: give sigma_min and sigma_max, "
                   "not '" + names[1] + "'");
     if (auto r = unknownKey(kdiffusionDefaults(names[0], ""), names[0]))
       return *r;
-    if (auto r = needSteps("n, the network evaluations of sample_dpm_fast"))
-      return *r;
+    if (names[0] == "sample_dpm_adaptive" && steps != 0)
+      return fail("sample_dpm_adaptive chooses its own steps: drop --steps",
+                  "rtol, atol and h_init set how it steps");
+    if (names[0] == "sample_dpm_fast")
+      if (auto r = needSteps("n, the network evaluations of sample_dpm_fast"))
+        return *r;
     m = mapKDiffusion(names[0], "", cfg, steps, guidance, name);
   } else if (peer == "k-diffusion") {
     if (names.size() < 2)
@@ -292,7 +297,7 @@ int runCompat(int argc, char **argv) {
                                     "sample_ipndm",           "sample_dpmpp_2s_ancestral",
                                     "sample_dpmpp_sde",       "sample_dpmpp_2m",
                                     "sample_dpmpp_2m_sde",    "sample_dpmpp_3m_sde",
-                                    "sample_dpm_fast"};
+                                    "sample_dpm_fast",        "sample_dpm_adaptive"};
     std::vector<std::string> sigmaFns = {"get_sigmas_karras", "get_sigmas_exponential",
                                          "get_sigmas_polyexponential", "get_sigmas_vp"};
     std::string fn = names[0], sfn = names[1];

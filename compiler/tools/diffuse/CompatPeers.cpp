@@ -89,6 +89,11 @@ json samplerFnArgs(const std::string &fn) {
 json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn) {
   if (fn == "sample_dpm_fast") // its own noise levels: no get_sigmas_* function
     return {{"sigma_min", nullptr}, {"sigma_max", nullptr}, {"eta", 0.0}, {"s_noise", 1.0}};
+  if (fn == "sample_dpm_adaptive")
+    return {{"sigma_min", nullptr}, {"sigma_max", nullptr}, {"order", 3},
+            {"rtol", 0.05},         {"atol", 0.0078},       {"h_init", 0.05},
+            {"pcoeff", 0.0},        {"icoeff", 1.0},        {"dcoeff", 0.0},
+            {"accept_safety", 0.81}, {"eta", 0.0},          {"s_noise", 1.0}};
   json a = samplerFnArgs(fn);
   if (a.is_null() || !kSigmaFns.contains(sigmasFn))
     return json::object();
@@ -101,33 +106,49 @@ namespace {
 
 /// sample_dpm_fast(model, x, sigma_min, sigma_max, n): DPM-Solver-fast, the
 /// DPM-Solver repository's singlestep order schedule over floor(n / 3) + 1
-/// steps uniform in log sigma, on the noise prediction (eta = 0 only).
-Mapping mapDpmFast(const json &args, long nfe, std::optional<double> guidance,
-                   const std::string &name) {
+/// steps uniform in log sigma, on the noise prediction; and
+/// sample_dpm_adaptive(model, x, sigma_min, sigma_max, ...): DPM-Solver-12
+/// or -23 under k-diffusion's PID controller (eta = 0 only, both).
+Mapping mapDpmSolverFn(const std::string &fn, const json &args, long nfe,
+                       std::optional<double> guidance, const std::string &name) {
   if (!args["sigma_min"].is_number() || !args["sigma_max"].is_number())
-    return skipped("sample_dpm_fast needs sigma_min and sigma_max (it has no defaults)");
+    return skipped(fn + " needs sigma_min and sigma_max (it has no defaults)");
   double lo = args["sigma_min"].get<double>(), hi = args["sigma_max"].get<double>();
   if (!(lo > 0) || !(hi > lo))
-    return skipped("sample_dpm_fast needs 0 < sigma_min < sigma_max, not sigma_min = " +
-                   shortNum(lo) + ", sigma_max = " + shortNum(hi));
+    return skipped(fn + " needs 0 < sigma_min < sigma_max, not sigma_min = " + shortNum(lo) +
+                   ", sigma_max = " + shortNum(hi));
   if (getNum(args, "eta", 0) != 0)
-    return skipped("sample_dpm_fast with eta > 0 (its ancestral steps) is not in the compat "
-                   "specs yet");
+    return skipped(fn + " with eta > 0 (its ancestral steps) is not in the compat specs yet");
+  bool adaptive = fn == "sample_dpm_adaptive";
+  double order = getNum(args, "order", 3);
+  if (adaptive && order != 2 && order != 3)
+    return skipped("sample_dpm_adaptive's order is 2 or 3, not " + shortNum(order));
   Mapping m;
   m.sampler = name;
   std::string process = hi > 80 ? "ve(sigma_max = " + shortNum(std::ceil(hi)) + ")" : "ve";
-  std::string solver = "dpm_solver_singlestep(order = 3, rem = " + std::to_string(nfe % 3) + ")";
-  std::string grid = "dpm_fast(steps = " + std::to_string(nfe / 3 + 1) +
-                     ", sigma_min = " + shortNum(lo) + ", sigma_max = " + shortNum(hi) + ")";
+  std::string solver, grid;
+  if (adaptive) {
+    json a = args;
+    a["pid"] = 1;
+    solver = call("dpm_solver_adaptive",
+                  callArgs(a, {{"order", 2}, {"rtol", 0.05}, {"atol", 0.0078}, {"h_init", 0.05},
+                               {"pid", 0}, {"pcoeff", 0}, {"icoeff", 1}, {"dcoeff", 0},
+                               {"accept_safety", 0.81}}));
+    grid = "[" + shortNum(hi) + ", " + shortNum(lo) + "]";
+  } else {
+    solver = "dpm_solver_singlestep(order = 3, rem = " + std::to_string(nfe % 3) + ")";
+    grid = "dpm_fast(steps = " + std::to_string(nfe / 3 + 1) + ", sigma_min = " + shortNum(lo) +
+           ", sigma_max = " + shortNum(hi) + ")";
+  }
   std::ostringstream os;
-  os << "// k-diffusion sample_dpm_fast(sigma_min=" << shortNum(lo) << ", sigma_max="
-     << shortNum(hi) << ", n=" << nfe << ")";
+  os << "// k-diffusion " << fn << "(sigma_min=" << shortNum(lo) << ", sigma_max="
+     << shortNum(hi) << (adaptive ? "" : ", n=" + std::to_string(nfe)) << ")";
   if (guidance)
     os << ", CFG scale " << shortNum(*guidance);
   os << ", written by `diffuse compat`.\n";
   os << "import \"compat/kdiffusion.dfs\"\n\n";
   m.items.push_back("process = " + process);
-  writeSampler(m, os, process, "denoiser", solver, "native", grid,
+  writeSampler(m, os, process, "denoiser", solver, adaptive ? "" : "native", grid,
                guidance ? "cfg(w = " + shortNum(*guidance) + ")" : "");
   return m;
 }
@@ -137,8 +158,8 @@ Mapping mapDpmFast(const json &args, long nfe, std::optional<double> guidance,
 Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const json &given,
                       long steps, std::optional<double> guidance, const std::string &name) {
   const json defaults = kdiffusionDefaults(fn, sigmasFn);
-  if (fn == "sample_dpm_fast")
-    return mapDpmFast(merged(defaults, given), steps, guidance, name);
+  if (fn == "sample_dpm_fast" || fn == "sample_dpm_adaptive")
+    return mapDpmSolverFn(fn, merged(defaults, given), steps, guidance, name);
   if (defaults.empty())
     return skipped("k-diffusion " + (samplerFnArgs(fn).is_null() ? fn : sigmasFn) +
                    " is not in the compat specs");
