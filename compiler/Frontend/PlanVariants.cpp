@@ -85,7 +85,8 @@ bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
     if (std::find(std::begin(flags), std::end(flags), arg.name) != std::end(flags) && v != 0 &&
         v != 1) {
       diag.error(arg.value->loc, arg.name + " = " + fmtNum(v) + " is neither 0 nor 1",
-                 "write " + arg.name + " = 0 or " + arg.name + " = 1");
+                 arg.name == "norm" ? "write norm = rms (0) or norm = sample_max (1)"
+                                    : "write " + arg.name + " = 0 or " + arg.name + " = 1");
       return false;
     }
   }
