@@ -21,18 +21,21 @@ def run_lines(test, pattern):
             yield m.groups()
 
 
+def measure(script, spec, *args):
+    """What tests/Convergence/`script` prints for `spec` and the golden truth, with `args`."""
+    return subprocess.run([sys.executable, os.path.join(conv, script), diffuse,
+                           os.path.join(conv, spec), os.path.join(golden, "truth"), *args],
+                          capture_output=True, text=True).stdout
+
+
 rows = []
 for spec, kind, solver, n, order, tol, sets in run_lines(
         "golden-orders.test", r'RUN: %python %S/golden-order.py diffuse %S/(\S+) %golden/truth (\w+) '
         r'"([^"]+)" (\d+) ([\d.]+)( [\d.]+)?((?: --set \S+)*)'):
-    cmd = [sys.executable, os.path.join(conv, "golden-order.py"), diffuse,
-           os.path.join(conv, spec), os.path.join(golden, "truth"), kind, solver, n, order]
-    if tol:
-        cmd.append(tol.strip())
-    cmd += sets.split()
+    out = measure("golden-order.py", spec, kind, solver, n, order,
+                  *([tol.strip()] if tol else []), *sets.split()).strip()
     if sets:
         solver += ", " + ", ".join(sets.split()[1::2])
-    out = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
     r = re.search(r"rms error (\S+) at (\d+) steps, (\S+) at (\d+): order (\S+), expected (\S+): (\w+)",
                   out)
     if not r:
@@ -48,9 +51,7 @@ for spec, kind, solver, factor, tols in run_lines(
         "golden-orders.test", r'RUN: %python %S/adaptive.py diffuse %S/(\S+) %golden/truth (\w+) '
         r'(\w+|"[^"]+") ([\d.]+) (.*?) \|'):
     solver = solver.strip('"')
-    cmd = [sys.executable, os.path.join(conv, "adaptive.py"), diffuse, os.path.join(conv, spec),
-           os.path.join(golden, "truth"), kind, solver, factor] + tols.split()
-    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    out = measure("adaptive.py", spec, kind, solver, factor, *tols.split())
     words = tols.split()
     if "--set" in words:
         solver += ", " + ", ".join(words[words.index("--set") + 1::2])
@@ -65,9 +66,7 @@ for spec, solver, n, order, samples in run_lines(
         "weak-orders.test", r'RUN: %python %S/weak-order.py diffuse %S/(\S+) %golden/truth '
         r'(\w+|"[^"]+") (\d+) ([\d.]+) (\d+)'):
     solver = solver.strip('"')
-    cmd = [sys.executable, os.path.join(conv, "weak-order.py"), diffuse, os.path.join(conv, spec),
-           os.path.join(golden, "truth"), solver, n, order, samples]
-    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    out = measure("weak-order.py", spec, solver, n, order, samples)
     r = re.search(r"moment error (\S+) at (\d+) steps, (\S+) at (\d+) \(standard error (\S+), "
                   r"(\d+) samples\): order (\S+), expected (\S+): (\w+)", out)
     if not r:
