@@ -120,11 +120,13 @@ double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
       if (f == "round") return std::nearbyint(x);
       if (f == "table_sigma") return table ? table->sigmaAt(x) : NAN;
       if (f == "table_t") return table ? table->timeAt(x) : NAN;
-      if (f == "table_index") return table ? (double)table->nearestAt(x) : NAN;
+      if (f == "table_index")
+        return table ? (double)table->nearestAt(x) : NAN;
     }
     if (args.size() == 2 && f == "min") return std::min(args[0], args[1]);
     if (args.size() == 2 && f == "max") return std::max(args[0], args[1]);
-    if (args.size() == 3 && f == "beta_ppf") return rt::betaQuantile(args[0], args[1], args[2]);
+    if (args.size() == 3 && f == "beta_ppf")
+      return rt::betaQuantile(args[0], args[1], args[2]);
     const ast::Item *fn = p.find(f);
     if (!fn || fn->kind != ast::Item::Func || fn->params.size() != args.size())
       return NAN;

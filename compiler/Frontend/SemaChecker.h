@@ -33,8 +33,8 @@ inline const std::vector<std::string> kPrimitives = {
 /// (ties to even, as numpy's), a discrete process's table read the way
 /// diffusers and ComfyUI read it (diffuse/schedule.h), and beta_ppf(q, a,
 /// b), the Beta(a, b) quantile (scipy.stats.beta.ppf; diffuse/special.h).
-inline const std::vector<std::string> kGridFns = {"round", "table_sigma", "table_t",
-                                                  "table_index", "beta_ppf"};
+inline const std::vector<std::string> kGridFns = {"round", "table_sigma", "table_t", "table_index",
+                                                  "beta_ppf"};
 /// Reductions over each sample's elements: one value per sample.
 inline const std::vector<std::string> kReductions = {"sum", "mean",     "std",       "norm",
                                                      "dot", "quantile", "batch_mean"};

@@ -130,9 +130,9 @@ void Checker::checkAdaptive(const ast::Expr &e) {
     return;
   }
   const std::vector<std::string> numeric = {
-      "order", "rtol",   "atol",      "safety", "grow",   "shrink",
-      "max_steps", "h0", "limits", "end_tol", "factor_float32", "end_coord",
-      "pid", "pcoeff", "icoeff", "dcoeff", "accept_safety"};
+      "order",     "rtol",   "atol",   "safety",  "grow",           "shrink",
+      "max_steps", "h0",     "limits", "end_tol", "factor_float32", "end_coord",
+      "pid",       "pcoeff", "icoeff", "dcoeff",  "accept_safety"};
   const std::vector<std::string> tensors = {"error", "slope", "mid", "tolerance"};
   const std::vector<std::string> norms = {"rms", "sample_max"};
   std::vector<std::string> all = numeric;

@@ -73,7 +73,8 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
              endCoord = m.num("adaptive.end_coord", 0) != 0, pid = m.num("adaptive.pid", 0) != 0;
   // k-diffusion's PIDStepSizeController: exponents of the last three inverse errors.
   const double pc = m.num("adaptive.pcoeff", 0), ic = m.num("adaptive.icoeff", 1),
-               dc = m.num("adaptive.dcoeff", 0), acceptSafety = m.num("adaptive.accept_safety", 0.81);
+               dc = m.num("adaptive.dcoeff", 0),
+               acceptSafety = m.num("adaptive.accept_safety", 0.81);
   const double b1 = (pc + ic + dc) / order, b2 = -(pc + 2 * dc) / order, b3 = dc / order;
   std::array<double, 3> invErrs{0, 0, 0};
   bool pidStarted = false;
@@ -235,8 +236,8 @@ bool Runner::runAdaptive(std::vector<T> &x0, const std::vector<Step> &grid, std:
       t = tn;
       accepted_ = ++accepted;
       state.rotate();
-      double left = endCoord ? std::fabs(tEnd - t)
-                             : std::fabs(pointAt(t)[DFS_POINT_T] - end[DFS_POINT_T]);
+      double left =
+          endCoord ? std::fabs(tEnd - t) : std::fabs(pointAt(t)[DFS_POINT_T] - end[DFS_POINT_T]);
       if (endTol > 0 && left <= endTol)
         break;
     } else {

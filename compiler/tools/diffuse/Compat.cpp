@@ -276,8 +276,10 @@ int runCompat(int argc, char **argv) {
   } else if (peer == "k-diffusion" && !names.empty() &&
              (names[0] == "sample_dpm_fast" || names[0] == "sample_dpm_adaptive")) {
     if (names.size() > 1)
-      return fail(names[0] + " makes its own noise levels: give sigma_min and sigma_max, "
-                  "not '" + names[1] + "'");
+      return fail(names[0] +
+                  " makes its own noise levels: give sigma_min and sigma_max, "
+                  "not '" +
+                  names[1] + "'");
     if (auto r = unknownKey(kdiffusionDefaults(names[0], ""), names[0]))
       return *r;
     if (names[0] == "sample_dpm_adaptive" && steps != 0)
@@ -291,13 +293,12 @@ int runCompat(int argc, char **argv) {
     if (names.size() < 2)
       return fail("k-diffusion needs a sampler function and a sigma function, e.g. "
                   "sample_dpmpp_2m get_sigmas_karras");
-    std::vector<std::string> fns = {"sample_euler",           "sample_euler_ancestral",
-                                    "sample_heun",            "sample_dpm_2",
-                                    "sample_dpm_2_ancestral", "sample_lms",
-                                    "sample_ipndm",           "sample_dpmpp_2s_ancestral",
-                                    "sample_dpmpp_sde",       "sample_dpmpp_2m",
-                                    "sample_dpmpp_2m_sde",    "sample_dpmpp_3m_sde",
-                                    "sample_dpm_fast",        "sample_dpm_adaptive"};
+    std::vector<std::string> fns = {
+        "sample_euler",    "sample_euler_ancestral",    "sample_heun",
+        "sample_dpm_2",    "sample_dpm_2_ancestral",    "sample_lms",
+        "sample_ipndm",    "sample_dpmpp_2s_ancestral", "sample_dpmpp_sde",
+        "sample_dpmpp_2m", "sample_dpmpp_2m_sde",       "sample_dpmpp_3m_sde",
+        "sample_dpm_fast", "sample_dpm_adaptive"};
     std::vector<std::string> sigmaFns = {"get_sigmas_karras", "get_sigmas_exponential",
                                          "get_sigmas_polyexponential", "get_sigmas_vp"};
     std::string fn = names[0], sfn = names[1];

@@ -453,7 +453,8 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
         cls != "DPMSolverMultistepScheduler")
       return skipped(std::string(exponential ? "use_exponential_sigmas" : "use_beta_sigmas") +
                      " is in the compat grids for Euler, Heun, LMS and DPMSolverMultistep "
-                     "only, not " + cls);
+                     "only, not " +
+                     cls);
     std::string trainArg = T != 1000 ? ", train_steps = " + train : "";
     if (!lcmGrid.empty()) {
       grid = lcmGrid;
@@ -475,7 +476,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
                ", t_min = " + std::to_string(lo) + (rounded ? ", rounded = 1" : "") + ")";
         if (!rounded)
           m.float32Schedule = "fractional " +
-                              std::string(exponential ? "exponential" : betaSigmas ? "beta" : "Karras") +
+                              std::string(exponential  ? "exponential"
+                                          : betaSigmas ? "beta"
+                                                       : "Karras") +
                               " timesteps from numpy's float32 log";
       } else {
         grid = "k_" + spacing + "(steps = " + N +

@@ -90,10 +90,9 @@ json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn) {
   if (fn == "sample_dpm_fast") // its own noise levels: no get_sigmas_* function
     return {{"sigma_min", nullptr}, {"sigma_max", nullptr}, {"eta", 0.0}, {"s_noise", 1.0}};
   if (fn == "sample_dpm_adaptive")
-    return {{"sigma_min", nullptr}, {"sigma_max", nullptr}, {"order", 3},
-            {"rtol", 0.05},         {"atol", 0.0078},       {"h_init", 0.05},
-            {"pcoeff", 0.0},        {"icoeff", 1.0},        {"dcoeff", 0.0},
-            {"accept_safety", 0.81}, {"eta", 0.0},          {"s_noise", 1.0}};
+    return {{"sigma_min", nullptr}, {"sigma_max", nullptr},  {"order", 3},    {"rtol", 0.05},
+            {"atol", 0.0078},       {"h_init", 0.05},        {"pcoeff", 0.0}, {"icoeff", 1.0},
+            {"dcoeff", 0.0},        {"accept_safety", 0.81}, {"eta", 0.0},    {"s_noise", 1.0}};
   json a = samplerFnArgs(fn);
   if (a.is_null() || !kSigmaFns.contains(sigmasFn))
     return json::object();
@@ -130,10 +129,15 @@ Mapping mapDpmSolverFn(const std::string &fn, const json &args, long nfe,
   if (adaptive) {
     json a = args;
     a["pid"] = 1;
-    solver = call("dpm_solver_adaptive",
-                  callArgs(a, {{"order", 2}, {"rtol", 0.05}, {"atol", 0.0078}, {"h_init", 0.05},
-                               {"pid", 0}, {"pcoeff", 0}, {"icoeff", 1}, {"dcoeff", 0},
-                               {"accept_safety", 0.81}}));
+    solver = call("dpm_solver_adaptive", callArgs(a, {{"order", 2},
+                                                      {"rtol", 0.05},
+                                                      {"atol", 0.0078},
+                                                      {"h_init", 0.05},
+                                                      {"pid", 0},
+                                                      {"pcoeff", 0},
+                                                      {"icoeff", 1},
+                                                      {"dcoeff", 0},
+                                                      {"accept_safety", 0.81}}));
     grid = "[" + shortNum(hi) + ", " + shortNum(lo) + "]";
   } else {
     solver = "dpm_solver_singlestep(order = 3, rem = " + std::to_string(nfe % 3) + ")";
@@ -141,8 +145,8 @@ Mapping mapDpmSolverFn(const std::string &fn, const json &args, long nfe,
            ", sigma_max = " + shortNum(hi) + ")";
   }
   std::ostringstream os;
-  os << "// k-diffusion " << fn << "(sigma_min=" << shortNum(lo) << ", sigma_max="
-     << shortNum(hi) << (adaptive ? "" : ", n=" + std::to_string(nfe)) << ")";
+  os << "// k-diffusion " << fn << "(sigma_min=" << shortNum(lo) << ", sigma_max=" << shortNum(hi)
+     << (adaptive ? "" : ", n=" + std::to_string(nfe)) << ")";
   if (guidance)
     os << ", CFG scale " << shortNum(*guidance);
   os << ", written by `diffuse compat`.\n";
@@ -203,8 +207,8 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
                      noise + "'");
     json a = args;
     a["brownian"] = noise == "brownian" ? 1 : 0;
-    solver = call("dpmpp_sde",
-                  callArgs(a, {{"eta", 1}, {"s_noise", 1}, {"r", 0.5}, {"brownian", 1}}));
+    solver =
+        call("dpmpp_sde", callArgs(a, {{"eta", 1}, {"s_noise", 1}, {"r", 0.5}, {"brownian", 1}}));
   } else if (fn == "sample_dpmpp_2m_sde") {
     std::string type = getStr(args, "solver_type", "midpoint");
     if (type != "midpoint" && type != "heun")

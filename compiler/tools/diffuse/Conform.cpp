@@ -67,9 +67,9 @@ Mapping mapCase(const json &c) {
         v = INFINITY;
     // The cases replace k-diffusion's Brownian tree by recorded independent
     // draws, one per noise_sampler call.
-    if (cfg.contains("noise_sampler") && kdiffusionDefaults(peer.value("function", ""),
-                                                            peer.value("sigmas_function", ""))
-                                             .contains("noise_sampler"))
+    if (cfg.contains("noise_sampler") &&
+        kdiffusionDefaults(peer.value("function", ""), peer.value("sigmas_function", ""))
+            .contains("noise_sampler"))
       args["noise_sampler"] = "gaussian";
     return mapKDiffusion(peer.value("function", ""), peer.value("sigmas_function", ""), args, n,
                          guidance, "peer");

@@ -22,7 +22,8 @@ inline double incompleteBeta(double x, double a, double b) {
   if (x > (a + 1) / (a + b + 2))
     return 1 - incompleteBeta(1 - x, b, a);
   double lead = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) +
-                         b * std::log1p(-x)) / a;
+                         b * std::log1p(-x)) /
+                a;
   const double tiny = 1e-300;
   double c = 1, d = 1 - (a + b) * x / (a + 1);
   d = 1 / (std::fabs(d) < tiny ? tiny : d);
