@@ -46,8 +46,11 @@ inline double incompleteBeta(double x, double a, double b) {
 }
 
 /// The q-quantile of the Beta(a, b) distribution (scipy.stats.beta.ppf):
-/// the x where I_x(a, b) = q, by bisection down to adjacent doubles.
+/// the x where I_x(a, b) = q, by bisection down to adjacent doubles; NaN
+/// outside a, b > 0 and 0 <= q <= 1, as scipy's.
 inline double betaQuantile(double q, double a, double b) {
+  if (!(a > 0) || !(b > 0) || !(q >= 0 && q <= 1) || std::isinf(a) || std::isinf(b))
+    return NAN;
   if (q <= 0)
     return 0;
   if (q >= 1)
