@@ -47,6 +47,7 @@ bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
       double *field, lo, hi;
       bool loOpen;
       const char *why;
+      bool flag = false; // 0 or 1 only
     };
     const Range ranges[] = {
         {"order", &a.order, 1, 20, false, "the order of the solution the step keeps, 1 to 20"},
@@ -57,16 +58,17 @@ bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
         {"shrink", &a.shrink, 0, 1, true, "the most a step may shrink, in (0, 1]"},
         {"max_steps", &a.maxSteps, 1, 1e9, false, "a step count, 1 to 1e9"},
         {"h0", &a.h0, 0, 1e300, true, "the first step size, > 0, in the solver's time"},
-        {"limits", &a.limits, 0, 1, false, "1 (grow and shrink bound each step) or 0"},
+        {"limits", &a.limits, 0, 1, false, "1 (grow and shrink bound each step) or 0", true},
         {"end_tol", &a.endTol, 0, 1e300, false, "a distance in the process's time, >= 0"},
-        {"factor_float32", &a.factorF32, 0, 1, false, "1 (round the factor to float32) or 0"},
-        {"end_coord", &a.endCoord, 0, 1, false, "1 (end_tol in the solver's time) or 0"},
-        {"pid", &a.pid, 0, 1, false, "1 (k-diffusion's PID controller) or 0"},
+        {"factor_float32", &a.factorF32, 0, 1, false, "1 (round the factor to float32) or 0",
+         true},
+        {"end_coord", &a.endCoord, 0, 1, false, "1 (end_tol in the solver's time) or 0", true},
+        {"pid", &a.pid, 0, 1, false, "1 (k-diffusion's PID controller) or 0", true},
         {"pcoeff", &a.pcoeff, -1e300, 1e300, false, "a PID coefficient"},
         {"icoeff", &a.icoeff, -1e300, 1e300, false, "a PID coefficient"},
         {"dcoeff", &a.dcoeff, -1e300, 1e300, false, "a PID coefficient"},
         {"accept_safety", &a.acceptSafety, 0, 1e300, false, "the least factor accepted, >= 0"},
-        {"norm", nullptr, 0, 1, false, "0 (rms) or 1 (sample_max)"},
+        {"norm", &a.norm, 0, 1, false, "0 (rms) or 1 (sample_max)", true},
     };
     for (const Range &r : ranges) {
       if (arg.name != r.name)
@@ -76,18 +78,13 @@ bool planAdaptive(const ast::Expr &e, SamplerPlan &plan, DiagEngine &diag) {
                    std::string(r.name) + " is " + r.why);
         return false;
       }
-      if (r.field)
-        *r.field = v;
-      else
-        a.norm = (int)v;
-    }
-    const std::string flags[] = {"limits", "factor_float32", "end_coord", "pid", "norm"};
-    if (std::find(std::begin(flags), std::end(flags), arg.name) != std::end(flags) && v != 0 &&
-        v != 1) {
-      diag.error(arg.value->loc, arg.name + " = " + fmtNum(v) + " is neither 0 nor 1",
-                 arg.name == "norm" ? "write norm = rms (0) or norm = sample_max (1)"
-                                    : "write " + arg.name + " = 0 or " + arg.name + " = 1");
-      return false;
+      if (r.flag && v != 0 && v != 1) {
+        diag.error(arg.value->loc, arg.name + " = " + fmtNum(v) + " is neither 0 nor 1",
+                   arg.name == "norm" ? "write norm = rms (0) or norm = sample_max (1)"
+                                      : "write " + arg.name + " = 0 or " + arg.name + " = 1");
+        return false;
+      }
+      *r.field = v;
     }
   }
   if (a.tolerance < 0 && a.rtol == 0 && a.atol == 0) {

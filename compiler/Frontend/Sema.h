@@ -112,7 +112,7 @@ struct SamplerPlan {
     double limits = 1;       // 0: no grow/shrink bounds, every attempt sizes the next
     double endTol = 0;       // stop within this distance of the end, in the process's time
     double factorF32 = 0;    // round ratio^(-1/order) to float32 (the DPM-Solver repository)
-    int norm = 0;            // 0: RMS over the batch; 1: max over samples of their RMS
+    double norm = 0;         // 0: RMS over the batch; 1: max over samples of their RMS
     double endCoord = 0;     // 1: end_tol in the solver's own time (coords), not the process's
     // k-diffusion's PIDStepSizeController (pid = 1): the factor
     // 1 + atan(E^b1 E_1^b2 E_2^b3 - 1) of the inverse errors, accepted at

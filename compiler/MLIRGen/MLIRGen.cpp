@@ -262,7 +262,7 @@ private:
       ad.set("slope", b.getI64IntegerAttr(a.slope));
       ad.set("mid", b.getI64IntegerAttr(a.mid));
       ad.set("tolerance", b.getI64IntegerAttr(a.tolerance));
-      ad.set("norm", b.getI64IntegerAttr(a.norm));
+      ad.set("norm", b.getI64IntegerAttr((int64_t)a.norm));
       ad.set("h0", b.getF64FloatAttr(a.h0));
       ad.set("limits", b.getF64FloatAttr(a.limits));
       ad.set("end_tol", b.getF64FloatAttr(a.endTol));
