@@ -14,10 +14,12 @@ import json
 import math
 import os
 import random
-import struct
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from dfstest import read_npy, write_npy  # noqa: E402
 
 diffuse, spec, truth_dir, solver, n, order, m = sys.argv[1:8]
 rest = sys.argv[8:]
@@ -39,11 +41,7 @@ gauss = rng.gauss
 start = []
 for k in rng.choices(range(len(w)), weights=w, k=m):
     start += [mu[k][d] + sd[k] * gauss(0, 1) + SIGMA_MAX * gauss(0, 1) for d in range(dim)]
-header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }" % (m, dim)
-header += " " * (63 - (10 + len(header)) % 64) + "\n"
-with open(os.path.join(work, "x.npy"), "wb") as f:
-    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-    f.write(struct.pack("<%dd" % len(start), *start))
+write_npy(os.path.join(work, "x.npy"), start, dim)
 del start
 
 # The exact moments of the marginal at SIGMA_MIN.
@@ -61,10 +59,7 @@ def error(steps):
                     "--mixture", os.path.join(work, "mixture.json"), "--x-init",
                     os.path.join(work, "x.npy"), "--batch", str(m), "--seed", "3", "--out", work]
                    + rest, capture_output=True, text=True, check=True)
-    with open(os.path.join(work, "samples.npy"), "rb") as f:
-        data = f.read()
-    body = data[10 + struct.unpack("<H", data[8:10])[0]:]
-    v = struct.unpack("<%dd" % (len(body) // 8), body)
+    v = read_npy(os.path.join(work, "samples.npy"))
     err2 = var = 0.0
     for d in range(dim):
         col = v[d::dim]

@@ -72,15 +72,17 @@ def sigma_to_t(sigma, log_sigmas):
     return f32(1 - w) * lo + w * (lo + 1)
 
 
-def write_npy(path, rows):
-    """Writes a list of equal-length rows of floats as a float64 .npy file."""
+def write_npy(path, rows, cols=None):
+    """Writes a list of equal-length rows of floats as a float64 .npy file;
+    with `cols`, `rows` is the flat list of values of rows of that length."""
+    flat = rows if cols else [v for r in rows for v in r]
+    cols = cols or len(rows[0])
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, %d), }" % (
-        len(rows), len(rows[0]))
+        len(flat) // cols, cols)
     header += " " * (63 - (10 + len(header)) % 64) + "\n"
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        for r in rows:
-            f.write(struct.pack("<%dd" % len(r), *r))
+        f.write(struct.pack("<%dd" % len(flat), *flat))
 
 
 def read_npy(path):
