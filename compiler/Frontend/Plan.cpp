@@ -85,22 +85,40 @@ double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
     return it == env.end() ? NAN : it->second;
   }
   case ast::Expr::Neg: return -ev(*e.ops[0]);
+  case ast::Expr::Not: { // a where's condition: 1 or 0
+    double a = ev(*e.ops[0]);
+    return std::isnan(a) ? NAN : a == 0;
+  }
   case ast::Expr::Binary: {
     double a = ev(*e.ops[0]), b = ev(*e.ops[1]);
+    if (std::string("<>lgen&|").find(e.op) != std::string::npos && (std::isnan(a) || std::isnan(b)))
+      return NAN; // a condition on NaN is an error at the grid point, not a branch
     switch (e.op) {
     case '+': return a + b;
     case '-': return a - b;
     case '*': return a * b;
     case '/': return a / b;
     case '^': return std::pow(a, b);
+    case '<': return a < b;
+    case '>': return a > b;
+    case 'l': return a <= b;
+    case 'g': return a >= b;
+    case 'e': return a == b;
+    case 'n': return a != b;
+    case '&': return a != 0 && b != 0;
+    case '|': return a != 0 || b != 0;
     default: return NAN;
     }
   }
   case ast::Expr::Call: {
+    const std::string &f = e.name;
+    if (f == "where" && e.args.size() == 3) { // only the branch it picks
+      double c = ev(*e.args[0].value);
+      return std::isnan(c) ? NAN : ev(*e.args[c != 0 ? 1 : 2].value);
+    }
     std::vector<double> args;
     for (const auto &a : e.args)
       args.push_back(ev(*a.value));
-    const std::string &f = e.name;
     if (args.size() == 1) {
       double x = args[0];
       if (f == "exp") return std::exp(x);

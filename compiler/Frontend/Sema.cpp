@@ -177,6 +177,26 @@ void Checker::checkScalarFunctions(const std::map<std::string, const ast::Item *
   }
 }
 
+void Checker::checkScalarCondition(const ast::Expr &e, const std::string &tvar,
+                                   const std::set<std::string> &params,
+                                   const std::map<std::string, const ast::Item *> &funcs,
+                                   std::vector<std::string> &stack) {
+  if (e.kind == ast::Expr::Not)
+    return checkScalarCondition(*e.ops[0], tvar, params, funcs, stack);
+  if (e.kind == ast::Expr::Binary && (e.op == '&' || e.op == '|')) {
+    for (auto &o : e.ops)
+      checkScalarCondition(*o, tvar, params, funcs, stack);
+    return;
+  }
+  if (e.kind == ast::Expr::Binary && std::string("<>lgen").find(e.op) != std::string::npos) {
+    for (auto &o : e.ops)
+      checkScalarExpr(*o, tvar, params, funcs, stack);
+    return;
+  }
+  diag.error(e.loc, "the first argument of 'where' must be a condition",
+             "compare two numbers, e.g. where(i == steps, a, b)");
+}
+
 void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
                               const std::set<std::string> &params,
                               const std::map<std::string, const ast::Item *> &funcs,
@@ -198,13 +218,16 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
     }
     return;
   case ast::Expr::Not:
-    diag.error(e.loc, "conditions are not allowed in a time function");
+    diag.error(e.loc, "conditions are not allowed in a time function",
+               inGrid ? "a grid function picks between two values with where(CONDITION, a, b)"
+                      : "write alpha(t) and sigma(t) as one formula over the domain");
     return;
   case ast::Expr::Neg:
   case ast::Expr::Binary:
     if (e.kind == ast::Expr::Binary && std::string("<>lgen&|").find(e.op) != std::string::npos) {
       diag.error(e.loc, "conditions are not allowed in a time function",
-                 "write alpha(t) and sigma(t) as one formula over the domain");
+                 inGrid ? "a grid function picks between two values with where(CONDITION, a, b)"
+                        : "write alpha(t) and sigma(t) as one formula over the domain");
       return;
     }
     for (auto &o : e.ops)
@@ -214,8 +237,13 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
     diag.error(e.loc, "a list is not a number", "write a scalar expression");
     return;
   case ast::Expr::Call: {
-    for (auto &a : e.args)
-      checkScalarExpr(*a.value, tvar, params, funcs, stack);
+    // where(CONDITION, a, b): its first argument is a condition on numbers.
+    const bool where = e.name == "where" && inGrid && e.args.size() == 3;
+    for (size_t k = 0; k < e.args.size(); ++k)
+      if (where && k == 0)
+        checkScalarCondition(*e.args[0].value, tvar, params, funcs, stack);
+      else
+        checkScalarExpr(*e.args[k].value, tvar, params, funcs, stack);
     if (contains(kGridFns, e.name) && !inGrid) {
       diag.error(e.loc, "'" + e.name + "' is a function of grid declarations only",
                  "it is evaluated once, when the grid is made; compute the grid in a grid "
@@ -223,7 +251,9 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
       return;
     }
     if (contains(kMathFns, e.name) || contains(kGridFns, e.name)) {
-      size_t want = (e.name == "min" || e.name == "max") ? 2 : e.name == "beta_ppf" ? 3 : 1;
+      size_t want = (e.name == "min" || e.name == "max")           ? 2
+                    : (e.name == "beta_ppf" || e.name == "where") ? 3
+                                                                  : 1;
       if (e.args.size() != want)
         diag.error(e.loc, "'" + e.name + "' takes " + std::to_string(want) + " argument" +
                               (want > 1 ? "s" : "") + ", got " + std::to_string(e.args.size()));

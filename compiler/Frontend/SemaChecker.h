@@ -31,10 +31,11 @@ inline const std::vector<std::string> kPrimitives = {
     "log_variance", "eps_uncond", "denoise_uncond"};
 /// Functions of a grid declaration only (evaluated at compile time): round
 /// (ties to even, as numpy's), a discrete process's table read the way
-/// diffusers and ComfyUI read it (diffuse/schedule.h), and beta_ppf(q, a,
-/// b), the Beta(a, b) quantile (scipy.stats.beta.ppf; diffuse/special.h).
+/// diffusers and ComfyUI read it (diffuse/schedule.h), beta_ppf(q, a, b),
+/// the Beta(a, b) quantile (scipy.stats.beta.ppf; diffuse/special.h), and
+/// where(CONDITION, a, b), which evaluates only the branch it picks.
 inline const std::vector<std::string> kGridFns = {"round", "table_sigma", "table_t", "table_index",
-                                                  "beta_ppf"};
+                                                  "beta_ppf", "where"};
 /// Reductions over each sample's elements: one value per sample.
 inline const std::vector<std::string> kReductions = {"sum", "mean",     "std",       "norm",
                                                      "dot", "quantile", "batch_mean"};
@@ -78,6 +79,11 @@ private:
                        const std::set<std::string> &params,
                        const std::map<std::string, const ast::Item *> &funcs,
                        std::vector<std::string> &stack);
+  /// The condition of a grid function's where(CONDITION, a, b).
+  void checkScalarCondition(const ast::Expr &e, const std::string &tvar,
+                            const std::set<std::string> &params,
+                            const std::map<std::string, const ast::Item *> &funcs,
+                            std::vector<std::string> &stack);
   void checkModel(const ast::Decl &d);
   /// A user-written time grid: `t(i)` (process times) or `sigma(i)` (noise
   /// levels) of the point index, its parameters (`steps` among them) and

@@ -129,8 +129,10 @@ std::vector<Step> Runner::buildGrid(std::string &err) const {
         t = (double)((steps - 1 - i) * (trainSteps / steps) + offset);
       // numpy's arithmetic: arange(T, 0, -T / N) and linspace(0, T - 1, N)
       // (k times the step, the end exact), rounded with ties to even.
+      // arange fills start + k * delta with delta = (start - T / N) - start,
+      // which need not be -T / N: at N = 48, 937 where T - k T / N gives 938.
       else if (kind == "trailing")
-        t = std::nearbyint((double)trainSteps - (double)i * ((double)trainSteps / (double)steps)) -
+        t = std::nearbyint(arangeAt((double)trainSteps, -(double)trainSteps / (double)steps, i)) -
             1;
       else if (i == 0)
         t = (double)(trainSteps - 1);

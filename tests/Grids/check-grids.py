@@ -1,12 +1,16 @@
 """Checks `diffuse grid` against independent formulas for every grid family
 of Inputs/grids.dfs (k-diffusion's get_sigmas_*, diffusers' flow shifts and
-beta sigmas (the Beta quantile here from the hypergeometric series, the
-runtime's from a continued fraction), DPM-Solver's closed-form inverse of
+beta sigmas (the Beta quantile dfstest's, from the hypergeometric series;
+the runtime's from a continued fraction), DPM-Solver's closed-form inverse of
 lambda for the linear VP schedule).
 Usage: check-grids.py DIFFUSE SPEC. Prints one line per sampler."""
 import math
+import os
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from dfstest import beta_ppf  # noqa: E402
 
 diffuse, spec = sys.argv[1:3]
 B0, B1 = 0.1, 20.0  # the linear VP schedule of Inputs/grids.dfs
@@ -45,34 +49,6 @@ def linspace(a, b, n):
 
 def shift(s, u):
     return s * u / (1 + (s - 1) * u)
-
-
-def inc_beta(x, a, b):  # I_x(a, b) by its hypergeometric series (x <= 1/2)
-    if x > 0.5:
-        return 1 - inc_beta(1 - x, b, a)
-    if x <= 0:
-        return 0.0
-    lead = math.exp(a * math.log(x) + b * math.log1p(-x) + math.lgamma(a + b) - math.lgamma(a)
-                    - math.lgamma(b)) / a
-    term, total, n = 1.0, 1.0, 0
-    while term > 1e-18 * total:
-        term *= (a + b + n) / (a + 1 + n) * x
-        total += term
-        n += 1
-    return lead * total
-
-
-def beta_ppf(q, a, b):
-    lo, hi = 0.0, 1.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        if inc_beta(mid, a, b) < q:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
 
 
 mu = 0.5 + (1.15 - 0.5) * (4096 - 256) / (4096 - 256)

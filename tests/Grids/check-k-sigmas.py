@@ -9,10 +9,9 @@ _sigma_to_t (its low - high in float32) stored as float32. The table's
 float32 log sigmas are taken correctly rounded, as the runtime takes them
 (numpy's float32 log is not always: docs/design.md).
 
-The Beta quantile here is scipy's written out independently of Diffuse's
-(diffuse/special.h: a continued fraction for I_x(a, b)): the power series
-of I_x(a, b) (its reflection above x = 1/2), inverted by bisection. The two
-agree to about 1e-15; stored as float32 they are identical.
+The Beta quantile is dfstest's, written independently of Diffuse's
+(diffuse/special.h: a continued fraction for I_x(a, b)); the two agree to
+about 1e-15, and stored as float32 they are identical.
 
 usage: check-k-sigmas.py DIFFUSE WORKDIR"""
 import math
@@ -21,8 +20,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import (alphas, cumprod, diffusers_betas, f32, linspace64,  # noqa: E402
-                     sigma_to_t, table_sigmas)
+from dfstest import (alphas, beta_ppf, cumprod, diffusers_betas, f32,  # noqa: E402
+                     linspace64, sigma_to_t, table_sigmas)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -31,37 +30,6 @@ T = 1000
 
 def table(kind):
     return table_sigmas(cumprod(alphas(diffusers_betas(kind, T))))
-
-
-def incomplete_beta(x, a, b):
-    """I_x(a, b) = x^a (1 - x)^b / (a B(a, b)) 2F1(a + b, 1; a + 1; x),
-    summed for x <= 1/2; the reflection 1 - I_{1-x}(b, a) above."""
-    if x <= 0 or x >= 1:
-        return min(max(x, 0.0), 1.0)
-    if x > 0.5:
-        return 1 - incomplete_beta(1 - x, b, a)
-    lead = math.exp(a * math.log(x) + b * math.log1p(-x) + math.lgamma(a + b) - math.lgamma(a)
-                    - math.lgamma(b)) / a
-    term, total, n = 1.0, 1.0, 0
-    while abs(term) > 1e-17 * total:
-        term *= (a + b + n) / (a + 1 + n) * x
-        total += term
-        n += 1
-    return lead * total
-
-
-def beta_ppf(q, a, b):
-    if q <= 0 or q >= 1:  # scipy's ends
-        return min(max(q, 0.0), 1.0)
-    lo, hi = 0.0, 1.0
-    while True:
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            return mid
-        if incomplete_beta(mid, a, b) < q:
-            lo = mid
-        else:
-            hi = mid
 
 
 def levels(family, lo, hi, steps):

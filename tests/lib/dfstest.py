@@ -1,6 +1,7 @@
 """Helpers shared by the test scripts: float64 .npy files without numpy,
 one step of a probe solver, the rows of a printed table, and the
-order-of-convergence verdict, and float32 beta tables as torch builds them."""
+order-of-convergence verdict, float32 beta tables as torch builds them,
+and scipy's Beta quantile."""
 import math
 import os
 import struct
@@ -27,6 +28,16 @@ def linspace64(a, b, n):
         return [a]
     step = (b - a) / (n - 1)
     return [i * step + a for i in range(n - 1)] + [b]
+
+
+def arange(start, stop, step):
+    """numpy's float arange: ceil((stop - start) / step) values, start and
+    start + step, then start + k * delta with delta the difference of those
+    two (which can differ from step in its last bits)."""
+    n = max(math.ceil((stop - start) / step), 0)
+    delta = (start + step) - start
+    return [start if k == 0 else start + step if k == 1 else start + k * delta
+            for k in range(n)]
 
 
 def cumprod(a):  # torch's CPU cumprod of float32: accumulated in double
@@ -70,6 +81,40 @@ def sigma_to_t(sigma, log_sigmas):
     low, high = log_sigmas[lo], log_sigmas[lo + 1]
     w = min(max(f32(f32(low - ls) / f32(low - high)), 0.0), 1.0)
     return f32(1 - w) * lo + w * (lo + 1)
+
+
+def incomplete_beta(x, a, b):
+    """I_x(a, b) = x^a (1 - x)^b / (a B(a, b)) 2F1(a + b, 1; a + 1; x),
+    summed for x <= 1/2; the reflection 1 - I_{1-x}(b, a) above."""
+    if x <= 0 or x >= 1:
+        return min(max(x, 0.0), 1.0)
+    if x > 0.5:
+        return 1 - incomplete_beta(1 - x, b, a)
+    lead = math.exp(a * math.log(x) + b * math.log1p(-x) + math.lgamma(a + b) - math.lgamma(a)
+                    - math.lgamma(b)) / a
+    term, total, n = 1.0, 1.0, 0
+    while abs(term) > 1e-17 * total:
+        term *= (a + b + n) / (a + 1 + n) * x
+        total += term
+        n += 1
+    return lead * total
+
+
+def beta_ppf(q, a, b):
+    """scipy.stats.beta.ppf(q, a, b), written independently of Diffuse's
+    (diffuse/special.h): the power series of I_x(a, b) inverted by
+    bisection to the last bit."""
+    if q <= 0 or q >= 1:  # scipy's ends
+        return min(max(q, 0.0), 1.0)
+    lo, hi = 0.0, 1.0
+    while True:
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            return mid
+        if incomplete_beta(mid, a, b) < q:
+            lo = mid
+        else:
+            hi = mid
 
 
 def write_npy(path, rows, cols=None):

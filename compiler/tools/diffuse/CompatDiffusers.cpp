@@ -234,11 +234,19 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     std::string tt = getStr(cfg, "timestep_type", "discrete");
     if (tt != "discrete" && tt != "continuous")
       return skipped("timestep_type is 'discrete' or 'continuous', not '" + tt + "'");
-    if (getStr(cfg, "interpolation_type", "linear") != "linear" ||
-        getStr(cfg, "final_sigmas_type", "zero") != "zero" || !cfg["sigma_min"].is_null() ||
-        !cfg["sigma_max"].is_null())
-      return skipped("this EulerDiscrete configuration (interpolation_type, final_sigmas_type, "
-                     "sigma_min/max) is not in the compat specs yet");
+    std::string it = getStr(cfg, "interpolation_type", "linear");
+    if (it == "log_linear")
+      return skipped("Euler's interpolation_type 'log_linear' (sigmas from torch's float32 "
+                     "linspace and exp, one more than the timesteps) is not in the compat grids "
+                     "yet");
+    if (it != "linear")
+      return skipped("interpolation_type is 'linear' or 'log_linear', not '" + it + "'");
+    std::string fst = getStr(cfg, "final_sigmas_type", "zero");
+    if (fst != "zero" && fst != "sigma_min")
+      return skipped("final_sigmas_type is 'zero' or 'sigma_min', not '" + fst + "'");
+    for (const char *k : {"sigma_min", "sigma_max"})
+      if (!cfg[k].is_null() && !(cfg[k].is_number() && cfg[k].get<double>() >= 0))
+        return skipped(std::string(k) + " is a noise level >= 0 or null, not " + cfg[k].dump());
     solver = "euler";
     coords = "ve";
   } else if (cls == "HeunDiscreteScheduler") {
@@ -263,6 +271,8 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       solver = "pndm(prk = 1)";
     }
   } else if (cls == "DPMSolverSinglestepScheduler") {
+    if (getBool(cfg, "use_lu_lambdas", false))
+      return skipped("use_lu_lambdas is an option of DPMSolverMultistepScheduler, not of " + cls);
     int order = (int)getNum(cfg, "solver_order", 2);
     std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
     if (algo == "dpmsolver" && getStr(cfg, "final_sigmas_type", "zero") == "zero")
@@ -313,12 +323,13 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     const bool sde = algo == "sde-dpmsolver++" || algo == "sde-dpmsolver";
     if (algo != "dpmsolver++" && algo != "dpmsolver" && !sde)
       return skipped("DPMSolverMultistep algorithm_type " + algo + " is not in stdlib yet");
-    if (order != 2 && !(order == 3 && !sde))
+    if (order != 2 && !(order == 3 && algo != "sde-dpmsolver"))
       return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
-                     algo + " is not in stdlib yet");
+                     algo + " is not in stdlib yet" +
+                     (order == 3 ? " (diffusers has no third-order update for it)" : ""));
     const bool eulerAtFinal = getBool(cfg, "euler_at_final", false);
-    if ((type != "midpoint" && type != "heun") || getBool(cfg, "use_lu_lambdas", false))
-      return skipped("this DPMSolverMultistep configuration is not in stdlib yet");
+    if (type != "midpoint" && type != "heun")
+      return skipped("DPMSolverMultistep solver_type is 'midpoint' or 'heun', not '" + type + "'");
     if (eulerAtFinal && sde)
       return skipped("euler_at_final with algorithm_type " + algo +
                      " is not in the compat specs yet");
@@ -327,7 +338,11 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     const std::string eaf = eulerAtFinal ? ", euler_at_final = 1" : "";
     // solver_type "heun" is the DPM-Solver repository's 'taylor' weighting of
     // the second-order step; the third-order update has only one form.
-    if (order == 3)
+    if (order == 3 && sde)
+      // diffusers' third-order SDE update, its D2 weight included.
+      solver = "dpmpp_3m_sde(lower_order_final = " + lof + ", final_noise = 1, midpoint = " +
+               (type == "heun" ? "0" : "1") + ", diffusers_d2 = 1)";
+    else if (order == 3)
       solver = std::string(algo == "dpmsolver" ? "dpm_solver_3m" : "dpmpp_3m") +
                "(lower_order_final = " + lof + ", lower_order_below = 15" + eaf + ")";
     else if (algo == "sde-dpmsolver++")
@@ -459,6 +474,11 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     if (!lcmGrid.empty()) {
       grid = lcmGrid;
     } else if (kstyle) {
+      // Euler's final_sigmas_type sigma_min ends at the sigma of timestep 0.
+      const std::string finalZero = cls == "EulerDiscreteScheduler" &&
+                                            getStr(cfg, "final_sigmas_type", "zero") == "sigma_min"
+                                        ? ", final_zero = 0"
+                                        : "";
       if (karras || exponential || betaSigmas) {
         if (cls == "EulerAncestralDiscreteScheduler")
           return skipped("use_karras_sigmas in EulerAncestral is not in the compat specs yet");
@@ -468,12 +488,20 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
           hi = (steps - 1) * (T / steps) + offset;
           lo = offset;
         } else if (spacing == "trailing") {
-          lo = (long)std::nearbyint((double)T - (double)(steps - 1) * ((double)T / steps)) - 1;
+          lo = (long)std::nearbyint(rt::arangeAt((double)T, -(double)T / (double)steps,
+                                                 steps - 1)) -
+               1;
         }
         bool rounded = cls.rfind("KDPM2", 0) == 0; // KDPM2 rounds its Karras timesteps
         std::string family = exponential ? "exponential" : betaSigmas ? "beta" : "karras";
+        // Euler's sigma_min and sigma_max replace the spaced schedule's ends.
+        std::string ends;
+        for (const char *k : {"sigma_min", "sigma_max"})
+          if (cls == "EulerDiscreteScheduler" && cfg[k].is_number())
+            ends += std::string(", ") + k + " = " + shortNum(cfg[k].get<double>());
         grid = "k_" + family + "(steps = " + N + ", t_max = " + std::to_string(hi) +
-               ", t_min = " + std::to_string(lo) + (rounded ? ", rounded = 1" : "") + ")";
+               ", t_min = " + std::to_string(lo) + (rounded ? ", rounded = 1" : "") + ends +
+               finalZero + ")";
         if (!rounded)
           m.float32Schedule = "fractional " +
                               std::string(exponential  ? "exponential"
@@ -483,7 +511,7 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       } else {
         grid = "k_" + spacing + "(steps = " + N +
                (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") + trainArg +
-               ")";
+               finalZero + ")";
       }
     } else if (multistep) {
       std::string fst = getStr(cfg, "final_sigmas_type", "zero");
@@ -494,23 +522,42 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       if (cls == "DPMSolverSinglestepScheduler")
         spacing = "linspace"; // it has no timestep_spacing
       std::string spacedTrain = trainArg;
-      if (!karras && !exponential && !betaSigmas) { // these ignore lambda_min_clipped
+      long clipped = 0;
+      // use_lu_lambdas comes after use_karras_sigmas in set_timesteps and
+      // before the other two.
+      const bool lu = !karras && getBool(cfg, "use_lu_lambdas", false);
+      if (lu)
+        exponential = betaSigmas = false;
+      if (!karras && !lu && !exponential && !betaSigmas) { // these ignore lambda_min_clipped
         const json &clip = cfg["lambda_min_clipped"];
         if (!clip.is_null() && !(clip == "-inf") && !clip.is_number())
           return skipped("lambda_min_clipped is a number or -inf, not " + clip.dump());
-        long clipped = clip.is_number() ? lambdaClipped(cfg, T, clip.get<double>()) : 0;
-        if (clipped > 0 && spacing == "trailing")
-          return skipped("lambda_min_clipped with timestep_spacing trailing is not in the compat "
-                         "grids yet");
-        if (clipped > 0)
+        clipped = clip.is_number() ? lambdaClipped(cfg, T, clip.get<double>()) : 0;
+        if (clipped > 0 && spacing != "trailing")
           spacedTrain = ", train_steps = " + std::to_string(T - clipped);
       }
       std::string fz = fst == "zero" ? "" : ", final_zero = 0";
+      // DPMSolverMultistep truncates the fractional timesteps of its Karras
+      // and Lu grids on the cosine table instead of rounding them.
+      std::string rounded = cls == "DPMSolverMultistepScheduler" &&
+                                    getStr(cfg, "beta_schedule", "linear") == "squaredcos_cap_v2"
+                                ? ", rounded = 0"
+                                : "";
       if (karras)
-        grid = "dpm_karras(steps = " + N + trainArg + fz + ")";
+        grid = "dpm_karras(steps = " + N + trainArg + fz + rounded + ")";
+      else if (lu)
+        grid = "dpm_lu(steps = " + N + trainArg + fz + rounded + ")";
       else if (exponential || betaSigmas)
         grid = std::string(exponential ? "dpm_exponential" : "dpm_beta") + "(steps = " + N +
                trainArg + fz + ")";
+      else if (clipped > 0 && spacing == "trailing")
+        // np.arange(T - clipped, 0, -T / N): fewer than N timesteps, still
+        // T / N apart; the scheduler then runs that many steps.
+        grid = "dpm_trailing(steps = " +
+               std::to_string((long)std::ceil((0.0 - (double)(T - clipped)) /
+                                              -((double)T / (double)steps))) +
+               trainArg + fz + ", clipped = " + std::to_string(clipped) +
+               ", requested = " + N + ")";
       else
         grid = "dpm_" + spacing + "(steps = " + N +
                (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") +

@@ -25,6 +25,17 @@
 
 namespace diffuse::rt {
 
+/// np.arange(start, stop, step)[k] for floats: numpy stores start and
+/// start + step, then fills start + k * delta with delta the difference of
+/// those two, which can differ from step in its last bits (diffusers'
+/// trailing timesteps, np.arange(T, 0, -T / N), rounded: at T = 1000 and
+/// N = 48 this gives 937 where T - k T / N gives 938).
+inline double arangeAt(double start, double step, long k) {
+  if (k == 1)
+    return start + step;
+  return start + (double)k * ((start + step) - start);
+}
+
 struct BetaTable {
   std::vector<float> betas, alphasCumprod;
 };
