@@ -238,7 +238,7 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
     return;
   case ast::Expr::Call: {
     // where(CONDITION, a, b): its first argument is a condition on numbers.
-    const bool where = e.name == "where" && inGrid && e.args.size() == 3;
+    const bool where = e.name == "where" && inGrid;
     for (size_t k = 0; k < e.args.size(); ++k)
       if (where && k == 0)
         checkScalarCondition(*e.args[0].value, tvar, params, funcs, stack);

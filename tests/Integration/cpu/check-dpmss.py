@@ -3,8 +3,9 @@ configurations no golden case covers (algorithm_type "dpmsolver",
 solver_type "heun", lower_order_final=False, final_sigmas_type="sigma_min"
 with orders that end inside a block) against DPMSolverSinglestepScheduler's
 get_order_list and step(), and DPMSolverMultistepScheduler with
-euler_at_final, the noise prediction's third order and algorithm_type
-"sde-dpmsolver" (with replayed noise) against its step(),
+euler_at_final, the noise prediction's third order, algorithm_type
+"sde-dpmsolver" and "sde-dpmsolver++" at order 3 (with replayed noise)
+against its step(),
 written out here in plain Python from diffusers' source. Its set_timesteps is not redone here (the golden cases check it):
 the sigmas are the ones `diffuse grid` lists, and the final sigma_min comes
 from the table's alphas_cumprod[0] that `diffuse schedule` prints, in
@@ -135,7 +136,26 @@ def multistep(x, sigmas, model_as, order, plus, heun, lof, euler_at_final, final
         lead = st / s if plus else at / a
         c0 = -at * ph if plus else -st * ph
         m0 = outputs[-1]
-        if z is not None:  # sde-dpmsolver: the noise prediction weighted twice, and noise
+        if z is not None and plus:  # sde-dpmsolver++: e^-2h where the ODE has e^-h, and noise
+            e2 = math.exp(-2 * h)
+            lead, c0 = st / s * math.exp(-h), at * (1 - e2)
+            noise = [st * math.sqrt(1 - e2) * v for v in z[i]]
+            terms = [[c0 * m + n for m, n in zip(m0, noise)]]
+            if not (order == 1 or lower < 1 or lower_final):
+                r0 = (lam[i] - lam[i - 1]) / h
+                d10 = [(p - q) / r0 for p, q in zip(m0, outputs[-2])]
+                if order == 2 or lower < 2 or lower_second:
+                    c1 = at * ((1 - e2) / (-2 * h) + 1) if heun else 0.5 * at * (1 - e2)
+                    terms.append([c1 * v for v in d10])
+                else:  # the third-order update, its D2 weight as diffusers has it
+                    r1 = (lam[i - 1] - lam[i - 2]) / h
+                    d11 = [(p - q) / r1 for p, q in zip(outputs[-2], outputs[-3])]
+                    c1 = at * ((1 - e2) / (-2 * h) + 1)
+                    c2 = at * ((1 - e2 - 2 * h) / (2 * h) ** 2 - 0.5)
+                    terms.append([c1 * (p + r0 / (r0 + r1) * (p - q)) + c2 * (p - q) / (r0 + r1)
+                                  for p, q in zip(d10, d11)])
+            x = [lead * v + sum(t[k] for t in terms) for k, v in enumerate(x)]
+        elif z is not None:  # sde-dpmsolver: the noise prediction weighted twice, and noise
             c0, noise = 2 * c0, [st * math.sqrt(math.exp(2 * h) - 1) * v for v in z[i]]
             if order == 1 or lower < 1 or lower_final:
                 x = [lead * v + c0 * m + n for v, m, n in zip(x, m0, noise)]
@@ -189,6 +209,12 @@ CASES = [
     # algorithm_type "sde-dpmsolver", with replayed noise.
     ("Multistep", 2, "sde-dpmsolver", "midpoint", True, "sigma_min", 12, False),
     ("Multistep", 2, "sde-dpmsolver", "heun", False, "sigma_min", 16, False),
+    # algorithm_type "sde-dpmsolver++" (replayed noise), at order 3 its D2
+    # weight as diffusers has it.
+    ("Multistep", 2, "sde-dpmsolver++", "midpoint", True, "zero", 10, False),  # order 2 alike
+    ("Multistep", 3, "sde-dpmsolver++", "midpoint", True, "zero", 10, False),
+    ("Multistep", 3, "sde-dpmsolver++", "heun", True, "sigma_min", 12, False),
+    ("Multistep", 3, "sde-dpmsolver++", "midpoint", False, "zero", 16, False),
 ]
 rng = random.Random(5)
 draws = [[rng.gauss(0, 1) for _ in range(B * D)] for _ in range(20)]
@@ -218,7 +244,7 @@ for cls, order, algo, kind, lof, final, steps, *eaf in CASES:
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0",
                                          "--noise", os.path.join(work, "z.npy"))
     calls = 0
-    plus, heun = algo == "dpmsolver++", kind == "heun"
+    plus, heun = algo.endswith("dpmsolver++"), kind == "heun"
     if cls == "Singlestep":
         # set_timesteps turns lower_order_final on for partial blocks and a zero final sigma.
         orders = order_list(steps, order, lof or steps % order != 0 or final == "zero")
