@@ -167,10 +167,10 @@ static Mapping flowMatchDynamicGrid(const json &cfg, const json &sk, long steps,
   if (sig != "flux" && sig != "none")
     return skipped("sigmas is 'flux' (FluxPipeline's np.linspace(1, 1/N, N), the default) "
                    "or 'none' (the scheduler's own), not '" + sig + "'");
-  grid = "flowmatch_dynamic(steps = " + std::to_string(steps) + ", mu = " + shortNum(mu) +
+  grid = "flowmatch(steps = " + std::to_string(steps) + ", dynamic = 1, mu = " + shortNum(mu) +
          (type == "linear" ? ", linear = 1" : "") +
          (sig == "none" ? ", pipeline_sigmas = 0" : "") +
-         (T != 1000 ? ", train_steps = " + std::to_string(T) : "") + ")";
+         (T != 1000 ? ", train_steps = " + std::to_string(T) : "");
   return Mapping{};
 }
 
@@ -372,11 +372,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
               std::to_string(orig) : "") + (T != 1000 ? ", train_steps = " +
               std::to_string(T) : "") + ")";
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
-    if (getBool(cfg, "invert_sigmas", false) || !cfg["shift_terminal"].is_null() ||
-        getBool(cfg, "use_karras_sigmas", false) || getBool(cfg, "use_exponential_sigmas", false) ||
-        getBool(cfg, "use_beta_sigmas", false))
-      return skipped("FlowMatch's invert_sigmas, shift_terminal and karras/exponential/beta "
-                     "sigmas are not in the compat grids yet");
+    if (getBool(cfg, "invert_sigmas", false))
+      return skipped("FlowMatch's invert_sigmas (Mochi's sigmas 1 - s, ending at noise level 1) "
+                     "is not in the compat grids yet");
     // stochastic_sampling: the clean estimate x - sigma v re-noised to the
     // next sigma with fresh noise, multistep consistency sampling.
     solver = getBool(cfg, "stochastic_sampling", false) ? "consistency" : "euler";
@@ -581,8 +579,26 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     if (!(shift > 0))
       return skipped("shift must be positive, not " + shortNum(shift));
     grid = "flowmatch(steps = " + N + (shift != 1 ? ", shift = " + shortNum(shift) : "") +
-           (T != 1000 ? ", train_steps = " + std::to_string(T) : "") + ")";
+           (T != 1000 ? ", train_steps = " + std::to_string(T) : "");
     m.items = {"process = rectified_flow", "time_dtype = f32"};
+  }
+  if (cls == "FlowMatchEulerDiscreteScheduler") {
+    // shift_terminal, then Karras, exponential or Beta sigmas.
+    const json &term = cfg["shift_terminal"];
+    if (!term.is_null() && !(term.is_number() && term.get<double>() >= 0 && term.get<double>() < 1))
+      return skipped("shift_terminal is a sigma in [0, 1) or null, not " + term.dump());
+    if (term.is_number() && term.get<double>() > 0)
+      grid += ", shift_terminal = " + shortNum(term.get<double>());
+    int families = 0;
+    for (const char *f : {"karras", "exponential", "beta"})
+      if (getBool(cfg, (std::string("use_") + f + "_sigmas").c_str(), false)) {
+        grid += std::string(", ") + f + " = 1";
+        ++families;
+      }
+    if (families > 1)
+      return skipped("only one of use_karras_sigmas, use_exponential_sigmas and use_beta_sigmas "
+                     "can be set (diffusers refuses the others)");
+    grid += ")";
   }
   if (solver.empty())
     solver = "pndm";
