@@ -146,10 +146,23 @@ bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, const SamplerPlan 
         }
   }
   const rt::TableSigmas *tp = table ? &*table : nullptr;
-  const long steps = (long)g.args.at("steps");
-  std::vector<double> v, times;
   long budget = 20000000; // expression nodes, a fraction of a second
-  int dir = 0;             // 1: rising, -1: falling
+  // count = EXPR: the number of steps when it is not the parameter steps
+  // (ComfyUI's ddim_uniform takes a stride from it).
+  long steps = (long)g.args.at("steps");
+  if (const ast::Item *c = d.find("count"); c && c->kind != ast::Item::Func) {
+    double n = evalDeclExpr(d, *c->value, env, budget, 0, tp);
+    if (!(n >= 1 && n <= 1e6 && n == std::floor(n))) {
+      diag.error(c->value->loc,
+                 "count of grid '" + d.name + "' is " + fmtNum(n) + ", not a whole number of steps",
+                 "count is the number of steps, from 1 to 1000000");
+      return false;
+    }
+    steps = (long)n;
+  }
+  const bool distinct = d.find("distinct") && d.find("distinct")->value->number != 0;
+  std::vector<double> v, times;
+  int dir = 0; // 1: rising, -1: falling
   auto eval = [&](const ast::Item *f, long i, double &x) {
     env[f->params[0]] = (double)i;
     x = evalDeclExpr(d, *f->value, env, budget, 0, tp);
@@ -187,6 +200,12 @@ bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, const SamplerPlan 
     } else if (pairs) {
       times.push_back(-1); // the end of the chain
     }
+    // distinct = 1 drops a repeated point (ComfyUI's beta scheduler).
+    if (distinct && !v.empty() && x == v.back()) {
+      if (pairs)
+        times.pop_back();
+      continue;
+    }
     // Monotone: a repeated point is a step from s to s (as with repeat =
     // T), a reversal an error.
     int sign = v.empty() || x == v.back() ? 0 : x > v.back() ? 1 : -1;
@@ -223,6 +242,8 @@ bool evaluateUserGrid(const ast::Decl &d, const ast::Expr &e, const SamplerPlan 
     g.times = v;
   }
   g.args["append_zero"] = appendZero ? 1 : 0;
+  // The steps the grid has: count's, less the points distinct dropped.
+  g.args["steps"] = (double)(v.size() - (pairs || !appendZero ? 1 : 0));
   return true;
 }
 

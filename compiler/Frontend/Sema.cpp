@@ -209,12 +209,15 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
       return;
     {
       std::vector<std::string> cands(params.begin(), params.end());
-      cands.push_back(tvar);
+      if (!tvar.empty())
+        cands.push_back(tvar);
+      // An empty tvar: a grid's count, made from its parameters alone.
       diag.error(e.loc, "unknown name '" + e.name + "'",
-                 didYouMean(e.name, cands).empty()
-                     ? "a function here may use its argument '" + tvar +
-                           "' and the parameters of its declaration"
-                     : didYouMean(e.name, cands));
+                 !didYouMean(e.name, cands).empty() ? didYouMean(e.name, cands)
+                 : tvar.empty() ? "count is made from the grid's parameters (and its functions "
+                                  "at given points, such as f(0)), not from a point"
+                                : "a function here may use its argument '" + tvar +
+                                      "' and the parameters of its declaration");
     }
     return;
   case ast::Expr::Not:
@@ -386,7 +389,7 @@ void Checker::checkModel(const ast::Decl &d) {
 /// A training spec: `time` and `weight` are a name or a call of one with
 /// named constant arguments (Plan.cpp's planTrain evaluates them).
 void Checker::checkGrid(const ast::Decl &d) {
-  checkKeys(d, {"append_zero"}, {"t", "sigma"}, /*anyFunc=*/true);
+  checkKeys(d, {"append_zero", "count", "distinct"}, {"t", "sigma"}, /*anyFunc=*/true);
   // The arguments every grid takes (PlanGrid.cpp's kAnyFamily) are not
   // parameters of one.
   static const std::vector<std::string> kReserved = {"target", "strength", "repeat", "jump_length",
@@ -424,12 +427,23 @@ void Checker::checkGrid(const ast::Decl &d) {
       diag.error(v.loc, "append_zero is 0, 1 or a parameter of the grid",
                  "append_zero = 1 ends the grid at noise level 0 after points 0 to steps - 1");
   }
+  if (const ast::Item *z = d.find("distinct")) {
+    const ast::Expr &v = *z->value;
+    if (v.kind != ast::Expr::Number || (v.number != 0 && v.number != 1))
+      diag.error(v.loc, "distinct is 0 or 1",
+                 "distinct = 1 drops a point equal to the one before it");
+  }
   std::map<std::string, const ast::Item *> funcs;
   for (const auto &it : d.items)
     if (it.kind == ast::Item::Func)
       funcs[it.name] = &it;
   inGrid = true;
   checkScalarFunctions(funcs, params, "the point index", "i");
+  // count = EXPR: the number of steps, from the parameters (not i).
+  if (const ast::Item *c = d.find("count"); c && c->kind != ast::Item::Func) {
+    std::vector<std::string> stack;
+    checkScalarExpr(*c->value, "", params, funcs, stack);
+  }
   inGrid = false;
 }
 

@@ -4,7 +4,10 @@ of the torch code rounded to float32: normal_scheduler (normal and
 sgm_uniform) with ModelSamplingDiscrete.sigma (float32 log sigma
 interpolated linearly between timesteps) and .timestep (the nearest
 timestep in log sigma), on Stable Diffusion's scaled_linear table built as
-diffusers builds it; and linear_quadratic_schedule.
+diffusers builds it; ddim_scheduler (ddim_uniform: every len // steps-th
+table sigma from timestep 1, so 31 steps for 30) and beta_scheduler (the
+rint of the Beta quantiles, a repeated timestep dropped, so fewer steps);
+and linear_quadratic_schedule.
 
 usage: check-comfyui.py DIFFUSE WORKDIR"""
 import math
@@ -13,8 +16,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import (alphas, cumprod, diffusers_betas, f32, linspace,  # noqa: E402
-                     table_sigmas)
+from dfstest import (alphas, beta_ppf, cumprod, diffusers_betas, f32,  # noqa: E402
+                     linspace, table_sigmas)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -39,6 +42,21 @@ def normal(steps, sgm):
     n = steps + 1 if sgm else steps
     ts = (linspace(T - 1, 0, n) if n > 1 else [T - 1.0])[:steps]  # torch.linspace(a, b, 1) = [a]
     return [sigma_of(t) for t in ts]
+
+
+def ddim_uniform(steps):
+    stride = max(T // steps, 1)
+    return [sigmas[x] for x in range(1, T, stride)][::-1]
+
+
+def beta(steps, a=0.6, b=0.6):
+    out, last = [], -1
+    for i in range(steps):  # numpy's linspace(0, 1, steps, endpoint=False)
+        t = round(beta_ppf(1 - i * (1 / steps), a, b) * (T - 1))  # np.rint: ties to even
+        if t != last:
+            out.append(sigmas[t])
+        last = t
+    return out
 
 
 def linear_quadratic(steps, threshold=0.025, sigma_max=1.0):
@@ -70,6 +88,10 @@ for name, grid, process, model, coords in [
         ("normal 7", "comfy_normal(steps = 7)", "sd_scaled_linear", "unet", "ve"),
         ("sgm_uniform 10", "comfy_normal(steps = 10, sgm = 1)", "sd_scaled_linear", "unet", "ve"),
         ("normal 1", "comfy_normal(steps = 1)", "sd_scaled_linear", "unet", "ve"),
+        ("ddim_uniform 20", "comfy_ddim_uniform(steps = 20)", "sd_scaled_linear", "unet", "ve"),
+        ("ddim_uniform 30", "comfy_ddim_uniform(steps = 30)", "sd_scaled_linear", "unet", "ve"),
+        ("beta 20", "comfy_beta(steps = 20)", "sd_scaled_linear", "unet", "ve"),
+        ("beta 400", "comfy_beta(steps = 400)", "sd_scaled_linear", "unet", "ve"),
         ("linear_quadratic 8", "linear_quadratic(steps = 8)", "rectified_flow", "transformer",
          "native"),
         ("linear_quadratic 25", "linear_quadratic(steps = 25, sigma_max = 0.9)", "rectified_flow",
@@ -91,7 +113,9 @@ for name, grid, process, model, coords in [
         detail = f"{len(got)} times"
     else:
         steps = int(name.split()[1])
-        want = normal(steps, name.startswith("sgm")) + [0.0]
+        kind = name.split()[0]
+        want = (ddim_uniform(steps) if kind == "ddim_uniform" else beta(steps) if kind == "beta"
+                else normal(steps, kind == "sgm_uniform")) + [0.0]
         got = [float(r[1]) for r in rows] + [float(rows[-1][2])]
         want_t = [timestep_of(s) for s in want[:-1]]
         got_t = [int(float(r[3])) for r in rows]
