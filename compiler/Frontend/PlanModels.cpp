@@ -199,12 +199,29 @@ bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
                      "'");
       return false;
     }
-    if (g.find("active")) {
+    // Outside active(t) another model is not called: model(cond)'s raw
+    // output stands in for its evaluations, so it must be the same quantity.
+    if (g.find("active") &&
+        (mp.predicts != mainPlan.predicts || mp.predicts == "class_grad" ||
+         (mp.predicts == "edm" && mp.sigmaData != mainPlan.sigmaData) || mp.learnedVariance)) {
+      std::string what = mp.learnedVariance ? "has learned variance"
+                         : mp.predicts == "class_grad"
+                             ? "is a classifier's gradient"
+                             : "predicts " + mp.predicts +
+                                   (mp.predicts == "edm" ? " with sigma_data = " + fmtNum(mp.sigmaData)
+                                                         : "") +
+                                   ", model '" + main.name + "' " + mainPlan.predicts +
+                                   (mainPlan.predicts == "edm"
+                                        ? " with sigma_data = " + fmtNum(mainPlan.sigmaData)
+                                        : "");
       diag.error(where(ev).loc,
-                 "guidance '" + g.name + "' has active(t), which needs every evaluation to "
-                 "call 'model'",
-                 "guide with a second model at every time, or limit the rule's effect in "
-                 "combine");
+                 "guidance '" + g.name + "' has active(t): outside it model '" + ev.model->name +
+                     "' is not called and model(cond)'s output stands in for it, but it " + what,
+                 mp.predicts == "class_grad"
+                     ? "guide with it at every time (no active): a gradient cannot stand in "
+                       "for a prediction"
+                     : "guide with it at every time (no active), or declare it to predict "
+                       "what '" + main.name + "' predicts");
       return false;
     }
   }

@@ -232,7 +232,7 @@ private:
         // A solver's model parameter: its network's raw output (a degradation).
         const ModelPlan &mp = sm->second;
         auto call = b.create<ModelCallOp>(l, TypeRange{field()}, mp.decl->name, args[0], args[1],
-                                          Value(),
+                                          Value(), Value(),
                                           ArrayRef<int32_t>{mp.conditional ? 0 : -1});
         return call.getOutputs()[0];
       }

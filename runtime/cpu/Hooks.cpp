@@ -147,6 +147,8 @@ void Runner::hookCopy(dfs_ctx *ctx, void *dst, const void *src) {
 void Runner::hookModel(dfs_ctx *ctx, int32_t model, int32_t count, const int32_t *conds,
                        const void *in, const double *point, void *out) {
   auto *self = reinterpret_cast<Runner *>(ctx);
+  if (count == 0) // a guide model outside active(t): its evaluations are the sampler's model's
+    return;
   if (!self->device_ || self->nets_[(size_t)model]->onDevice())
     return self->callNetwork(model, count, conds, in, point, out);
   // A host network: the input goes to the host and the output back.

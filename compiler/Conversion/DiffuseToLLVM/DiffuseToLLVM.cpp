@@ -609,7 +609,8 @@ struct Lowering {
         // A one-condition output kept as state is written by the network
         // straight into the state buffer.
         auto d = dest.find(c.getOutputs()[0]);
-        Value buf = nc == 1 && per == 1 && d != dest.end() && stateDest.count(d->second)
+        Value buf = nc == 1 && per == 1 && !c.getFallback() && d != dest.end() &&
+                            stateDest.count(d->second)
                         ? d->second
                         : hook(ol, ctxPtr, 0, ptr,
                                {ctxPtr, i32c(slots++, ol), i32c(nc * per, ol)});
@@ -633,7 +634,14 @@ struct Lowering {
         for (int k = 0; k < nc * per; ++k)
           outs.push_back(block(k));
         Value count = i32c(nc, ol), condp = condv, first = buf;
-        if (Value active = c.getActive()) {
+        if (Value fallback = c.getFallback()) {
+          // Another model's call outside the guidance's interval: no network
+          // call (zero conditions), every result the sampler's model's.
+          Value active = map.lookup(c.getActive());
+          count = b.create<LLVM::SelectOp>(ol, active, count, i32c(0, ol));
+          for (int k = 0; k < nc; ++k)
+            outs[k] = b.create<LLVM::SelectOp>(ol, active, outs[k], map.lookup(fallback));
+        } else if (Value active = c.getActive()) {
           // Outside the guidance's interval: only label set 0, into its own
           // block, which every result then reads.
           active = map.lookup(active);

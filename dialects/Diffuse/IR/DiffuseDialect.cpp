@@ -133,7 +133,11 @@ LogicalResult ModelCallOp::verify() {
     if (llvm::is_contained(conds.drop_front(i + 1), c))
       return emitOpError("evaluates condition ") << c << " twice";
   }
-  if (getActive() && !llvm::is_contained(conds, 0))
+  if (getFallback() && !getActive())
+    return emitOpError("with a fallback needs 'active' (when the fallback stands in)");
+  if (getFallback() && per == 2)
+    return emitOpError("with a fallback cannot have variance results");
+  if (getActive() && !getFallback() && !llvm::is_contained(conds, 0))
     return emitOpError("with 'active' needs condition 0 (what an inactive call evaluates)");
   return success();
 }

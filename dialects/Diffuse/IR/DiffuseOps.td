@@ -207,7 +207,7 @@ def Diffuse_PointOp : Diffuse_Op<"point", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Diffuse_ModelCallOp : Diffuse_Op<"model_call", [Pure]> {
+def Diffuse_ModelCallOp : Diffuse_Op<"model_call", [Pure, AttrSizedOperandSegments]> {
   let summary = "one network call at a time point, for one or more conditions";
   let description = [{
     `conds` lists the evaluations the call makes, one result each: -1 is
@@ -216,17 +216,20 @@ def Diffuse_ModelCallOp : Diffuse_Op<"model_call", [Pure]> {
     batch, in that order. Pure: two calls with the same model, input, time
     and conditions are one call (CSE). With `active` false (guidance
     limited to an interval of times) the call evaluates only the label set
-    0 and every result is that output. With `variance` (a model with
-    learned variance) the call has a second result per condition, after
-    all the predictions: the network's variance channels.
+    0 and every result is that output; a call with `fallback` (another
+    model's, whose evaluations stand in for the sampler's model's there)
+    makes no network call, and every result is `fallback`, the sampler's
+    model's label set 0 output at the same point. With `variance` (a model
+    with learned variance) the call has a second result per condition,
+    after all the predictions: the network's variance channels.
   }];
   let arguments = (ins FlatSymbolRefAttr:$model, Diffuse_FieldType:$input,
                        Diffuse_TimeType:$time, Optional<I1>:$active,
-                       DenseI32ArrayAttr:$conds);
+                       Optional<Diffuse_FieldType>:$fallback, DenseI32ArrayAttr:$conds);
   let results = (outs Variadic<Diffuse_FieldType>:$outputs);
   let assemblyFormat = [{
-    $model `(` $input `,` $time `)` (`active` `(` $active^ `)`)? `conds` $conds attr-dict `:`
-    type($outputs)
+    $model `(` $input `,` $time `)` (`active` `(` $active^ `)`)? (`else` `(` $fallback^ `)`)?
+    `conds` $conds attr-dict `:` type($outputs)
   }];
   let hasVerifier = 1;
 }

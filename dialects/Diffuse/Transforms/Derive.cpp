@@ -301,10 +301,10 @@ struct Deriver {
   /// learned variance (Note [Learned variance]) as many more after them, so
   /// that every call of the model at one point is the same op for CSE.
   ModelCallOp callModel(Location l, ModelOp m, Value xin, Value t, Value active,
-                        ArrayRef<int32_t> conds) {
+                        ArrayRef<int32_t> conds, Value fallback = Value()) {
     bool variance = m->hasAttr("variance");
     SmallVector<Type> types(conds.size() * (variance ? 2 : 1), field());
-    auto call = b.create<ModelCallOp>(l, types, m.getSymName(), xin, t, active,
+    auto call = b.create<ModelCallOp>(l, types, m.getSymName(), xin, t, active, fallback,
                                       b.getDenseI32ArrayAttr(conds));
     if (variance)
       call->setAttr("variance", b.getUnitAttr());
@@ -353,10 +353,13 @@ struct Deriver {
     // One call per model for the evaluations the rule reads (all of them
     // for the unconditional primitives, so that CSE makes them one call).
     SmallVector<Value> outs(evals.size());
-    SmallVector<ModelOp> models;
+    // The sampler's model first: outside active(t) its label set 0 output
+    // stands in for the other models' evaluations (their calls' fallback).
+    SmallVector<ModelOp> models{model};
     for (const Eval &e : evals)
       if (!llvm::is_contained(models, e.model))
         models.push_back(e.model);
+    Value fallback;
     Value active;
     if (activeFn) {
       FailureOr<Value> a = inlineBody(activeFn, {t});
@@ -378,9 +381,18 @@ struct Deriver {
       if (conds.empty())
         continue;
       Value in = inputs[m] = m == model ? xin : networkInput(m, x, t, l);
-      ModelCallOp call = callModel(l, m, in, t, m == model ? active : Value(), conds);
-      if (m == model)
+      if (m != model && active && !fallback) {
+        emitError(l) << "active(t) needs the guidance rule to read model(cond), which stands in "
+                        "for model '"
+                     << m.getSymName() << "' outside the interval";
+        return failure();
+      }
+      ModelCallOp call = callModel(l, m, in, t, active, conds, m == model ? Value() : fallback);
+      if (m == model) {
         mainCalls[{x, t}] = call;
+        if (const int32_t *c0 = llvm::find(conds, 0); c0 != conds.end())
+          fallback = call.getOutputs()[c0 - conds.begin()];
+      }
       for (auto [i, e] : llvm::enumerate(evals))
         if (e.model == m)
           for (auto [k, c] : llvm::enumerate(conds))
