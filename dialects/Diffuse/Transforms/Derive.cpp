@@ -387,7 +387,8 @@ struct Deriver {
                      << m.getSymName() << "' outside the interval";
         return failure();
       }
-      ModelCallOp call = callModel(l, m, in, t, active, conds, m == model ? Value() : fallback);
+      ModelCallOp call =
+          callModel(l, m, in, t, active, conds, m == model || !active ? Value() : fallback);
       if (m == model) {
         mainCalls[{x, t}] = call;
         if (const int32_t *c0 = llvm::find(conds, 0); c0 != conds.end())
