@@ -81,6 +81,12 @@ json samplerFnArgs(const std::string &fn) {
     return {{"max_order", 4}};
   if (fn == "sample_dpmpp_2m")
     return json::object();
+  // ComfyUI's fork of k_diffusion.sampling: RES multistep, deterministic
+  // (eta 0) or ancestral, each with CFG++.
+  if (fn == "sample_res_multistep" || fn == "sample_res_multistep_cfg_pp")
+    return {{"s_noise", 1.0}};
+  if (fn == "sample_res_multistep_ancestral" || fn == "sample_res_multistep_ancestral_cfg_pp")
+    return ancestralArgs();
   return nullptr;
 }
 
@@ -217,6 +223,14 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
     json a = args;
     a["heun"] = type == "heun" ? 1 : 0;
     solver = call("dpmpp_2m_sde", callArgs(a, {{"eta", 1}, {"s_noise", 1}, {"heun", 0}}));
+  } else if (fn.rfind("sample_res_multistep", 0) == 0) {
+    json a = args;
+    if (fn.find("_cfg_pp") != std::string::npos) {
+      if (!guidance)
+        return skipped(fn + " is CFG++: give the guidance scale with --guidance W");
+      a["cfg_pp"] = 1;
+    }
+    solver = call("res_multistep", callArgs(a, {{"eta", 0}, {"s_noise", 1}, {"cfg_pp", 0}}));
   } else {
     // The ancestral samplers: fn without "sample_" is the stdlib solver.
     solver = call(fn.substr(7), callArgs(args, {{"eta", 1}, {"s_noise", 1}}));
