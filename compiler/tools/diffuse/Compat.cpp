@@ -301,7 +301,9 @@ int runCompat(int argc, char **argv) {
         "sample_dpm_fast", "sample_dpm_adaptive",
         // ComfyUI's fork of k_diffusion.sampling
         "sample_res_multistep", "sample_res_multistep_ancestral", "sample_res_multistep_cfg_pp",
-        "sample_res_multistep_ancestral_cfg_pp"};
+        "sample_res_multistep_ancestral_cfg_pp", "sample_seeds_2", "sample_seeds_3",
+        "sample_exp_heun_2_x0", "sample_exp_heun_2_x0_sde", "sample_gradient_estimation",
+        "sample_gradient_estimation_cfg_pp"};
     std::vector<std::string> sigmaFns = {"get_sigmas_karras", "get_sigmas_exponential",
                                          "get_sigmas_polyexponential", "get_sigmas_vp"};
     std::string fn = names[0], sfn = names[1];

@@ -87,6 +87,29 @@ json samplerFnArgs(const std::string &fn) {
     return {{"s_noise", 1.0}};
   if (fn == "sample_res_multistep_ancestral" || fn == "sample_res_multistep_ancestral_cfg_pp")
     return ancestralArgs();
+  // SEEDS, the exponential Heun method in x0 and log-SNR time, and the
+  // gradient-estimation sampler.
+  if (fn == "sample_seeds_2") {
+    json a = ancestralArgs();
+    a["r"] = 0.5;
+    a["solver_type"] = "phi_1";
+    return a;
+  }
+  if (fn == "sample_seeds_3") {
+    json a = ancestralArgs();
+    a["r_1"] = 1.0 / 3;
+    a["r_2"] = 2.0 / 3;
+    return a;
+  }
+  if (fn == "sample_exp_heun_2_x0")
+    return {{"solver_type", "phi_2"}};
+  if (fn == "sample_exp_heun_2_x0_sde") {
+    json a = ancestralArgs();
+    a["solver_type"] = "phi_2";
+    return a;
+  }
+  if (fn == "sample_gradient_estimation" || fn == "sample_gradient_estimation_cfg_pp")
+    return {{"ge_gamma", 2.0}};
   return nullptr;
 }
 
@@ -223,6 +246,30 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
     json a = args;
     a["heun"] = type == "heun" ? 1 : 0;
     solver = call("dpmpp_2m_sde", callArgs(a, {{"eta", 1}, {"s_noise", 1}, {"heun", 0}}));
+  } else if (fn == "sample_seeds_2" || fn.rfind("sample_exp_heun_2_x0", 0) == 0) {
+    std::string type = getStr(args, "solver_type", "phi_1");
+    if (type != "phi_1" && type != "phi_2")
+      return skipped(fn + "'s solver_type is 'phi_1' or 'phi_2', not '" + type + "'");
+    json a = args;
+    a["phi2"] = type == "phi_2" ? 1 : 0;
+    if (fn == "sample_exp_heun_2_x0") { // seeds_2 at r = 1 without noise
+      a["eta"] = 0;
+      a["s_noise"] = 0;
+    }
+    if (fn != "sample_seeds_2")
+      a["r"] = 1;
+    solver = call("seeds_2", callArgs(a, {{"eta", 1}, {"s_noise", 1}, {"r", 0.5}, {"phi2", 0}}));
+  } else if (fn == "sample_seeds_3") {
+    solver = call("seeds_3", callArgs(args, {{"eta", 1}, {"s_noise", 1}, {"r_1", 1.0 / 3},
+                                             {"r_2", 2.0 / 3}}));
+  } else if (fn.rfind("sample_gradient_estimation", 0) == 0) {
+    json a = args;
+    if (fn.find("_cfg_pp") != std::string::npos) {
+      if (!guidance)
+        return skipped(fn + " is CFG++: give the guidance scale with --guidance W");
+      a["cfg_pp"] = 1;
+    }
+    solver = call("gradient_estimation", callArgs(a, {{"ge_gamma", 2}, {"cfg_pp", 0}}));
   } else if (fn.rfind("sample_res_multistep", 0) == 0) {
     json a = args;
     if (fn.find("_cfg_pp") != std::string::npos) {
