@@ -164,9 +164,32 @@ namespace {
 /// `models` when given.
 bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
                 std::map<std::string, double> &out,
-                std::map<std::string, const ast::Expr *> *models = nullptr) {
+                std::map<std::string, const ast::Expr *> *models = nullptr,
+                std::map<std::string, std::vector<double>> *lists = nullptr) {
+  // A list parameter (a solver's, `disable = [0, 3]`): its constant values.
+  auto bindList = [&](const ast::Param &p, const ast::Expr &e) {
+    if (!lists) {
+      diag.error(e.loc, "a list parameter belongs to a solver; " + d.kind + " '" + d.name +
+                            "' takes numbers");
+      return false;
+    }
+    std::vector<double> vals;
+    for (const auto &op : e.ops) {
+      double v;
+      if (!evalConstant(*op, out, diag, v))
+        return false;
+      vals.push_back(v);
+    }
+    (*lists)[p.name] = std::move(vals);
+    return true;
+  };
   for (const auto &p : d.params)
     if (p.defaultValue && p.type != "model") {
+      if (p.defaultValue->kind == ast::Expr::List) {
+        if (!bindList(p, *p.defaultValue))
+          return false;
+        continue;
+      }
       double v;
       if (!evalConstant(*p.defaultValue, out, diag, v))
         return false;
@@ -200,6 +223,22 @@ bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
         (*models)[name] = a.value.get();
         continue;
       }
+      const bool listParam = prm->defaultValue && prm->defaultValue->kind == ast::Expr::List;
+      if (listParam != (a.value->kind == ast::Expr::List)) {
+        diag.error(a.value->loc,
+                   listParam ? "parameter '" + name + "' of " + d.kind + " '" + d.name +
+                                   "' is a list"
+                             : "parameter '" + name + "' of " + d.kind + " '" + d.name +
+                                   "' is a number, not a list",
+                   listParam ? "write " + name + " = [...], e.g. [] or [0, 3]"
+                             : "write " + name + " = <number>");
+        return false;
+      }
+      if (listParam) {
+        if (!bindList(*prm, *a.value))
+          return false;
+        continue;
+      }
       double v;
       if (!evalConstant(*a.value, {}, diag, v))
         return false;
@@ -207,7 +246,7 @@ bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
     }
   }
   for (const auto &p : d.params)
-    if (!out.count(p.name) && p.type.empty()) {
+    if (!out.count(p.name) && p.type.empty() && !(lists && lists->count(p.name))) {
       diag.error(call ? call->loc : d.nameLoc,
                  "parameter '" + p.name + "' of " + d.kind + " '" + d.name + "' has no value",
                  "give it a default in the declaration or pass " + p.name + " = ...");
@@ -487,7 +526,8 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
 
   std::map<std::string, const ast::Expr *> solverModelArgs; // model parameters of the solver
   if (!bindParams(*plan.process, pcall, diag, plan.processParams) ||
-      !bindParams(*plan.solver, scall, diag, plan.solverParams, &solverModelArgs) ||
+      !bindParams(*plan.solver, scall, diag, plan.solverParams, &solverModelArgs,
+                  &plan.solverLists) ||
       (plan.guidance &&
        !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams, &guideArgs)))
     return false;

@@ -66,6 +66,8 @@ struct SamplerPlan {
   const ast::Decl *guidance = nullptr; // null: unguided
 
   std::map<std::string, double> processParams, solverParams, guidanceParams;
+  /// The solver's list parameters (`disable = [0, 3]`), read by contains().
+  std::map<std::string, std::vector<double>> solverLists;
   std::string coords = "native";
   GridPlan grid;
   bool inpaint = false; // keep the run's data where its mask is 1 (RePaint)

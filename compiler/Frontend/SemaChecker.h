@@ -40,7 +40,7 @@ inline const std::vector<std::string> kGridFns = {"round", "table_sigma", "table
 inline const std::vector<std::string> kReductions = {"sum", "mean",     "std",       "norm",
                                                      "dot", "quantile", "batch_mean"};
 
-enum class Ty { Scalar, Field, Sample, Time, Bool, Error };
+enum class Ty { Scalar, Field, Sample, Time, Bool, List, Error };
 
 inline const char *tyName(Ty t) {
   switch (t) {
@@ -54,9 +54,17 @@ inline const char *tyName(Ty t) {
     return "a time point";
   case Ty::Bool:
     return "a condition";
+  case Ty::List:
+    return "a list";
   default:
     return "an error";
   }
+}
+
+/// A solver parameter's type: a list when its default is one (`disable =
+/// [0, 3]`, read by contains(disable, x)), a scalar otherwise.
+inline Ty paramType(const ast::Param &p) {
+  return p.defaultValue && p.defaultValue->kind == ast::Expr::List ? Ty::List : Ty::Scalar;
 }
 
 class Checker {

@@ -29,7 +29,7 @@ void Checker::checkSolver(const ast::Decl &d) {
     std::map<std::string, Ty> fenv;
     for (auto &p : d.params)
       if (p.type != "model")
-        fenv[p.name] = Ty::Scalar;
+        fenv[p.name] = paramType(p);
     for (const auto &p : it->params)
       fenv[p] = Ty::Scalar;
     funcStack_ = {name};
@@ -88,7 +88,7 @@ void Checker::checkSolver(const ast::Decl &d) {
                                    {"steps", Ty::Scalar}};
   for (auto &p : d.params)
     if (p.type != "model")
-      env[p.name] = Ty::Scalar;
+      env[p.name] = paramType(p);
   std::set<std::string> fixed = {step->params[0], step->params[1], step->params[2], "first",
                                  "last",          "index",         "steps"};
   stateTypes_.clear();
@@ -227,6 +227,9 @@ bool Checker::checkStmts(const std::vector<ast::Stmt> &body, std::map<std::strin
       else if (t == Ty::Bool)
         diag.error(s.value->loc, "a condition cannot be stored in a variable",
                    "write the comparison in the if");
+      else if (t == Ty::List)
+        diag.error(s.value->loc, "a list cannot be stored in a variable",
+                   "read the parameter with contains(LIST, x) where it is needed");
       env[s.name] = t;
     } else if (s.kind == ast::Stmt::Return) {
       returned = true;

@@ -27,6 +27,11 @@ Ty Checker::typeOf(const ast::Expr &e, const std::map<std::string, Ty> &env) {
   }
   case ast::Expr::Neg: {
     Ty t = typeOf(*e.ops[0], env);
+    if (t == Ty::List) {
+      diag.error(e.loc, "'-' of a list",
+                 "a list parameter is read by contains(LIST, x): whether x is one of its values");
+      return Ty::Error;
+    }
     if (t == Ty::Bool) {
       diag.error(e.loc, "'-' of a condition", "use 'not'");
       return Ty::Error;
@@ -45,6 +50,12 @@ Ty Checker::typeOf(const ast::Expr &e, const std::map<std::string, Ty> &env) {
     Ty a = typeOf(*e.ops[0], env), b = typeOf(*e.ops[1], env);
     if (a == Ty::Error || b == Ty::Error)
       return Ty::Error;
+    if (a == Ty::List || b == Ty::List) {
+      diag.error(e.ops[a == Ty::List ? 0 : 1]->loc,
+                 std::string("'") + ast::opSpelling(e.op) + "' takes numbers, not a list",
+                 "a list parameter is read by contains(LIST, x): whether x is one of its values");
+      return Ty::Error;
+    }
     bool logical = e.op == '&' || e.op == '|';
     bool compare = std::string("<>lgen").find(e.op) != std::string::npos;
     if (logical) {
@@ -117,6 +128,8 @@ Ty Checker::typeOf(const ast::Expr &e, const std::map<std::string, Ty> &env) {
       }
       return result;
     };
+    if (e.name == "contains")
+      return expect({Ty::List, Ty::Scalar}, Ty::Bool);
     static const std::vector<std::string> kStepOnly = {
         "denoise",       "eps",        "pf_ode",         "score",
         "noise",         "at",         "at_lambda",      "posterior_mean",

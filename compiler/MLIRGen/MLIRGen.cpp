@@ -210,6 +210,14 @@ private:
       }
     }
     case ast::Expr::Call: {
+      if (e.name == "contains") { // x == v1 or x == v2 ...: the list is constant
+        Value x = toScalar(mixed(*e.args[1].value, env, params), l);
+        Value any = b.create<arith::ConstantOp>(l, b.getBoolAttr(false));
+        for (double v : plan.solverLists.at(e.args[0].value->name))
+          any = b.create<arith::OrIOp>(
+              l, any, b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, x, cst(v, l)));
+        return any;
+      }
       SmallVector<Value> args;
       for (auto &a : e.args)
         args.push_back(mixed(*a.value, env, params));
@@ -457,6 +465,13 @@ private:
       default: return double(*a != 0 || *b != 0);
       }
     }
+    case ast::Expr::Call:
+      if (e.name == "contains" && e.args.size() == 2)
+        if (auto it = plan.solverLists.find(e.args[0].value->name);
+            it != plan.solverLists.end())
+          if (auto x = constValue(*e.args[1].value))
+            return double(llvm::is_contained(it->second, *x));
+      return std::nullopt;
     default:
       return std::nullopt;
     }

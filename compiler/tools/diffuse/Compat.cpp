@@ -197,8 +197,13 @@ int runCompat(int argc, char **argv) {
         val = INFINITY;
       else if (!v.empty() && end && !*end)
         val = x == std::floor(x) && std::fabs(x) < 1e15 ? json((long)x) : json(x);
+      else if (!v.empty() && v[0] == '[') // a list, as JSON: disable_corrector=[0,3]
+        val = json::parse(v, nullptr, /*allow_exceptions=*/false);
       else
         val = v;
+      if (val.is_discarded())
+        return fail("the value of " + k + " is not a list of numbers: " + v,
+                    "write it as JSON, e.g. " + k + "=[0,3]");
       // set_timesteps' and step()'s arguments (and the pipeline's image_seq_len)
       // are not configuration keys.
       const bool stepArg = k == "eta" || k == "s_churn" || k == "mu" || k == "image_seq_len" ||

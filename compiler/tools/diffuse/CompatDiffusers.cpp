@@ -304,14 +304,25 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     std::string type = getStr(cfg, "solver_type", "bh2");
     if (order != 2 && order != 3)
       return skipped("UniPC solver_order " + std::to_string(order) + " is not in stdlib yet");
-    if (!getBool(cfg, "predict_x0", true) ||
-        (cfg.contains("disable_corrector") && !cfg["disable_corrector"].empty()) ||
-        (type != "bh1" && type != "bh2"))
-      return skipped("this UniPC configuration is not in stdlib yet");
+    if (!getBool(cfg, "predict_x0", true))
+      return skipped("UniPC with predict_x0 = false (the noise-prediction form) is not in "
+                     "stdlib yet");
+    if (type != "bh1" && type != "bh2")
+      return skipped("UniPC solver_type is 'bh1' or 'bh2', not '" + type + "'");
+    // disable_corrector: step indices whose result is not corrected.
+    std::string disabled;
+    const json &dc = cfg["disable_corrector"];
+    if (!dc.is_null() && !dc.is_array())
+      return skipped("disable_corrector is a list of step indices, not " + dc.dump());
+    for (const json &k : dc.is_array() ? dc : json::array()) {
+      if (!k.is_number_integer())
+        return skipped("disable_corrector is a list of step indices, not " + dc.dump());
+      disabled += (disabled.empty() ? "" : ", ") + std::to_string(k.get<long>());
+    }
     threshold = thresholding;
     solver = std::string(order == 3 ? "unipc3" : "unipc") + "(bh = " + type.substr(2) +
              ", lower_order_final = " + (getBool(cfg, "lower_order_final", true) ? "1" : "0") +
-             ")";
+             (disabled.empty() ? "" : ", disable_corrector = [" + disabled + "]") + ")";
   } else if (cls == "DPMSolverMultistepScheduler") {
     std::string algo = getStr(cfg, "algorithm_type", "dpmsolver++");
     if ((algo == "dpmsolver" || algo == "sde-dpmsolver") &&
