@@ -16,13 +16,12 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import (alphas, beta_ppf, cumprod, diffusers_betas, f32,  # noqa: E402
-                     linspace, table_sigmas)
+from dfstest import beta_ppf, diffusers_sigmas, f32, linspace  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
 T = 1000
-sigmas = table_sigmas(cumprod(alphas(diffusers_betas("scaled_linear", T))))
+sigmas = diffusers_sigmas("scaled_linear", T)
 log_sigmas = [f32(math.log(s)) for s in sigmas]
 
 

@@ -24,8 +24,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import (alphas, arange, beta_ppf, cumprod, diffusers_betas, f32,  # noqa: E402
-                     linspace64, sigma_to_t, table_sigmas)
+from dfstest import (arange, beta_ppf, diffusers_sigmas, f32, linspace64,  # noqa: E402
+                     sigma_to_t)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -136,7 +136,7 @@ CASES = [  # (what, class, table, its keys, steps, expected (sigmas, timesteps))
 ]
 ok = True
 for what, cls, kind, keys, steps, expect in CASES:
-    sig = table_sigmas(cumprod(alphas(diffusers_betas(kind, T))))
+    sig = diffusers_sigmas(kind, T)
     rows = grid_rows([cls] + keys + ["--steps", str(steps)])
     want, want_t = expect(sig)
     got, got_t = [f32(float(r[6])) for r in rows], [float(r[3]) for r in rows]

@@ -20,16 +20,12 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import (alphas, beta_ppf, cumprod, diffusers_betas, f32,  # noqa: E402
-                     linspace64, sigma_to_t, table_sigmas)
+from dfstest import (beta_ppf, diffusers_sigmas, f32, linspace64,  # noqa: E402
+                     sigma_to_t)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
 T = 1000
-
-
-def table(kind):
-    return table_sigmas(cumprod(alphas(diffusers_betas(kind, T))))
 
 
 def levels(family, lo, hi, steps):
@@ -42,7 +38,7 @@ def levels(family, lo, hi, steps):
 def grid(cls, family, kind, steps, t_max, t_min):
     """The sigmas of the steps and their network timesteps: Euler's
     fractional float32 ones, or DPMSolverMultistep's cast to int64."""
-    sig = table(kind)
+    sig = diffusers_sigmas(kind, T)
     log_sigmas = [f32(math.log(s)) for s in sig]
     lv = levels(family, sig[t_min], sig[t_max], steps)
     if cls == "DPMSolverMultistepScheduler":

@@ -70,6 +70,11 @@ def table_sigmas(acp):
     return [f32(math.sqrt(f32(f32(1 - a) / a))) for a in acp]
 
 
+def diffusers_sigmas(kind, n=1000):
+    """The float32 noise levels of diffusers' `kind` beta table of n steps."""
+    return table_sigmas(cumprod(alphas(diffusers_betas(kind, n))))
+
+
 def sigma_to_t(sigma, log_sigmas):
     """diffusers' _sigma_to_t of noise level `sigma` over a table's float32
     log sigmas (a list of floats), as numpy 1.x runs it: the float64 scalar

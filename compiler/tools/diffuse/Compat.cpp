@@ -298,17 +298,7 @@ int runCompat(int argc, char **argv) {
     if (names.size() < 2)
       return fail("k-diffusion needs a sampler function and a sigma function, e.g. "
                   "sample_dpmpp_2m get_sigmas_karras");
-    std::vector<std::string> fns = {
-        "sample_euler",    "sample_euler_ancestral",    "sample_heun",
-        "sample_dpm_2",    "sample_dpm_2_ancestral",    "sample_lms",
-        "sample_ipndm",    "sample_dpmpp_2s_ancestral", "sample_dpmpp_sde",
-        "sample_dpmpp_2m", "sample_dpmpp_2m_sde",       "sample_dpmpp_3m_sde",
-        "sample_dpm_fast", "sample_dpm_adaptive",
-        // ComfyUI's fork of k_diffusion.sampling
-        "sample_res_multistep", "sample_res_multistep_ancestral", "sample_res_multistep_cfg_pp",
-        "sample_res_multistep_ancestral_cfg_pp", "sample_seeds_2", "sample_seeds_3",
-        "sample_exp_heun_2_x0", "sample_exp_heun_2_x0_sde", "sample_gradient_estimation",
-        "sample_gradient_estimation_cfg_pp"};
+    std::vector<std::string> fns = kdiffusionSamplerFns();
     std::vector<std::string> sigmaFns = {"get_sigmas_karras", "get_sigmas_exponential",
                                          "get_sigmas_polyexponential", "get_sigmas_vp"};
     std::string fn = names[0], sfn = names[1];

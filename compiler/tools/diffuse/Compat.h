@@ -55,6 +55,9 @@ std::string shortNum(double v);
 /// (null: required, no default); an empty object when either is unknown.
 nlohmann::json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn);
 
+/// The k-diffusion sampler functions compat knows (with ComfyUI's additions).
+std::vector<std::string> kdiffusionSamplerFns();
+
 /// k-diffusion's `fn(model, x, get_sigmas_X(steps, ...), **kwargs)`, `args`
 /// holding both functions' keyword arguments (kdiffusionDefaults fills the
 /// missing ones).

@@ -55,65 +55,58 @@ json churnArgs() {
 json ancestralArgs() { return {{"eta", 1.0}, {"s_noise", 1.0}}; }
 
 /// k-diffusion's sampler functions (k_diffusion.sampling at the golden
-/// commit) and their keyword arguments.
+/// commit, and what ComfyUI's fork of it adds) and their keyword arguments.
+const std::map<std::string, json> &samplerFnTable() {
+  const json ancestral = ancestralArgs();
+  auto with = [](json a, const json &more) {
+    a.update(more);
+    return a;
+  };
+  static const std::map<std::string, json> kArgs = {
+      {"sample_euler", churnArgs()},
+      {"sample_heun", churnArgs()},
+      {"sample_dpm_2", churnArgs()},
+      {"sample_euler_ancestral", ancestral},
+      {"sample_dpm_2_ancestral", ancestral},
+      {"sample_dpmpp_2s_ancestral", ancestral},
+      {"sample_dpmpp_3m_sde", ancestral},
+      // BrownianTreeNoiseSampler (the default): the two stages' draws are
+      // increments of one Brownian path; "gaussian": independent draws.
+      {"sample_dpmpp_sde", with(ancestral, {{"r", 0.5}, {"noise_sampler", "brownian"}})},
+      {"sample_dpmpp_2m_sde", with(ancestral, {{"solver_type", "midpoint"}})},
+      {"sample_lms", {{"order", 4}}},
+      {"sample_ipndm", {{"max_order", 4}}},
+      {"sample_dpmpp_2m", json::object()},
+      // ComfyUI's: RES multistep, deterministic (eta 0) or ancestral, each
+      // with CFG++; SEEDS; the exponential Heun method in x0 and log-SNR
+      // time; the gradient-estimation sampler.
+      {"sample_res_multistep", {{"s_noise", 1.0}}},
+      {"sample_res_multistep_cfg_pp", {{"s_noise", 1.0}}},
+      {"sample_res_multistep_ancestral", ancestral},
+      {"sample_res_multistep_ancestral_cfg_pp", ancestral},
+      {"sample_seeds_2", with(ancestral, {{"r", 0.5}, {"solver_type", "phi_1"}})},
+      {"sample_seeds_3", with(ancestral, {{"r_1", 1.0 / 3}, {"r_2", 2.0 / 3}})},
+      {"sample_exp_heun_2_x0", {{"solver_type", "phi_2"}}},
+      {"sample_exp_heun_2_x0_sde", with(ancestral, {{"solver_type", "phi_2"}})},
+      {"sample_gradient_estimation", {{"ge_gamma", 2.0}}},
+      {"sample_gradient_estimation_cfg_pp", {{"ge_gamma", 2.0}}},
+  };
+  return kArgs;
+}
+
 json samplerFnArgs(const std::string &fn) {
-  if (fn == "sample_euler" || fn == "sample_heun" || fn == "sample_dpm_2")
-    return churnArgs();
-  if (fn == "sample_euler_ancestral" || fn == "sample_dpm_2_ancestral" ||
-      fn == "sample_dpmpp_2s_ancestral" || fn == "sample_dpmpp_3m_sde")
-    return ancestralArgs();
-  if (fn == "sample_dpmpp_sde") {
-    json a = ancestralArgs();
-    a["r"] = 0.5;
-    // BrownianTreeNoiseSampler (the default): the two stages' draws are
-    // increments of one Brownian path; "gaussian": independent draws.
-    a["noise_sampler"] = "brownian";
-    return a;
-  }
-  if (fn == "sample_dpmpp_2m_sde") {
-    json a = ancestralArgs();
-    a["solver_type"] = "midpoint";
-    return a;
-  }
-  if (fn == "sample_lms")
-    return {{"order", 4}};
-  if (fn == "sample_ipndm")
-    return {{"max_order", 4}};
-  if (fn == "sample_dpmpp_2m")
-    return json::object();
-  // ComfyUI's fork of k_diffusion.sampling: RES multistep, deterministic
-  // (eta 0) or ancestral, each with CFG++.
-  if (fn == "sample_res_multistep" || fn == "sample_res_multistep_cfg_pp")
-    return {{"s_noise", 1.0}};
-  if (fn == "sample_res_multistep_ancestral" || fn == "sample_res_multistep_ancestral_cfg_pp")
-    return ancestralArgs();
-  // SEEDS, the exponential Heun method in x0 and log-SNR time, and the
-  // gradient-estimation sampler.
-  if (fn == "sample_seeds_2") {
-    json a = ancestralArgs();
-    a["r"] = 0.5;
-    a["solver_type"] = "phi_1";
-    return a;
-  }
-  if (fn == "sample_seeds_3") {
-    json a = ancestralArgs();
-    a["r_1"] = 1.0 / 3;
-    a["r_2"] = 2.0 / 3;
-    return a;
-  }
-  if (fn == "sample_exp_heun_2_x0")
-    return {{"solver_type", "phi_2"}};
-  if (fn == "sample_exp_heun_2_x0_sde") {
-    json a = ancestralArgs();
-    a["solver_type"] = "phi_2";
-    return a;
-  }
-  if (fn == "sample_gradient_estimation" || fn == "sample_gradient_estimation_cfg_pp")
-    return {{"ge_gamma", 2.0}};
-  return nullptr;
+  auto it = samplerFnTable().find(fn);
+  return it == samplerFnTable().end() ? json(nullptr) : it->second;
 }
 
 } // namespace
+
+std::vector<std::string> kdiffusionSamplerFns() {
+  std::vector<std::string> fns = {"sample_dpm_fast", "sample_dpm_adaptive"};
+  for (const auto &[fn, _] : samplerFnTable())
+    fns.push_back(fn);
+  return fns;
+}
 
 json kdiffusionDefaults(const std::string &fn, const std::string &sigmasFn) {
   if (fn == "sample_dpm_fast") // its own noise levels: no get_sigmas_* function
