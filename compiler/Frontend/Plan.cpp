@@ -99,14 +99,22 @@ double evalDeclExpr(const ast::Decl &p, const ast::Expr &e,
     case '*': return a * b;
     case '/': return a / b;
     case '^': return std::pow(a, b);
-    case '<': return a < b;
-    case '>': return a > b;
-    case 'l': return a <= b;
-    case 'g': return a >= b;
-    case 'e': return a == b;
-    case 'n': return a != b;
-    case '&': return a != 0 && b != 0;
-    case '|': return a != 0 || b != 0;
+    case '<':
+      return a < b;
+    case '>':
+      return a > b;
+    case 'l':
+      return a <= b;
+    case 'g':
+      return a >= b;
+    case 'e':
+      return a == b;
+    case 'n':
+      return a != b;
+    case '&':
+      return a != 0 && b != 0;
+    case '|':
+      return a != 0 || b != 0;
     default: return NAN;
     }
   }
@@ -226,10 +234,10 @@ bool bindParams(const ast::Decl &d, const ast::Expr *call, DiagEngine &diag,
       const bool listParam = prm->defaultValue && prm->defaultValue->kind == ast::Expr::List;
       if (listParam != (a.value->kind == ast::Expr::List)) {
         diag.error(a.value->loc,
-                   listParam ? "parameter '" + name + "' of " + d.kind + " '" + d.name +
-                                   "' is a list"
-                             : "parameter '" + name + "' of " + d.kind + " '" + d.name +
-                                   "' is a number, not a list",
+                   listParam
+                       ? "parameter '" + name + "' of " + d.kind + " '" + d.name + "' is a list"
+                       : "parameter '" + name + "' of " + d.kind + " '" + d.name +
+                             "' is a number, not a list",
                    listParam ? "write " + name + " = [...], e.g. [] or [0, 3]"
                              : "write " + name + " = <number>");
         return false;
@@ -528,8 +536,7 @@ bool planSampler(const ast::Module &m, const std::string &name, DiagEngine &diag
   if (!bindParams(*plan.process, pcall, diag, plan.processParams) ||
       !bindParams(*plan.solver, scall, diag, plan.solverParams, &solverModelArgs,
                   &plan.solverLists) ||
-      (plan.guidance &&
-       !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams, &guideArgs)))
+      (plan.guidance && !bindParams(*plan.guidance, gcall, diag, plan.guidanceParams, &guideArgs)))
     return false;
 
   if (!planProcessAndModel(plan, diag))

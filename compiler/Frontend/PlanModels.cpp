@@ -204,16 +204,15 @@ bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
     if (g.find("active") &&
         (mp.predicts != mainPlan.predicts || mp.predicts == "class_grad" ||
          (mp.predicts == "edm" && mp.sigmaData != mainPlan.sigmaData) || mp.learnedVariance)) {
-      std::string what = mp.learnedVariance ? "has learned variance"
-                         : mp.predicts == "class_grad"
-                             ? "is a classifier's gradient"
-                             : "predicts " + mp.predicts +
-                                   (mp.predicts == "edm" ? " with sigma_data = " + fmtNum(mp.sigmaData)
-                                                         : "") +
-                                   ", model '" + main.name + "' " + mainPlan.predicts +
-                                   (mainPlan.predicts == "edm"
-                                        ? " with sigma_data = " + fmtNum(mainPlan.sigmaData)
-                                        : "");
+      std::string what =
+          mp.learnedVariance ? "has learned variance"
+          : mp.predicts == "class_grad"
+              ? "is a classifier's gradient"
+              : "predicts " + mp.predicts +
+                    (mp.predicts == "edm" ? " with sigma_data = " + fmtNum(mp.sigmaData) : "") +
+                    ", model '" + main.name + "' " + mainPlan.predicts +
+                    (mainPlan.predicts == "edm" ? " with sigma_data = " + fmtNum(mainPlan.sigmaData)
+                                                : "");
       diag.error(where(ev).loc,
                  "guidance '" + g.name + "' has active(t): outside it model '" + ev.model->name +
                      "' is not called and model(cond)'s output stands in for it, but it " + what,
@@ -221,7 +220,8 @@ bool planEvaluations(const ast::Module &m, SamplerPlan &plan,
                      ? "guide with it at every time (no active): a gradient cannot stand in "
                        "for a prediction"
                      : "guide with it at every time (no active), or declare it to predict "
-                       "what '" + main.name + "' predicts");
+                       "what '" +
+                           main.name + "' predicts");
       return false;
     }
   }

@@ -254,7 +254,7 @@ void Checker::checkScalarExpr(const ast::Expr &e, const std::string &tvar,
       return;
     }
     if (contains(kMathFns, e.name) || contains(kGridFns, e.name)) {
-      size_t want = (e.name == "min" || e.name == "max")           ? 2
+      size_t want = (e.name == "min" || e.name == "max")          ? 2
                     : (e.name == "beta_ppf" || e.name == "where") ? 3
                                                                   : 1;
       if (e.args.size() != want)

@@ -34,8 +34,8 @@ inline const std::vector<std::string> kPrimitives = {
 /// diffusers and ComfyUI read it (diffuse/schedule.h), beta_ppf(q, a, b),
 /// the Beta(a, b) quantile (scipy.stats.beta.ppf; diffuse/special.h), and
 /// where(CONDITION, a, b), which evaluates only the branch it picks.
-inline const std::vector<std::string> kGridFns = {"round", "table_sigma", "table_t", "table_index",
-                                                  "beta_ppf", "where"};
+inline const std::vector<std::string> kGridFns = {"round",       "table_sigma", "table_t",
+                                                  "table_index", "beta_ppf",    "where"};
 /// Reductions over each sample's elements: one value per sample.
 inline const std::vector<std::string> kReductions = {"sum", "mean",     "std",       "norm",
                                                      "dot", "quantile", "batch_mean"};

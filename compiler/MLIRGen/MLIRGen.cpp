@@ -239,9 +239,9 @@ private:
       if (auto sm = plan.solverModels.find(e.name); sm != plan.solverModels.end()) {
         // A solver's model parameter: its network's raw output (a degradation).
         const ModelPlan &mp = sm->second;
-        auto call = b.create<ModelCallOp>(l, TypeRange{field()}, mp.decl->name, args[0], args[1],
-                                          Value(), Value(),
-                                          ArrayRef<int32_t>{mp.conditional ? 0 : -1});
+        auto call =
+            b.create<ModelCallOp>(l, TypeRange{field()}, mp.decl->name, args[0], args[1], Value(),
+                                  Value(), ArrayRef<int32_t>{mp.conditional ? 0 : -1});
         return call.getOutputs()[0];
       }
       if (e.name == "at") return b.create<AtOp>(l, time(), toScalar(args[0], l), false);
@@ -467,8 +467,7 @@ private:
     }
     case ast::Expr::Call:
       if (e.name == "contains" && e.args.size() == 2)
-        if (auto it = plan.solverLists.find(e.args[0].value->name);
-            it != plan.solverLists.end())
+        if (auto it = plan.solverLists.find(e.args[0].value->name); it != plan.solverLists.end())
           if (auto x = constValue(*e.args[1].value))
             return double(llvm::is_contained(it->second, *x));
       return std::nullopt;

@@ -609,11 +609,10 @@ struct Lowering {
         // A one-condition output kept as state is written by the network
         // straight into the state buffer.
         auto d = dest.find(c.getOutputs()[0]);
-        Value buf = nc == 1 && per == 1 && !c.getFallback() && d != dest.end() &&
-                            stateDest.count(d->second)
-                        ? d->second
-                        : hook(ol, ctxPtr, 0, ptr,
-                               {ctxPtr, i32c(slots++, ol), i32c(nc * per, ol)});
+        Value buf =
+            nc == 1 && per == 1 && !c.getFallback() && d != dest.end() && stateDest.count(d->second)
+                ? d->second
+                : hook(ol, ctxPtr, 0, ptr, {ctxPtr, i32c(slots++, ol), i32c(nc * per, ol)});
         // The conditions, on the stack.
         Value condv;
         {

@@ -168,8 +168,7 @@ static Mapping flowMatchDynamicGrid(const json &cfg, const json &sk, long steps,
     return skipped("sigmas is 'flux' (FluxPipeline's np.linspace(1, 1/N, N), the default) "
                    "or 'none' (the scheduler's own), not '" + sig + "'");
   grid = "flowmatch(steps = " + std::to_string(steps) + ", dynamic = 1, mu = " + shortNum(mu) +
-         (type == "linear" ? ", linear = 1" : "") +
-         (sig == "none" ? ", pipeline_sigmas = 0" : "") +
+         (type == "linear" ? ", linear = 1" : "") + (sig == "none" ? ", pipeline_sigmas = 0" : "") +
          (T != 1000 ? ", train_steps = " + std::to_string(T) : "");
   return Mapping{};
 }
@@ -335,8 +334,8 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     if (algo != "dpmsolver++" && algo != "dpmsolver" && !sde)
       return skipped("DPMSolverMultistep algorithm_type " + algo + " is not in stdlib yet");
     if (order != 2 && !(order == 3 && algo != "sde-dpmsolver"))
-      return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " +
-                     algo + " is not in stdlib yet" +
+      return skipped("DPMSolverMultistep solver_order " + std::to_string(order) + " with " + algo +
+                     " is not in stdlib yet" +
                      (order == 3 ? " (diffusers has no third-order update for it)" : ""));
     const bool eulerAtFinal = getBool(cfg, "euler_at_final", false);
     if (type != "midpoint" && type != "heun")
@@ -351,8 +350,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     // the second-order step; the third-order update has only one form.
     if (order == 3 && sde)
       // diffusers' third-order SDE update, its D2 weight included.
-      solver = "dpmpp_3m_sde(lower_order_final = " + lof + ", final_noise = 1, midpoint = " +
-               (type == "heun" ? "0" : "1") + ", diffusers_d2 = 1)";
+      solver = "dpmpp_3m_sde(lower_order_final = " + lof +
+               ", final_noise = 1, midpoint = " + (type == "heun" ? "0" : "1") +
+               ", diffusers_d2 = 1)";
     else if (order == 3)
       solver = std::string(algo == "dpmsolver" ? "dpm_solver_3m" : "dpmpp_3m") +
                "(lower_order_final = " + lof + ", lower_order_below = 15" + eaf + ")";
@@ -484,10 +484,10 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
       grid = lcmGrid;
     } else if (kstyle) {
       // Euler's final_sigmas_type sigma_min ends at the sigma of timestep 0.
-      const std::string finalZero = cls == "EulerDiscreteScheduler" &&
-                                            getStr(cfg, "final_sigmas_type", "zero") == "sigma_min"
-                                        ? ", final_zero = 0"
-                                        : "";
+      const std::string finalZero =
+          cls == "EulerDiscreteScheduler" && getStr(cfg, "final_sigmas_type", "zero") == "sigma_min"
+              ? ", final_zero = 0"
+              : "";
       if (karras || exponential || betaSigmas) {
         if (cls == "EulerAncestralDiscreteScheduler")
           return skipped("use_karras_sigmas in EulerAncestral is not in the compat specs yet");
@@ -497,9 +497,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
           hi = (steps - 1) * (T / steps) + offset;
           lo = offset;
         } else if (spacing == "trailing") {
-          lo = (long)std::nearbyint(rt::arangeAt((double)T, -(double)T / (double)steps,
-                                                 steps - 1)) -
-               1;
+          lo =
+              (long)std::nearbyint(rt::arangeAt((double)T, -(double)T / (double)steps, steps - 1)) -
+              1;
         }
         bool rounded = cls.rfind("KDPM2", 0) == 0; // KDPM2 rounds its Karras timesteps
         std::string family = exponential ? "exponential" : betaSigmas ? "beta" : "karras";
@@ -563,10 +563,10 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
         // np.arange(T - clipped, 0, -T / N): fewer than N timesteps, still
         // T / N apart; the scheduler then runs that many steps.
         grid = "dpm_trailing(steps = " +
-               std::to_string((long)std::ceil((0.0 - (double)(T - clipped)) /
-                                              -((double)T / (double)steps))) +
-               trainArg + fz + ", clipped = " + std::to_string(clipped) +
-               ", requested = " + N + ")";
+               std::to_string(
+                   (long)std::ceil((0.0 - (double)(T - clipped)) / -((double)T / (double)steps))) +
+               trainArg + fz + ", clipped = " + std::to_string(clipped) + ", requested = " + N +
+               ")";
       else
         grid = "dpm_" + spacing + "(steps = " + N +
                (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") +

@@ -253,8 +253,8 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
       a["r"] = 1;
     solver = call("seeds_2", callArgs(a, {{"eta", 1}, {"s_noise", 1}, {"r", 0.5}, {"phi2", 0}}));
   } else if (fn == "sample_seeds_3") {
-    solver = call("seeds_3", callArgs(args, {{"eta", 1}, {"s_noise", 1}, {"r_1", 1.0 / 3},
-                                             {"r_2", 2.0 / 3}}));
+    solver = call("seeds_3",
+                  callArgs(args, {{"eta", 1}, {"s_noise", 1}, {"r_1", 1.0 / 3}, {"r_2", 2.0 / 3}}));
   } else if (fn.rfind("sample_gradient_estimation", 0) == 0) {
     json a = args;
     if (fn.find("_cfg_pp") != std::string::npos) {
