@@ -92,6 +92,8 @@ json diffusersDefaults(const std::string &cls) {
               {"set_alpha_to_one", true},
               {"timestep_spacing", "leading"},
               {"timestep_scaling", 10.0}});
+  } else if (cls == "FlowMatchHeunDiscreteScheduler") {
+    d = {{"num_train_timesteps", 1000}, {"shift", 1.0}};
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
     d = {{"num_train_timesteps", 1000}, {"shift", 1.0},
          {"use_dynamic_shifting", false}, {"stochastic_sampling", false},
@@ -389,6 +391,13 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     // stochastic_sampling: the clean estimate x - sigma v re-noised to the
     // next sigma with fresh noise, multistep consistency sampling.
     solver = getBool(cfg, "stochastic_sampling", false) ? "consistency" : "euler";
+  } else if (cls == "FlowMatchHeunDiscreteScheduler") {
+    // Heun's method in sigma on the velocity (its second evaluation at the
+    // step's end), Euler into sigma = 0.
+    if (getNum(sk, "s_churn", 0) != 0)
+      return skipped("FlowMatchHeun with s_churn > 0 is not in the compat specs yet");
+    solver = "heun";
+    coords = "native";
   } else {
     return skipped("diffusers " + cls + " is not in stdlib yet");
   }
@@ -415,7 +424,8 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
   os << "import \"compat/diffusers.dfs\"\n\n";
   std::string process = "rectified_flow", model = "transformer", grid;
 
-  if (cls != "FlowMatchEulerDiscreteScheduler") {
+  const bool flowMatch = cls.rfind("FlowMatch", 0) == 0;
+  if (!flowMatch) {
     // The process: the beta table and where the chain ends.
     std::string sched = getStr(cfg, "beta_schedule", "linear");
     if (!cfg["trained_betas"].is_null())
@@ -593,7 +603,7 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
            (T != 1000 ? ", train_steps = " + std::to_string(T) : "");
     m.items = {"process = rectified_flow", "time_dtype = f32"};
   }
-  if (cls == "FlowMatchEulerDiscreteScheduler") {
+  if (flowMatch) {
     // shift_terminal, then Karras, exponential or Beta sigmas.
     const json &term = cfg["shift_terminal"];
     if (!term.is_null() && !(term.is_number() && term.get<double>() >= 0 && term.get<double>() < 1))
