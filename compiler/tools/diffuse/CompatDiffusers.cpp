@@ -23,6 +23,7 @@ namespace {
 
 const char *kKStyle[] = {"EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
                          "HeunDiscreteScheduler", "LMSDiscreteScheduler",
+                         "DPMSolverSDEScheduler",
                          "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler"};
 const char *kMultistep[] = {"DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler",
                             "UniPCMultistepScheduler", "DEISMultistepScheduler"};
@@ -68,6 +69,8 @@ json diffusersDefaults(const std::string &cls) {
     if (cls == "EulerDiscreteScheduler")
       d.update({{"interpolation_type", "linear"}, {"timestep_type", "discrete"},
                 {"final_sigmas_type", "zero"}, {"sigma_min", nullptr}, {"sigma_max", nullptr}});
+    if (cls == "DPMSolverSDEScheduler")
+      d.update({{"noise_sampler_seed", nullptr}});
   } else if (among(cls, kMultistep)) {
     sigmas();
     thresholding();
@@ -252,6 +255,14 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     coords = "ve";
   } else if (cls == "HeunDiscreteScheduler") {
     solver = "heun";
+  } else if (cls == "DPMSolverSDEScheduler") {
+    // k-diffusion's sample_dpmpp_sde (eta 1, r 1/2) on Heun's timesteps: the
+    // midpoint's network time is _sigma_to_t of its sigma, as at(sm) takes
+    // it on a table. The two stages' draws are increments of one Brownian
+    // path (brownian = 1), as its BrownianTreeNoiseSampler's are; the path
+    // is Diffuse's own (--seed), not torchsde's of noise_sampler_seed.
+    double sn = getNum(sk, "s_noise", 1);
+    solver = sn == 1 ? "dpmpp_sde" : "dpmpp_sde(s_noise = " + shortNum(sn) + ")";
   } else if (cls == "KDPM2DiscreteScheduler") {
     solver = "kdpm2";
     m.float32Schedule = "float32 midpoints";
@@ -462,8 +473,16 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     // DDPM's learned_range: the network returns the variance channels too.
     const bool learned = cls == "DDPMScheduler" &&
                          getStr(cfg, "variance_type", "fixed_small") == "learned_range";
+    // DPMSolverSDE keeps its midpoints' fractional timesteps in a float32
+    // tensor: the network sees them rounded to float32. (KDPM2 does too, but
+    // computes the midpoints themselves in float32 torch arithmetic, which
+    // Diffuse does not reproduce; rounding only the time moves its karras
+    // case further from diffusers, so it keeps float64 times.)
+    const bool f32Times = cls == "DPMSolverSDEScheduler";
     os << "model peer_model {\n  predicts = " << predicts
-       << (continuous ? "\n  time = c_noise\n  time_dtype = f32" : "\n  time = index")
+       << (continuous ? "\n  time = c_noise\n  time_dtype = f32"
+           : f32Times ? "\n  time = index\n  time_dtype = f32"
+                      : "\n  time = index")
        << (learned ? "\n  variance = learned_range" : "") << "\n  cond = class\n}\n\n";
     if (learned)
       m.items.push_back("variance = learned_range");
@@ -484,10 +503,10 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     bool betaSigmas = getBool(cfg, "use_beta_sigmas", false);
     if ((exponential || betaSigmas) && cls != "EulerDiscreteScheduler" &&
         cls != "HeunDiscreteScheduler" && cls != "LMSDiscreteScheduler" &&
-        cls != "DPMSolverMultistepScheduler")
+        cls != "DPMSolverSDEScheduler" && cls != "DPMSolverMultistepScheduler")
       return skipped(std::string(exponential ? "use_exponential_sigmas" : "use_beta_sigmas") +
-                     " is in the compat grids for Euler, Heun, LMS and DPMSolverMultistep "
-                     "only, not " +
+                     " is in the compat grids for Euler, Heun, LMS, DPMSolverSDE and "
+                     "DPMSolverMultistep only, not " +
                      cls);
     std::string trainArg = T != 1000 ? ", train_steps = " + train : "";
     if (!lcmGrid.empty()) {
