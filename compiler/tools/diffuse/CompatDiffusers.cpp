@@ -84,7 +84,7 @@ json diffusersDefaults(const std::string &cls) {
       d.update({{"algorithm_type", "dpmsolver++"}, {"solver_type", "midpoint"},
                 {"final_sigmas_type", "zero"}, {"lambda_min_clipped", "-inf"},
                 {"use_lu_lambdas", false}, {"euler_at_final", false}});
-  } else if (cls == "LCMScheduler") {
+  } else if (cls == "LCMScheduler" || cls == "TCDScheduler") {
     thresholding();
     d.update({{"beta_start", 0.00085},
               {"beta_end", 0.012},
@@ -380,21 +380,31 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
                "(lower_order_final = " + lof + (type == "heun" ? ", taylor = 1" : "") + eaf +
                ")";
     coords = "native";
-  } else if (cls == "LCMScheduler") {
-    // Its own timesteps (timestep_spacing is unused) and the consistency
-    // boundary condition at each discrete timestep.
+  } else if (cls == "LCMScheduler" || cls == "TCDScheduler") {
+    // Their own timesteps (timestep_spacing is unused). LCM: the consistency
+    // boundary condition at each discrete timestep, the chain's end last;
+    // TCD: its DDIM step to floor((1 - eta) t) and forward noise to t
+    // (step()'s eta, gamma in the paper), timestep 0 last.
     long orig = (long)getNum(cfg, "original_inference_steps", 50);
     if (orig < 1 || orig > T)
       return skipped("original_inference_steps is 1 to num_train_timesteps, not " +
                      std::to_string(orig));
     if (steps > orig)
-      return skipped("LCMScheduler needs num_inference_steps <= original_inference_steps (" +
+      return skipped(cls + " needs num_inference_steps <= original_inference_steps (" +
                      std::to_string(orig) + "), as diffusers requires");
-    double scaling = getNum(cfg, "timestep_scaling", 10);
-    solver = scaling == 10 ? "lcm" : "lcm(timestep_scaling = " + shortNum(scaling) + ")";
+    const bool tcd = cls == "TCDScheduler";
+    if (tcd) {
+      double eta = getNum(sk, "eta", 0.3);
+      if (!(eta >= 0 && eta <= 1))
+        return skipped("TCD's eta (gamma) is in [0, 1], not " + shortNum(eta));
+      solver = eta == 0.3 ? "tcd" : "tcd(eta = " + shortNum(eta) + ")";
+    } else {
+      double scaling = getNum(cfg, "timestep_scaling", 10);
+      solver = scaling == 10 ? "lcm" : "lcm(timestep_scaling = " + shortNum(scaling) + ")";
+    }
     lcmGrid = "lcm_timesteps(steps = " + N + (orig != 50 ? ", original_steps = " +
               std::to_string(orig) : "") + (T != 1000 ? ", train_steps = " +
-              std::to_string(T) : "") + ")";
+              std::to_string(T) : "") + (tcd ? ", final = 0" : "") + ")";
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
     if (getBool(cfg, "invert_sigmas", false))
       return skipped("FlowMatch's invert_sigmas (Mochi's sigmas 1 - s, ending at noise level 1) "

@@ -1,11 +1,14 @@
-"""Checks `diffuse compat diffusers LCMScheduler`, which no golden case
-covers, against LCMScheduler's set_timesteps and step written out here in
+"""Checks `diffuse compat diffusers LCMScheduler` and TCDScheduler, which
+no golden case covers, against LCMScheduler's set_timesteps and step written out here in
 plain Python from diffusers' source (the skipped timesteps of the original
 schedule, the consistency boundary condition c_skip, c_out at each
 timestep, re-noising to the next one), with the same replayed noise, on the
 table's float32 alphas_cumprod that `diffuse schedule` prints. The
 boundary scalings are taken in float64 (torch computes them in its default
-dtype). The model is the exact noise prediction of an 8-D mixture.
+dtype). TCDScheduler on the same timesteps: x0 and eps at t, DDIM to the
+timestep floor((1 - eta) prev) and forward noise from there to prev
+(none on the last step, whose prev is timestep 0). The model is the exact
+noise prediction of an 8-D mixture.
 
 usage: check-lcm.py DIFFUSE WORKDIR"""
 import math
@@ -46,6 +49,23 @@ def lcm(x, acp, ts, z, scaling):
     return x
 
 
+def tcd(x, acp, ts, z, eta):
+    global calls
+    for i, t in enumerate(ts):
+        calls += 1
+        prev = ts[i + 1] if i + 1 < len(ts) else 0
+        ts_ = math.floor((1 - eta) * prev)
+        a, ap, as_ = acp[t], acp[prev], acp[ts_]
+        x0 = dfstest.mixture_denoise(mix, x, math.sqrt(a), math.sqrt(1 - a))
+        eps = [(v - math.sqrt(a) * m) / math.sqrt(1 - a) for v, m in zip(x, x0)]
+        x0 = [(v - (1 - a) ** 0.5 * e) / a ** 0.5 for v, e in zip(x, eps)]
+        xs = [as_ ** 0.5 * m + (1 - as_) ** 0.5 * e for m, e in zip(x0, eps)]
+        if eta > 0 and i != len(ts) - 1:
+            xs = [(ap / as_) ** 0.5 * v + (1 - ap / as_) ** 0.5 * w for v, w in zip(xs, z[i])]
+        x = xs
+    return x
+
+
 rng = random.Random(9)
 draws = [[rng.gauss(0, 1) for _ in range(B * D)] for _ in range(8)]
 dfstest.write_npy(os.path.join(work, "z.npy"), draws)
@@ -66,5 +86,20 @@ for steps, original, scaling in CASES:
             for r, x in enumerate(x_init)]
     ok &= dfstest.same_run(f"LCM {steps} steps of {original}, timestep_scaling={scaling:g} "
                            f"(timesteps {', '.join(map(str, ts))})", got, want, got_calls,
+                           calls // B)
+for steps, original, eta in [(4, 50, 0.3), (8, 50, 0.0), (6, 40, 0.7)]:
+    keys = [f"original_inference_steps={original}", f"eta={eta}"]
+    spec = dfstest.compat_spec(diffuse, work, "diffusers", "TCDScheduler", *keys,
+                               "--steps", str(steps))
+    sched = subprocess.run([diffuse, "schedule", spec, "--points", "1000"], capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    acp = {int(r[0]): dfstest.f32(float(r[2])) for r in dfstest.table_rows(sched, "n")}
+    got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0",
+                                         "--noise", os.path.join(work, "z.npy"))
+    ts = lcm_timesteps(steps, original)
+    calls = 0
+    want = [tcd(x, acp, ts, [d[r * D:(r + 1) * D] for d in draws], eta)
+            for r, x in enumerate(x_init)]
+    ok &= dfstest.same_run(f"TCD {steps} steps of {original}, eta={eta:g}", got, want, got_calls,
                            calls // B)
 sys.exit(0 if ok else 1)
