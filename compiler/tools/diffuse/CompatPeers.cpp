@@ -255,22 +255,19 @@ Mapping mapKDiffusion(const std::string &fn, const std::string &sigmasFn, const 
   } else if (fn == "sample_seeds_3") {
     solver = call("seeds_3",
                   callArgs(args, {{"eta", 1}, {"s_noise", 1}, {"r_1", 1.0 / 3}, {"r_2", 2.0 / 3}}));
-  } else if (fn.rfind("sample_gradient_estimation", 0) == 0) {
+  } else if (fn.rfind("sample_gradient_estimation", 0) == 0 ||
+             fn.rfind("sample_res_multistep", 0) == 0) {
+    // The _cfg_pp variants are the same solver with cfg_pp = 1: they read
+    // the unconditional prediction, so they need guidance.
     json a = args;
     if (fn.find("_cfg_pp") != std::string::npos) {
       if (!guidance)
         return skipped(fn + " is CFG++: give the guidance scale with --guidance W");
       a["cfg_pp"] = 1;
     }
-    solver = call("gradient_estimation", callArgs(a, {{"ge_gamma", 2}, {"cfg_pp", 0}}));
-  } else if (fn.rfind("sample_res_multistep", 0) == 0) {
-    json a = args;
-    if (fn.find("_cfg_pp") != std::string::npos) {
-      if (!guidance)
-        return skipped(fn + " is CFG++: give the guidance scale with --guidance W");
-      a["cfg_pp"] = 1;
-    }
-    solver = call("res_multistep", callArgs(a, {{"eta", 0}, {"s_noise", 1}, {"cfg_pp", 0}}));
+    solver = fn.rfind("sample_gradient_estimation", 0) == 0
+                 ? call("gradient_estimation", callArgs(a, {{"ge_gamma", 2}, {"cfg_pp", 0}}))
+                 : call("res_multistep", callArgs(a, {{"eta", 0}, {"s_noise", 1}, {"cfg_pp", 0}}));
   } else {
     // The ancestral samplers: fn without "sample_" is the stdlib solver.
     solver = call(fn.substr(7), callArgs(args, {{"eta", 1}, {"s_noise", 1}}));

@@ -69,11 +69,15 @@ def tcd(x, acp, ts, z, eta):
 rng = random.Random(9)
 draws = [[rng.gauss(0, 1) for _ in range(B * D)] for _ in range(8)]
 dfstest.write_npy(os.path.join(work, "z.npy"), draws)
-CASES = [(4, 50, 10.0), (8, 50, 10.0), (6, 40, 10.0), (2, 50, 5.0)]
+CASES = [("LCM", lcm, 4, 50, 10.0), ("LCM", lcm, 8, 50, 10.0), ("LCM", lcm, 6, 40, 10.0),
+         ("LCM", lcm, 2, 50, 5.0), ("TCD", tcd, 4, 50, 0.3), ("TCD", tcd, 8, 50, 0.0),
+         ("TCD", tcd, 6, 40, 0.7)]
 ok = True
-for steps, original, scaling in CASES:
-    keys = [f"original_inference_steps={original}", f"timestep_scaling={scaling}"]
-    spec = dfstest.compat_spec(diffuse, work, "diffusers", "LCMScheduler", *keys,
+for name, run, steps, original, arg in CASES:
+    # LCM's timestep_scaling, TCD's eta
+    keys = [f"original_inference_steps={original}",
+            f"timestep_scaling={arg}" if name == "LCM" else f"eta={arg}"]
+    spec = dfstest.compat_spec(diffuse, work, "diffusers", name + "Scheduler", *keys,
                                "--steps", str(steps))
     sched = subprocess.run([diffuse, "schedule", spec, "--points", "1000"], capture_output=True,
                            text=True, check=True).stdout.splitlines()
@@ -82,24 +86,10 @@ for steps, original, scaling in CASES:
                                          "--noise", os.path.join(work, "z.npy"))
     ts = lcm_timesteps(steps, original)
     calls = 0
-    want = [lcm(x, acp, ts, [d[r * D:(r + 1) * D] for d in draws], scaling)
+    want = [run(x, acp, ts, [d[r * D:(r + 1) * D] for d in draws], arg)
             for r, x in enumerate(x_init)]
-    ok &= dfstest.same_run(f"LCM {steps} steps of {original}, timestep_scaling={scaling:g} "
-                           f"(timesteps {', '.join(map(str, ts))})", got, want, got_calls,
-                           calls // B)
-for steps, original, eta in [(4, 50, 0.3), (8, 50, 0.0), (6, 40, 0.7)]:
-    keys = [f"original_inference_steps={original}", f"eta={eta}"]
-    spec = dfstest.compat_spec(diffuse, work, "diffusers", "TCDScheduler", *keys,
-                               "--steps", str(steps))
-    sched = subprocess.run([diffuse, "schedule", spec, "--points", "1000"], capture_output=True,
-                           text=True, check=True).stdout.splitlines()
-    acp = {int(r[0]): dfstest.f32(float(r[2])) for r in dfstest.table_rows(sched, "n")}
-    got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0",
-                                         "--noise", os.path.join(work, "z.npy"))
-    ts = lcm_timesteps(steps, original)
-    calls = 0
-    want = [tcd(x, acp, ts, [d[r * D:(r + 1) * D] for d in draws], eta)
-            for r, x in enumerate(x_init)]
-    ok &= dfstest.same_run(f"TCD {steps} steps of {original}, eta={eta:g}", got, want, got_calls,
+    what = (f"timestep_scaling={arg:g} (timesteps {', '.join(map(str, ts))})" if name == "LCM"
+            else f"eta={arg:g}")
+    ok &= dfstest.same_run(f"{name} {steps} steps of {original}, {what}", got, want, got_calls,
                            calls // B)
 sys.exit(0 if ok else 1)
