@@ -75,6 +75,24 @@ def diffusers_sigmas(kind, n=1000):
     return table_sigmas(cumprod(alphas(diffusers_betas(kind, n))))
 
 
+def discrete_eps(mix, acp, x_in, t):
+    """The exact noise prediction of mixture `mix` as a network trained on
+    the table `acp` (its float32 alphas_cumprod) sees timestep t: the
+    table's noise level at an integer t, log sigma interpolated between
+    entries at a fractional one (the golden files' model)."""
+    if t == math.floor(t):
+        a, s = math.sqrt(acp[int(t)]), math.sqrt(1 - acp[int(t)])
+    else:
+        lo = int(math.floor(t))
+        w = t - lo
+        ls = [0.5 * math.log((1 - acp[k]) / acp[k]) for k in (lo, lo + 1)]
+        sig = math.exp((1 - w) * ls[0] + w * ls[1])
+        a = 1 / math.sqrt(1 + sig * sig)
+        s = sig * a
+    x0 = mixture_denoise(mix, x_in, a, s)
+    return [(v - a * m) / s for v, m in zip(x_in, x0)]
+
+
 def sigma_to_t(sigma, log_sigmas):
     """diffusers' _sigma_to_t of noise level `sigma` over a table's float32
     log sigmas (a list of floats), as numpy 1.x runs it: the float64 scalar

@@ -206,9 +206,8 @@ int runCompat(int argc, char **argv) {
                     "write it as JSON, e.g. " + k + "=[0,3]");
       // set_timesteps' and step()'s arguments (and the pipeline's image_seq_len)
       // are not configuration keys.
-      const bool stepArg = k == "eta" || k == "s_churn" || k == "s_noise" || k == "mu" ||
-                           k == "image_seq_len" ||
-                           k == "sigmas";
+      const bool stepArg = k == "eta" || k == "s_churn" || k == "s_tmin" || k == "s_tmax" ||
+                           k == "s_noise" || k == "mu" || k == "image_seq_len" || k == "sigmas";
       (peer == "diffusers" && stepArg ? sk : cfg)[k] = val;
     } else if (!a.empty() && a[0] == '-') {
       return fail("unknown option '" + a + "'", kUsage);

@@ -233,8 +233,11 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
   } else if (cls == "EulerAncestralDiscreteScheduler") {
     solver = "euler_ancestral(final_noise = 1)";
   } else if (cls == "EulerDiscreteScheduler") {
-    if (getNum(sk, "s_churn", 0) != 0)
-      return skipped("Euler with s_churn > 0 is not in the compat specs yet");
+    // step()'s churn: the network before it (diffusers_euler).
+    const double churn = getNum(sk, "s_churn", 0);
+    if (churn != 0 && getStr(cfg, "prediction_type", "epsilon") != "epsilon")
+      return skipped("Euler with s_churn > 0 is in the compat specs for prediction_type "
+                     "'epsilon' only");
     std::string tt = getStr(cfg, "timestep_type", "discrete");
     if (tt != "discrete" && tt != "continuous")
       return skipped("timestep_type is 'discrete' or 'continuous', not '" + tt + "'");
@@ -251,7 +254,16 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     for (const char *k : {"sigma_min", "sigma_max"})
       if (!cfg[k].is_null() && !(cfg[k].is_number() && cfg[k].get<double>() >= 0))
         return skipped(std::string(k) + " is a noise level >= 0 or null, not " + cfg[k].dump());
-    solver = "euler";
+    if (churn != 0) {
+      std::string a = "s_churn = " + shortNum(churn);
+      for (auto [k, def] : {std::pair<const char *, double>{"s_tmin", 0}, {"s_tmax", INFINITY},
+                            {"s_noise", 1}})
+        if (getNum(sk, k, def) != def && std::isfinite(getNum(sk, k, def)))
+          a += std::string(", ") + k + " = " + shortNum(getNum(sk, k, def));
+      solver = "diffusers_euler(" + a + ")";
+    } else {
+      solver = "euler";
+    }
     coords = "ve";
   } else if (cls == "HeunDiscreteScheduler") {
     solver = "heun";

@@ -27,25 +27,14 @@ D, B = 8, 4
 mix, x_init = dfstest.peer_mixture(work, D, B)
 T = 1000
 acp = dfstest.cumprod(dfstest.alphas(dfstest.diffusers_betas("scaled_linear", T)))
-log_sigmas = [0.5 * math.log((1 - a) / a) for a in acp]  # the network's table, float64
 f32_log_sigmas = [dfstest.f32(math.log(s)) for s in dfstest.table_sigmas(acp)]
 calls = 0
 
 
 def eps(x_in, t):
-    """The network at timestep t (fractional: log sigma interpolated)."""
     global calls
     calls += 1
-    if t == math.floor(t):
-        a, s = math.sqrt(acp[int(t)]), math.sqrt(1 - acp[int(t)])
-    else:
-        lo = int(math.floor(t))
-        w = t - lo
-        sig = math.exp((1 - w) * log_sigmas[lo] + w * log_sigmas[lo + 1])
-        a = 1 / math.sqrt(1 + sig * sig)
-        s = sig * a
-    x0 = dfstest.mixture_denoise(mix, x_in, a, s)
-    return [(v - a * m) / s for v, m in zip(x_in, x0)]
+    return dfstest.discrete_eps(mix, acp, x_in, t)
 
 
 def x0_at(x, sigma, t):  # scale_model_input, then sample - sigma eps
