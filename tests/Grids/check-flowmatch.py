@@ -18,7 +18,8 @@ written out here in plain Python:
 - use_karras_sigmas, use_exponential_sigmas and use_beta_sigmas between
   the first and last of those, in float64;
 
-then stored as float32, and noise level 0.
+then stored as float32, and noise level 0; with invert_sigmas, the times
+float32 1 - sigma, then 1.
 
 usage: check-flowmatch.py DIFFUSE WORKDIR"""
 import math
@@ -88,6 +89,7 @@ CASES = [  # (steps, configuration keys)
     (10, ["shift=3.0", "use_karras_sigmas=true"]),
     (16, ["shift=2.0", "shift_terminal=0.2", "use_exponential_sigmas=true"]),
     (14, ["use_dynamic_shifting=true", "image_seq_len=4096", "use_beta_sigmas=true"]),
+    (12, ["shift=3.0", "invert_sigmas=true"]),
 ]
 ok = True
 for steps, keys in CASES:
@@ -113,6 +115,8 @@ for steps, keys in CASES:
         if f"use_{name}_sigmas" in cfg:
             sig = family(sig, name)
     want = [f32(v) for v in sig] + [0.0]
+    if "invert_sigmas" in cfg:  # float32 1 - sigma, then 1
+        want = [f32(1 - v) for v in want[:-1]] + [1.0]
     same = got == want
     ok &= same
     print(f"steps {steps} {' '.join(keys)}: {len(got)} sigmas, "

@@ -418,9 +418,9 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
               std::to_string(orig) : "") + (T != 1000 ? ", train_steps = " +
               std::to_string(T) : "") + (tcd ? ", final = 0" : "") + ")";
   } else if (cls == "FlowMatchEulerDiscreteScheduler") {
-    if (getBool(cfg, "invert_sigmas", false))
-      return skipped("FlowMatch's invert_sigmas (Mochi's sigmas 1 - s, ending at noise level 1) "
-                     "is not in the compat grids yet");
+    if (getBool(cfg, "invert_sigmas", false) && getBool(cfg, "stochastic_sampling", false))
+      return skipped("FlowMatch's invert_sigmas with stochastic_sampling is not in the compat "
+                     "specs yet");
     // stochastic_sampling: the clean estimate x - sigma v re-noised to the
     // next sigma with fresh noise, multistep consistency sampling.
     solver = getBool(cfg, "stochastic_sampling", false) ? "consistency" : "euler";
@@ -660,6 +660,12 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
     if (families > 1)
       return skipped("only one of use_karras_sigmas, use_exponential_sigmas and use_beta_sigmas "
                      "can be set (diffusers refuses the others)");
+    // invert_sigmas: the times 1 - sigma on the path written in them.
+    if (getBool(cfg, "invert_sigmas", false)) {
+      grid += ", invert = 1, final_zero = 0";
+      process = "inverted_flow";
+      m.items[0] = "process = inverted_flow";
+    }
     grid += ")";
   }
   if (solver.empty())
