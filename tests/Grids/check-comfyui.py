@@ -12,11 +12,11 @@ and linear_quadratic_schedule.
 usage: check-comfyui.py DIFFUSE WORKDIR"""
 import math
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from dfstest import beta_ppf, diffusers_sigmas, f32, linspace  # noqa: E402
+from dfstest import grid_rows as dfstest_grid_rows  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -75,9 +75,7 @@ def linear_quadratic(steps, threshold=0.025, sigma_max=1.0):
 
 
 def grid_rows(spec, sampler):
-    out = subprocess.run([diffuse, "grid", spec, "--sampler", sampler], capture_output=True,
-                         text=True, check=True).stdout.splitlines()[1:]
-    return [r.split() for r in out]
+    return dfstest_grid_rows(diffuse, spec, "--sampler", sampler)
 
 
 spec = os.path.join(work, "comfy.dfs")

@@ -20,12 +20,11 @@ lists them, and where the last step ends.
 usage: check-diffusers-options.py DIFFUSE WORKDIR"""
 import math
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import (arange, beta_ppf, diffusers_sigmas, f32, linspace64,  # noqa: E402
-                     sigma_to_t)
+from dfstest import (arange, beta_ppf, compat_spec, diffusers_sigmas, f32,  # noqa: E402
+                     grid_rows, linspace64, sigma_to_t)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -87,13 +86,9 @@ def dpm(sig, steps, family, cosine, final="zero", spacing="linspace"):
     return [f32(s) for s in lv] + [sig[0] if final == "sigma_min" else 0.0], ts
 
 
-def grid_rows(args):
-    spec = os.path.join(work, "spec.dfs")
-    with open(spec, "w") as f:
-        f.write(subprocess.run([diffuse, "compat", "diffusers"] + args, capture_output=True,
-                               text=True, check=True).stdout)
-    out = subprocess.run([diffuse, "grid", spec], capture_output=True, text=True, check=True)
-    return [r.split() for r in out.stdout.splitlines()[1:]]
+def compat_grid(args):
+    """The grid rows of the spec `diffuse compat diffusers ARGS` writes."""
+    return grid_rows(diffuse, compat_spec(diffuse, work, "diffusers", *args))
 
 
 SL = ["beta_schedule=scaled_linear", "beta_start=0.00085", "beta_end=0.012"]
@@ -137,7 +132,7 @@ CASES = [  # (what, class, table, its keys, steps, expected (sigmas, timesteps))
 ok = True
 for what, cls, kind, keys, steps, expect in CASES:
     sig = diffusers_sigmas(kind, T)
-    rows = grid_rows([cls] + keys + ["--steps", str(steps)])
+    rows = compat_grid([cls] + keys + ["--steps", str(steps)])
     want, want_t = expect(sig)
     got, got_t = [f32(float(r[6])) for r in rows], [float(r[3]) for r in rows]
     end = float(rows[-1][2])  # a noise level in ve coords, else a timestep

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import f32  # noqa: E402
+from dfstest import f32, grid_rows  # noqa: E402
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -25,8 +25,7 @@ for keys, steps in [(["timestep_spacing=linspace"], 10),
             "prediction_type=v_prediction", *keys, "--steps", str(steps)]
     with open(spec, "w") as f:
         f.write(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
-    rows = [r.split() for r in subprocess.run([diffuse, "grid", spec], capture_output=True,
-                                               text=True, check=True).stdout.splitlines()[1:]]
+    rows = grid_rows(diffuse, spec)
     got = [float(r[3]) for r in rows]
     want = [f32(0.25 * f32(math.log(float(r[1])))) for r in rows]
     same = got == want

@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import (beta_ppf, diffusers_sigmas, f32, linspace64,  # noqa: E402
+from dfstest import (beta_ppf, diffusers_sigmas, f32, grid_rows, linspace64,  # noqa: E402
                      sigma_to_t)
 
 diffuse, work = sys.argv[1:3]
@@ -72,8 +72,7 @@ for cls, family, kind, steps, spacing, t_max, t_min in CASES:
         args.append("steps_offset=1")
     with open(spec, "w") as f:
         f.write(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
-    rows = [r.split() for r in subprocess.run([diffuse, "grid", spec], capture_output=True,
-                                               text=True, check=True).stdout.splitlines()[1:]]
+    rows = grid_rows(diffuse, spec)
     # each step's noise level (sigma/alpha, printed from alpha and sigma: back to float32)
     # and network timestep
     got, got_t = [f32(float(r[6])) for r in rows], [float(r[3]) for r in rows]

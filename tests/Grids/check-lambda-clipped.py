@@ -14,7 +14,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from dfstest import alphas, arange, cumprod, diffusers_betas, f32, linspace64  # noqa: E402
+from dfstest import (alphas, arange, cumprod, diffusers_betas, f32, grid_rows,  # noqa: E402
+                     linspace64)
 
 diffuse, work = sys.argv[1:3]
 os.makedirs(work, exist_ok=True)
@@ -50,8 +51,7 @@ for cls, kind, clip, spacing, steps in CASES:
         args.append(f"timestep_spacing={spacing}")
     with open(spec, "w") as f:
         f.write(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
-    rows = [r.split() for r in subprocess.run([diffuse, "grid", spec], capture_output=True,
-                                               text=True, check=True).stdout.splitlines()[1:]]
+    rows = grid_rows(diffuse, spec)
     got = [int(float(r[3])) for r in rows]
     last, want = timesteps(kind, clip, spacing, steps)
     same = got == want

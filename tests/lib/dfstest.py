@@ -244,6 +244,14 @@ def read_rows(path, dim):
     return [list(v[i:i + dim]) for i in range(0, len(v), dim)]
 
 
+def grid_rows(diffuse, spec, *extra):
+    """The fields of each step row that `diffuse grid SPEC` prints (step,
+    from, to, model time, alpha, sigma, sigma/alpha)."""
+    out = subprocess.run([diffuse, "grid", spec, *extra], capture_output=True, text=True,
+                         check=True).stdout
+    return [r.split() for r in out.splitlines()[1:]]
+
+
 def compat_spec(diffuse, work, *args):
     """Writes what `diffuse compat ARGS` prints to work/case.dfs and returns
     that path; exits with the tool's output if it fails."""

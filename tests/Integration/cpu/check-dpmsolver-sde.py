@@ -16,7 +16,6 @@ usage: check-dpmsolver-sde.py DIFFUSE WORKDIR"""
 import math
 import os
 import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
@@ -78,8 +77,7 @@ for steps, keys, s_noise in [(8, [], 1.0), (10, ["use_karras_sigmas=true", "s_no
                              (6, ["timestep_spacing=leading", "steps_offset=1"], 1.0)]:
     spec = dfstest.compat_spec(diffuse, work, "diffusers", "DPMSolverSDEScheduler", *SL, *keys,
                                "--steps", str(steps))
-    rows = [r.split() for r in subprocess.run([diffuse, "grid", spec], capture_output=True,
-                                               text=True, check=True).stdout.splitlines()[1:]]
+    rows = dfstest.grid_rows(diffuse, spec)
     sigmas = [dfstest.f32(float(r[6])) for r in rows] + [0.0]
     ts = [float(r[3]) for r in rows]
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0",

@@ -11,7 +11,6 @@ usage: check-euler-churn.py DIFFUSE WORKDIR"""
 import math
 import os
 import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
@@ -50,8 +49,7 @@ for steps, churn, tmin, tmax, s_noise in [(8, 2.0, 0.0, math.inf, 1.0),
                                    if tmin else [])
     spec = dfstest.compat_spec(diffuse, work, "diffusers", "EulerDiscreteScheduler", *SL, *keys,
                                "--steps", str(steps))
-    rows = [r.split() for r in subprocess.run([diffuse, "grid", spec], capture_output=True,
-                                               text=True, check=True).stdout.splitlines()[1:]]
+    rows = dfstest.grid_rows(diffuse, spec)
     sigmas = [dfstest.f32(float(r[1])) for r in rows] + [0.0]
     ts = [float(r[3]) for r in rows]
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0",

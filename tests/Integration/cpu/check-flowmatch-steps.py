@@ -15,7 +15,6 @@ f32(1000 sigma), as a transformer called by diffusers sees it.
 usage: check-flowmatch-steps.py DIFFUSE WORKDIR"""
 import os
 import random
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "lib"))
@@ -85,8 +84,7 @@ CASES = [("FlowMatchEulerDiscreteScheduler", 8, ["stochastic_sampling=true", "sh
 ok = True
 for cls, steps, keys, run in CASES:
     spec = dfstest.compat_spec(diffuse, work, "diffusers", cls, *keys, "--steps", str(steps))
-    rows = [r.split() for r in subprocess.run([diffuse, "grid", spec], capture_output=True,
-                                               text=True, check=True).stdout.splitlines()[1:]]
+    rows = dfstest.grid_rows(diffuse, spec)
     sigmas = [float(r[1]) for r in rows] + [float(rows[-1][2])]
     got, got_calls = dfstest.run_samples(diffuse, spec, work, "scheduler", B, "--labels", "0",
                                          "--noise", os.path.join(work, "z.npy"))
