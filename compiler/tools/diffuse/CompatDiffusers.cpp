@@ -135,7 +135,7 @@ static long lambdaClipped(const json &cfg, long T, double clip) {
 }
 
 /// FlowMatchEulerDiscreteScheduler's set_timesteps with use_dynamic_shifting
-/// as `grid`: mu given, or the pipelines' calculate_shift of image_seq_len
+/// as the opening of `grid` (flowMatchGrid adds the rest): mu given, or the pipelines' calculate_shift of image_seq_len
 /// over the configuration's base and max shift, and the pipeline's sigmas
 /// (FluxPipeline's) or the scheduler's. A skipped Mapping when the
 /// arguments cannot be expressed; an empty one otherwise.
@@ -175,6 +175,44 @@ static Mapping flowMatchDynamicGrid(const json &cfg, const json &sk, long steps,
   grid = "flowmatch(steps = " + std::to_string(steps) + ", dynamic = 1, mu = " + shortNum(mu) +
          (type == "linear" ? ", linear = 1" : "") + (sig == "none" ? ", pipeline_sigmas = 0" : "") +
          (T != 1000 ? ", train_steps = " + std::to_string(T) : "");
+  return Mapping{};
+}
+
+/// The FlowMatch schedulers' whole set_timesteps as the `flowmatch` grid,
+/// in its order: the static shift or the dynamic one (above), then
+/// shift_terminal, Karras, exponential or Beta sigmas, and invert_sigmas
+/// (the times 1 - sigma, ending at time 1).
+static Mapping flowMatchGrid(const json &cfg, const json &sk, long steps, long T,
+                             std::string &grid) {
+  if (getBool(cfg, "use_dynamic_shifting", false)) {
+    Mapping bad = flowMatchDynamicGrid(cfg, sk, steps, T, grid);
+    if (!bad.skip.empty())
+      return bad;
+  } else {
+    double shift = getNum(cfg, "shift", 1);
+    if (!(shift > 0))
+      return skipped("shift must be positive, not " + shortNum(shift));
+    grid = "flowmatch(steps = " + std::to_string(steps) +
+           (shift != 1 ? ", shift = " + shortNum(shift) : "") +
+           (T != 1000 ? ", train_steps = " + std::to_string(T) : "");
+  }
+  const json &term = cfg.contains("shift_terminal") ? cfg["shift_terminal"] : json(nullptr);
+  if (!term.is_null() && !(term.is_number() && term.get<double>() >= 0 && term.get<double>() < 1))
+    return skipped("shift_terminal is a sigma in [0, 1) or null, not " + term.dump());
+  if (term.is_number() && term.get<double>() > 0)
+    grid += ", shift_terminal = " + shortNum(term.get<double>());
+  int families = 0;
+  for (const char *f : {"karras", "exponential", "beta"})
+    if (getBool(cfg, (std::string("use_") + f + "_sigmas").c_str(), false)) {
+      grid += std::string(", ") + f + " = 1";
+      ++families;
+    }
+  if (families > 1)
+    return skipped("only one of use_karras_sigmas, use_exponential_sigmas and use_beta_sigmas "
+                   "can be set (diffusers refuses the others)");
+  if (getBool(cfg, "invert_sigmas", false))
+    grid += ", invert = 1, final_zero = 0";
+  grid += ")";
   return Mapping{};
 }
 
@@ -630,43 +668,13 @@ Mapping mapDiffusers(const std::string &cls, const json &given, const json &sk, 
              (spacing == "leading" ? ", offset = " + std::to_string(offset) : "") +
              (prevTarget ? ", target = prev" : "") + ")";
     }
-  } else if (getBool(cfg, "use_dynamic_shifting", false)) {
-    Mapping bad = flowMatchDynamicGrid(cfg, sk, steps, T, grid);
+  } else {
+    Mapping bad = flowMatchGrid(cfg, sk, steps, T, grid);
     if (!bad.skip.empty())
       return bad;
-    m.items = {"process = rectified_flow", "time_dtype = f32"};
-  } else {
-    // set_timesteps with a static shift.
-    double shift = getNum(cfg, "shift", 1);
-    if (!(shift > 0))
-      return skipped("shift must be positive, not " + shortNum(shift));
-    grid = "flowmatch(steps = " + N + (shift != 1 ? ", shift = " + shortNum(shift) : "") +
-           (T != 1000 ? ", train_steps = " + std::to_string(T) : "");
-    m.items = {"process = rectified_flow", "time_dtype = f32"};
-  }
-  if (flowMatch) {
-    // shift_terminal, then Karras, exponential or Beta sigmas.
-    const json &term = cfg["shift_terminal"];
-    if (!term.is_null() && !(term.is_number() && term.get<double>() >= 0 && term.get<double>() < 1))
-      return skipped("shift_terminal is a sigma in [0, 1) or null, not " + term.dump());
-    if (term.is_number() && term.get<double>() > 0)
-      grid += ", shift_terminal = " + shortNum(term.get<double>());
-    int families = 0;
-    for (const char *f : {"karras", "exponential", "beta"})
-      if (getBool(cfg, (std::string("use_") + f + "_sigmas").c_str(), false)) {
-        grid += std::string(", ") + f + " = 1";
-        ++families;
-      }
-    if (families > 1)
-      return skipped("only one of use_karras_sigmas, use_exponential_sigmas and use_beta_sigmas "
-                     "can be set (diffusers refuses the others)");
     // invert_sigmas: the times 1 - sigma on the path written in them.
-    if (getBool(cfg, "invert_sigmas", false)) {
-      grid += ", invert = 1, final_zero = 0";
-      process = "inverted_flow";
-      m.items[0] = "process = inverted_flow";
-    }
-    grid += ")";
+    process = getBool(cfg, "invert_sigmas", false) ? "inverted_flow" : "rectified_flow";
+    m.items = {"process = " + process, "time_dtype = f32"};
   }
   if (solver.empty())
     solver = "pndm";
