@@ -135,10 +135,10 @@ static long lambdaClipped(const json &cfg, long T, double clip) {
 }
 
 /// FlowMatchEulerDiscreteScheduler's set_timesteps with use_dynamic_shifting
-/// as the opening of `grid` (flowMatchGrid adds the rest): mu given, or the pipelines' calculate_shift of image_seq_len
-/// over the configuration's base and max shift, and the pipeline's sigmas
-/// (FluxPipeline's) or the scheduler's. A skipped Mapping when the
-/// arguments cannot be expressed; an empty one otherwise.
+/// as the opening of `grid` (flowMatchGrid adds the rest): mu given, or the pipelines'
+/// calculate_shift of image_seq_len over the configuration's base and max shift, and the pipeline's
+/// sigmas (FluxPipeline's) or the scheduler's. A skipped Mapping when the arguments cannot be
+/// expressed; an empty one otherwise.
 static Mapping flowMatchDynamicGrid(const json &cfg, const json &sk, long steps, long T,
                                     std::string &grid) {
   // set_timesteps(mu = ...): mu given, or the pipelines' calculate_shift
